@@ -1,0 +1,391 @@
+//! Server functions of accounts: sign-in/out, the caller, password change, user admin.
+
+use super::model::{Actor, Role, UserSummary};
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+pub use server::{caller, caller_from_headers, hash_password};
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub password: String,
+    pub clients: Vec<i64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct UserChange {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub disabled: bool,
+    pub clients: Vec<i64>,
+    /// Empty keeps the current password.
+    pub new_password: String,
+}
+
+#[server(prefix = "/rpc", endpoint = "sign_in", input = Json)]
+pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+    crate::error::at_edge(server::sign_in(email, password).await)
+}
+
+#[server(prefix = "/rpc", endpoint = "sign_out", input = Json)]
+pub async fn sign_out() -> Result<(), AppError> {
+    crate::error::at_edge(server::sign_out().await)
+}
+
+/// The signed-in user, or `None` (pages use it to show the shell or the sign-in form).
+#[server(prefix = "/rpc", endpoint = "current_user", input = Json)]
+pub async fn current_user() -> Result<Option<Actor>, AppError> {
+    match caller().await {
+        Ok(actor) => Ok(Some(actor)),
+        Err(AppError::SignInRequired) => Ok(None),
+        Err(e) => crate::error::at_edge(Err(e)),
+    }
+}
+
+#[server(prefix = "/rpc", endpoint = "change_password", input = Json)]
+pub async fn change_password(
+    current: String,
+    new_password: String,
+    confirm: String,
+) -> Result<(), AppError> {
+    crate::error::at_edge(server::change_password(current, new_password, confirm).await)
+}
+
+#[server(prefix = "/rpc", endpoint = "list_users", input = Json)]
+pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
+    crate::error::at_edge(server::list_users().await)
+}
+
+#[server(prefix = "/rpc", endpoint = "create_user", input = Json)]
+pub async fn create_user(user: NewUser) -> Result<i64, AppError> {
+    crate::error::at_edge(server::create_user(user).await)
+}
+
+#[server(prefix = "/rpc", endpoint = "update_user", input = Json)]
+pub async fn update_user(change: UserChange) -> Result<(), AppError> {
+    crate::error::at_edge(server::update_user(change).await)
+}
+
+/// Roles a form may offer, as (value, label).
+pub fn role_choices() -> Vec<(&'static str, &'static str)> {
+    Role::ALL.iter().map(|r| (r.as_str(), r.label())).collect()
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use super::*;
+    use crate::accounts::model::{required_text, EmailAddress, NewPassword, Validation};
+    use crate::accounts::rules::{authorize, Action};
+    use crate::accounts::{session, store};
+    use crate::audit;
+    use crate::db::Db;
+    use crate::ServerState;
+    use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+    use argon2::Argon2;
+    use secrecy::{ExposeSecret, SecretString};
+
+    /// Failed sign-ins allowed per account within the window before sign-in is refused.
+    const MAX_FAILURES: i64 = 5;
+    const FAILURE_WINDOW_MILLIS: i64 = 15 * 60 * 1000;
+
+    /// The signed-in caller of this request, or `SignInRequired`.
+    pub async fn caller() -> Result<Actor, AppError> {
+        let headers: http::HeaderMap = leptos_axum::extract()
+            .await
+            .map_err(|e| AppError::Internal(format!("request headers unavailable: {e}")))?;
+        let state = ServerState::get()?;
+        caller_from_headers(&state.db, &headers).await
+    }
+
+    /// The same check for plain axum routes, which have the headers at hand.
+    pub async fn caller_from_headers(db: &Db, headers: &http::HeaderMap) -> Result<Actor, AppError> {
+        let token = session::token_from_headers(headers).ok_or(AppError::SignInRequired)?;
+        let user_id = session::user_of(db, &token).await?.ok_or(AppError::SignInRequired)?;
+        store::actor(db, user_id).await?.ok_or(AppError::SignInRequired)
+    }
+
+    /// argon2id with the crate's default (OWASP) parameters, off the async threads.
+    pub async fn hash_password(password: SecretString) -> Result<String, AppError> {
+        tokio::task::spawn_blocking(move || {
+            let salt = SaltString::generate(&mut rand::rngs::OsRng);
+            Argon2::default()
+                .hash_password(password.expose_secret().as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+    }
+
+    async fn verify_password(password: SecretString, hash: String) -> bool {
+        tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash)
+                .map(|parsed| {
+                    Argon2::default()
+                        .verify_password(password.expose_secret().as_bytes(), &parsed)
+                        .is_ok()
+                })
+                .unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// A hash to verify against when the e-mail is unknown, so that a wrong e-mail and a
+    /// wrong password take the same time.
+    async fn decoy_hash() -> String {
+        static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        if let Some(hash) = DECOY.get() {
+            return hash.clone();
+        }
+        let hash = hash_password(SecretString::from("decoy password, never valid".to_string()))
+            .await
+            .unwrap_or_default();
+        DECOY.get_or_init(|| hash).clone()
+    }
+
+    fn wrong_credentials() -> AppError {
+        AppError::invalid("form", "The e-mail address or the password is wrong.")
+    }
+
+    pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+        let state = ServerState::get()?;
+        let db = &state.db;
+        let mut v = Validation::default();
+        let email = v.check(EmailAddress::parse("email", &email));
+        if password.is_empty() {
+            v.check::<()>(Err(AppError::invalid("password", "Enter your password.")));
+        }
+        v.finish()?;
+        let email = email.expect("validated above");
+        let password = SecretString::from(password);
+
+        let now = crate::db::now_millis();
+        let (failures, oldest) =
+            store::recent_failures(db, email.as_str(), now - FAILURE_WINDOW_MILLIS).await?;
+        if failures >= MAX_FAILURES {
+            let retry_at = oldest.unwrap_or(now) + FAILURE_WINDOW_MILLIS;
+            let minutes = ((retry_at - now) / 60_000).max(1);
+            audit::record(db, None, email.as_str(), "sign_in_throttled", None, email.as_str(), "")
+                .await?;
+            return Err(AppError::TooManyAttempts(format!(
+                "Too many failed sign-ins for this account. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            )));
+        }
+
+        let credentials = store::credentials(db, email.as_str()).await?;
+        let hash = credentials.as_ref().map(|c| c.password_hash.clone());
+        let hash = match hash {
+            Some(hash) => hash,
+            None => decoy_hash().await,
+        };
+        let ok = verify_password(password, hash).await;
+        let credentials = match credentials {
+            Some(c) if ok => c,
+            _ => {
+                store::record_failure(db, email.as_str()).await?;
+                audit::record(db, None, email.as_str(), "sign_in_failed", None, email.as_str(), "")
+                    .await?;
+                return Err(wrong_credentials());
+            }
+        };
+        if credentials.disabled {
+            audit::record(db, None, email.as_str(), "sign_in_refused_disabled", None, email.as_str(), "")
+                .await?;
+            return Err(AppError::Forbidden(
+                "this account is disabled; ask your agency admin.".into(),
+            ));
+        }
+        store::clear_failures(db, email.as_str()).await?;
+
+        // Rotation: whatever session the browser had is dropped, a fresh token is issued.
+        let headers: http::HeaderMap = leptos_axum::extract().await.unwrap_or_default();
+        if let Some(old) = session::token_from_headers(&headers) {
+            session::destroy(db, &old).await?;
+        }
+        let token = session::create(db, credentials.user_id).await?;
+        set_cookie_header(&session::set_cookie(&token, state.secure_cookies));
+        let actor = store::actor(db, credentials.user_id).await?.ok_or(AppError::SignInRequired)?;
+        audit::record(db, Some(&actor), &actor.email, "signed_in", None, &actor.email, "").await?;
+        Ok(())
+    }
+
+    fn set_cookie_header(value: &str) {
+        if let (Some(options), Ok(value)) = (
+            use_context::<leptos_axum::ResponseOptions>(),
+            http::HeaderValue::from_str(value),
+        ) {
+            options.append_header(http::header::SET_COOKIE, value);
+        }
+    }
+
+    pub async fn sign_out() -> Result<(), AppError> {
+        let state = ServerState::get()?;
+        let headers: http::HeaderMap = leptos_axum::extract()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        if let Some(token) = session::token_from_headers(&headers) {
+            if let Ok(actor) = caller_from_headers(&state.db, &headers).await {
+                audit::record(&state.db, Some(&actor), &actor.email, "signed_out", None, &actor.email, "")
+                    .await?;
+            }
+            session::destroy(&state.db, &token).await?;
+        }
+        set_cookie_header(&session::clear_cookie(state.secure_cookies));
+        Ok(())
+    }
+
+    pub async fn change_password(
+        current: String,
+        new_password: String,
+        confirm: String,
+    ) -> Result<(), AppError> {
+        let actor = caller().await?;
+        let state = ServerState::get()?;
+        let db = &state.db;
+        let hash = store::password_hash(db, actor.user_id).await?;
+        let mut v = Validation::default();
+        if !verify_password(SecretString::from(current), hash).await {
+            v.check::<()>(Err(AppError::invalid("current", "This is not your current password.")));
+        }
+        let new = v.check(NewPassword::parse("new_password", &new_password));
+        if new_password != confirm {
+            v.check::<()>(Err(AppError::invalid("confirm", "The two new passwords differ.")));
+        }
+        v.finish()?;
+        let new = new.expect("validated above");
+        let hash = hash_password(SecretString::from(new.expose().to_string())).await?;
+        store::set_password_hash(db, actor.user_id, &hash).await?;
+        // Every other session of this user ends; this browser gets a fresh one.
+        session::destroy_all_for(db, actor.user_id).await?;
+        let token = session::create(db, actor.user_id).await?;
+        set_cookie_header(&session::set_cookie(&token, state.secure_cookies));
+        audit::record(db, Some(&actor), &actor.email, "password_changed", None, &actor.email, "").await
+    }
+
+    pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
+        let actor = caller().await?;
+        authorize(&actor, Action::ManageUsers)?;
+        store::list_users(&ServerState::get()?.db).await
+    }
+
+    /// Role and client assignments that make sense together.
+    async fn check_assignment(
+        db: &Db,
+        v: &mut Validation,
+        role: Option<Role>,
+        clients: &[i64],
+    ) -> Result<(), AppError> {
+        for client in clients {
+            if !crate::clients::store::exists(db, *client).await? {
+                v.check::<()>(Err(AppError::invalid("clients", format!("Client {client} does not exist."))));
+            }
+        }
+        if role == Some(Role::ClientViewer) && clients.len() != 1 {
+            v.check::<()>(Err(AppError::invalid(
+                "clients",
+                "A client viewer belongs to exactly one client.",
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn create_user(user: NewUser) -> Result<i64, AppError> {
+        let actor = caller().await?;
+        authorize(&actor, Action::ManageUsers)?;
+        let db = &ServerState::get()?.db;
+        let mut v = Validation::default();
+        let email = v.check(EmailAddress::parse("email", &user.email));
+        let name = v.check(required_text("name", &user.name, 120));
+        let role = v.check(Role::parse(&user.role));
+        let password = v.check(NewPassword::parse("password", &user.password));
+        let mut clients = user.clients.clone();
+        clients.sort_unstable();
+        clients.dedup();
+        check_assignment(db, &mut v, role, &clients).await?;
+        v.finish()?;
+        let (email, name, role, password) = (
+            email.expect("validated"),
+            name.expect("validated"),
+            role.expect("validated"),
+            password.expect("validated"),
+        );
+        let hash = hash_password(SecretString::from(password.expose().to_string())).await?;
+        let id = store::insert_user(db, email.as_str(), &name, &hash, role).await?;
+        store::set_clients(db, id, &clients).await?;
+        audit::record(
+            db,
+            Some(&actor),
+            &actor.email,
+            "user_created",
+            None,
+            email.as_str(),
+            &format!("role={} clients={:?}", role.as_str(), clients),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn update_user(change: UserChange) -> Result<(), AppError> {
+        let actor = caller().await?;
+        authorize(&actor, Action::ManageUsers)?;
+        let db = &ServerState::get()?.db;
+        let mut v = Validation::default();
+        let name = v.check(required_text("name", &change.name, 120));
+        let role = v.check(Role::parse(&change.role));
+        let password = if change.new_password.is_empty() {
+            None
+        } else {
+            v.check(NewPassword::parse("new_password", &change.new_password))
+        };
+        let mut clients = change.clients.clone();
+        clients.sort_unstable();
+        clients.dedup();
+        check_assignment(db, &mut v, role, &clients).await?;
+        if change.id == actor.user_id && (change.disabled || role != Some(Role::Admin)) {
+            v.check::<()>(Err(AppError::invalid(
+                "role",
+                "You cannot disable yourself or take away your own admin role.",
+            )));
+        }
+        v.finish()?;
+        let (name, role) = (name.expect("validated"), role.expect("validated"));
+        let target = store::actor_any(db, change.id).await?.ok_or_else(|| {
+            AppError::NotFound(format!("user {}", change.id))
+        })?;
+        store::update_user(db, change.id, &name, role, change.disabled).await?;
+        store::set_clients(db, change.id, &clients).await?;
+        let password_changed = password.is_some();
+        if let Some(password) = password {
+            let hash = hash_password(SecretString::from(password.expose().to_string())).await?;
+            store::set_password_hash(db, change.id, &hash).await?;
+        }
+        if change.disabled || password_changed {
+            session::destroy_all_for(db, change.id).await?;
+        }
+        audit::record(
+            db,
+            Some(&actor),
+            &actor.email,
+            "user_updated",
+            None,
+            &target,
+            &format!(
+                "role={} disabled={} clients={:?}{}",
+                role.as_str(),
+                change.disabled,
+                clients,
+                if password_changed { " password reset" } else { "" }
+            ),
+        )
+        .await
+    }
+}

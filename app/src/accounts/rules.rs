@@ -1,0 +1,109 @@
+//! The one authorization check. Every server function and HTTP route asks `authorize`
+//! before it reads or writes; nothing else decides access.
+
+use super::model::{Actor, Role};
+use crate::error::AppError;
+
+/// What a caller wants to do, with the client it concerns when it concerns one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Create, edit, disable users and assign roles and clients (SPEC: agency admin).
+    ManageUsers,
+    /// Read the agency-wide audit log.
+    ReadAuditLog,
+    /// Create a new client (seller).
+    CreateClient,
+    /// Edit a client's own record (name, contacts).
+    EditClient(i64),
+    /// See a client and everything under it, read-only.
+    ReadClient(i64),
+    /// Create and edit the brands and stores of a client (account managers run their
+    /// assigned clients).
+    ManageBrands(i64),
+}
+
+pub fn authorize(actor: &Actor, action: Action) -> Result<(), AppError> {
+    let assigned = |client: i64| actor.clients.contains(&client);
+    let allowed = match (actor.role, action) {
+        (Role::Admin, _) => true,
+        (_, Action::ReadClient(client)) => assigned(client),
+        (Role::AccountManager, Action::ManageBrands(client)) => assigned(client),
+        _ => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(describe(action).into()))
+    }
+}
+
+/// `true` when the actor sees every client (no client filter on lists).
+pub fn sees_all_clients(actor: &Actor) -> bool {
+    actor.role == Role::Admin
+}
+
+fn describe(action: Action) -> &'static str {
+    match action {
+        Action::ManageUsers => "only agency admins manage users.",
+        Action::ReadAuditLog => "only agency admins read the audit log.",
+        Action::CreateClient => "only agency admins create clients.",
+        Action::EditClient(_) => "only agency admins edit a client's record.",
+        Action::ReadClient(_) => "this client is not assigned to you.",
+        Action::ManageBrands(_) => {
+            "only agency admins and the client's account managers change brands and stores."
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(role: Role, clients: &[i64]) -> Actor {
+        Actor {
+            user_id: 1,
+            email: "a@example.com".into(),
+            name: "A".into(),
+            role,
+            clients: clients.to_vec(),
+        }
+    }
+
+    #[test]
+    fn admin_may_do_everything() {
+        let a = actor(Role::Admin, &[]);
+        for action in [
+            Action::ManageUsers,
+            Action::ReadAuditLog,
+            Action::CreateClient,
+            Action::EditClient(9),
+            Action::ReadClient(9),
+            Action::ManageBrands(9),
+        ] {
+            assert!(authorize(&a, action).is_ok());
+        }
+    }
+
+    #[test]
+    fn account_manager_runs_only_assigned_clients() {
+        let am = actor(Role::AccountManager, &[1]);
+        assert!(authorize(&am, Action::ReadClient(1)).is_ok());
+        assert!(authorize(&am, Action::ManageBrands(1)).is_ok());
+        assert!(authorize(&am, Action::ReadClient(2)).is_err());
+        assert!(authorize(&am, Action::ManageBrands(2)).is_err());
+        assert!(authorize(&am, Action::CreateClient).is_err());
+        assert!(authorize(&am, Action::ManageUsers).is_err());
+    }
+
+    #[test]
+    fn copywriter_and_client_viewer_only_read_their_clients() {
+        for role in [Role::Copywriter, Role::ClientViewer] {
+            let u = actor(role, &[1]);
+            assert!(authorize(&u, Action::ReadClient(1)).is_ok());
+            assert!(authorize(&u, Action::ReadClient(2)).is_err());
+            assert!(authorize(&u, Action::ManageBrands(1)).is_err());
+            assert!(authorize(&u, Action::EditClient(1)).is_err());
+            assert!(authorize(&u, Action::ReadAuditLog).is_err());
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Server-side sessions: the cookie holds a random token, the database holds only its
+//! SHA-256, so a leaked database row cannot be replayed as a cookie. Sign-in always issues
+//! a fresh token (rotation); sign-out deletes the row.
+
+use crate::db::{now_millis, Db};
+use crate::error::AppError;
+use base64::Engine;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+pub const COOKIE_NAME: &str = "starling_session";
+/// Absolute lifetime of a session.
+pub const LIFETIME_MILLIS: i64 = 12 * 60 * 60 * 1000;
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Creates a session row for `user_id` and returns the cookie value.
+pub async fn create(db: &Db, user_id: i64) -> Result<SecretString, AppError> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let now = now_millis();
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash(&token))
+    .bind(user_id)
+    .bind(now)
+    .bind(now + LIFETIME_MILLIS)
+    .execute(&db.pool)
+    .await?;
+    // Expired sessions are swept here, where they are cheapest to find.
+    sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+        .bind(now)
+        .execute(&db.pool)
+        .await?;
+    Ok(SecretString::from(token))
+}
+
+/// The user id of a live session, or `None` for a missing, forged or expired token.
+pub async fn user_of(db: &Db, token: &SecretString) -> Result<Option<i64>, AppError> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+            .bind(token_hash(token.expose_secret()))
+            .bind(now_millis())
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.map(|(id,)| id))
+}
+
+pub async fn destroy(db: &Db, token: &SecretString) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash(token.expose_secret()))
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn destroy_all_for(db: &Db, user_id: i64) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&db.pool).await?;
+    Ok(())
+}
+
+/// The session token in a `Cookie` header, if any.
+pub fn token_from_headers(headers: &http::HeaderMap) -> Option<SecretString> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == COOKIE_NAME)
+        .map(|c| SecretString::from(c.value().to_string()))
+}
+
+/// The `Set-Cookie` value for a new session: HttpOnly, SameSite=Lax, Secure when the
+/// console is served over https.
+pub fn set_cookie(token: &SecretString, secure: bool) -> String {
+    cookie::Cookie::build((COOKIE_NAME, token.expose_secret().to_string()))
+        .path("/")
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(secure)
+        .max_age(cookie::time::Duration::milliseconds(LIFETIME_MILLIS))
+        .build()
+        .to_string()
+}
+
+pub fn clear_cookie(secure: bool) -> String {
+    cookie::Cookie::build((COOKIE_NAME, ""))
+        .path("/")
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(secure)
+        .max_age(cookie::time::Duration::ZERO)
+        .build()
+        .to_string()
+}

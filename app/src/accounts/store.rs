@@ -1,0 +1,208 @@
+//! SQL for users, their client assignments and failed sign-ins.
+
+use super::model::{Actor, Role, UserSummary};
+use crate::db::{now_millis, Db};
+use crate::error::AppError;
+use sqlx::Row;
+
+pub struct Credentials {
+    pub user_id: i64,
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+pub async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>, AppError> {
+    let row = sqlx::query("SELECT id, password_hash, disabled FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map(|r| Credentials {
+        user_id: r.get("id"),
+        password_hash: r.get("password_hash"),
+        disabled: r.get("disabled"),
+    }))
+}
+
+pub async fn password_hash(db: &Db, user_id: i64) -> Result<String, AppError> {
+    let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(hash)
+}
+
+pub async fn set_password_hash(db: &Db, user_id: i64, hash: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(now_millis())
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// The actor for an enabled user, with their client assignments.
+pub async fn actor(db: &Db, user_id: i64) -> Result<Option<Actor>, AppError> {
+    let Some(row) =
+        sqlx::query("SELECT id, email, name, role, disabled FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&db.pool)
+            .await?
+    else {
+        return Ok(None);
+    };
+    if row.get::<bool, _>("disabled") {
+        return Ok(None);
+    }
+    Ok(Some(Actor {
+        user_id,
+        email: row.get("email"),
+        name: row.get("name"),
+        role: Role::parse(row.get::<String, _>("role").as_str())?,
+        clients: clients_of(db, user_id).await?,
+    }))
+}
+
+async fn clients_of(db: &Db, user_id: i64) -> Result<Vec<i64>, AppError> {
+    let rows: Vec<(i64,)> =
+        sqlx::query_as("SELECT client_id FROM user_clients WHERE user_id = $1 ORDER BY client_id")
+            .bind(user_id)
+            .fetch_all(&db.pool)
+            .await?;
+    Ok(rows.into_iter().map(|(c,)| c).collect())
+}
+
+pub async fn insert_user(
+    db: &Db,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+    role: Role,
+) -> Result<i64, AppError> {
+    let now = now_millis();
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO users (email, name, password_hash, role, disabled, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, FALSE, $5, $5) RETURNING id",
+    )
+    .bind(email)
+    .bind(name)
+    .bind(password_hash)
+    .bind(role.as_str())
+    .bind(now)
+    .fetch_one(&db.pool)
+    .await
+    .map_err(|e| match AppError::from(e) {
+        AppError::Conflict(_) => AppError::invalid("email", "A user with this e-mail already exists."),
+        other => other,
+    })?;
+    Ok(id)
+}
+
+pub async fn update_user(
+    db: &Db,
+    user_id: i64,
+    name: &str,
+    role: Role,
+    disabled: bool,
+) -> Result<(), AppError> {
+    let result = sqlx::query(
+        "UPDATE users SET name = $1, role = $2, disabled = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(name)
+    .bind(role.as_str())
+    .bind(disabled)
+    .bind(now_millis())
+    .bind(user_id)
+    .execute(&db.pool)
+    .await?;
+    if crate::db::touched_nothing(&result) {
+        return Err(AppError::NotFound(format!("user {user_id}")));
+    }
+    Ok(())
+}
+
+pub async fn set_clients(db: &Db, user_id: i64, clients: &[i64]) -> Result<(), AppError> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("DELETE FROM user_clients WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    for client in clients {
+        sqlx::query("INSERT INTO user_clients (user_id, client_id) VALUES ($1, $2)")
+            .bind(user_id)
+            .bind(client)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn list_users(db: &Db) -> Result<Vec<UserSummary>, AppError> {
+    let rows = sqlx::query(
+        "SELECT id, email, name, role, disabled, created_at FROM users ORDER BY lower(name), id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let assignments: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT user_id, client_id FROM user_clients ORDER BY client_id")
+            .fetch_all(&db.pool)
+            .await?;
+    rows.into_iter()
+        .map(|r| {
+            let id: i64 = r.get("id");
+            Ok(UserSummary {
+                id,
+                email: r.get("email"),
+                name: r.get("name"),
+                role: Role::parse(r.get::<String, _>("role").as_str())?,
+                disabled: r.get("disabled"),
+                clients: assignments.iter().filter(|(u, _)| *u == id).map(|(_, c)| *c).collect(),
+                created_at: r.get("created_at"),
+            })
+        })
+        .collect()
+}
+
+pub async fn count_users(db: &Db) -> Result<i64, AppError> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&db.pool).await?;
+    Ok(n)
+}
+
+pub async fn record_failure(db: &Db, email: &str) -> Result<(), AppError> {
+    sqlx::query("INSERT INTO sign_in_failures (email, at) VALUES ($1, $2)")
+        .bind(email)
+        .bind(now_millis())
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Failed sign-ins for `email` since `since` (ms), and the oldest of them.
+pub async fn recent_failures(db: &Db, email: &str, since: i64) -> Result<(i64, Option<i64>), AppError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM sign_in_failures WHERE email = $1 AND at > $2",
+    )
+    .bind(email)
+    .bind(since)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok((row.get("n"), row.get("oldest")))
+}
+
+pub async fn clear_failures(db: &Db, email: &str) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM sign_in_failures WHERE email = $1")
+        .bind(email)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// The e-mail of any user, enabled or not (for audit subjects).
+pub async fn actor_any(db: &Db, user_id: i64) -> Result<Option<String>, AppError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT email FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map(|(e,)| e))
+}

@@ -1,0 +1,74 @@
+//! SQL for the audit log.
+
+use super::AuditEntry;
+use crate::accounts::model::Actor;
+use crate::db::{now_millis, Db};
+use crate::error::AppError;
+use crate::shell::table::{ListQuery, Page};
+use sqlx::Row;
+
+/// Appends one entry. `actor` is `None` for anonymous events such as failed sign-ins.
+pub async fn record(
+    db: &Db,
+    actor: Option<&Actor>,
+    actor_email: &str,
+    action: &str,
+    client_id: Option<i64>,
+    subject: &str,
+    detail: &str,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor_id, actor_email, action, client_id, subject, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(now_millis())
+    .bind(actor.map(|a| a.user_id))
+    .bind(actor_email)
+    .bind(action)
+    .bind(client_id)
+    .bind(subject)
+    .bind(detail)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn list(db: &Db, query: &ListQuery) -> Result<Page<AuditEntry>, AppError> {
+    let filter = format!("%{}%", query.q.trim().to_lowercase());
+    let where_sql = "WHERE lower(a.action) LIKE $1 OR lower(a.actor_email) LIKE $1 OR lower(a.subject) LIKE $1";
+    let (total,): (i64,) =
+        sqlx::query_as(&format!("SELECT COUNT(*) FROM audit_log a {where_sql}"))
+            .bind(&filter)
+            .fetch_one(&db.pool)
+            .await?;
+    let order = match query.sort.as_str() {
+        "action" => "a.action",
+        "actor" => "a.actor_email",
+        _ => "a.at",
+    };
+    let dir = if query.desc || query.sort.is_empty() { "DESC" } else { "ASC" };
+    let rows = sqlx::query(&format!(
+        "SELECT a.id, a.at, a.actor_email, a.action, a.client_id, c.name AS client_name, a.subject, a.detail \
+         FROM audit_log a LEFT JOIN clients c ON c.id = a.client_id {where_sql} \
+         ORDER BY {order} {dir}, a.id DESC LIMIT $2 OFFSET $3"
+    ))
+    .bind(&filter)
+    .bind(query.limit())
+    .bind(query.offset())
+    .fetch_all(&db.pool)
+    .await?;
+    let rows = rows
+        .into_iter()
+        .map(|r| AuditEntry {
+            id: r.get("id"),
+            at: r.get("at"),
+            actor_email: r.get("actor_email"),
+            action: r.get("action"),
+            client_id: r.get("client_id"),
+            client_name: r.get("client_name"),
+            subject: r.get("subject"),
+            detail: r.get("detail"),
+        })
+        .collect();
+    Ok(Page::new(rows, total, query))
+}

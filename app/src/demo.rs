@@ -1,0 +1,111 @@
+//! Demo data: an agency with three clients, two brands each, stores on several platforms
+//! and one user per role. Seeded once, into an empty database.
+
+use crate::accounts::api::hash_password;
+use crate::accounts::model::Role;
+use crate::accounts::store as users;
+use crate::clients::model::{BrandForm, ClientForm, StoreForm};
+use crate::clients::store as clients;
+use crate::db::Db;
+use crate::error::AppError;
+use secrecy::SecretString;
+
+/// A demo login, printed at start so a new user can sign in.
+pub struct DemoLogin {
+    pub email: &'static str,
+    pub password: &'static str,
+    pub role: Role,
+}
+
+pub const LOGINS: [DemoLogin; 5] = [
+    DemoLogin { email: "admin@starling.test", password: "admin-demo-2026", role: Role::Admin },
+    DemoLogin { email: "am@starling.test", password: "manager-demo-2026", role: Role::AccountManager },
+    DemoLogin { email: "copy@starling.test", password: "writer-demo-2026", role: Role::Copywriter },
+    DemoLogin { email: "viewer@nordlicht.test", password: "viewer-demo-2026", role: Role::ClientViewer },
+    DemoLogin { email: "viewer@sakura.test", password: "viewer2-demo-2026", role: Role::ClientViewer },
+];
+
+struct DemoStore(&'static str, &'static str, &'static str, &'static str, &'static str);
+struct DemoBrand(&'static str, &'static str, &'static str, &'static str, &'static str, &'static [DemoStore]);
+struct DemoClient(&'static str, &'static str, &'static [DemoBrand]);
+
+const CLIENTS: [DemoClient; 3] = [
+    DemoClient("Nordlicht Outdoor GmbH", "ops@nordlicht.test", &[
+        DemoBrand("Nordlicht", "Nordlicht Kundenservice", "mail.nordlicht.test", "de", "Nordlicht Outdoor GmbH, Hafenstraße 12, 20457 Hamburg, Germany", &[
+            DemoStore("Amazon DE", "amazon", "amazon.de", "EUR", "Europe/Berlin"),
+            DemoStore("nordlicht.test shop", "shopify", "nordlicht.test", "EUR", "Europe/Berlin"),
+        ]),
+        DemoBrand("Fjell Gear", "Fjell Gear Care", "mail.fjellgear.test", "en", "Fjell Gear, Hafenstraße 12, 20457 Hamburg, Germany", &[
+            DemoStore("eBay UK", "ebay", "ebay.co.uk", "GBP", "Europe/London"),
+        ]),
+    ]),
+    DemoClient("Sakura Home Co.", "hello@sakura.test", &[
+        DemoBrand("Sakura Home", "Sakura Home Support", "mail.sakura.test", "ja", "Sakura Home Co., 1-2-3 Shibuya, Tokyo 150-0002, Japan", &[
+            DemoStore("Amazon JP", "amazon", "amazon.co.jp", "JPY", "Asia/Tokyo"),
+            DemoStore("AliExpress", "aliexpress", "aliexpress.com", "USD", "Asia/Shanghai"),
+        ]),
+        DemoBrand("Kumo Kitchen", "Kumo Kitchen", "mail.kumokitchen.test", "en", "Kumo Kitchen, 1-2-3 Shibuya, Tokyo 150-0002, Japan", &[
+            DemoStore("Walmart US", "walmart", "walmart.com", "USD", "America/New_York"),
+        ]),
+    ]),
+    DemoClient("Maison Verte SARL", "contact@maisonverte.test", &[
+        DemoBrand("Maison Verte", "Maison Verte", "mail.maisonverte.test", "fr", "Maison Verte SARL, 8 rue de la Paix, 75002 Paris, France", &[
+            DemoStore("Amazon FR", "amazon", "amazon.fr", "EUR", "Europe/Paris"),
+            DemoStore("maisonverte.test", "shopify", "maisonverte.test", "EUR", "Europe/Paris"),
+        ]),
+        DemoBrand("Verde Casa", "Verde Casa", "mail.verdecasa.test", "it", "Maison Verte SARL, 8 rue de la Paix, 75002 Paris, France", &[
+            DemoStore("eBay IT", "ebay", "ebay.it", "EUR", "Europe/Rome"),
+        ]),
+    ]),
+];
+
+/// Seeds the demo agency when there are no users yet. Returns whether it seeded.
+pub async fn seed(db: &Db) -> Result<bool, AppError> {
+    if users::count_users(db).await? > 0 {
+        return Ok(false);
+    }
+    let mut client_ids = Vec::new();
+    for DemoClient(name, contact, brands) in CLIENTS {
+        let form = ClientForm { id: None, name: name.into(), contact_email: contact.into(), support_email: contact.into() };
+        let client_id = clients::insert_client(db, &form).await?;
+        client_ids.push(client_id);
+        for DemoBrand(brand, sender, domain, locale, address, stores) in brands {
+            let brand_form = BrandForm {
+                id: None,
+                client_id,
+                name: brand.to_string(),
+                sender_name: sender.to_string(),
+                sender_email: format!("care@{domain}"),
+                sending_domain: domain.to_string(),
+                default_locale: locale.to_string(),
+                postal_address: address.to_string(),
+            };
+            let brand_id = clients::insert_brand(db, &brand_form.parse()?).await?;
+            for DemoStore(store, platform, market, currency, tz) in stores.iter() {
+                let store_form = StoreForm {
+                    id: None,
+                    brand_id,
+                    name: store.to_string(),
+                    platform: platform.to_string(),
+                    marketplace: market.to_string(),
+                    currency: currency.to_string(),
+                    time_zone: tz.to_string(),
+                };
+                clients::insert_store(db, client_id, &store_form.parse()?).await?;
+            }
+        }
+    }
+    let names = ["Ada Admin", "Max Manager", "Clara Copy", "Nora Nordlicht", "Sora Sakura"];
+    for (login, name) in LOGINS.iter().zip(names) {
+        let hash = hash_password(SecretString::from(login.password.to_string())).await?;
+        let id = users::insert_user(db, login.email, name, &hash, login.role).await?;
+        let assigned: Vec<i64> = match login.email {
+            "am@starling.test" | "copy@starling.test" => vec![client_ids[0], client_ids[1]],
+            "viewer@nordlicht.test" => vec![client_ids[0]],
+            "viewer@sakura.test" => vec![client_ids[1]],
+            _ => vec![],
+        };
+        users::set_clients(db, id, &assigned).await?;
+    }
+    Ok(true)
+}

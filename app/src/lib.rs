@@ -1,0 +1,100 @@
+//! Starling's Leptos application: the router and pages (compiled for both the server and
+//! the browser), and, with feature `ssr`, the server functions and SQL behind them.
+
+pub mod accounts;
+pub mod audit;
+pub mod clients;
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod demo;
+pub mod error;
+pub mod shell;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+/// What server functions need from the process, provided as Leptos context per request.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug)]
+pub struct ServerState {
+    pub db: db::Db,
+    /// Mark cookies `Secure` (the console is served over https).
+    pub secure_cookies: bool,
+}
+
+#[cfg(feature = "ssr")]
+impl ServerState {
+    pub fn get() -> Result<ServerState, error::AppError> {
+        use_context::<ServerState>()
+            .ok_or_else(|| error::AppError::Internal("server state missing".into()))
+    }
+}
+
+/// The HTML document around the app (server side).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Marks the document once the WASM has taken over, so browser tests (and people
+    // debugging) can tell a hydrated page from a server-rendered one.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    use accounts::ui::{AccountPage, SignInPage, UsersPage};
+    use audit::ui::AuditPage;
+    use clients::ui::{BrandFormPage, ClientFormPage, ClientPage, ClientsPage, DashboardPage, StoreFormPage};
+    use shell::{Layout, NotFound};
+    view! {
+        <Stylesheet id="leptos" href="/pkg/starling.css"/>
+        <Title text="Starling"/>
+        <Router>
+            <Routes fallback=|| view! { <NotFound/> }>
+                <Route path=path!("/sign-in") view=SignInPage/>
+                <ParentRoute path=path!("") view=Layout>
+                    <Route path=path!("") view=DashboardPage/>
+                    <Route path=path!("clients") view=ClientsPage/>
+                    <Route path=path!("clients/new") view=ClientFormPage/>
+                    <Route path=path!("clients/:id") view=ClientPage/>
+                    <Route path=path!("clients/:id/edit") view=ClientFormPage/>
+                    <Route path=path!("clients/:id/brands/new") view=BrandFormPage/>
+                    <Route path=path!("clients/:id/brands/:brand/edit") view=BrandFormPage/>
+                    <Route path=path!("clients/:id/stores/new") view=StoreFormPage/>
+                    <Route path=path!("clients/:id/stores/:store/edit") view=StoreFormPage/>
+                    <Route path=path!("users") view=UsersPage/>
+                    <Route path=path!("audit") view=AuditPage/>
+                    <Route path=path!("account") view=AccountPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,408 @@
+//! The application shell: layout, navigation, and the widgets every page shares
+//! (breadcrumbs, sortable headers, pager, form fields, empty states).
+
+pub mod table;
+
+use crate::accounts::api::{current_user, SignOut};
+use crate::clients::api::client_options;
+use crate::accounts::model::{Actor, Role};
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, A};
+use leptos_router::hooks::{use_location, use_navigate};
+use table::{ListQuery, Page};
+
+/// The signed-in user, provided by the layout to every page under it.
+#[derive(Clone, Copy)]
+pub struct SignedIn(pub Signal<Option<Actor>>);
+
+pub fn signed_in() -> Option<Actor> {
+    use_context::<SignedIn>().and_then(|s| s.0.get())
+}
+
+/// "2026-11-22 20:40 UTC" for a time in epoch milliseconds.
+pub fn format_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+#[component]
+pub fn Layout() -> impl IntoView {
+    let user = Resource::new(|| (), |_| current_user());
+    let actor = Signal::derive(move || user.get().and_then(Result::ok).flatten());
+    provide_context(SignedIn(actor));
+    let menu_open = RwSignal::new(false);
+    let location = use_location();
+    Effect::new(move |_| {
+        location.pathname.track();
+        menu_open.set(false);
+    });
+    view! {
+        <div class="app" class:menu-open=move || menu_open.get()>
+            <header class="topbar">
+                <button
+                    class="menu-toggle"
+                    aria-label="Menu"
+                    on:click=move |_| menu_open.update(|o| *o = !*o)
+                >
+                    "☰"
+                </button>
+                <A href="/" attr:class="brandmark">
+                    "Starling"
+                </A>
+                <Transition fallback=|| ()>
+                    {move || actor.get().map(|a| view! { <ClientSwitcher/> <UserMenu actor=a/> })}
+                </Transition>
+            </header>
+            <nav class="sidebar" aria-label="Main">
+                <Transition fallback=|| ()>{move || actor.get().map(|a| view! { <NavLinks actor=a/> })}</Transition>
+            </nav>
+            <main class="content">
+                <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {move || {
+                        user.get()
+                            .map(|u| match u {
+                                Ok(Some(_)) => view! { <Outlet/> }.into_any(),
+                                Ok(None) => view! { <SignInNeeded/> }.into_any(),
+                                Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                            })
+                    }}
+                </Transition>
+            </main>
+        </div>
+    }
+}
+
+#[component]
+fn SignInNeeded() -> impl IntoView {
+    view! {
+        <div class="empty">
+            <h1>"Your session has ended"</h1>
+            <p>"Please sign in again."</p>
+            <a class="button" href="/sign-in">"Sign in"</a>
+        </div>
+    }
+}
+
+#[component]
+fn NavLinks(actor: Actor) -> impl IntoView {
+    let admin = actor.role == Role::Admin;
+    view! {
+        <ul>
+            <li><A href="/" exact=true>"Dashboard"</A></li>
+            <li><A href="/clients">"Clients"</A></li>
+            {admin.then(|| view! {
+                <li><A href="/users">"Users & roles"</A></li>
+                <li><A href="/audit">"Audit log"</A></li>
+            })}
+            <li><A href="/account">"My account"</A></li>
+        </ul>
+    }
+}
+
+#[component]
+fn ClientSwitcher() -> impl IntoView {
+    let options = Resource::new(|| (), |_| client_options());
+    let navigate = use_navigate();
+    view! {
+        <Transition fallback=|| ()>
+            {
+                let navigate = navigate.clone();
+                move || {
+                    let navigate = navigate.clone();
+                    options.get().and_then(Result::ok).map(move |opts| {
+                        view! {
+                            <label class="switcher">
+                                <span class="visually-hidden">"Client"</span>
+                                <select
+                                    aria-label="Switch client"
+                                    on:change=move |ev| {
+                                        let id = event_target_value(&ev);
+                                        if !id.is_empty() {
+                                            navigate(&format!("/clients/{id}"), Default::default());
+                                        }
+                                    }
+                                >
+                                    <option value="">"Switch client…"</option>
+                                    {opts.into_iter().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
+                                </select>
+                            </label>
+                        }
+                    })
+                }
+            }
+        </Transition>
+    }
+}
+
+#[component]
+fn UserMenu(actor: Actor) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = sign_out.value().get() {
+            navigate("/sign-in", Default::default());
+        }
+    });
+    view! {
+        <details class="usermenu">
+            <summary>
+                <span class="avatar">{actor.name.chars().next().unwrap_or('?').to_string()}</span>
+                <span class="who">{actor.name.clone()}</span>
+            </summary>
+            <div class="usermenu-panel">
+                <p>
+                    <strong>{actor.name.clone()}</strong>
+                    <br/>
+                    <span class="muted">{actor.email.clone()}</span>
+                    <br/>
+                    <span class="badge">{actor.role.label()}</span>
+                </p>
+                <A href="/account">"Change password"</A>
+                <button class="link" on:click=move |_| { sign_out.dispatch(SignOut {}); }>"Sign out"</button>
+            </div>
+        </details>
+    }
+}
+
+#[component]
+pub fn Breadcrumbs(items: Vec<(String, String)>) -> impl IntoView {
+    let last = items.len().saturating_sub(1);
+    view! {
+        <nav class="breadcrumbs" aria-label="Breadcrumb">
+            <A href="/">"Home"</A>
+            {items
+                .into_iter()
+                .enumerate()
+                .map(|(i, (label, href))| {
+                    if i == last || href.is_empty() {
+                        view! { <span class="sep">"/"</span><span aria-current="page">{label}</span> }.into_any()
+                    } else {
+                        view! { <span class="sep">"/"</span><A href=href>{label}</A> }.into_any()
+                    }
+                })
+                .collect_view()}
+        </nav>
+    }
+}
+
+/// A column header that sorts the list by `column` (click again to reverse).
+#[component]
+pub fn SortHeader(
+    label: &'static str,
+    column: &'static str,
+    query: Signal<ListQuery>,
+    #[prop(optional)] numeric: bool,
+) -> impl IntoView {
+    let href = move || query.get().sorted_by(column).to_search();
+    let marker = move || {
+        let q = query.get();
+        if q.sort == column {
+            if q.desc { " ▼" } else { " ▲" }
+        } else {
+            ""
+        }
+    };
+    let aria = move || {
+        let q = query.get();
+        if q.sort == column {
+            if q.desc { "descending" } else { "ascending" }
+        } else {
+            "none"
+        }
+    };
+    view! {
+        <th aria-sort=aria class:num=numeric>
+            <A href=move || { let h = href(); if h.is_empty() { "?".to_string() } else { h } }>{label}{marker}</A>
+        </th>
+    }
+}
+
+#[component]
+pub fn Pager<T: Clone + Send + Sync + 'static>(page: Page<T>, query: ListQuery) -> impl IntoView {
+    let prev = (page.page > 1).then(|| query.at_page(page.page - 1).to_search());
+    let next = (page.page < page.pages).then(|| query.at_page(page.page + 1).to_search());
+    view! {
+        <div class="pager">
+            <span class="muted">{format!("{} in all · page {} of {}", page.total, page.page, page.pages)}</span>
+            {prev.map(|h| view! { <A href=if h.is_empty() { "?".to_string() } else { h }>"← Previous"</A> })}
+            {next.map(|h| view! { <A href=h>"Next →"</A> })}
+        </div>
+    }
+}
+
+/// A search box that updates `?q=` (resetting to page 1).
+#[component]
+pub fn SearchBox(query: Signal<ListQuery>, placeholder: &'static str) -> impl IntoView {
+    let navigate = use_navigate();
+    let location = use_location();
+    let text = RwSignal::new(query.get_untracked().q);
+    view! {
+        <form
+            class="search"
+            role="search"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                let q = ListQuery { q: text.get_untracked(), page: 1, ..query.get_untracked() };
+                navigate(&format!("{}{}", location.pathname.get_untracked(), q.to_search()), Default::default());
+            }
+        >
+            <input type="search" name="q" placeholder=placeholder aria-label=placeholder bind:value=text/>
+            <button type="submit">"Search"</button>
+        </form>
+    }
+}
+
+/// A server action's last answer as a plain signal, for [`field_error`] and [`FormStatus`].
+pub fn last_answer<S, T>(action: ServerAction<S>) -> Signal<Option<Result<T, AppError>>>
+where
+    S: leptos::server_fn::ServerFn<Output = T, Error = AppError> + Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || action.value().get())
+}
+
+/// The field error of a server action's last answer, for one field.
+pub fn field_error<T: Clone + Send + Sync + 'static>(
+    value: Signal<Option<Result<T, AppError>>>,
+    field: &'static str,
+) -> Signal<Option<String>> {
+    Signal::derive(move || match value.get() {
+        Some(Err(e)) => e.field(field),
+        _ => None,
+    })
+}
+
+/// A labelled text input bound to `value`, with its validation message underneath.
+#[component]
+pub fn TextField(
+    label: &'static str,
+    name: &'static str,
+    value: RwSignal<String>,
+    error: Signal<Option<String>>,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(default = 200)] maxlength: usize,
+    #[prop(optional)] required: bool,
+    #[prop(optional)] hint: &'static str,
+    #[prop(optional)] autocomplete: &'static str,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let err_id = format!("{id}-error");
+    view! {
+        <div class="field" class:invalid=move || error.get().is_some()>
+            <label for=id.clone()>{label}{required.then_some(" *")}</label>
+            <input
+                id=id
+                name=name
+                type=kind
+                maxlength=maxlength
+                required=required
+                autocomplete=if autocomplete.is_empty() { None } else { Some(autocomplete) }
+                aria-invalid=move || error.get().is_some().to_string()
+                aria-describedby=err_id.clone()
+                bind:value=value
+            />
+            {(!hint.is_empty()).then(|| view! { <small class="hint">{hint}</small> })}
+            <small class="error" id=err_id role="alert">{move || error.get()}</small>
+        </div>
+    }
+}
+
+/// A labelled textarea bound to `value`.
+#[component]
+pub fn TextArea(
+    label: &'static str,
+    name: &'static str,
+    value: RwSignal<String>,
+    error: Signal<Option<String>>,
+    #[prop(default = 500)] maxlength: usize,
+    #[prop(optional)] required: bool,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    view! {
+        <div class="field" class:invalid=move || error.get().is_some()>
+            <label for=id.clone()>{label}{required.then_some(" *")}</label>
+            <textarea id=id name=name maxlength=maxlength required=required rows="3" bind:value=value></textarea>
+            <small class="error" role="alert">{move || error.get()}</small>
+        </div>
+    }
+}
+
+/// A labelled select over (value, label) choices bound to `value`.
+#[component]
+pub fn SelectField(
+    label: &'static str,
+    name: &'static str,
+    value: RwSignal<String>,
+    error: Signal<Option<String>>,
+    choices: Signal<Vec<(String, String)>>,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    view! {
+        <div class="field" class:invalid=move || error.get().is_some()>
+            <label for=id.clone()>{label}</label>
+            <select id=id name=name on:change=move |ev| value.set(event_target_value(&ev)) prop:value=move || value.get()>
+                {move || choices.get().into_iter().map(|(v, l)| {
+                    let selected = v == value.get_untracked();
+                    view! { <option value=v selected=selected>{l}</option> }
+                }).collect_view()}
+            </select>
+            <small class="error" role="alert">{move || error.get()}</small>
+        </div>
+    }
+}
+
+/// The form-wide message of a server action's last answer (errors not tied to a field).
+#[component]
+pub fn FormStatus<T: Clone + Send + Sync + 'static>(
+    #[prop(into)] value: Signal<Option<Result<T, AppError>>>,
+    #[prop(optional)] success: &'static str,
+) -> impl IntoView {
+    move || match value.get() {
+        Some(Err(AppError::Invalid(errors))) => {
+            let general: Vec<String> =
+                errors.iter().filter(|e| e.field == "form").map(|e| e.message.clone()).collect();
+            let text = if general.is_empty() {
+                "Please correct the highlighted fields.".to_string()
+            } else {
+                general.join(" ")
+            };
+            view! { <p class="notice error" role="alert">{text}</p> }.into_any()
+        }
+        Some(Err(e)) => view! { <p class="notice error" role="alert">{e.to_string()}</p> }.into_any(),
+        Some(Ok(_)) if !success.is_empty() => {
+            view! { <p class="notice ok" role="status">{success}</p> }.into_any()
+        }
+        _ => ().into_any(),
+    }
+}
+
+#[component]
+pub fn ErrorBox(error: AppError) -> impl IntoView {
+    view! { <div class="notice error" role="alert">{error.to_string()}</div> }
+}
+
+#[component]
+pub fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <div class="empty">
+            <p class="empty-title">{title}</p>
+            {children()}
+        </div>
+    }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
+        options.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <div class="empty">
+            <h1>"Page not found"</h1>
+            <p><a href="/">"Back to the dashboard"</a></p>
+        </div>
+    }
+}

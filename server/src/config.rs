@@ -1,0 +1,78 @@
+//! One typed configuration, read from an optional TOML file (`starling.toml`, or the file
+//! named by `STARLING_CONFIG`) overlaid with `STARLING_*` environment variables.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Config {
+    /// `sqlite://…` or `postgres://…`; empty means `sqlite://<data_dir>/starling.db`.
+    pub database_url: String,
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Folder for the SQLite file, the secret key and the mail outbox.
+    pub data_dir: PathBuf,
+    /// Public base URL (used in links in e-mails; `https://…` marks cookies Secure).
+    pub public_url: String,
+    /// Where cargo-leptos put the compiled site (the `pkg/` folder with WASM, JS and CSS).
+    pub site_root: PathBuf,
+    /// Largest request body accepted outside uploads, in bytes.
+    pub max_body_bytes: usize,
+    /// `text` (default) or `json` log lines.
+    pub log_format: String,
+    /// Seed demo data into an empty database and print the demo logins.
+    pub demo: bool,
+    /// SMTP relay URL (`smtps://user:pass@host:465`); empty means mail goes to the outbox folder.
+    #[serde(skip_serializing)]
+    pub smtp_url: Option<SecretString>,
+    /// Key for signing tokens; generated into `<data_dir>/secret.key` when absent.
+    #[serde(skip_serializing)]
+    pub secret_key: Option<SecretString>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: String::new(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            data_dir: PathBuf::from("data"),
+            public_url: String::new(),
+            site_root: std::env::var("LEPTOS_SITE_ROOT")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| PathBuf::from("target/site")),
+            max_body_bytes: 1024 * 1024,
+            log_format: "text".into(),
+            demo: false,
+            smtp_url: None,
+            secret_key: None,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then the config file, then the environment.
+    pub fn load() -> Result<Config, figment::Error> {
+        let file = std::env::var("STARLING_CONFIG").unwrap_or_else(|_| "starling.toml".into());
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("STARLING_"))
+            .extract()
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("starling.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}

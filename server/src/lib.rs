@@ -1,0 +1,108 @@
+//! The Starling process: configuration, the HTTP router with its guards, and start-up.
+//! `main.rs` is a thin wrapper so that tests can start the same server on port 0.
+
+pub mod config;
+pub mod routes;
+
+use app::db::Db;
+use app::{shell, App, ServerState};
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum::Router;
+use config::Config;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::net::SocketAddr;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos: LeptosOptions,
+    pub server: ServerState,
+    pub max_body_bytes: usize,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> LeptosOptions {
+        state.leptos.clone()
+    }
+}
+
+/// The whole HTTP application for `config`, over an open database.
+pub fn router(config: &Config, db: Db, addr: SocketAddr) -> Router {
+    let leptos = LeptosOptions::builder()
+        .output_name("starling")
+        .site_root(config.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build();
+    let state = AppState {
+        leptos: leptos.clone(),
+        server: ServerState { db, secure_cookies: config.secure_cookies() },
+        max_body_bytes: config.max_body_bytes,
+    };
+    let server_state = routes::server_state(&state);
+    let context = move || provide_context(server_state.clone());
+    let routes = generate_route_list(App);
+    Router::new()
+        .route("/healthz", get(routes::healthz))
+        .leptos_routes_with_context(&state, routes, context, {
+            let leptos = leptos.clone();
+            move || shell(leptos.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), routes::page_guard))
+        .layer(axum::middleware::from_fn(routes::csrf_guard))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(config.max_body_bytes))
+        .layer(axum::middleware::map_response_with_state(state.clone(), routes::explain_limits))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                // Path only: query strings may carry tokens, and headers carry cookies.
+                let id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// A running server: where it listens and its database.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub db: Db,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Opens the database, runs migrations, optionally seeds demo data, binds and serves in
+/// the background.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let db = Db::connect(&config.database_url()).await?;
+    if config.demo {
+        app::demo::seed(&db).await.map_err(|e| anyhow::anyhow!("seeding demo data: {e}"))?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let app = router(&config, db.clone(), addr);
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    Ok(Running { addr, db, task })
+}
+
+/// The path pattern of every page route of the app (for the authorization matrix test).
+pub fn page_routes() -> Vec<String> {
+    generate_route_list(App).iter().map(|r| r.path().to_string()).collect()
+}

@@ -1,0 +1,31 @@
+//! `starling`: reads the configuration, opens the database, serves the console.
+
+use server::config::Config;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut config = Config::load()?;
+    if std::env::args().any(|a| a == "--demo") {
+        config.demo = true;
+    }
+    let filter = EnvFilter::try_from_env("STARLING_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    if config.log_format == "json" {
+        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let demo = config.demo;
+    let running = server::start(config).await?;
+    tracing::info!(addr = %running.addr, "Starling is listening");
+    if demo {
+        println!("\nStarling is running at http://{}", running.addr);
+        println!("Demo logins (demo data only):");
+        for login in app::demo::LOGINS.iter() {
+            println!("  {:<16} {:<24} {}", login.role.label(), login.email, login.password);
+        }
+        println!();
+    }
+    running.task.await?;
+    Ok(())
+}

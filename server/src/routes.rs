@@ -1,0 +1,136 @@
+//! Non-UI HTTP: health, and the guards every request passes (CSRF origin check, page
+//! sign-in redirect, body limit message).
+
+use app::accounts::api::caller_from_headers;
+use app::ServerState;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// Who may call a plain HTTP route (the authorization matrix test reads this list, so a
+/// route missing from it fails the test).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteAccess {
+    /// Anyone, signed in or not.
+    Public,
+    /// Any signed-in user; pages fetch their data through server functions, which check
+    /// the role and client themselves.
+    SignedIn,
+}
+
+/// Every route the server answers besides server functions and static files: the health
+/// check and every page of the app. The authorization matrix test compares this list with
+/// the router's, so a page added without a line here fails the suite.
+pub const HTTP_ROUTES: &[(&str, RouteAccess)] = &[
+    ("/healthz", RouteAccess::Public),
+    ("/sign-in", RouteAccess::Public),
+    ("/", RouteAccess::SignedIn),
+    ("/clients", RouteAccess::SignedIn),
+    ("/clients/new", RouteAccess::SignedIn),
+    ("/clients/{id}", RouteAccess::SignedIn),
+    ("/clients/{id}/edit", RouteAccess::SignedIn),
+    ("/clients/{id}/brands/new", RouteAccess::SignedIn),
+    ("/clients/{id}/brands/{brand}/edit", RouteAccess::SignedIn),
+    ("/clients/{id}/stores/new", RouteAccess::SignedIn),
+    ("/clients/{id}/stores/{store}/edit", RouteAccess::SignedIn),
+    ("/users", RouteAccess::SignedIn),
+    ("/audit", RouteAccess::SignedIn),
+    ("/account", RouteAccess::SignedIn),
+];
+
+/// `GET /healthz`: 200 when the database answers, 503 otherwise.
+pub async fn healthz(State(state): State<crate::AppState>) -> Response {
+    if state.server.db.is_reachable().await {
+        (StatusCode::OK, "ok").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+    }
+}
+
+/// Paths that are not cookie-authenticated and so need no CSRF proof: machine APIs with
+/// their own keys, tracking links and webhooks.
+fn csrf_exempt(path: &str) -> bool {
+    path.starts_with("/api/v1/") || path.starts_with("/t/") || path.starts_with("/webhooks/")
+}
+
+/// OWASP "verify origin with standard headers": a state-changing request must come from a
+/// page of this same site. Browsers always send `Origin` on POST; a forged cross-site form
+/// or a script elsewhere carries a foreign one, and a bare client none.
+pub async fn csrf_guard(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    if matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) || csrf_exempt(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let source = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|h| h.to_str().ok());
+    let same_site = source.is_some_and(|s| {
+        let rest = s.split_once("://").map(|(_, r)| r).unwrap_or("");
+        let authority = rest.split('/').next().unwrap_or("");
+        !host.is_empty() && authority.eq_ignore_ascii_case(host)
+    });
+    if same_site {
+        next.run(request).await
+    } else {
+        let why = if source.is_none() {
+            "Cross-site request refused: the request has no Origin or Referer header."
+        } else {
+            "Cross-site request refused: the request comes from another site."
+        };
+        tracing::warn!(path = %request.uri().path(), "csrf check failed");
+        (StatusCode::FORBIDDEN, why).into_response()
+    }
+}
+
+/// Pages need a signed-in user: anyone else is sent to the sign-in page (and a signed-in
+/// user opening the sign-in page goes to the dashboard).
+pub async fn page_guard(State(state): State<crate::AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let is_page = request.method() == Method::GET
+        && !path.starts_with("/pkg/")
+        && !path.starts_with("/rpc/")
+        && !path.starts_with("/api/")
+        && !path.starts_with("/t/")
+        && !path.starts_with("/webhooks/")
+        && path != "/healthz"
+        && path != "/favicon.ico";
+    if !is_page {
+        return next.run(request).await;
+    }
+    let signed_in = caller_from_headers(&state.server.db, request.headers()).await.is_ok();
+    match (path == "/sign-in", signed_in) {
+        (true, true) => redirect("/"),
+        (false, false) => redirect("/sign-in"),
+        _ => next.run(request).await,
+    }
+}
+
+fn redirect(to: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, to)
+        .body(Body::empty())
+        .unwrap_or_default()
+}
+
+/// Gives the bare 413 of the body-limit layer a message a person can act on.
+pub async fn explain_limits(State(state): State<crate::AppState>, response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let message = format!(
+            "Request body too large: the limit is {} KiB.",
+            state.max_body_bytes / 1024
+        );
+        return (StatusCode::PAYLOAD_TOO_LARGE, message).into_response();
+    }
+    response
+}
+
+/// Kept for symmetry with other handlers: state for the server functions' context.
+pub fn server_state(state: &crate::AppState) -> ServerState {
+    state.server.clone()
+}

@@ -1,0 +1,250 @@
+//! The authorization matrix: every server function and every route, called by each kind
+//! of user against their own client and a foreign one, gets the expected answer. A server
+//! function or route missing from the matrix fails the test, so nothing new ships
+//! unchecked.
+//!
+//! Demo tenancy: client 1 (Nordlicht, brands 1-2) is assigned to the account manager, the
+//! copywriter and the Nordlicht viewer; client 3 (Maison Verte, brands 5-6) to none of them.
+
+use serde_json::{json, Value};
+use server::routes::{RouteAccess, HTTP_ROUTES};
+use starling_tests::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    Admin,
+    Manager,
+    Writer,
+    Viewer,
+}
+
+const EVERYONE: [Who; 5] = [Who::Anonymous, Who::Admin, Who::Manager, Who::Writer, Who::Viewer];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Own,
+    Foreign,
+}
+
+#[derive(Debug)]
+enum Expect {
+    /// This exact status.
+    Status(u16),
+    /// Refused: 401 when signed out, 403 when signed in.
+    Deny,
+}
+
+struct Case {
+    body: Value,
+    expect: Expect,
+    /// Text that must not appear in an allowed answer (a foreign client's data).
+    hidden: &'static [&'static str],
+}
+
+fn email_of(who: Who) -> Option<&'static str> {
+    match who {
+        Who::Anonymous => None,
+        Who::Admin => Some(ADMIN),
+        Who::Manager => Some(MANAGER),
+        Who::Writer => Some(WRITER),
+        Who::Viewer => Some(VIEWER),
+    }
+}
+
+/// What each kind of user must not see in client-scoped lists.
+fn foreign_names(who: Who) -> &'static [&'static str] {
+    match who {
+        Who::Manager | Who::Writer => &["Maison Verte"],
+        Who::Viewer => &["Maison Verte", "Sakura"],
+        _ => &[],
+    }
+}
+
+fn client_of(target: Target) -> i64 {
+    match target {
+        Target::Own => 1,
+        Target::Foreign => 3,
+    }
+}
+
+fn brand_of(target: Target) -> i64 {
+    match target {
+        Target::Own => 1,
+        Target::Foreign => 5,
+    }
+}
+
+fn allow_if(yes: bool) -> Expect {
+    if yes {
+        Expect::Status(200)
+    } else {
+        Expect::Deny
+    }
+}
+
+/// The matrix for server functions. `None`: the function is not in the matrix.
+fn rpc_case(name: &str, who: Who, target: Target, n: usize) -> Option<Case> {
+    let signed_in = who != Who::Anonymous;
+    let admin = who == Who::Admin;
+    let own = target == Target::Own;
+    let client = client_of(target);
+    let case = |body: Value, expect: Expect| Case { body, expect, hidden: &[] };
+    let list_query = json!({ "query": { "q": "", "sort": "", "desc": false, "page": 1 } });
+    Some(match name {
+        "sign_in" => match email_of(who) {
+            Some(email) => case(json!({ "email": email, "password": login(email).1 }), Expect::Status(200)),
+            None => case(json!({ "email": "someone@x.test", "password": "not-a-password" }), Expect::Status(422)),
+        },
+        "sign_out" | "current_user" => case(json!({}), Expect::Status(200)),
+        // Signed-in users reach the password check (422 for a wrong current password).
+        "change_password" => case(
+            json!({ "current": "wrong-current", "new_password": "a-new-password-1", "confirm": "a-new-password-1" }),
+            if signed_in { Expect::Status(422) } else { Expect::Deny },
+        ),
+        "list_users" => case(json!({}), allow_if(admin)),
+        "list_audit" => case(list_query, allow_if(admin)),
+        "create_user" => case(
+            json!({ "user": { "email": format!("matrix{n}@starling.test"), "name": "Matrix", "role": "copywriter",
+                               "password": "matrix-password-1", "clients": [client] } }),
+            allow_if(admin),
+        ),
+        "update_user" => case(
+            json!({ "change": { "id": 3, "name": "Clara Copy", "role": "copywriter", "disabled": false,
+                                "clients": [1, 2], "new_password": "" } }),
+            allow_if(admin),
+        ),
+        "list_clients" => Case { body: list_query, expect: allow_if(signed_in), hidden: foreign_names(who) },
+        "client_options" | "dashboard" => {
+            Case { body: json!({}), expect: allow_if(signed_in), hidden: foreign_names(who) }
+        }
+        "get_client" => case(json!({ "id": client }), allow_if(admin || (signed_in && own))),
+        "save_client" => {
+            let names = ["", "Nordlicht Outdoor GmbH", "Sakura Home Co.", "Maison Verte SARL"];
+            case(
+                json!({ "form": { "id": client, "name": names[client as usize], "contact_email": "", "support_email": "" } }),
+                allow_if(admin),
+            )
+        }
+        "save_brand" => case(
+            json!({ "form": { "id": null, "client_id": client, "name": format!("Matrix brand {n}"),
+                              "sender_name": "Matrix", "sender_email": "care@mail.matrix.test",
+                              "sending_domain": "mail.matrix.test", "default_locale": "en",
+                              "postal_address": "1 Test Street, Testville" } }),
+            allow_if(admin || (who == Who::Manager && own)),
+        ),
+        "save_store" => case(
+            json!({ "form": { "id": null, "brand_id": brand_of(target), "name": format!("Matrix store {n}"),
+                              "platform": "shopify", "marketplace": "matrix.test", "currency": "EUR",
+                              "time_zone": "Europe/Berlin" } }),
+            allow_if(admin || (who == Who::Manager && own)),
+        ),
+        _ => return None,
+    })
+}
+
+fn check(what: &str, who: Who, target: Target, expect: &Expect, hidden: &[&str], answer: &Answer) -> Option<String> {
+    let wanted = match expect {
+        Expect::Status(code) => *code,
+        Expect::Deny if who == Who::Anonymous => 401,
+        Expect::Deny => 403,
+    };
+    if answer.status != wanted {
+        return Some(format!("{what} as {who:?} on {target:?} client: expected {wanted}, got {} ({})", answer.status, answer.body));
+    }
+    if answer.status == 200 {
+        if let Some(name) = hidden.iter().find(|name| answer.body.contains(*name)) {
+            return Some(format!("{what} as {who:?} shows a foreign client's data ({name})"));
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn every_server_function_checks_role_and_client() {
+    let app = TestApp::spawn().await;
+    let mut paths: Vec<String> = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p.to_string()).collect();
+    paths.sort();
+    assert!(paths.len() >= 14, "server functions registered: {paths:?}");
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for path in &paths {
+        let name = path.strip_prefix("/rpc/").unwrap_or_else(|| panic!("{path} is outside /rpc/"));
+        for who in EVERYONE {
+            for target in [Target::Own, Target::Foreign] {
+                n += 1;
+                let Some(case) = rpc_case(name, who, target, n) else {
+                    panic!("server function {path} is not in the authorization matrix (tests/suite/authz.rs)");
+                };
+                // A fresh session per call: sign-in, sign-out and password checks change it.
+                let client = match email_of(who) {
+                    Some(email) => app.signed_in(email).await,
+                    None => app.client(),
+                };
+                let answer = client.rpc(name, case.body).await;
+                failures.extend(check(path, who, target, &case.expect, case.hidden, &answer));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} authorization failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// A concrete path for a route pattern, on the given client's rows.
+fn concrete(pattern: &str, target: Target) -> String {
+    let (client, brand, store) = match target {
+        Target::Own => ("1", "1", "1"),
+        Target::Foreign => ("3", "5", "7"),
+    };
+    pattern.replace("{id}", client).replace("{brand}", brand).replace("{store}", store)
+}
+
+#[tokio::test]
+async fn every_route_is_in_the_matrix_and_pages_never_show_a_foreign_client() {
+    let app = TestApp::spawn().await;
+    // The router's page routes must all be listed with their access rule.
+    let listed: Vec<&str> = HTTP_ROUTES.iter().map(|(path, _)| *path).collect();
+    let routes = leptos_axum_route_paths();
+    let missing: Vec<&String> = routes.iter().filter(|r| !listed.contains(&r.as_str())).collect();
+    assert!(missing.is_empty(), "routes not in HTTP_ROUTES (server/src/routes.rs): {missing:?}");
+
+    let mut failures = Vec::new();
+    for (pattern, access) in HTTP_ROUTES {
+        for who in EVERYONE {
+            for target in [Target::Own, Target::Foreign] {
+                let client = match email_of(who) {
+                    Some(email) => app.signed_in(email).await,
+                    None => app.client(),
+                };
+                let path = concrete(pattern, target);
+                let answer = client.get(&path).await;
+                let wanted = match (access, who, *pattern) {
+                    (RouteAccess::Public, Who::Anonymous, _) => 200,
+                    // A signed-in user opening the sign-in page goes to the dashboard.
+                    (RouteAccess::Public, _, "/sign-in") => 303,
+                    (RouteAccess::Public, _, _) => 200,
+                    (RouteAccess::SignedIn, Who::Anonymous, _) => 303,
+                    (RouteAccess::SignedIn, _, _) => 200,
+                };
+                if answer.status != wanted {
+                    failures.push(format!("GET {path} as {who:?}: expected {wanted}, got {}", answer.status));
+                    continue;
+                }
+                if wanted == 303 {
+                    let location = answer.headers.get("location").and_then(|l| l.to_str().ok()).unwrap_or("");
+                    let expected = if who == Who::Anonymous { "/sign-in" } else { "/" };
+                    if location != expected {
+                        failures.push(format!("GET {path} as {who:?} redirects to {location:?}"));
+                    }
+                }
+                if let Some(name) = foreign_names(who).iter().find(|name| answer.body.contains(*name)) {
+                    failures.push(format!("GET {path} as {who:?} shows a foreign client's data ({name})"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} route failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+fn leptos_axum_route_paths() -> Vec<String> {
+    server::page_routes()
+}

@@ -1,0 +1,223 @@
+//! Browser journeys in headless Debian Chromium through chromedriver (both installed by
+//! `.ci/bootstrap --browser`). They need the compiled site (`cargo leptos build`), so the
+//! pages hydrate exactly as they do for users. Screenshots go to `tests/artifacts/`.
+
+use fantoccini::{Client as Browser, ClientBuilder, Locator};
+use serde_json::json;
+use starling_tests::*;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A chromedriver process on a free port, killed when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+    profile: std::path::PathBuf,
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let path = std::env::var("STARLING_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        assert!(
+            std::path::Path::new(&path).exists(),
+            "chromedriver not found at {path}: run `bash .ci/bootstrap --browser` (the README's test command does)"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(&path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = std::env::temp_dir().join(format!("starling-chromium-{port}"));
+        Driver { child, port, profile }
+    }
+
+    async fn browser(&self, width: u32, height: u32) -> Browser {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": std::env::var("STARLING_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                    format!("--window-size={width},{height}"),
+                    format!("--user-data-dir={}", self.profile.display()),
+                ]
+            }),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+fn artifact(name: &str) -> std::path::PathBuf {
+    let dir = repo_root().join("tests/artifacts");
+    std::fs::create_dir_all(&dir).expect("artifacts folder");
+    dir.join(name)
+}
+
+async fn screenshot(browser: &Browser, name: &str) {
+    let png = browser.screenshot().await.expect("screenshot");
+    std::fs::write(artifact(name), png).expect("writing the screenshot");
+}
+
+/// Waits until the WASM has hydrated the page (the app marks `<body data-hydrated>`).
+async fn hydrated(browser: &Browser) {
+    browser
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("body[data-hydrated]"))
+        .await
+        .expect("the page hydrates (is the site built? `cargo leptos build`)");
+}
+
+async fn wait_for_text(browser: &Browser, css: &str, text: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = match browser.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if found.contains(text) {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            let url = browser.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            panic!("\"{text}\" never appeared in {css} at {url}; it shows: {found}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_for_path(browser: &Browser, path: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let url = browser.current_url().await.expect("url");
+        if url.path() == path {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "expected to arrive at {path}, still at {url}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn fill(browser: &Browser, css: &str, value: &str) {
+    let field = browser.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("field {css}"));
+    field.clear().await.expect("clear");
+    field.send_keys(value).await.expect("type");
+}
+
+async fn sign_in(browser: &Browser, app: &TestApp, email: &str) {
+    browser.goto(&app.url("/sign-in")).await.expect("open sign-in");
+    hydrated(browser).await;
+    let (email, password) = login(email);
+    fill(browser, "#field-email", email).await;
+    fill(browser, "#field-password", password).await;
+    browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_path(browser, "/").await;
+    wait_for_text(browser, "main h1", "Dashboard").await;
+}
+
+async fn sign_out(browser: &Browser) {
+    browser.find(Locator::Css(".usermenu summary")).await.unwrap().click().await.unwrap();
+    browser.find(Locator::XPath("//button[normalize-space()='Sign out']")).await.unwrap().click().await.unwrap();
+    wait_for_path(browser, "/sign-in").await;
+}
+
+#[tokio::test]
+async fn manager_creates_a_brand_and_a_viewer_sees_only_their_client() {
+    let app = TestApp::spawn().await;
+    let driver = Driver::start().await;
+    let browser = driver.browser(1280, 900).await;
+
+    // The account manager signs in, opens their client and adds a brand.
+    sign_in(&browser, &app, MANAGER).await;
+    browser.goto(&app.url("/clients/1")).await.unwrap();
+    hydrated(&browser).await;
+    wait_for_text(&browser, "main h1", "Nordlicht Outdoor GmbH").await;
+    browser.find(Locator::LinkText("Add brand")).await.expect("an Add brand button").click().await.unwrap();
+    wait_for_path(&browser, "/clients/1/brands/new").await;
+    wait_for_text(&browser, "main h1", "New brand").await;
+    // Submitting with a sender outside the sending domain shows the field's message.
+    fill(&browser, "#field-name", "Polar Kids").await;
+    fill(&browser, "#field-sender_name", "Polar Kids Care").await;
+    fill(&browser, "#field-sending_domain", "mail.polarkids.test").await;
+    fill(&browser, "#field-sender_email", "care@elsewhere.test").await;
+    fill(&browser, "#field-postal_address", "Polar Kids, Hafenstraße 12, 20457 Hamburg").await;
+    browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_text(&browser, "#field-sender_email-error", "DMARC alignment").await;
+    screenshot(&browser, "brand-form-validation.png").await;
+    fill(&browser, "#field-sender_email", "care@mail.polarkids.test").await;
+    browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_path(&browser, "/clients/1").await;
+    wait_for_text(&browser, "table.brands", "Polar Kids").await;
+    screenshot(&browser, "manager-client-page.png").await;
+    sign_out(&browser).await;
+
+    // The Nordlicht viewer sees their own client only, read-only.
+    sign_in(&browser, &app, VIEWER).await;
+    browser.goto(&app.url("/clients")).await.unwrap();
+    hydrated(&browser).await;
+    wait_for_text(&browser, "main", "Nordlicht Outdoor GmbH").await;
+    let listed = browser.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(!listed.contains("Sakura") && !listed.contains("Maison Verte"), "the viewer sees only their client: {listed}");
+    browser.goto(&app.url("/clients/1")).await.unwrap();
+    hydrated(&browser).await;
+    wait_for_text(&browser, "table.brands", "Polar Kids").await;
+    assert!(browser.find(Locator::LinkText("Add brand")).await.is_err(), "viewers cannot add brands");
+    screenshot(&browser, "viewer-client-page.png").await;
+    browser.goto(&app.url("/clients/3")).await.unwrap();
+    wait_for_text(&browser, "main", "not assigned to you").await;
+
+    browser.close().await.ok();
+}
+
+#[tokio::test]
+async fn the_console_works_at_phone_width() {
+    let app = TestApp::spawn().await;
+    let driver = Driver::start().await;
+    let browser = driver.browser(375, 812).await;
+    sign_in(&browser, &app, ADMIN).await;
+    browser.goto(&app.url("/clients")).await.unwrap();
+    hydrated(&browser).await;
+    wait_for_text(&browser, "main", "Maison Verte SARL").await;
+    // Nothing is wider than the screen: no sideways scrolling.
+    let width = browser
+        .execute("return document.documentElement.scrollWidth", vec![])
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap();
+    assert!(width <= 375, "the page is {width}px wide at a 375px screen");
+    // The navigation is behind the menu button and opens without a page load.
+    let nav = browser.find(Locator::Css(".sidebar")).await.unwrap();
+    assert!(!nav.is_displayed().await.unwrap(), "the sidebar is folded away on a phone");
+    browser.find(Locator::Css(".menu-toggle")).await.unwrap().click().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !nav.is_displayed().await.unwrap() {
+        assert!(std::time::Instant::now() < deadline, "the menu button opens the navigation");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    screenshot(&browser, "phone-clients.png").await;
+    browser.close().await.ok();
+}

@@ -1,0 +1,7 @@
+//! Starling's integration suite: the real server on a free port over a fresh database
+//! (SQLite, or PostgreSQL with `STARLING_TEST_DB=postgres`), driven over HTTP and, for the
+//! journeys, through headless Chromium.
+
+mod authz;
+mod browser;
+mod foundation;

@@ -1,0 +1,215 @@
+//! Test support: start the real Starling server on a free port over a fresh database, and
+//! talk to it over HTTP the way a browser does.
+//!
+//! The database is chosen by `STARLING_TEST_DB`: `sqlite` (default, a new file per test)
+//! or `postgres` (a new database per test on `STARLING_TEST_PG_URL`, default
+//! `postgres://postgres@127.0.0.1:5432`, dropped when the test ends).
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+use server::config::Config;
+use std::path::PathBuf;
+
+pub use app::demo::LOGINS;
+
+/// The demo login of a role, by e-mail prefix (`admin`, `am`, `copy`, `viewer@nordlicht`…).
+pub fn login(email: &str) -> (&'static str, &'static str) {
+    let l = LOGINS.iter().find(|l| l.email == email).expect("a demo login");
+    (l.email, l.password)
+}
+
+pub const ADMIN: &str = "admin@starling.test";
+pub const MANAGER: &str = "am@starling.test";
+pub const WRITER: &str = "copy@starling.test";
+pub const VIEWER: &str = "viewer@nordlicht.test";
+pub const VIEWER_SAKURA: &str = "viewer@sakura.test";
+
+/// Which database the suite runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestDb {
+    Sqlite,
+    Postgres,
+}
+
+impl TestDb {
+    pub fn from_env() -> TestDb {
+        match std::env::var("STARLING_TEST_DB").as_deref() {
+            Ok("postgres") | Ok("pg") => TestDb::Postgres,
+            _ => TestDb::Sqlite,
+        }
+    }
+}
+
+/// The repository root (where `target/site` is, after `cargo leptos build`).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// A running Starling with demo data, over its own database, gone when dropped.
+pub struct TestApp {
+    pub base: String,
+    pub db: app::db::Db,
+    pub data_dir: PathBuf,
+    pg_database: Option<String>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestApp {
+    /// Starts the server with demo data on 127.0.0.1:0.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts the server with demo data, after `adjust` has changed the configuration.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let unique = format!("{}_{}", std::process::id(), rand::random::<u32>());
+        let data_dir = std::env::temp_dir().join(format!("starling-test-{unique}"));
+        std::fs::create_dir_all(&data_dir).expect("temp data dir");
+        let (database_url, pg_database) = match TestDb::from_env() {
+            TestDb::Sqlite => (format!("sqlite://{}", data_dir.join("starling.db").display()), None),
+            TestDb::Postgres => {
+                let name = format!("starling_test_{unique}");
+                let url = create_pg_database(&name).await.expect("creating a PostgreSQL test database");
+                (url, Some(name))
+            }
+        };
+        let mut config = Config {
+            database_url,
+            listen: "127.0.0.1:0".parse().expect("address"),
+            data_dir: data_dir.clone(),
+            site_root: std::env::var("LEPTOS_SITE_ROOT")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| repo_root().join("target/site")),
+            demo: true,
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let running = server::start(config).await.expect("server starts");
+        TestApp {
+            base: format!("http://{}", running.addr),
+            db: running.db,
+            data_dir,
+            pg_database,
+            task: running.task,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A browser-like client (cookie jar, same-site `Origin` on every request, no
+    /// automatic redirects so tests see them).
+    pub fn client(&self) -> Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::ORIGIN, self.base.parse().expect("origin header"));
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .expect("http client");
+        Client { base: self.base.clone(), http }
+    }
+
+    /// A client signed in as the demo user `email`.
+    pub async fn signed_in(&self, email: &str) -> Client {
+        let client = self.client();
+        let (email, password) = login(email);
+        let answer = client.rpc("sign_in", serde_json::json!({ "email": email, "password": password })).await;
+        assert_eq!(answer.status, 200, "signing in as {email}: {}", answer.body);
+        client
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some(name) = self.pg_database.take() {
+            // The pool may still hold connections; FORCE ends them. Runs on its own thread
+            // and runtime because Drop cannot await.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                if let Ok(rt) = rt {
+                    let _ = rt.block_on(drop_pg_database(&name));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("STARLING_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+async fn pg_admin() -> anyhow::Result<sqlx::PgConnection> {
+    use sqlx::Connection;
+    let url = format!("{}/postgres", pg_admin_url().trim_end_matches('/'));
+    sqlx::PgConnection::connect(&url).await.with_context(|| format!("connecting to {url}"))
+}
+
+async fn create_pg_database(name: &str) -> anyhow::Result<String> {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        bail!("bad database name {name}");
+    }
+    let mut admin = pg_admin().await?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+    Ok(format!("{}/{name}", pg_admin_url().trim_end_matches('/')))
+}
+
+async fn drop_pg_database(name: &str) -> anyhow::Result<()> {
+    let mut admin = pg_admin().await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await?;
+    Ok(())
+}
+
+/// An HTTP answer: status, headers and body text.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// A cookie-keeping HTTP client bound to one server.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Client {
+    async fn answer(response: reqwest::Result<reqwest::Response>) -> Answer {
+        let response = response.expect("request reaches the server");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap_or_default();
+        Answer { status, headers, body }
+    }
+
+    /// Calls the server function at `/rpc/<name>` with a JSON body.
+    pub async fn rpc(&self, name: &str, args: Value) -> Answer {
+        Self::answer(self.http.post(format!("{}/rpc/{name}", self.base)).json(&args).send().await).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        Self::answer(self.http.get(format!("{}{path}", self.base)).send().await).await
+    }
+
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        Self::answer(request.send().await).await
+    }
+}
