@@ -15,6 +15,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
+use leptos_router::SsrMode;
 
 /// What server functions need from the process, provided as Leptos context per request.
 #[cfg(feature = "ssr")]
@@ -67,25 +68,27 @@ pub fn App() -> impl IntoView {
     use audit::ui::AuditPage;
     use clients::ui::{BrandFormPage, ClientFormPage, ClientPage, ClientsPage, DashboardPage, StoreFormPage};
     use shell::{Layout, NotFound};
+    // Pages render whole (SsrMode::Async): the status code then reflects what the page's
+    // data calls answered (a foreign client's page is a 403, not a 200 with an error box).
     view! {
         <Stylesheet id="leptos" href="/pkg/starling.css"/>
         <Title text="Starling"/>
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
-                <Route path=path!("/sign-in") view=SignInPage/>
-                <ParentRoute path=path!("") view=Layout>
-                    <Route path=path!("") view=DashboardPage/>
-                    <Route path=path!("clients") view=ClientsPage/>
-                    <Route path=path!("clients/new") view=ClientFormPage/>
-                    <Route path=path!("clients/:id") view=ClientPage/>
-                    <Route path=path!("clients/:id/edit") view=ClientFormPage/>
-                    <Route path=path!("clients/:id/brands/new") view=BrandFormPage/>
-                    <Route path=path!("clients/:id/brands/:brand/edit") view=BrandFormPage/>
-                    <Route path=path!("clients/:id/stores/new") view=StoreFormPage/>
-                    <Route path=path!("clients/:id/stores/:store/edit") view=StoreFormPage/>
-                    <Route path=path!("users") view=UsersPage/>
-                    <Route path=path!("audit") view=AuditPage/>
-                    <Route path=path!("account") view=AccountPage/>
+                <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=Layout ssr=SsrMode::Async>
+                    <Route path=path!("") view=DashboardPage ssr=SsrMode::Async/>
+                    <Route path=path!("clients") view=ClientsPage ssr=SsrMode::Async/>
+                    <Route path=path!("clients/new") view=ClientFormPage ssr=SsrMode::Async/>
+                    <Route path=path!("clients/:id") view=ClientPage ssr=SsrMode::Async/>
+                    <Route path=path!("clients/:id/edit") view=ClientFormPage ssr=SsrMode::Async/>
+                    <Route path=path!("clients/:id/brands/new") view=BrandFormPage ssr=SsrMode::Async/>
+                    <Route path=path!("clients/:id/brands/:brand/edit") view=BrandFormPage ssr=SsrMode::Async/>
+                    <Route path=path!("clients/:id/stores/new") view=StoreFormPage ssr=SsrMode::Async/>
+                    <Route path=path!("clients/:id/stores/:store/edit") view=StoreFormPage ssr=SsrMode::Async/>
+                    <Route path=path!("users") view=UsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("account") view=AccountPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

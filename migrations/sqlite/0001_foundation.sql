@@ -48,7 +48,7 @@ CREATE TABLE users (
     name          TEXT    NOT NULL,
     password_hash TEXT    NOT NULL,
     role          TEXT    NOT NULL,
-    disabled      BOOLEAN NOT NULL DEFAULT FALSE,
+    disabled      BIGINT  NOT NULL DEFAULT 0, -- 0/1: the Any driver decodes no SQLite BOOLEAN
     created_at    BIGINT  NOT NULL,
     updated_at    BIGINT  NOT NULL
 );

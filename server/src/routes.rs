@@ -18,6 +18,11 @@ pub enum RouteAccess {
     /// Any signed-in user; pages fetch their data through server functions, which check
     /// the role and client themselves.
     SignedIn,
+    /// Signed-in agency admins; others get 403.
+    AdminOnly,
+    /// A page of one client (`{id}`): admins and users assigned to that client; others
+    /// get 403.
+    Client,
 }
 
 /// Every route the server answers besides server functions and static files: the health
@@ -29,14 +34,14 @@ pub const HTTP_ROUTES: &[(&str, RouteAccess)] = &[
     ("/", RouteAccess::SignedIn),
     ("/clients", RouteAccess::SignedIn),
     ("/clients/new", RouteAccess::SignedIn),
-    ("/clients/{id}", RouteAccess::SignedIn),
-    ("/clients/{id}/edit", RouteAccess::SignedIn),
-    ("/clients/{id}/brands/new", RouteAccess::SignedIn),
-    ("/clients/{id}/brands/{brand}/edit", RouteAccess::SignedIn),
-    ("/clients/{id}/stores/new", RouteAccess::SignedIn),
-    ("/clients/{id}/stores/{store}/edit", RouteAccess::SignedIn),
-    ("/users", RouteAccess::SignedIn),
-    ("/audit", RouteAccess::SignedIn),
+    ("/clients/{id}", RouteAccess::Client),
+    ("/clients/{id}/edit", RouteAccess::Client),
+    ("/clients/{id}/brands/new", RouteAccess::Client),
+    ("/clients/{id}/brands/{brand}/edit", RouteAccess::Client),
+    ("/clients/{id}/stores/new", RouteAccess::Client),
+    ("/clients/{id}/stores/{store}/edit", RouteAccess::Client),
+    ("/users", RouteAccess::AdminOnly),
+    ("/audit", RouteAccess::AdminOnly),
     ("/account", RouteAccess::SignedIn),
 ];
 
@@ -128,6 +133,25 @@ pub async fn explain_limits(State(state): State<crate::AppState>, response: Resp
         return (StatusCode::PAYLOAD_TOO_LARGE, message).into_response();
     }
     response
+}
+
+/// Server functions answer errors the framework itself raised (a body that does not
+/// deserialize, a missing argument) as 500; this gives them the status of the `AppError`
+/// they carry (400 for a malformed request), so only real server faults are 500s.
+pub async fn rpc_status(request: Request, next: Next) -> Response {
+    let is_rpc = request.uri().path().starts_with("/rpc/");
+    let response = next.run(request).await;
+    if !is_rpc || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 256 * 1024).await.unwrap_or_default();
+    if let Ok(error) = serde_json::from_slice::<app::error::AppError>(&bytes) {
+        if let Ok(status) = StatusCode::from_u16(error.status()) {
+            parts.status = status;
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// Kept for symmetry with other handlers: state for the server functions' context.

@@ -222,8 +222,12 @@ async fn every_route_is_in_the_matrix_and_pages_never_show_a_foreign_client() {
                     // A signed-in user opening the sign-in page goes to the dashboard.
                     (RouteAccess::Public, _, "/sign-in") => 303,
                     (RouteAccess::Public, _, _) => 200,
-                    (RouteAccess::SignedIn, Who::Anonymous, _) => 303,
+                    (_, Who::Anonymous, _) => 303,
+                    (_, Who::Admin, _) => 200,
                     (RouteAccess::SignedIn, _, _) => 200,
+                    (RouteAccess::AdminOnly, _, _) => 403,
+                    (RouteAccess::Client, _, _) if target == Target::Own => 200,
+                    (RouteAccess::Client, _, _) => 403,
                 };
                 if answer.status != wanted {
                     failures.push(format!("GET {path} as {who:?}: expected {wanted}, got {}", answer.status));

@@ -62,6 +62,7 @@ impl TestApp {
 
     /// Starts the server with demo data, after `adjust` has changed the configuration.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        init_logs();
         let unique = format!("{}_{}", std::process::id(), rand::random::<u32>());
         let data_dir = std::env::temp_dir().join(format!("starling-test-{unique}"));
         std::fs::create_dir_all(&data_dir).expect("temp data dir");
@@ -107,6 +108,7 @@ impl TestApp {
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .default_headers(headers)
+            .timeout(std::time::Duration::from_secs(30))
             .build()
             .expect("http client");
         Client { base: self.base.clone(), http }
@@ -138,6 +140,16 @@ impl Drop for TestApp {
             .join();
         }
     }
+}
+
+/// Server logs at `warn` (or `STARLING_LOG`) into the test's captured output.
+fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_env("STARLING_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    });
 }
 
 fn pg_admin_url() -> String {
@@ -188,7 +200,10 @@ pub struct Client {
 
 impl Client {
     async fn answer(response: reqwest::Result<reqwest::Response>) -> Answer {
-        let response = response.expect("request reaches the server");
+        let response = match response {
+            Ok(response) => response,
+            Err(e) => panic!("request to {:?} failed: {e}", e.url().map(|u| u.path())),
+        };
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.text().await.unwrap_or_default();

@@ -19,7 +19,7 @@ pub async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>, Ap
     Ok(row.map(|r| Credentials {
         user_id: r.get("id"),
         password_hash: r.get("password_hash"),
-        disabled: r.get("disabled"),
+        disabled: r.get::<i64, _>("disabled") != 0,
     }))
 }
 
@@ -51,7 +51,7 @@ pub async fn actor(db: &Db, user_id: i64) -> Result<Option<Actor>, AppError> {
     else {
         return Ok(None);
     };
-    if row.get::<bool, _>("disabled") {
+    if row.get::<i64, _>("disabled") != 0 {
         return Ok(None);
     }
     Ok(Some(Actor {
@@ -82,7 +82,7 @@ pub async fn insert_user(
     let now = now_millis();
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO users (email, name, password_hash, role, disabled, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, FALSE, $5, $5) RETURNING id",
+         VALUES ($1, $2, $3, $4, 0, $5, $5) RETURNING id",
     )
     .bind(email)
     .bind(name)
@@ -110,7 +110,7 @@ pub async fn update_user(
     )
     .bind(name)
     .bind(role.as_str())
-    .bind(disabled)
+    .bind(i64::from(disabled))
     .bind(now_millis())
     .bind(user_id)
     .execute(&db.pool)
@@ -156,7 +156,7 @@ pub async fn list_users(db: &Db) -> Result<Vec<UserSummary>, AppError> {
                 email: r.get("email"),
                 name: r.get("name"),
                 role: Role::parse(r.get::<String, _>("role").as_str())?,
-                disabled: r.get("disabled"),
+                disabled: r.get::<i64, _>("disabled") != 0,
                 clients: assignments.iter().filter(|(u, _)| *u == id).map(|(_, c)| *c).collect(),
                 created_at: r.get("created_at"),
             })
