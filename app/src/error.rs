@@ -91,17 +91,3 @@ impl From<sqlx::Error> for AppError {
         AppError::Internal("database error".into())
     }
 }
-
-/// Sets the HTTP status of the current server-function response from the error, so that
-/// clients and tests see 401/403/404/422 rather than a generic 500.
-#[cfg(feature = "ssr")]
-pub fn at_edge<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(e) = &result {
-        if let Some(options) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            if let Ok(code) = http::StatusCode::from_u16(e.status()) {
-                options.set_status(code);
-            }
-        }
-    }
-    result
-}

@@ -1,6 +1,8 @@
 //! Starling's Leptos application: the router and pages (compiled for both the server and
 //! the browser), and, with feature `ssr`, the server functions and SQL behind them.
 
+#![recursion_limit = "256"]
+
 pub mod accounts;
 pub mod audit;
 pub mod clients;
@@ -9,6 +11,8 @@ pub mod db;
 #[cfg(feature = "ssr")]
 pub mod demo;
 pub mod error;
+#[cfg(feature = "ssr")]
+pub mod request;
 pub mod shell;
 
 use leptos::prelude::*;
@@ -28,8 +32,17 @@ pub struct ServerState {
 
 #[cfg(feature = "ssr")]
 impl ServerState {
+    /// The process state for this request: from the Leptos context, or else from the
+    /// request's extensions (the server puts it there too). During streaming SSR some
+    /// resource tasks see the request parts but not the extra context, so both are tried.
     pub fn get() -> Result<ServerState, error::AppError> {
-        use_context::<ServerState>()
+        request::current()
+            .and_then(|scope| scope.state)
+            .or_else(use_context::<ServerState>)
+            .or_else(|| {
+                use_context::<http::request::Parts>()
+                    .and_then(|parts| parts.extensions.get::<ServerState>().cloned())
+            })
             .ok_or_else(|| error::AppError::Internal("server state missing".into()))
     }
 }
@@ -57,19 +70,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Marks the document once the WASM has taken over, so browser tests (and people
-    // debugging) can tell a hydrated page from a server-rendered one.
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     use accounts::ui::{AccountPage, SignInPage, UsersPage};
     use audit::ui::AuditPage;
     use clients::ui::{BrandFormPage, ClientFormPage, ClientPage, ClientsPage, DashboardPage, StoreFormPage};
     use shell::{Layout, NotFound};
-    // Pages render whole (SsrMode::Async): the status code then reflects what the page's
-    // data calls answered (a foreign client's page is a 403, not a 200 with an error box).
     view! {
         <Stylesheet id="leptos" href="/pkg/starling.css"/>
         <Title text="Starling"/>
@@ -100,4 +104,9 @@ pub fn App() -> impl IntoView {
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(App);
+    // Marks the document once the WASM has taken over (hydration panics before this on a
+    // mismatch), so browser tests can tell a live page from a server-rendered one.
+    if let Some(body) = document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
 }

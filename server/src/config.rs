@@ -76,3 +76,35 @@ impl Config {
         self.public_url.starts_with("https://")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_the_configuration_never_print() {
+        let config = Config {
+            smtp_url: Some(SecretString::from("smtps://mailer:hunter2-smtp@smtp.example.com:465".to_string())),
+            secret_key: Some(SecretString::from("k3y-material-never-shown".to_string())),
+            ..Config::default()
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2-smtp") && !printed.contains("k3y-material"), "{printed}");
+        let serialized = serde_json::to_string(&config).unwrap();
+        assert!(!serialized.contains("hunter2-smtp") && !serialized.contains("k3y-material"), "{serialized}");
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_and_the_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("starling.toml", "listen = \"0.0.0.0:8080\"\ndata_dir = \"/srv/starling\"")?;
+            jail.set_env("STARLING_LISTEN", "127.0.0.1:9000");
+            jail.set_env("STARLING_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/starling");
+            let config = Config::load()?;
+            assert_eq!(config.listen.to_string(), "127.0.0.1:9000");
+            assert_eq!(config.data_dir, PathBuf::from("/srv/starling"));
+            assert_eq!(config.database_url(), "postgres://postgres@127.0.0.1:5432/starling");
+            Ok(())
+        });
+    }
+}

@@ -54,6 +54,7 @@ pub fn router(config: &Config, db: Db, addr: SocketAddr) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), routes::page_guard))
+        .layer(axum::Extension(state.server.clone()))
         .layer(axum::middleware::from_fn(routes::rpc_status))
         .layer(axum::middleware::from_fn(routes::csrf_guard))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(config.max_body_bytes))

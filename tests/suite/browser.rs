@@ -17,6 +17,11 @@ struct Driver {
 
 impl Driver {
     async fn start() -> Driver {
+        assert!(
+            option_env!("LEPTOS_OUTPUT_NAME") == Some("starling"),
+            "build the tests with LEPTOS_OUTPUT_NAME=starling (as `bash .ci/test` does): leptos names \
+             the WASM file it asks for from this variable at compile time"
+        );
         let path = std::env::var("STARLING_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         assert!(
             std::path::Path::new(&path).exists(),
@@ -39,11 +44,11 @@ impl Driver {
         Driver { child, port, profile }
     }
 
-    async fn browser(&self, width: u32, height: u32) -> Browser {
+    /// A desktop window of `width` x `height`, or with `phone`, Chromium's mobile
+    /// emulation at that size (headless windows are never narrower than 500 px).
+    async fn browser(&self, width: u32, height: u32, phone: bool) -> Browser {
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
+        let mut options = json!({
                 "binary": std::env::var("STARLING_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -52,8 +57,11 @@ impl Driver {
                     format!("--window-size={width},{height}"),
                     format!("--user-data-dir={}", self.profile.display()),
                 ]
-            }),
-        );
+            });
+        if phone {
+            options["mobileEmulation"] = json!({ "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2 } });
+        }
+        caps.insert("goog:chromeOptions".into(), options);
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{}", self.port))
@@ -83,12 +91,23 @@ async fn screenshot(browser: &Browser, name: &str) {
 
 /// Waits until the WASM has hydrated the page (the app marks `<body data-hydrated>`).
 async fn hydrated(browser: &Browser) {
-    browser
+    let waited = browser
         .wait()
         .at_most(Duration::from_secs(30))
         .for_element(Locator::Css("body[data-hydrated]"))
-        .await
-        .expect("the page hydrates (is the site built? `cargo leptos build`)");
+        .await;
+    if waited.is_err() {
+        // Say what the browser saw: which files loaded and what the page is.
+        let seen = browser
+            .execute(
+                "return JSON.stringify({ url: location.href, \
+                   resources: performance.getEntriesByType('resource').map(e => e.name + ' ' + (e.responseStatus ?? '?') + ' ' + Math.round(e.duration) + 'ms'), \
+                   body: document.body ? document.body.outerHTML.slice(0, 300) : null })",
+                vec![],
+            )
+            .await;
+        panic!("the page did not hydrate within 30 s (is the site built? `cargo leptos build`): {seen:?}");
+    }
 }
 
 async fn wait_for_text(browser: &Browser, css: &str, text: &str) {
@@ -144,18 +163,36 @@ async fn sign_out(browser: &Browser) {
     wait_for_path(browser, "/sign-in").await;
 }
 
+async fn click_link(browser: &Browser, text: &str) {
+    browser
+        .find(Locator::LinkText(text))
+        .await
+        .unwrap_or_else(|_| panic!("a link \"{text}\""))
+        .click()
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn manager_creates_a_brand_and_a_viewer_sees_only_their_client() {
     let app = TestApp::spawn().await;
     let driver = Driver::start().await;
-    let browser = driver.browser(1280, 900).await;
+    let browser = driver.browser(1280, 900, false).await;
 
-    // The account manager signs in, opens their client and adds a brand.
+    // The account manager signs in and goes to their client the way a person does, by
+    // clicking through the console; from the sign-in page on, the app navigates in the
+    // page, and a marker on `window` survives only if no full page load happens.
     sign_in(&browser, &app, MANAGER).await;
-    browser.goto(&app.url("/clients/1")).await.unwrap();
-    hydrated(&browser).await;
+    browser.execute("window.__starlingMarker = 42", vec![]).await.unwrap();
+    click_link(&browser, "Clients").await;
+    wait_for_path(&browser, "/clients").await;
+    wait_for_text(&browser, "main", "Nordlicht Outdoor GmbH").await;
+    let listed = browser.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(!listed.contains("Maison Verte"), "a manager sees only assigned clients: {listed}");
+    click_link(&browser, "Nordlicht Outdoor GmbH").await;
+    wait_for_path(&browser, "/clients/1").await;
     wait_for_text(&browser, "main h1", "Nordlicht Outdoor GmbH").await;
-    browser.find(Locator::LinkText("Add brand")).await.expect("an Add brand button").click().await.unwrap();
+    click_link(&browser, "Add brand").await;
     wait_for_path(&browser, "/clients/1/brands/new").await;
     wait_for_text(&browser, "main h1", "New brand").await;
     // Submitting with a sender outside the sending domain shows the field's message.
@@ -171,23 +208,30 @@ async fn manager_creates_a_brand_and_a_viewer_sees_only_their_client() {
     browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
     wait_for_path(&browser, "/clients/1").await;
     wait_for_text(&browser, "table.brands", "Polar Kids").await;
+    let marker = browser.execute("return window.__starlingMarker ?? null", vec![]).await.unwrap();
+    assert_eq!(marker, json!(42), "navigation, validation and the save ran without a page reload");
     screenshot(&browser, "manager-client-page.png").await;
     sign_out(&browser).await;
 
     // The Nordlicht viewer sees their own client only, read-only.
     sign_in(&browser, &app, VIEWER).await;
-    browser.goto(&app.url("/clients")).await.unwrap();
-    hydrated(&browser).await;
+    click_link(&browser, "Clients").await;
+    wait_for_path(&browser, "/clients").await;
     wait_for_text(&browser, "main", "Nordlicht Outdoor GmbH").await;
     let listed = browser.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
     assert!(!listed.contains("Sakura") && !listed.contains("Maison Verte"), "the viewer sees only their client: {listed}");
-    browser.goto(&app.url("/clients/1")).await.unwrap();
-    hydrated(&browser).await;
+    let switcher = browser.find(Locator::Css(".switcher select")).await.unwrap().text().await.unwrap();
+    assert!(!switcher.contains("Sakura") && !switcher.contains("Maison Verte"), "switcher: {switcher}");
+    click_link(&browser, "Nordlicht Outdoor GmbH").await;
+    wait_for_path(&browser, "/clients/1").await;
     wait_for_text(&browser, "table.brands", "Polar Kids").await;
     assert!(browser.find(Locator::LinkText("Add brand")).await.is_err(), "viewers cannot add brands");
     screenshot(&browser, "viewer-client-page.png").await;
+    // Typing another client's address shows a refusal, not the client.
     browser.goto(&app.url("/clients/3")).await.unwrap();
     wait_for_text(&browser, "main", "not assigned to you").await;
+    let page = browser.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(!page.contains("Maison Verte"), "{page}");
 
     browser.close().await.ok();
 }
@@ -196,19 +240,15 @@ async fn manager_creates_a_brand_and_a_viewer_sees_only_their_client() {
 async fn the_console_works_at_phone_width() {
     let app = TestApp::spawn().await;
     let driver = Driver::start().await;
-    let browser = driver.browser(375, 812).await;
+    let browser = driver.browser(375, 812, true).await;
     sign_in(&browser, &app, ADMIN).await;
-    browser.goto(&app.url("/clients")).await.unwrap();
-    hydrated(&browser).await;
-    wait_for_text(&browser, "main", "Maison Verte SARL").await;
-    // Nothing is wider than the screen: no sideways scrolling.
-    let width = browser
-        .execute("return document.documentElement.scrollWidth", vec![])
-        .await
-        .unwrap()
-        .as_i64()
-        .unwrap();
-    assert!(width <= 375, "the page is {width}px wide at a 375px screen");
+    let width = |browser: &Browser| {
+        let browser = browser.clone();
+        async move {
+            browser.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap()
+        }
+    };
+    assert!(width(&browser).await <= 375, "the dashboard fits a 375px screen");
     // The navigation is behind the menu button and opens without a page load.
     let nav = browser.find(Locator::Css(".sidebar")).await.unwrap();
     assert!(!nav.is_displayed().await.unwrap(), "the sidebar is folded away on a phone");
@@ -218,6 +258,12 @@ async fn the_console_works_at_phone_width() {
         assert!(std::time::Instant::now() < deadline, "the menu button opens the navigation");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    screenshot(&browser, "phone-menu.png").await;
+    click_link(&browser, "Clients").await;
+    wait_for_path(&browser, "/clients").await;
+    wait_for_text(&browser, "main", "Maison Verte SARL").await;
+    let w = width(&browser).await;
+    assert!(w <= 375, "the clients table is {w}px wide at a 375px screen");
     screenshot(&browser, "phone-clients.png").await;
     browser.close().await.ok();
 }

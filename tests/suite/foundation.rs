@@ -180,3 +180,114 @@ async fn sign_ins_and_user_and_client_changes_are_in_the_audit_log_for_the_admin
     assert!(!log.to_string().contains("a-long-password-1"), "passwords never reach the audit log");
     assert_eq!(manager.rpc("list_audit", query).await.status, 403);
 }
+
+fn session_cookie(answer: &Answer) -> String {
+    let header = answer.headers.get("set-cookie").expect("a session cookie").to_str().unwrap();
+    header.split(';').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn signing_in_again_rotates_the_session_and_the_old_token_stops_working() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let (email, password) = login(MANAGER);
+    let credentials = json!({ "email": email, "password": password });
+    let first = session_cookie(&client.rpc("sign_in", credentials.clone()).await);
+    let second = session_cookie(&client.rpc("sign_in", credentials).await);
+    assert_ne!(first, second, "a sign-in issues a fresh token");
+    let bare = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let old = bare.get(app.url("/clients")).header("cookie", &first).send().await.unwrap();
+    assert_eq!(old.status(), 303, "the replaced token is dead");
+    let new = bare.get(app.url("/clients")).header("cookie", &second).send().await.unwrap();
+    assert_eq!(new.status(), 200);
+}
+
+#[tokio::test]
+async fn a_user_changes_their_password_and_their_other_sessions_end() {
+    let app = TestApp::spawn().await;
+    let (email, old_password) = login(WRITER);
+    let laptop = app.signed_in(WRITER).await;
+    let phone = app.signed_in(WRITER).await;
+    let change = |current: &str, new: &str, confirm: &str| json!({ "current": current, "new_password": new, "confirm": confirm });
+
+    let wrong = laptop.rpc("change_password", change("not-my-password", "a-brand-new-pass", "a-brand-new-pass")).await;
+    assert_eq!(wrong.status, 422);
+    assert!(wrong.body.contains("\"current\""), "{}", wrong.body);
+    let short = laptop.rpc("change_password", change(old_password, "short", "short")).await;
+    assert_eq!(short.status, 422);
+    assert!(short.body.contains("\"new_password\""), "{}", short.body);
+    let mismatch = laptop.rpc("change_password", change(old_password, "a-brand-new-pass", "a-brand-new-pasS")).await;
+    assert_eq!(mismatch.status, 422);
+    assert!(mismatch.body.contains("\"confirm\""), "{}", mismatch.body);
+
+    let ok = laptop.rpc("change_password", change(old_password, "a-brand-new-pass", "a-brand-new-pass")).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(laptop.rpc("current_user", json!({})).await.json()["email"], email, "this session stays");
+    assert_eq!(phone.rpc("list_clients", json!({ "query": { "q": "", "sort": "", "desc": false, "page": 1 } })).await.status, 401, "other sessions end");
+
+    let old = app.client().rpc("sign_in", json!({ "email": email, "password": old_password })).await;
+    assert_eq!(old.status, 422);
+    let new = app.client().rpc("sign_in", json!({ "email": email, "password": "a-brand-new-pass" })).await;
+    assert_eq!(new.status, 200);
+    let stored: (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(stored.0.starts_with("$argon2id$"), "passwords are argon2id hashes: {}", stored.0);
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_user_assigns_clients_and_disables_them() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in(ADMIN).await;
+    let user = json!({ "user": { "email": "Lena.AM@Starling.test ", "name": "Lena", "role": "account_manager",
+                                  "password": "lena-password-1", "clients": [3] } });
+    let created = admin.rpc("create_user", user.clone()).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let id = created.json().as_i64().unwrap();
+    let again = admin.rpc("create_user", user).await;
+    assert_eq!(again.status, 422, "{}", again.body);
+    assert!(again.body.contains("already exists"), "{}", again.body);
+
+    let lena = app.client();
+    let signed_in = lena.rpc("sign_in", json!({ "email": "lena.am@starling.test", "password": "lena-password-1" })).await;
+    assert_eq!(signed_in.status, 200, "the address is stored trimmed and lower-cased: {}", signed_in.body);
+    let options = lena.rpc("client_options", json!({})).await.json();
+    assert_eq!(options.as_array().unwrap().len(), 1);
+    assert_eq!(options[0][1], "Maison Verte SARL");
+
+    let disable = json!({ "change": { "id": id, "name": "Lena", "role": "account_manager", "disabled": true, "clients": [3], "new_password": "" } });
+    assert_eq!(admin.rpc("update_user", disable).await.status, 200);
+    assert_eq!(lena.rpc("client_options", json!({})).await.status, 401, "a disabled user's sessions end");
+    let refused = app.client().rpc("sign_in", json!({ "email": "lena.am@starling.test", "password": "lena-password-1" })).await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("disabled"), "{}", refused.body);
+
+    // The admin cannot lock themselves out.
+    let me = admin.rpc("current_user", json!({})).await.json();
+    let self_disable = json!({ "change": { "id": me["user_id"], "name": "Ada Admin", "role": "admin", "disabled": true, "clients": [], "new_password": "" } });
+    assert_eq!(admin.rpc("update_user", self_disable).await.status, 422);
+}
+
+#[tokio::test]
+async fn client_lists_sort_and_page_twenty_at_a_time() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in(ADMIN).await;
+    for i in 0..25 {
+        let form = json!({ "form": { "id": null, "name": format!("Paging Client {i:02}"), "contact_email": "", "support_email": "" } });
+        assert_eq!(admin.rpc("save_client", form).await.status, 200);
+    }
+    let list = |page: u32, sort: &str, desc: bool| json!({ "query": { "q": "", "sort": sort, "desc": desc, "page": page } });
+    let first = admin.rpc("list_clients", list(1, "name", true)).await.json();
+    assert_eq!(first["total"], 28);
+    assert_eq!(first["pages"], 2);
+    assert_eq!(first["rows"].as_array().unwrap().len(), 20);
+    assert_eq!(first["rows"][0]["name"], "Sakura Home Co.");
+    let second = admin.rpc("list_clients", list(2, "name", true)).await.json();
+    assert_eq!(second["rows"].as_array().unwrap().len(), 8);
+    assert_eq!(second["rows"][7]["name"], "Maison Verte SARL");
+    let searched = admin.rpc("list_clients", json!({ "query": { "q": "client 1", "sort": "name", "desc": false, "page": 1 } })).await.json();
+    assert_eq!(searched["total"], 10, "{searched}");
+    assert_eq!(searched["rows"][0]["name"], "Paging Client 10");
+}

@@ -31,22 +31,25 @@ pub struct UserChange {
 
 #[server(prefix = "/rpc", endpoint = "sign_in", input = Json)]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
-    crate::error::at_edge(server::sign_in(email, password).await)
+    crate::request::scoped(server::sign_in(email, password)).await
 }
 
 #[server(prefix = "/rpc", endpoint = "sign_out", input = Json)]
 pub async fn sign_out() -> Result<(), AppError> {
-    crate::error::at_edge(server::sign_out().await)
+    crate::request::scoped(server::sign_out()).await
 }
 
 /// The signed-in user, or `None` (pages use it to show the shell or the sign-in form).
 #[server(prefix = "/rpc", endpoint = "current_user", input = Json)]
 pub async fn current_user() -> Result<Option<Actor>, AppError> {
-    match caller().await {
-        Ok(actor) => Ok(Some(actor)),
-        Err(AppError::SignInRequired) => Ok(None),
-        Err(e) => crate::error::at_edge(Err(e)),
-    }
+    crate::request::scoped(async {
+        match caller().await {
+            Ok(actor) => Ok(Some(actor)),
+            Err(AppError::SignInRequired) => Ok(None),
+            Err(e) => Err(e),
+        }
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "change_password", input = Json)]
@@ -55,22 +58,22 @@ pub async fn change_password(
     new_password: String,
     confirm: String,
 ) -> Result<(), AppError> {
-    crate::error::at_edge(server::change_password(current, new_password, confirm).await)
+    crate::request::scoped(server::change_password(current, new_password, confirm)).await
 }
 
 #[server(prefix = "/rpc", endpoint = "list_users", input = Json)]
 pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
-    crate::error::at_edge(server::list_users().await)
+    crate::request::scoped(server::list_users()).await
 }
 
 #[server(prefix = "/rpc", endpoint = "create_user", input = Json)]
 pub async fn create_user(user: NewUser) -> Result<i64, AppError> {
-    crate::error::at_edge(server::create_user(user).await)
+    crate::request::scoped(server::create_user(user)).await
 }
 
 #[server(prefix = "/rpc", endpoint = "update_user", input = Json)]
 pub async fn update_user(change: UserChange) -> Result<(), AppError> {
-    crate::error::at_edge(server::update_user(change).await)
+    crate::request::scoped(server::update_user(change)).await
 }
 
 /// Roles a form may offer, as (value, label).
@@ -95,12 +98,18 @@ mod server {
     const MAX_FAILURES: i64 = 5;
     const FAILURE_WINDOW_MILLIS: i64 = 15 * 60 * 1000;
 
+    /// The headers of the request this server function serves.
+    fn request_headers() -> Result<http::HeaderMap, AppError> {
+        crate::request::current()
+            .and_then(|scope| scope.parts)
+            .map(|parts| parts.headers)
+            .ok_or_else(|| AppError::Internal("request headers unavailable".into()))
+    }
+
     /// The signed-in caller of this request, or `SignInRequired`.
     pub async fn caller() -> Result<Actor, AppError> {
-        let headers: http::HeaderMap = leptos_axum::extract()
-            .await
-            .map_err(|e| AppError::Internal(format!("request headers unavailable: {e}")))?;
         let state = ServerState::get()?;
+        let headers = request_headers()?;
         caller_from_headers(&state.db, &headers).await
     }
 
@@ -207,7 +216,7 @@ mod server {
         store::clear_failures(db, email.as_str()).await?;
 
         // Rotation: whatever session the browser had is dropped, a fresh token is issued.
-        let headers: http::HeaderMap = leptos_axum::extract().await.unwrap_or_default();
+        let headers = request_headers().unwrap_or_default();
         if let Some(old) = session::token_from_headers(&headers) {
             session::destroy(db, &old).await?;
         }
@@ -220,7 +229,7 @@ mod server {
 
     fn set_cookie_header(value: &str) {
         if let (Some(options), Ok(value)) = (
-            use_context::<leptos_axum::ResponseOptions>(),
+            crate::request::current().and_then(|scope| scope.response),
             http::HeaderValue::from_str(value),
         ) {
             options.append_header(http::header::SET_COOKIE, value);
@@ -229,9 +238,7 @@ mod server {
 
     pub async fn sign_out() -> Result<(), AppError> {
         let state = ServerState::get()?;
-        let headers: http::HeaderMap = leptos_axum::extract()
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let headers = request_headers()?;
         if let Some(token) = session::token_from_headers(&headers) {
             if let Ok(actor) = caller_from_headers(&state.db, &headers).await {
                 audit::record(&state.db, Some(&actor), &actor.email, "signed_out", None, &actor.email, "")

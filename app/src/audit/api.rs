@@ -9,12 +9,10 @@ use leptos::server_fn::codec::Json;
 #[server(prefix = "/rpc", endpoint = "list_audit", input = Json)]
 pub async fn list_audit(query: ListQuery) -> Result<Page<AuditEntry>, AppError> {
     use crate::accounts::rules::{authorize, Action};
-    crate::error::at_edge(
-        async {
-            let actor = crate::accounts::api::caller().await?;
-            authorize(&actor, Action::ReadAuditLog)?;
-            super::store::list(&crate::ServerState::get()?.db, &query).await
-        }
-        .await,
-    )
+    crate::request::scoped(async {
+        let actor = crate::accounts::api::caller().await?;
+        authorize(&actor, Action::ReadAuditLog)?;
+        super::store::list(&crate::ServerState::get()?.db, &query).await
+    })
+    .await
 }

@@ -34,8 +34,8 @@ pub async fn record(
 }
 
 pub async fn list(db: &Db, query: &ListQuery) -> Result<Page<AuditEntry>, AppError> {
-    let filter = format!("%{}%", query.q.trim().to_lowercase());
-    let where_sql = "WHERE lower(a.action) LIKE $1 OR lower(a.actor_email) LIKE $1 OR lower(a.subject) LIKE $1";
+    let filter = query.like_pattern();
+    let where_sql = "WHERE lower(a.action) LIKE $1 ESCAPE '\\' OR lower(a.actor_email) LIKE $1 ESCAPE '\\' OR lower(a.subject) LIKE $1 ESCAPE '\\'";
     let (total,): (i64,) =
         sqlx::query_as(&format!("SELECT COUNT(*) FROM audit_log a {where_sql}"))
             .bind(&filter)

@@ -18,37 +18,37 @@ pub struct DashboardData {
 
 #[server(prefix = "/rpc", endpoint = "list_clients", input = Json)]
 pub async fn list_clients(query: ListQuery) -> Result<Page<ClientRow>, AppError> {
-    crate::error::at_edge(server::list_clients(query).await)
+    crate::request::scoped(server::list_clients(query)).await
 }
 
 #[server(prefix = "/rpc", endpoint = "client_options", input = Json)]
 pub async fn client_options() -> Result<Vec<(i64, String)>, AppError> {
-    crate::error::at_edge(server::client_options().await)
+    crate::request::scoped(server::client_options()).await
 }
 
 #[server(prefix = "/rpc", endpoint = "dashboard", input = Json)]
 pub async fn dashboard() -> Result<DashboardData, AppError> {
-    crate::error::at_edge(server::dashboard().await)
+    crate::request::scoped(server::dashboard()).await
 }
 
 #[server(prefix = "/rpc", endpoint = "get_client", input = Json)]
 pub async fn get_client(id: i64) -> Result<ClientDetail, AppError> {
-    crate::error::at_edge(server::get_client(id).await)
+    crate::request::scoped(server::get_client(id)).await
 }
 
 #[server(prefix = "/rpc", endpoint = "save_client", input = Json)]
 pub async fn save_client(form: ClientForm) -> Result<i64, AppError> {
-    crate::error::at_edge(server::save_client(form).await)
+    crate::request::scoped(server::save_client(form)).await
 }
 
 #[server(prefix = "/rpc", endpoint = "save_brand", input = Json)]
 pub async fn save_brand(form: BrandForm) -> Result<i64, AppError> {
-    crate::error::at_edge(server::save_brand(form).await)
+    crate::request::scoped(server::save_brand(form)).await
 }
 
 #[server(prefix = "/rpc", endpoint = "save_store", input = Json)]
 pub async fn save_store(form: StoreForm) -> Result<i64, AppError> {
-    crate::error::at_edge(server::save_store(form).await)
+    crate::request::scoped(server::save_store(form)).await
 }
 
 #[cfg(feature = "ssr")]

@@ -33,10 +33,10 @@ pub async fn list(
     clients: Option<&[i64]>,
     query: &ListQuery,
 ) -> Result<Page<ClientRow>, AppError> {
-    let filter = format!("%{}%", query.q.trim().to_lowercase());
+    let filter = query.like_pattern();
     let scope = visible(clients);
     let (total,): (i64,) = sqlx::query_as(&format!(
-        "SELECT COUNT(*) FROM clients c WHERE lower(c.name) LIKE $1{scope}"
+        "SELECT COUNT(*) FROM clients c WHERE lower(c.name) LIKE $1 ESCAPE '\\'{scope}"
     ))
     .bind(&filter)
     .fetch_one(&db.pool)
@@ -52,7 +52,7 @@ pub async fn list(
         "SELECT c.id, c.name, c.created_at, \
            (SELECT COUNT(*) FROM brands b WHERE b.client_id = c.id) AS brands, \
            (SELECT COUNT(*) FROM stores s WHERE s.client_id = c.id) AS stores \
-         FROM clients c WHERE lower(c.name) LIKE $1{scope} \
+         FROM clients c WHERE lower(c.name) LIKE $1 ESCAPE '\\'{scope} \
          ORDER BY {order} {dir}, c.id LIMIT $2 OFFSET $3"
     ))
     .bind(&filter)

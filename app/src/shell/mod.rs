@@ -29,7 +29,12 @@ pub fn format_time(ms: i64) -> String {
 
 #[component]
 pub fn Layout() -> impl IntoView {
+    // Every resource and action of the shell is created here, unconditionally and in this
+    // order: they are matched between server and browser by creation order, so one created
+    // only once the user is known would shift the page's resources during hydration.
     let user = Resource::new(|| (), |_| current_user());
+    let client_choices = Resource::new(|| (), |_| client_options());
+    let sign_out = ServerAction::<SignOut>::new();
     let actor = Signal::derive(move || user.get().and_then(Result::ok).flatten());
     provide_context(SignedIn(actor));
     let menu_open = RwSignal::new(false);
@@ -52,23 +57,17 @@ pub fn Layout() -> impl IntoView {
                     "Starling"
                 </A>
                 <Transition fallback=|| ()>
-                    {move || actor.get().map(|a| view! { <ClientSwitcher/> <UserMenu actor=a/> })}
+                    {move || actor.get().map(|a| view! { <ClientSwitcher options=client_choices/> <UserMenu actor=a sign_out=sign_out/> })}
                 </Transition>
             </header>
             <nav class="sidebar" aria-label="Main">
                 <Transition fallback=|| ()>{move || actor.get().map(|a| view! { <NavLinks actor=a/> })}</Transition>
             </nav>
             <main class="content">
-                <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                    {move || {
-                        user.get()
-                            .map(|u| match u {
-                                Ok(Some(_)) => view! { <Outlet/> }.into_any(),
-                                Ok(None) => view! { <SignInNeeded/> }.into_any(),
-                                Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                            })
-                    }}
-                </Transition>
+                // Pages are not nested in a boundary of the shell: each page suspends on its
+                // own data (nested boundaries break hydration of streamed pages). Signed-out
+                // visitors never get here (the server redirects them to /sign-in).
+                <Outlet/>
             </main>
         </div>
     }
@@ -102,8 +101,7 @@ fn NavLinks(actor: Actor) -> impl IntoView {
 }
 
 #[component]
-fn ClientSwitcher() -> impl IntoView {
-    let options = Resource::new(|| (), |_| client_options());
+fn ClientSwitcher(options: Resource<Result<Vec<(i64, String)>, AppError>>) -> impl IntoView {
     let navigate = use_navigate();
     view! {
         <Transition fallback=|| ()>
@@ -137,8 +135,7 @@ fn ClientSwitcher() -> impl IntoView {
 }
 
 #[component]
-fn UserMenu(actor: Actor) -> impl IntoView {
-    let sign_out = ServerAction::<SignOut>::new();
+fn UserMenu(actor: Actor, sign_out: ServerAction<SignOut>) -> impl IntoView {
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(())) = sign_out.value().get() {
@@ -380,6 +377,7 @@ pub fn FormStatus<T: Clone + Send + Sync + 'static>(
 
 #[component]
 pub fn ErrorBox(error: AppError) -> impl IntoView {
+    leptos::logging::warn!("showing error: {error:?}");
     view! { <div class="notice error" role="alert">{error.to_string()}</div> }
 }
 

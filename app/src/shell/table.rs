@@ -15,6 +15,20 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// The search text as a case-insensitive `LIKE` pattern (use with `ESCAPE '\'`):
+    /// `%` and `_` typed by the user match themselves.
+    pub fn like_pattern(&self) -> String {
+        let mut pattern = String::from("%");
+        for c in self.q.trim().to_lowercase().chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        pattern
+    }
+
     pub fn from_params(get: impl Fn(&str) -> Option<String>) -> ListQuery {
         ListQuery {
             q: get("q").unwrap_or_default().chars().take(200).collect(),
@@ -95,6 +109,14 @@ impl<T> Page<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_text_matches_literally_in_like_patterns() {
+        let q = |text: &str| ListQuery { q: text.into(), ..Default::default() }.like_pattern();
+        assert_eq!(q("  Nord "), "%nord%");
+        assert_eq!(q("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(q(""), "%%");
+    }
 
     #[test]
     fn clicking_the_sorted_column_flips_direction_and_resets_page() {
