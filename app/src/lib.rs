@@ -17,7 +17,7 @@ pub mod shell;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use leptos_router::SsrMode;
 
@@ -77,23 +77,23 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="leptos" href="/pkg/starling.css"/>
         <Title text="Starling"/>
+        // Flat routes, each page inside the shell: nested routes whose parent and child both
+        // suspend do not hydrate reliably in Leptos 0.8 (leptos-rs/leptos#4781).
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
-                <ParentRoute path=path!("") view=Layout ssr=SsrMode::Async>
-                    <Route path=path!("") view=DashboardPage ssr=SsrMode::Async/>
-                    <Route path=path!("clients") view=ClientsPage ssr=SsrMode::Async/>
-                    <Route path=path!("clients/new") view=ClientFormPage ssr=SsrMode::Async/>
-                    <Route path=path!("clients/:id") view=ClientPage ssr=SsrMode::Async/>
-                    <Route path=path!("clients/:id/edit") view=ClientFormPage ssr=SsrMode::Async/>
-                    <Route path=path!("clients/:id/brands/new") view=BrandFormPage ssr=SsrMode::Async/>
-                    <Route path=path!("clients/:id/brands/:brand/edit") view=BrandFormPage ssr=SsrMode::Async/>
-                    <Route path=path!("clients/:id/stores/new") view=StoreFormPage ssr=SsrMode::Async/>
-                    <Route path=path!("clients/:id/stores/:store/edit") view=StoreFormPage ssr=SsrMode::Async/>
-                    <Route path=path!("users") view=UsersPage ssr=SsrMode::Async/>
-                    <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async/>
-                    <Route path=path!("account") view=AccountPage ssr=SsrMode::Async/>
-                </ParentRoute>
+                <Route path=path!("/") view=|| view! { <Layout><DashboardPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients") view=|| view! { <Layout><ClientsPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/new") view=|| view! { <Layout><ClientFormPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id") view=|| view! { <Layout><ClientPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/edit") view=|| view! { <Layout><ClientFormPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/brands/new") view=|| view! { <Layout><BrandFormPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/brands/:brand/edit") view=|| view! { <Layout><BrandFormPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/stores/new") view=|| view! { <Layout><StoreFormPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/stores/:store/edit") view=|| view! { <Layout><StoreFormPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/users") view=|| view! { <Layout><UsersPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/audit") view=|| view! { <Layout><AuditPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/account") view=|| view! { <Layout><AccountPage/></Layout> } ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

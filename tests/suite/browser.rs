@@ -211,6 +211,13 @@ async fn manager_creates_a_brand_and_a_viewer_sees_only_their_client() {
     let marker = browser.execute("return window.__starlingMarker ?? null", vec![]).await.unwrap();
     assert_eq!(marker, json!(42), "navigation, validation and the save ran without a page reload");
     screenshot(&browser, "manager-client-page.png").await;
+    // Reloaded, the page is served whole by the server and comes alive again.
+    browser.refresh().await.unwrap();
+    hydrated(&browser).await;
+    wait_for_text(&browser, "table.brands", "Polar Kids").await;
+    click_link(&browser, "Add store").await;
+    wait_for_path(&browser, "/clients/1/stores/new").await;
+    wait_for_text(&browser, "main h1", "New store").await;
     sign_out(&browser).await;
 
     // The Nordlicht viewer sees their own client only, read-only.
@@ -265,5 +272,24 @@ async fn the_console_works_at_phone_width() {
     let w = width(&browser).await;
     assert!(w <= 375, "the clients table is {w}px wide at a 375px screen");
     screenshot(&browser, "phone-clients.png").await;
+    browser.close().await.ok();
+}
+
+#[tokio::test]
+async fn every_page_comes_alive_when_opened_directly() {
+    use server::routes::{RouteAccess, HTTP_ROUTES};
+    let app = TestApp::spawn().await;
+    let driver = Driver::start().await;
+    let browser = driver.browser(1280, 900, false).await;
+    sign_in(&browser, &app, ADMIN).await;
+    for (pattern, access) in HTTP_ROUTES {
+        if *access == RouteAccess::Public {
+            continue;
+        }
+        let path = pattern.replace("{id}", "1").replace("{brand}", "1").replace("{store}", "1");
+        browser.goto(&app.url(&path)).await.unwrap();
+        let waited = browser.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("body[data-hydrated]")).await;
+        assert!(waited.is_ok(), "{path} did not hydrate when opened directly");
+    }
     browser.close().await.ok();
 }

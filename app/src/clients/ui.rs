@@ -64,7 +64,11 @@ pub fn ClientsPage() -> impl IntoView {
         <div class="page-head">
             <h1>"Clients"</h1>
             <SearchBox query=query placeholder="Search clients"/>
-            {move || is_admin().then(|| view! { <A href="/clients/new" attr:class="button primary">"New client"</A> })}
+            // Inside a boundary: who is signed in comes from a resource, and a resource
+            // read outside one renders differently on the server and in the browser.
+            <Transition fallback=|| ()>
+                {move || is_admin().then(|| view! { <A href="/clients/new" attr:class="button primary">"New client"</A> })}
+            </Transition>
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading clients…"</p> }>
             {move || clients.get().map(|r| match r {
@@ -257,22 +261,37 @@ fn ClientForm(client: Option<Client>) -> impl IntoView {
 /// New brand under `:id`, or edit brand `:brand`.
 #[component]
 pub fn BrandFormPage() -> impl IntoView {
+    view! {
+        <ClientChildPage child="brand" form=|detail, brand_id| {
+            let brand = detail.brands.iter().find(|b| b.id == brand_id).cloned();
+            (brand_id == 0 || brand.is_some())
+                .then(|| view! { <BrandForm client=detail.client brand=brand/> }.into_any())
+        }/>
+    }
+}
+
+/// A page with a form for one row under a client (`:id`): loads the client, and shows
+/// `form` for the row named by the route parameter `child` (0 or absent: a new row), or
+/// "not found" when `form` finds no such row under this client.
+#[component]
+fn ClientChildPage<F>(child: &'static str, form: F) -> impl IntoView
+where
+    F: Fn(ClientDetail, i64) -> Option<AnyView> + Clone + Send + Sync + 'static,
+{
     let id = param("id");
-    let brand_id = param("brand");
+    let child_id = param(child);
     let detail = Resource::new(move || id.get(), get_client);
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || detail.get().map(|r| match r {
-                Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                Ok(d) => {
-                    let brand = d.brands.iter().find(|b| b.id == brand_id.get()).cloned();
-                    if brand_id.get() != 0 && brand.is_none() {
-                        view! { <ErrorBox error=crate::error::AppError::NotFound("brand".into())/> }.into_any()
-                    } else {
-                        view! { <BrandForm client=d.client brand=brand/> }.into_any()
-                    }
-                }
-            })}
+            {move || {
+                let form = form.clone();
+                detail.get().map(move |r| match r {
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    Ok(d) => form(d, child_id.get()).unwrap_or_else(|| {
+                        view! { <ErrorBox error=crate::error::AppError::NotFound(child.into())/> }.into_any()
+                    }),
+                })
+            }}
         </Transition>
     }
 }
@@ -331,23 +350,12 @@ fn BrandForm(client: Client, brand: Option<Brand>) -> impl IntoView {
 /// New store under `:id`, or edit store `:store`.
 #[component]
 pub fn StoreFormPage() -> impl IntoView {
-    let id = param("id");
-    let store_id = param("store");
-    let detail = Resource::new(move || id.get(), get_client);
     view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || detail.get().map(|r| match r {
-                Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                Ok(d) => {
-                    let store = d.stores.iter().find(|s| s.id == store_id.get()).cloned();
-                    if store_id.get() != 0 && store.is_none() {
-                        view! { <ErrorBox error=crate::error::AppError::NotFound("store".into())/> }.into_any()
-                    } else {
-                        view! { <StoreForm detail=d store=store/> }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+        <ClientChildPage child="store" form=|detail, store_id| {
+            let store = detail.stores.iter().find(|s| s.id == store_id).cloned();
+            (store_id == 0 || store.is_some())
+                .then(|| view! { <StoreForm detail=detail store=store/> }.into_any())
+        }/>
     }
 }
 

@@ -8,7 +8,7 @@ use crate::clients::api::client_options;
 use crate::accounts::model::{Actor, Role};
 use crate::error::AppError;
 use leptos::prelude::*;
-use leptos_router::components::{Outlet, A};
+use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
 use table::{ListQuery, Page};
 
@@ -28,7 +28,7 @@ pub fn format_time(ms: i64) -> String {
 }
 
 #[component]
-pub fn Layout() -> impl IntoView {
+pub fn Layout(children: Children) -> impl IntoView {
     // Every resource and action of the shell is created here, unconditionally and in this
     // order: they are matched between server and browser by creation order, so one created
     // only once the user is known would shift the page's resources during hydration.
@@ -64,10 +64,9 @@ pub fn Layout() -> impl IntoView {
                 <Transition fallback=|| ()>{move || actor.get().map(|a| view! { <NavLinks actor=a/> })}</Transition>
             </nav>
             <main class="content">
-                // Pages are not nested in a boundary of the shell: each page suspends on its
-                // own data (nested boundaries break hydration of streamed pages). Signed-out
-                // visitors never get here (the server redirects them to /sign-in).
-                <Outlet/>
+                // Each page suspends on its own data. Signed-out visitors never get here
+                // (the server redirects them to /sign-in).
+                {children()}
             </main>
         </div>
     }
@@ -377,7 +376,6 @@ pub fn FormStatus<T: Clone + Send + Sync + 'static>(
 
 #[component]
 pub fn ErrorBox(error: AppError) -> impl IntoView {
-    leptos::logging::warn!("showing error: {error:?}");
     view! { <div class="notice error" role="alert">{error.to_string()}</div> }
 }
 
