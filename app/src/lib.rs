@@ -28,6 +28,8 @@ pub struct ServerState {
     pub db: db::Db,
     /// Mark cookies `Secure` (the console is served over https).
     pub secure_cookies: bool,
+    /// Key for signed links and tokens (never logged: `Debug` prints it redacted).
+    pub secret_key: secrecy::SecretString,
 }
 
 #[cfg(feature = "ssr")]

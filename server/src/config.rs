@@ -72,6 +72,35 @@ impl Config {
         }
     }
 
+    /// The key for signed tokens: `secret_key` when configured, else the one kept in
+    /// `<data_dir>/secret.key` (created on first start, readable by the owner only), so
+    /// that links signed before a restart stay valid after it.
+    pub fn resolve_secret_key(&self) -> std::io::Result<SecretString> {
+        use rand::RngCore;
+        use secrecy::ExposeSecret;
+        if let Some(key) = &self.secret_key {
+            if !key.expose_secret().trim().is_empty() {
+                return Ok(key.clone());
+            }
+        }
+        let path = self.data_dir.join("secret.key");
+        match std::fs::read_to_string(&path) {
+            Ok(existing) if !existing.trim().is_empty() => return Ok(SecretString::from(existing.trim().to_string())),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let key = hex::encode(bytes);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        std::io::Write::write_all(&mut options.open(&path)?, key.as_bytes())?;
+        Ok(SecretString::from(key))
+    }
+
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
     }
@@ -92,6 +121,27 @@ mod tests {
         assert!(!printed.contains("hunter2-smtp") && !printed.contains("k3y-material"), "{printed}");
         let serialized = serde_json::to_string(&config).unwrap();
         assert!(!serialized.contains("hunter2-smtp") && !serialized.contains("k3y-material"), "{serialized}");
+    }
+
+    #[test]
+    fn a_secret_key_is_generated_once_into_the_data_folder_and_kept() {
+        use secrecy::ExposeSecret;
+        let dir = std::env::temp_dir().join(format!("starling-key-{}", rand::random::<u32>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = Config { data_dir: dir.clone(), ..Config::default() };
+        let first = config.resolve_secret_key().unwrap();
+        let second = config.resolve_secret_key().unwrap();
+        assert_eq!(first.expose_secret().len(), 64);
+        assert_eq!(first.expose_secret(), second.expose_secret(), "the key survives restarts");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("secret.key")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "only the owner may read the key");
+        }
+        let configured = Config { secret_key: Some(SecretString::from("configured-key".to_string())), ..config };
+        assert_eq!(configured.resolve_secret_key().unwrap().expose_secret(), "configured-key");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

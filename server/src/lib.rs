@@ -31,7 +31,7 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 /// The whole HTTP application for `config`, over an open database.
-pub fn router(config: &Config, db: Db, addr: SocketAddr) -> Router {
+pub fn router(config: &Config, db: Db, addr: SocketAddr, secret_key: secrecy::SecretString) -> Router {
     let leptos = LeptosOptions::builder()
         .output_name("starling")
         .site_root(config.site_root.to_string_lossy().to_string())
@@ -40,7 +40,7 @@ pub fn router(config: &Config, db: Db, addr: SocketAddr) -> Router {
         .build();
     let state = AppState {
         leptos: leptos.clone(),
-        server: ServerState { db, secure_cookies: config.secure_cookies() },
+        server: ServerState { db, secure_cookies: config.secure_cookies(), secret_key },
         max_body_bytes: config.max_body_bytes,
     };
     let server_state = routes::server_state(&state);
@@ -92,7 +92,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let app = router(&config, db.clone(), addr);
+    let secret_key = config.resolve_secret_key()?;
+    let app = router(&config, db.clone(), addr, secret_key);
     let task = tokio::spawn(async move {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;

@@ -99,3 +99,26 @@ pub fn clear_cookie(secure: bool) -> String {
         .build()
         .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cookie_is_http_only_lax_and_secure_behind_https() {
+        let token = SecretString::from("t0ken".to_string());
+        let plain = set_cookie(&token, false);
+        assert!(plain.starts_with("starling_session=t0ken;"), "{plain}");
+        assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Lax") && plain.contains("Path=/"), "{plain}");
+        assert!(!plain.contains("Secure"), "{plain}");
+        assert!(set_cookie(&token, true).contains("Secure"));
+        assert!(clear_cookie(true).contains("Max-Age=0"), "{}", clear_cookie(true));
+    }
+
+    #[test]
+    fn only_a_hash_of_the_token_is_stored() {
+        let hash = token_hash("t0ken");
+        assert_eq!(hash.len(), 64);
+        assert_ne!(hash, "t0ken");
+    }
+}
