@@ -107,5 +107,72 @@ pub async fn seed(db: &Db) -> Result<bool, AppError> {
         };
         users::set_clients(db, id, &assigned).await?;
     }
+    seed_orders(db).await?;
     Ok(true)
+}
+
+const FIRST: [&str; 12] = ["Anna", "Jonas", "Léa", "Marco", "Yuki", "Sofia", "Lukas", "Chloé", "Hiro", "Emma", "Mateo", "Ingrid"];
+const LAST: [&str; 12] = ["Becker", "Schmidt", "Dubois", "Rossi", "Tanaka", "García", "Müller", "Martin", "Sato", "Wilson", "López", "Larsen"];
+const PRODUCTS: [&str; 8] = ["Trail Jacket", "Wool Socks", "Headlamp", "Tea Set", "Linen Towels", "Rice Cooker", "Plant Pot", "Camping Stove"];
+
+/// Thirty orders per demo store over the last ninety days, some buyers returning, in
+/// every status, so the orders, customer and suppression pages have something to show.
+async fn seed_orders(db: &Db) -> Result<(), AppError> {
+    use crate::orders::model::{OrderItem, OrderStatus, ParsedOrder};
+    use crate::orders::{privacy, store};
+    let salt = privacy::salt(db).await?;
+    let store_ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM stores ORDER BY id").fetch_all(&db.pool).await?;
+    let now = crate::db::now_millis();
+    let mut seed: u64 = 20_261_122;
+    let mut next = move |n: usize| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((seed >> 33) as usize) % n
+    };
+    for (store_id,) in store_ids {
+        let Some(target) = store::target(db, store_id).await? else { continue };
+        let country = match target.marketplace.rsplit('.').next().unwrap_or("") {
+            "de" => "DE",
+            "uk" => "GB",
+            "jp" => "JP",
+            "fr" => "FR",
+            "it" => "IT",
+            _ => "US",
+        };
+        let mut orders = Vec::new();
+        for i in 0..30 {
+            let (first, last) = (FIRST[next(12)], LAST[next(12)]);
+            let status = [OrderStatus::Delivered, OrderStatus::Delivered, OrderStatus::Fulfilled, OrderStatus::Pending, OrderStatus::Refunded, OrderStatus::Returned, OrderStatus::Cancelled][next(7)];
+            let placed_at = now - (next(90) as i64 + 1) * 86_400_000 - next(86_400) as i64 * 1000;
+            let quantity = 1 + next(3) as u32;
+            let price = 990 + next(9000) as i64;
+            let email = if target.platform == "amazon" && next(3) > 0 {
+                String::new()
+            } else {
+                format!("{}.{}{}@example.test", first.to_lowercase(), last.to_lowercase(), next(4))
+            };
+            orders.push(ParsedOrder {
+                line: i + 2,
+                platform_order_id: format!("{}-{}", store_id, 1001 + i),
+                placed_at: Some(placed_at),
+                status: Some(status),
+                status_at: Some(placed_at + 2 * 86_400_000),
+                buyer_email: email,
+                buyer_phone: String::new(),
+                buyer_name: format!("{first} {last}"),
+                country: country.into(),
+                marketplace: target.marketplace.clone(),
+                currency: String::new(),
+                total_minor: Some(price * i64::from(quantity)),
+                items: vec![OrderItem { sku: format!("SKU-{}", next(50)), product_name: PRODUCTS[next(8)].into(), listing_id: String::new(), quantity, unit_price_minor: Some(price) }],
+                accepts_marketing: Some(next(2) == 0),
+            });
+        }
+        store::upsert(db, &target, &orders, "demo", &salt).await?;
+        let unsubscribed = orders.iter().map(|o| o.buyer_email.as_str()).find(|e| !e.is_empty());
+        if let Some(address) = unsubscribed {
+            let scope = privacy::Scope { client_id: Some(target.client_id), brand_id: Some(target.brand_id) };
+            privacy::suppress(db, &salt, scope, address, crate::orders::model::Reason::Unsubscribed, "demo", "demo").await?;
+        }
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@ pub mod db;
 #[cfg(feature = "ssr")]
 pub mod demo;
 pub mod error;
+pub mod orders;
 #[cfg(feature = "ssr")]
 pub mod request;
 pub mod shell;
@@ -30,6 +31,10 @@ pub struct ServerState {
     pub secure_cookies: bool,
     /// Key for signed links and tokens (never logged: `Debug` prints it redacted).
     pub secret_key: secrecy::SecretString,
+    /// The data folder (uploads wait in `imports/` until imported).
+    pub data_dir: std::path::PathBuf,
+    /// Largest upload accepted (order files, suppression lists), in bytes.
+    pub max_upload_bytes: u64,
 }
 
 #[cfg(feature = "ssr")]
@@ -75,6 +80,7 @@ pub fn App() -> impl IntoView {
     use accounts::ui::{AccountPage, SignInPage, UsersPage};
     use audit::ui::AuditPage;
     use clients::ui::{BrandFormPage, ClientFormPage, ClientPage, ClientsPage, DashboardPage, StoreFormPage};
+    use orders::ui::{ApiKeysPage, CustomerPage, ImportJobPage, ImportsPage, OrdersPage, PrivacyPage};
     use shell::{Layout, NotFound};
     view! {
         <Stylesheet id="leptos" href="/pkg/starling.css"/>
@@ -93,6 +99,12 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/clients/:id/brands/:brand/edit") view=|| view! { <Layout><BrandFormPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/stores/new") view=|| view! { <Layout><StoreFormPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/stores/:store/edit") view=|| view! { <Layout><StoreFormPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/stores/:store/keys") view=|| view! { <Layout><ApiKeysPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/orders") view=|| view! { <Layout><OrdersPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/customers/:customer") view=|| view! { <Layout><CustomerPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/imports") view=|| view! { <Layout><ImportsPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/imports/:job") view=|| view! { <Layout><ImportJobPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/privacy") view=|| view! { <Layout><PrivacyPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/users") view=|| view! { <Layout><UsersPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/audit") view=|| view! { <Layout><AuditPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/account") view=|| view! { <Layout><AccountPage/></Layout> } ssr=SsrMode::Async/>

@@ -23,6 +23,8 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Largest request body accepted outside uploads, in bytes.
     pub max_body_bytes: usize,
+    /// Largest uploaded file (order exports, suppression lists), in bytes.
+    pub max_upload_bytes: u64,
     /// `text` (default) or `json` log lines.
     pub log_format: String,
     /// Seed demo data into an empty database and print the demo logins.
@@ -46,6 +48,7 @@ impl Default for Config {
                 .map(PathBuf::from)
                 .unwrap_or_else(|_| PathBuf::from("target/site")),
             max_body_bytes: 1024 * 1024,
+            max_upload_bytes: 200 * 1024 * 1024,
             log_format: "text".into(),
             demo: false,
             smtp_url: None,

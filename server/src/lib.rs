@@ -2,12 +2,14 @@
 //! `main.rs` is a thin wrapper so that tests can start the same server on port 0.
 
 pub mod config;
+pub mod orders;
 pub mod routes;
 
 use app::db::Db;
 use app::{shell, App, ServerState};
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use axum::Router;
 use config::Config;
 use leptos::config::LeptosOptions;
@@ -40,14 +42,33 @@ pub fn router(config: &Config, db: Db, addr: SocketAddr, secret_key: secrecy::Se
         .build();
     let state = AppState {
         leptos: leptos.clone(),
-        server: ServerState { db, secure_cookies: config.secure_cookies(), secret_key },
+        server: ServerState {
+            db,
+            secure_cookies: config.secure_cookies(),
+            secret_key,
+            data_dir: config.data_dir.clone(),
+            max_upload_bytes: config.max_upload_bytes,
+        },
         max_body_bytes: config.max_body_bytes,
     };
     let server_state = routes::server_state(&state);
     let context = move || provide_context(server_state.clone());
     let routes = generate_route_list(App);
-    Router::new()
+    // Uploads stream to disk and enforce their own, larger limit while streaming.
+    let uploads = Router::new()
+        .route("/clients/{id}/imports/upload", post(orders::upload_orders))
+        .route("/clients/{id}/suppression/upload", post(orders::upload_suppression))
+        .layer(DefaultBodyLimit::disable());
+    // The ingest API: at most 1,000 orders per request, in at most 16 MB of JSON.
+    let api = Router::new()
+        .route("/api/v1/orders", post(orders::ingest_orders))
+        .layer(DefaultBodyLimit::max(16 * 1024 * 1024));
+    let pages = Router::new()
         .route("/healthz", get(routes::healthz))
+        .route("/clients/{id}/orders.csv", get(orders::orders_csv))
+        .route("/clients/{id}/suppression.csv", get(orders::suppression_csv))
+        .route("/clients/{id}/imports/{job}/rejects.csv", get(orders::rejects_csv))
+        .route("/clients/{id}/customers/{customer}/export.json", get(orders::customer_export))
         .leptos_routes_with_context(&state, routes, context, {
             let leptos = leptos.clone();
             move || shell(leptos.clone())
@@ -56,9 +77,13 @@ pub fn router(config: &Config, db: Db, addr: SocketAddr, secret_key: secrecy::Se
         .layer(axum::middleware::from_fn_with_state(state.clone(), routes::page_guard))
         .layer(axum::Extension(state.server.clone()))
         .layer(axum::middleware::from_fn(routes::rpc_status))
-        .layer(axum::middleware::from_fn(routes::csrf_guard))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(config.max_body_bytes))
-        .layer(axum::middleware::map_response_with_state(state.clone(), routes::explain_limits))
+        .layer(axum::middleware::map_response_with_state(state.clone(), routes::explain_limits));
+    Router::new()
+        .merge(uploads)
+        .merge(api)
+        .merge(pages)
+        .layer(axum::middleware::from_fn(routes::csrf_guard))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
                 // Path only: query strings may carry tokens, and headers carry cookies.
@@ -94,6 +119,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let secret_key = config.resolve_secret_key()?;
     let app = router(&config, db.clone(), addr, secret_key);
+    // Background work: import jobs and the daily retention purge.
+    tokio::spawn(app::orders::jobs::work(db.clone(), config.data_dir.clone()));
+    tokio::spawn(orders::retention_loop(db.clone()));
     let task = tokio::spawn(async move {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;

@@ -23,6 +23,12 @@ pub enum RouteAccess {
     /// A page of one client (`{id}`): admins and users assigned to that client; others
     /// get 403.
     Client,
+    /// A client's orders and buyers: admins, and that client's account managers and
+    /// viewers (not copywriters); others get 403.
+    ClientOrders,
+    /// Changing a client's orders and buyers (imports, keys, erasure): admins and that
+    /// client's account managers; others get 403.
+    ClientManage,
 }
 
 /// Every route the server answers besides server functions and static files: the health
@@ -40,6 +46,16 @@ pub const HTTP_ROUTES: &[(&str, RouteAccess)] = &[
     ("/clients/{id}/brands/{brand}/edit", RouteAccess::Client),
     ("/clients/{id}/stores/new", RouteAccess::Client),
     ("/clients/{id}/stores/{store}/edit", RouteAccess::Client),
+    ("/clients/{id}/stores/{store}/keys", RouteAccess::ClientManage),
+    ("/clients/{id}/orders", RouteAccess::ClientOrders),
+    ("/clients/{id}/customers/{customer}", RouteAccess::ClientOrders),
+    ("/clients/{id}/imports", RouteAccess::ClientManage),
+    ("/clients/{id}/imports/{job}", RouteAccess::ClientManage),
+    ("/clients/{id}/privacy", RouteAccess::ClientOrders),
+    ("/clients/{id}/orders.csv", RouteAccess::ClientOrders),
+    ("/clients/{id}/suppression.csv", RouteAccess::ClientOrders),
+    ("/clients/{id}/imports/{job}/rejects.csv", RouteAccess::ClientManage),
+    ("/clients/{id}/customers/{customer}/export.json", RouteAccess::ClientManage),
     ("/users", RouteAccess::AdminOnly),
     ("/audit", RouteAccess::AdminOnly),
     ("/account", RouteAccess::SignedIn),

@@ -8,6 +8,7 @@
 
 use serde_json::{json, Value};
 use server::routes::{RouteAccess, HTTP_ROUTES};
+use crate::orders::upload;
 use starling_tests::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,8 +140,57 @@ fn rpc_case(name: &str, who: Who, target: Target, n: usize) -> Option<Case> {
                               "time_zone": "Europe/Berlin" } }),
             allow_if(admin || (who == Who::Manager && own)),
         ),
+        // Orders in. Functions that change or look up one record are called with an id
+        // that does not exist: an allowed caller gets past the role check to 404.
+        "list_orders" | "list_suppressions" => {
+            let body = json!({ "client_id": client, "filter": {}, "query": { "q": "", "sort": "", "desc": false, "page": 1 } });
+            Case { body, expect: allow_if(reads_orders(who, own)), hidden: foreign_names(who) }
+        }
+        "get_customer" | "erase_customer" => {
+            case(json!({ "client_id": client, "customer_id": 999_999 }), found_if(reads_orders(who, own) && (name == "get_customer" || manages_orders(who, own)), who))
+        }
+        "list_imports" => case(json!({ "client_id": client }), allow_if(manages_orders(who, own))),
+        "get_import" | "start_import" => case(json!({ "client_id": client, "job_id": 999_999 }), found_if(manages_orders(who, own), who)),
+        "save_mapping" => case(json!({ "client_id": client, "job_id": 999_999, "mapping": {} }), found_if(manages_orders(who, own), who)),
+        "add_suppression" => case(
+            json!({ "client_id": client, "brand_id": brand_of(target), "address": format!("matrix{n}@example.test"), "note": "" }),
+            allow_if(manages_orders(who, own)),
+        ),
+        "remove_suppression" => case(json!({ "client_id": client, "id": 999_999 }), found_if(manages_orders(who, own), who)),
+        "set_retention" => case(json!({ "client_id": client, "months": 0 }), allow_if(admin)),
+        "list_api_keys" | "create_api_key" => case(
+            json!({ "client_id": client, "store_id": store_of(target), "label": format!("matrix {n}") }),
+            allow_if(manages_orders(who, own)),
+        ),
+        "revoke_api_key" => case(json!({ "client_id": client, "key_id": 999_999 }), found_if(manages_orders(who, own), who)),
         _ => return None,
     })
+}
+
+/// Admins, and the client's account managers and viewers (copywriters see no buyers).
+fn reads_orders(who: Who, own: bool) -> bool {
+    who == Who::Admin || (own && matches!(who, Who::Manager | Who::Viewer))
+}
+
+/// Admins and the client's account managers.
+fn manages_orders(who: Who, own: bool) -> bool {
+    who == Who::Admin || (own && who == Who::Manager)
+}
+
+/// Allowed callers reach the look-up of a record that does not exist.
+fn found_if(allowed: bool, _who: Who) -> Expect {
+    if allowed {
+        Expect::Status(404)
+    } else {
+        Expect::Deny
+    }
+}
+
+fn store_of(target: Target) -> i64 {
+    match target {
+        Target::Own => 1,
+        Target::Foreign => 7,
+    }
 }
 
 fn check(what: &str, who: Who, target: Target, expect: &Expect, hidden: &[&str], answer: &Answer) -> Option<String> {
@@ -189,13 +239,37 @@ async fn every_server_function_checks_role_and_client() {
     assert!(failures.is_empty(), "{} authorization failures:\n{}", failures.len(), failures.join("\n"));
 }
 
+/// Ids of records of client 1 (own) and client 3 (foreign) that only exist once the test
+/// made them: a customer (demo data) and an import job (uploaded here).
+struct Records {
+    customer: [i64; 2],
+    job: [i64; 2],
+}
+
+async fn records(app: &TestApp) -> Records {
+    let admin = app.signed_in(ADMIN).await;
+    let mut customer = [0; 2];
+    let mut job = [0; 2];
+    for (i, (client, store)) in [(1, 1), (3, 7)].into_iter().enumerate() {
+        let (id,): (i64,) = sqlx::query_as("SELECT MIN(id) FROM customers WHERE client_id = $1").bind(client).fetch_one(&app.db.pool).await.unwrap();
+        customer[i] = id;
+        job[i] = upload(&admin, client, store, "orders.csv", b"Name,Created at,Financial Status,Fulfillment Status,Lineitem name,Lineitem quantity\n#1,2024-03-05 10:00:00 +0100,paid,,Cap,1\n".to_vec()).await;
+    }
+    Records { customer, job }
+}
+
 /// A concrete path for a route pattern, on the given client's rows.
-fn concrete(pattern: &str, target: Target) -> String {
-    let (client, brand, store) = match target {
-        Target::Own => ("1", "1", "1"),
-        Target::Foreign => ("3", "5", "7"),
+fn concrete(pattern: &str, target: Target, records: &Records) -> String {
+    let (client, brand, store, i) = match target {
+        Target::Own => ("1", "1", "1", 0),
+        Target::Foreign => ("3", "5", "7", 1),
     };
-    pattern.replace("{id}", client).replace("{brand}", brand).replace("{store}", store)
+    pattern
+        .replace("{id}", client)
+        .replace("{brand}", brand)
+        .replace("{store}", store)
+        .replace("{customer}", &records.customer[i].to_string())
+        .replace("{job}", &records.job[i].to_string())
 }
 
 #[tokio::test]
@@ -207,6 +281,7 @@ async fn every_route_is_in_the_matrix_and_pages_never_show_a_foreign_client() {
     let missing: Vec<&String> = routes.iter().filter(|r| !listed.contains(&r.as_str())).collect();
     assert!(missing.is_empty(), "routes not in HTTP_ROUTES (server/src/routes.rs): {missing:?}");
 
+    let records = records(&app).await;
     let mut failures = Vec::new();
     for (pattern, access) in HTTP_ROUTES {
         for who in EVERYONE {
@@ -215,7 +290,7 @@ async fn every_route_is_in_the_matrix_and_pages_never_show_a_foreign_client() {
                     Some(email) => app.signed_in(email).await,
                     None => app.client(),
                 };
-                let path = concrete(pattern, target);
+                let path = concrete(pattern, target, &records);
                 let answer = client.get(&path).await;
                 let wanted = match (access, who, *pattern) {
                     (RouteAccess::Public, Who::Anonymous, _) => 200,
@@ -228,6 +303,9 @@ async fn every_route_is_in_the_matrix_and_pages_never_show_a_foreign_client() {
                     (RouteAccess::AdminOnly, _, _) => 403,
                     (RouteAccess::Client, _, _) if target == Target::Own => 200,
                     (RouteAccess::Client, _, _) => 403,
+                    (RouteAccess::ClientOrders, _, _) if reads_orders(who, target == Target::Own) => 200,
+                    (RouteAccess::ClientManage, _, _) if manages_orders(who, target == Target::Own) => 200,
+                    (RouteAccess::ClientOrders | RouteAccess::ClientManage, _, _) => 403,
                 };
                 if answer.status != wanted {
                     failures.push(format!("GET {path} as {who:?}: expected {wanted}, got {}", answer.status));

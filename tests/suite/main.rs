@@ -5,3 +5,4 @@
 mod authz;
 mod browser;
 mod foundation;
+mod orders;

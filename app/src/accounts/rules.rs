@@ -20,6 +20,13 @@ pub enum Action {
     /// Create and edit the brands and stores of a client (account managers run their
     /// assigned clients).
     ManageBrands(i64),
+    /// See a client's orders, customers and suppression lists (buyers' personal data:
+    /// not for copywriters).
+    ReadOrders(i64),
+    /// Import orders, manage API keys and suppression lists, export or erase a buyer.
+    ManageOrders(i64),
+    /// Change the agency-wide suppression list.
+    ManageAgencyLists,
 }
 
 pub fn authorize(actor: &Actor, action: Action) -> Result<(), AppError> {
@@ -28,6 +35,8 @@ pub fn authorize(actor: &Actor, action: Action) -> Result<(), AppError> {
         (Role::Admin, _) => true,
         (_, Action::ReadClient(client)) => assigned(client),
         (Role::AccountManager, Action::ManageBrands(client)) => assigned(client),
+        (Role::AccountManager | Role::ClientViewer, Action::ReadOrders(client)) => assigned(client),
+        (Role::AccountManager, Action::ManageOrders(client)) => assigned(client),
         _ => false,
     };
     if allowed {
@@ -52,6 +61,9 @@ fn describe(action: Action) -> &'static str {
         Action::ManageBrands(_) => {
             "only agency admins and the client's account managers change brands and stores."
         }
+        Action::ReadOrders(_) => "orders and buyers are shown to the client's account managers and viewers only.",
+        Action::ManageOrders(_) => "only agency admins and the client's account managers import orders and manage buyers.",
+        Action::ManageAgencyLists => "only agency admins change the agency-wide suppression list.",
     }
 }
 
@@ -79,6 +91,9 @@ mod tests {
             Action::EditClient(9),
             Action::ReadClient(9),
             Action::ManageBrands(9),
+            Action::ReadOrders(9),
+            Action::ManageOrders(9),
+            Action::ManageAgencyLists,
         ] {
             assert!(authorize(&a, action).is_ok());
         }
@@ -91,6 +106,10 @@ mod tests {
         assert!(authorize(&am, Action::ManageBrands(1)).is_ok());
         assert!(authorize(&am, Action::ReadClient(2)).is_err());
         assert!(authorize(&am, Action::ManageBrands(2)).is_err());
+        assert!(authorize(&am, Action::ManageOrders(1)).is_ok());
+        assert!(authorize(&am, Action::ManageOrders(2)).is_err());
+        assert!(authorize(&am, Action::ReadOrders(2)).is_err());
+        assert!(authorize(&am, Action::ManageAgencyLists).is_err());
         assert!(authorize(&am, Action::CreateClient).is_err());
         assert!(authorize(&am, Action::ManageUsers).is_err());
     }
@@ -104,6 +123,9 @@ mod tests {
             assert!(authorize(&u, Action::ManageBrands(1)).is_err());
             assert!(authorize(&u, Action::EditClient(1)).is_err());
             assert!(authorize(&u, Action::ReadAuditLog).is_err());
+            assert!(authorize(&u, Action::ManageOrders(1)).is_err());
         }
+        assert!(authorize(&actor(Role::ClientViewer, &[1]), Action::ReadOrders(1)).is_ok());
+        assert!(authorize(&actor(Role::Copywriter, &[1]), Action::ReadOrders(1)).is_err(), "copywriters see no buyer data");
     }
 }

@@ -83,7 +83,7 @@ mod server {
         let actor = caller().await?;
         let db = &ServerState::get()?.db;
         let (clients, brands, stores) = store::counts(db, scope(&actor)).await?;
-        let recent_query = ListQuery { sort: "created".into(), desc: true, page: 1, q: String::new() };
+        let recent_query = ListQuery { sort: "created".into(), desc: true, page: 1, ..Default::default() };
         let recent = store::list(db, scope(&actor), &recent_query).await?.rows;
         Ok(DashboardData { clients, brands, stores, recent: recent.into_iter().take(5).collect() })
     }
@@ -99,6 +99,7 @@ mod server {
             stores: store::stores(db, id).await?,
             can_manage: authorize(&actor, Action::ManageBrands(id)).is_ok(),
             can_edit: authorize(&actor, Action::EditClient(id)).is_ok(),
+            can_read_orders: authorize(&actor, Action::ReadOrders(id)).is_ok(),
         })
     }
 

@@ -55,6 +55,9 @@ pub struct ClientDetail {
     /// Whether the caller may change brands and stores (drives which buttons show).
     pub can_manage: bool,
     pub can_edit: bool,
+    /// Whether the caller may see the client's orders and buyers (not copywriters).
+    #[serde(default)]
+    pub can_read_orders: bool,
 }
 
 /// The sales channels Starling knows the rules of.

@@ -130,6 +130,15 @@ fn ClientView(detail: ClientDetail) -> impl IntoView {
             <h1>{c.name.clone()}</h1>
             {detail.can_edit.then(|| view! { <A href=format!("{base}/edit") attr:class="button">"Edit client"</A> })}
         </div>
+        <nav class="tabs" aria-label="Client sections">
+            <A href=base.clone() attr:class="tab current">"Overview"</A>
+            // Copywriters see no buyer data (orders, customers, suppression lists).
+            {detail.can_read_orders.then(|| view! {
+                <A href=format!("{base}/orders") attr:class="tab">"Orders"</A>
+                <A href=format!("{base}/privacy") attr:class="tab">"Suppression & privacy"</A>
+            })}
+            {detail.can_manage.then(|| view! { <A href=format!("{base}/imports") attr:class="tab">"Imports"</A> })}
+        </nav>
         <dl class="facts">
             <dt>"Contact"</dt><dd>{if c.contact_email.is_empty() { "—".to_string() } else { c.contact_email.clone() }}</dd>
             <dt>"Support contact"</dt><dd>{if c.support_email.is_empty() { "—".to_string() } else { c.support_email.clone() }}</dd>
@@ -188,7 +197,10 @@ fn ClientView(detail: ClientDetail) -> impl IntoView {
                                         <td data-label="Marketplace">{s.marketplace.clone()}</td>
                                         <td data-label="Currency">{s.currency.clone()}</td>
                                         <td data-label="Time zone">{s.time_zone.clone()}</td>
-                                        <td>{can.then(|| view! { <A href=format!("{base}/stores/{}/edit", s.id)>"Edit"</A> })}</td>
+                                        <td>{can.then(|| view! {
+                                            <A href=format!("{base}/stores/{}/edit", s.id)>"Edit"</A>" · "
+                                            <A href=format!("{base}/stores/{}/keys", s.id)>"API keys"</A>
+                                        })}</td>
                                     </tr>
                                 }
                             }).collect_view()}

@@ -12,6 +12,9 @@ pub struct ListQuery {
     pub desc: bool,
     /// 1-based.
     pub page: u32,
+    /// A list's own filters (`?store=3&status=pending`), kept across sorting and paging.
+    #[serde(default)]
+    pub filters: Vec<(String, String)>,
 }
 
 impl ListQuery {
@@ -35,7 +38,22 @@ impl ListQuery {
             sort: get("sort").unwrap_or_default().chars().take(40).collect(),
             desc: get("desc").is_some_and(|v| v == "1"),
             page: get("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1),
+            filters: Vec::new(),
         }
+    }
+
+    /// The same, also keeping the list's own filter parameters `keys`.
+    pub fn from_params_with(get: impl Fn(&str) -> Option<String>, keys: &[&str]) -> ListQuery {
+        let filters = keys
+            .iter()
+            .filter_map(|k| get(k).filter(|v| !v.is_empty()).map(|v| (k.to_string(), v.chars().take(100).collect())))
+            .collect();
+        ListQuery { filters, ..ListQuery::from_params(get) }
+    }
+
+    /// The value of filter `key`, if set.
+    pub fn filter(&self, key: &str) -> Option<&str> {
+        self.filters.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     pub fn limit(&self) -> i64 {
@@ -61,6 +79,9 @@ impl ListQuery {
         if self.page > 1 {
             parts.push(format!("page={}", self.page));
         }
+        for (key, value) in &self.filters {
+            parts.push(format!("{}={}", encode(key), encode(value)));
+        }
         if parts.is_empty() {
             String::new()
         } else {
@@ -79,7 +100,8 @@ impl ListQuery {
     }
 }
 
-fn encode(value: &str) -> String {
+/// Percent-encodes a URL query value.
+pub fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
@@ -130,8 +152,10 @@ mod tests {
 
     #[test]
     fn search_string_round_trips_the_query() {
-        let q = ListQuery { q: "a&b c".into(), sort: "name".into(), desc: true, page: 2 };
+        let q = ListQuery { q: "a&b c".into(), sort: "name".into(), desc: true, page: 2, filters: vec![] };
         assert_eq!(q.to_search(), "?q=a%26b%20c&sort=name&desc=1&page=2");
+        let filtered = ListQuery::from_params_with(|k| (k == "status").then(|| "pending".to_string()), &["status", "store"]);
+        assert_eq!(filtered.sorted_by("total").to_search(), "?sort=total&status=pending");
     }
 
     #[test]

@@ -1,0 +1,435 @@
+//! Plain HTTP routes of orders in: file uploads (streamed to the data folder, never held in
+//! memory), CSV and JSON downloads, and the ingest API for shops. Each checks the caller
+//! (session or API key) and the client the data belongs to.
+
+use crate::AppState;
+use app::accounts::api::caller_from_headers;
+use app::accounts::model::Actor;
+use app::accounts::rules::{authorize, Action};
+use app::error::AppError;
+use app::orders::model::{OrderFilter, Reason};
+use app::orders::{api::server as orders_api, export, import, ingest, jobs, keys, privacy, store};
+use app::shell::table::encode;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use tokio::io::AsyncWriteExt;
+
+fn redirect(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
+}
+
+fn error_response(e: AppError) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, e.to_string()).into_response()
+}
+
+async fn signed_in(state: &AppState, headers: &HeaderMap, action: Action) -> Result<Actor, AppError> {
+    let actor = caller_from_headers(&state.server.db, headers).await?;
+    authorize(&actor, action)?;
+    Ok(actor)
+}
+
+fn download(content_type: &'static str, file_name: &str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A file name safe to show and log: its last path part, printable, at most 120 characters.
+fn clean_file_name(name: Option<&str>) -> String {
+    let base = name.unwrap_or("upload.csv").rsplit(['/', '\\']).next().unwrap_or("upload.csv");
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(120).collect();
+    if cleaned.trim().is_empty() {
+        "upload.csv".into()
+    } else {
+        cleaned
+    }
+}
+
+fn too_large(limit: u64) -> String {
+    let size = if limit >= 1024 * 1024 { format!("{} MB", limit / (1024 * 1024)) } else { format!("{} KB", limit.div_ceil(1024)) };
+    format!("The file is larger than the upload limit of {size}. Split it, or ask the admin to raise STARLING_MAX_UPLOAD_BYTES.")
+}
+
+/// `POST /clients/{id}/imports/upload` (multipart: `store`, then `file`): stores the file,
+/// detects its format and opens the import's page for the preview.
+pub async fn upload_orders(State(state): State<AppState>, Path(client_id): Path<i64>, headers: HeaderMap, multipart: Multipart) -> Response {
+    let back = |message: String| redirect(&format!("/clients/{client_id}/imports?error={}", encode(&message)));
+    let actor = match signed_in(&state, &headers, Action::ManageOrders(client_id)).await {
+        Ok(actor) => actor,
+        Err(e) => return error_response(e),
+    };
+    match receive_orders(&state, client_id, &actor, &headers, multipart).await {
+        Ok(job_id) => redirect(&format!("/clients/{client_id}/imports/{job_id}")),
+        Err(message) => back(message),
+    }
+}
+
+async fn receive_orders(state: &AppState, client_id: i64, actor: &Actor, headers: &HeaderMap, mut multipart: Multipart) -> Result<i64, String> {
+    let db = &state.server.db;
+    let limit = state.server.max_upload_bytes;
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit + 64 * 1024) {
+        return Err(too_large(limit));
+    }
+    let mut store_id: Option<i64> = None;
+    while let Some(mut field) = multipart.next_field().await.map_err(|e| format!("The upload was interrupted: {e}"))? {
+        match field.name() {
+            Some("store") => store_id = field.text().await.ok().and_then(|t| t.trim().parse().ok()),
+            Some("file") => {
+                let target = match store_id {
+                    Some(id) => store::target(db, id).await.map_err(|e| e.to_string())?.filter(|t| t.client_id == client_id),
+                    None => None,
+                }
+                .ok_or_else(|| "Pick one of this client's stores.".to_string())?;
+                let file_name = clean_file_name(field.file_name());
+                let job_id = jobs::create(db, &target, &file_name, &actor.email).await.map_err(|e| e.to_string())?;
+                let path = jobs::upload_path(&state.server.data_dir, job_id);
+                let fail = |message: String| async move {
+                    let _ = tokio::fs::remove_file(&jobs::upload_path(&state.server.data_dir, job_id)).await;
+                    let _ = jobs::received(db, job_id, 0, "", "", "failed", &message).await;
+                    Err::<i64, String>(message)
+                };
+                if let Some(parent) = path.parent() {
+                    tokio::fs::create_dir_all(parent).await.map_err(|e| format!("The data folder is not writable: {e}"))?;
+                }
+                let mut file = tokio::fs::File::create(&path).await.map_err(|e| format!("The data folder is not writable: {e}"))?;
+                let mut size: u64 = 0;
+                loop {
+                    match field.chunk().await {
+                        Ok(Some(chunk)) => {
+                            size += chunk.len() as u64;
+                            if size > limit {
+                                drop(file);
+                                return fail(too_large(limit)).await;
+                            }
+                            if let Err(e) = file.write_all(&chunk).await {
+                                return fail(format!("The file could not be stored: {e}")).await;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => return fail(format!("The upload was interrupted: {e}")).await,
+                    }
+                }
+                if let Err(e) = file.flush().await {
+                    return fail(format!("The file could not be stored: {e}")).await;
+                }
+                drop(file);
+                if size == 0 {
+                    return fail("The file is empty.".into()).await;
+                }
+                let opened = tokio::task::spawn_blocking({
+                    let path = path.clone();
+                    move || {
+                        let file = std::fs::File::open(&path).map_err(|e| import::FileError::Unreadable(e.to_string()))?;
+                        import::Import::open(std::io::BufReader::new(file), None).map(|i| i.detected)
+                    }
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+                let (layout, encoding, job_state, message) = match opened {
+                    Ok(detected) => (detected.layout.key().to_string(), detected.encoding.name().to_string(), "uploaded", String::new()),
+                    Err(import::FileError::UnknownLayout(_)) => (String::new(), String::new(), "needs_mapping", String::new()),
+                    Err(e) => return fail(e.to_string()).await,
+                };
+                jobs::received(db, job_id, size as i64, &layout, &encoding, job_state, &message).await.map_err(|e| e.to_string())?;
+                let _ = app::audit::record(db, Some(actor), &actor.email, "orders.upload", Some(client_id), &format!("import #{job_id}"), &file_name).await;
+                return Ok(job_id);
+            }
+            _ => {}
+        }
+    }
+    Err("Choose a file to upload.".into())
+}
+
+/// `POST /clients/{id}/suppression/upload` (multipart: `brand` then `file`, a CSV with
+/// an `email` or `phone` column and optional `reason` and `note`).
+pub async fn upload_suppression(State(state): State<AppState>, Path(client_id): Path<i64>, headers: HeaderMap, mut multipart: Multipart) -> Response {
+    let page = format!("/clients/{client_id}/privacy");
+    let actor = match signed_in(&state, &headers, Action::ManageOrders(client_id)).await {
+        Ok(actor) => actor,
+        Err(e) => return error_response(e),
+    };
+    let db = &state.server.db;
+    let mut scope = None;
+    let mut body = Vec::new();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => return redirect(&format!("{page}?error={}", encode(&format!("The upload was interrupted: {e}")))),
+        };
+        match field.name() {
+            Some("brand") => {
+                let value = field.text().await.unwrap_or_default();
+                scope = match value.trim() {
+                    "agency" if authorize(&actor, Action::ManageAgencyLists).is_ok() => Some(privacy::Scope { client_id: None, brand_id: None }),
+                    v => match v.parse::<i64>() {
+                        Ok(brand) => app::clients::store::brand(db, brand)
+                            .await
+                            .ok()
+                            .flatten()
+                            .filter(|b| b.client_id == client_id)
+                            .map(|b| privacy::Scope { client_id: Some(client_id), brand_id: Some(b.id) }),
+                        Err(_) => None,
+                    },
+                };
+            }
+            Some("file") => {
+                let mut field = field;
+                while let Ok(Some(chunk)) = field.chunk().await {
+                    body.extend_from_slice(&chunk);
+                    if body.len() as u64 > state.server.max_upload_bytes {
+                        return redirect(&format!("{page}?error={}", encode(&too_large(state.server.max_upload_bytes))));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some(scope) = scope else {
+        return redirect(&format!("{page}?error={}", encode("Pick one of this client's lists.")));
+    };
+    let salt = match privacy::salt(db).await {
+        Ok(s) => s,
+        Err(e) => return error_response(e),
+    };
+    let encoding = import::detect_encoding(&body[..body.len().min(64 * 1024)]);
+    let (text, _, _) = encoding.decode(&body);
+    let first_line = text.lines().next().unwrap_or("");
+    let mut reader = csv::ReaderBuilder::new().delimiter(import::detect_delimiter(first_line)).flexible(true).from_reader(text.as_bytes());
+    let headers: Vec<String> = reader.headers().map(|h| h.iter().map(|c| c.trim().to_lowercase()).collect()).unwrap_or_default();
+    let column = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
+    let Some(address_at) = column(&["email", "e-mail", "phone", "address", "value"]) else {
+        return redirect(&format!("{page}?error={}", encode("The file needs an \"email\" or \"phone\" column.")));
+    };
+    let (reason_at, note_at) = (column(&["reason"]), column(&["note"]));
+    let (mut added, mut known, mut bad) = (0, 0, Vec::new());
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        let Ok(record) = record else {
+            bad.push(format!("line {line}: unreadable"));
+            continue;
+        };
+        let address = record.get(address_at).unwrap_or("").trim();
+        let reason_text = reason_at.and_then(|r| record.get(r)).unwrap_or("").trim();
+        let reason = if reason_text.is_empty() { Some(Reason::Manual) } else { Reason::parse(reason_text).filter(|r| *r != Reason::Erased) };
+        let Some(reason) = reason else {
+            bad.push(format!("line {line}, reason: \"{reason_text}\" is not unsubscribed, hard bounce, complaint or manual"));
+            continue;
+        };
+        let note = note_at.and_then(|n| record.get(n)).unwrap_or("").trim();
+        match privacy::suppress(db, &salt, scope, address, reason, note, &actor.email).await {
+            Ok(true) => added += 1,
+            Ok(false) => known += 1,
+            Err(e) => bad.push(format!("line {line}, {}: {}", if address.is_empty() { "address is empty".to_string() } else { "address".to_string() }, e.field("address").unwrap_or_else(|| e.to_string()))),
+        }
+    }
+    let _ = app::audit::record(db, Some(&actor), &actor.email, "suppression.import", Some(client_id), "suppression list", &format!("{added} added, {known} already listed, {} rejected", bad.len())).await;
+    let mut result = format!("{added} added, {known} already on the list, {} rejected.", bad.len());
+    if !bad.is_empty() {
+        let shown: Vec<&str> = bad.iter().take(10).map(String::as_str).collect();
+        result.push_str(&format!(" Rejected: {}{}", shown.join("; "), if bad.len() > 10 { "; …" } else { "" }));
+    }
+    redirect(&format!("{page}?result={}", encode(&result)))
+}
+
+/// `GET /clients/{id}/orders.csv` with the orders page's filters.
+pub async fn orders_csv(State(state): State<AppState>, Path(client_id): Path<i64>, Query(params): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+    let actor = match signed_in(&state, &headers, Action::ReadOrders(client_id)).await {
+        Ok(a) => a,
+        Err(e) => return error_response(e),
+    };
+    let day = |key: &str| {
+        params.get(key).and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp_millis())
+    };
+    let filter = OrderFilter {
+        store_id: params.get("store").and_then(|v| v.parse().ok()),
+        status: params.get("status").cloned(),
+        from: day("from"),
+        until: day("until").map(|t| t + 86_400_000),
+    };
+    let mut w = export::writer(&["order_id", "store", "placed_at", "status", "status_at", "buyer_name", "buyer_email", "country", "currency", "total", "items"]);
+    let result = store::for_each_order(&state.server.db, client_id, &filter, |rows| {
+        for o in rows {
+            let total = o.total_minor.map(|m| format!("{}{}.{:02}", if m < 0 { "-" } else { "" }, m.abs() / 100, m.abs() % 100)).unwrap_or_default();
+            w.write_record([
+                export::cell(&o.platform_order_id).as_ref(),
+                export::cell(&o.store_name).as_ref(),
+                &app::shell::format_time(o.placed_at),
+                &o.status,
+                &app::shell::format_time(o.status_at),
+                export::cell(&o.buyer_name).as_ref(),
+                export::cell(&o.buyer_email).as_ref(),
+                &o.country,
+                &o.currency,
+                &total,
+                &o.items.to_string(),
+            ])
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        }
+        Ok(())
+    })
+    .await;
+    if let Err(e) = result {
+        return error_response(e);
+    }
+    let _ = app::audit::record(&state.server.db, Some(&actor), &actor.email, "orders.export", Some(client_id), "orders CSV", "").await;
+    download("text/csv; charset=utf-8", "orders.csv", w.into_inner().unwrap_or_default())
+}
+
+/// `GET /clients/{id}/suppression.csv`: the client's brand lists (erased entries without
+/// an address), plus the agency-wide list for admins.
+pub async fn suppression_csv(State(state): State<AppState>, Path(client_id): Path<i64>, headers: HeaderMap) -> Response {
+    let actor = match signed_in(&state, &headers, Action::ReadOrders(client_id)).await {
+        Ok(a) => a,
+        Err(e) => return error_response(e),
+    };
+    let db = &state.server.db;
+    let mut entries = match privacy::all(db, Some(client_id)).await {
+        Ok(e) => e,
+        Err(e) => return error_response(e),
+    };
+    if authorize(&actor, Action::ManageAgencyLists).is_ok() {
+        entries.extend(privacy::all(db, None).await.unwrap_or_default());
+    }
+    let mut w = export::writer(&["address", "list", "reason", "note", "added_at", "added_by"]);
+    for e in entries {
+        let list = if e.brand_id.is_none() { "agency-wide".to_string() } else { e.brand_name.clone() };
+        let _ = w.write_record([
+            export::cell(&e.value).as_ref(),
+            export::cell(&list).as_ref(),
+            &e.reason,
+            export::cell(&e.note).as_ref(),
+            &app::shell::format_time(e.created_at),
+            export::cell(&e.created_by).as_ref(),
+        ]);
+    }
+    download("text/csv; charset=utf-8", "suppression.csv", w.into_inner().unwrap_or_default())
+}
+
+/// `GET /clients/{id}/imports/{job}/rejects.csv`: line, field, reason of every rejected row.
+pub async fn rejects_csv(State(state): State<AppState>, Path((client_id, job_id)): Path<(i64, i64)>, headers: HeaderMap) -> Response {
+    if let Err(e) = signed_in(&state, &headers, Action::ManageOrders(client_id)).await {
+        return error_response(e);
+    }
+    let db = &state.server.db;
+    let job = match orders_api::own_job(db, client_id, job_id).await {
+        Ok(j) => j,
+        Err(e) => return error_response(e),
+    };
+    let rejects = match jobs::rejects(db, job.id, None, 0).await {
+        Ok(r) => r,
+        Err(e) => return error_response(e),
+    };
+    let mut w = export::writer(&["line", "field", "reason"]);
+    for r in rejects {
+        let _ = w.write_record([r.line.to_string().as_str(), export::cell(&r.field).as_ref(), export::cell(&r.reason).as_ref()]);
+    }
+    download("text/csv; charset=utf-8", &format!("import-{job_id}-rejected-rows.csv"), w.into_inner().unwrap_or_default())
+}
+
+/// `GET /clients/{id}/customers/{customer}/export.json`: the buyer's data (GDPR access).
+pub async fn customer_export(State(state): State<AppState>, Path((client_id, customer_id)): Path<(i64, i64)>, headers: HeaderMap) -> Response {
+    let db = &state.server.db;
+    let actor = match caller_from_headers(db, &headers).await {
+        Ok(a) => a,
+        Err(e) => return error_response(e),
+    };
+    match orders_api::export_customer(db, &actor, client_id, customer_id).await {
+        Ok(export) => download("application/json", &format!("customer-{customer_id}.json"), serde_json::to_vec_pretty(&export).unwrap_or_default()),
+        Err(e) => error_response(e),
+    }
+}
+
+/// `POST /api/v1/orders`: a shop's batch of up to 1,000 orders, authenticated by the
+/// store's API key; 200 with one result per order (created, updated, unchanged, rejected).
+pub async fn ingest_orders(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let db = &state.server.db;
+    let json_error = |status: StatusCode, message: &str| (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if key.is_empty() {
+        return json_error(StatusCode::UNAUTHORIZED, "Send the store's API key as \"Authorization: Bearer <key>\".");
+    }
+    let target = match keys::authenticate(db, key).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "This API key is unknown or was revoked."),
+        Err(_) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, "The key could not be checked; try again."),
+    };
+    let batch: ingest::Batch = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, &format!("The body is not {{\"orders\": [...]}}: {e}")),
+    };
+    if batch.orders.len() > ingest::MAX_BATCH {
+        return json_error(StatusCode::PAYLOAD_TOO_LARGE, &format!("At most {} orders per request; this one has {}.", ingest::MAX_BATCH, batch.orders.len()));
+    }
+    let mut results = Vec::with_capacity(batch.orders.len());
+    let mut good = Vec::new();
+    let mut positions = Vec::new();
+    for (index, value) in batch.orders.into_iter().enumerate() {
+        let id = value.get("id").and_then(|v| v.as_str()).unwrap_or("").to_string();
+        match ingest::parse(index, value).and_then(|o| jobs::check(&o).map(|_| o)) {
+            Ok(order) => {
+                positions.push(results.len());
+                results.push(ingest::OrderResult { index, id, result: String::new(), errors: vec![] });
+                good.push(order);
+            }
+            Err(e) => results.push(ingest::OrderResult {
+                index,
+                id,
+                result: "rejected".into(),
+                errors: vec![ingest::FieldProblem { field: e.field, reason: e.reason }],
+            }),
+        }
+    }
+    let salt = match privacy::salt(db).await {
+        Ok(s) => s,
+        Err(_) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, "Try again."),
+    };
+    let outcomes = match store::upsert(db, &target, &good, "api", &salt).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "ingest failed");
+            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "The batch could not be stored; nothing was written. Try again.");
+        }
+    };
+    for (position, outcome) in positions.into_iter().zip(outcomes) {
+        results[position].result = match outcome {
+            store::Outcome::Created => "created",
+            store::Outcome::Updated => "updated",
+            store::Outcome::Unchanged => "unchanged",
+        }
+        .into();
+    }
+    let count = |r: &str| results.iter().filter(|x| x.result == r).count();
+    let summary = serde_json::json!({
+        "created": count("created"),
+        "updated": count("updated"),
+        "unchanged": count("unchanged"),
+        "rejected": count("rejected"),
+        "results": results,
+    });
+    (StatusCode::OK, axum::Json(summary)).into_response()
+}
+
+/// Daily: deletes orders past each client's retention period.
+pub async fn retention_loop(db: app::db::Db) {
+    loop {
+        if let Err(e) = orders_api::purge(&db, None).await {
+            tracing::error!(error = %e, "retention purge failed");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(24 * 3600)).await;
+    }
+}
