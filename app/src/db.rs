@@ -11,17 +11,43 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The `i`-th bind parameter (1-based) of a statement whose parameters appear in order
+    /// and once each: `$i` on PostgreSQL, `?` on SQLite. (SQLite finds a named parameter
+    /// such as `$7` by a linear scan on every bind, so a multi-row statement with
+    /// thousands of them binds in quadratic time: 90 ms instead of 2 ms for 9,500.)
+    pub fn param(self, i: usize) -> String {
+        match self {
+            Backend::Postgres => format!("${i}"),
+            Backend::Sqlite => "?".to_string(),
+        }
+    }
+
+    /// `count` parameters from the `first`, comma-separated.
+    pub fn params(self, first: usize, count: usize) -> String {
+        (first..first + count).map(|i| self.param(i)).collect::<Vec<_>>().join(",")
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
 }
 
-const SQLITE_PRAGMAS: [&str; 4] = [
+const SQLITE_PRAGMAS: [&str; 7] = [
+    // 8 KiB pages: shallower indexes for tables of millions of orders. Takes effect when
+    // the database file is created (before the first table), ignored afterwards.
+    "PRAGMA page_size = 8192",
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 10000",
+    // 64 MB of page cache per connection (the default 2 MB makes index inserts of a large
+    // import read the same pages again and again); only touched pages cost memory.
+    "PRAGMA cache_size = -65536",
+    // Checkpoint the WAL every ~64 MB rather than every 4 MB: fewer, larger checkpoints.
+    "PRAGMA wal_autocheckpoint = 16384",
 ];
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -63,6 +89,15 @@ impl Db {
                 AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            // Plan each execution with its values and the current statistics:
+                            // a generic plan cached while a table was empty (a sequential
+                            // scan) would otherwise stay while it grows to millions of rows.
+                            sqlx::query("SET plan_cache_mode = force_custom_plan").execute(&mut *conn).await?;
+                            Ok(())
+                        })
+                    })
                     .connect(url)
                     .await?
             }

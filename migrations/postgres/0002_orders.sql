@@ -19,7 +19,6 @@ CREATE TABLE customers (
 );
 CREATE UNIQUE INDEX customers_brand_email ON customers (brand_id, email) WHERE email <> '';
 CREATE UNIQUE INDEX customers_brand_phone ON customers (brand_id, phone) WHERE email = '' AND phone <> '';
-CREATE INDEX customers_client ON customers (client_id);
 
 CREATE TABLE consents (
     id          BIGSERIAL PRIMARY KEY,
@@ -86,6 +85,7 @@ CREATE TABLE suppressions (
 CREATE UNIQUE INDEX suppressions_scope_hash ON suppressions (COALESCE(brand_id, 0), value_hash);
 CREATE INDEX suppressions_client ON suppressions (client_id);
 CREATE INDEX suppressions_hash ON suppressions (value_hash);
+CREATE INDEX suppressions_erased ON suppressions (brand_id) WHERE reason = 'erased';
 
 CREATE TABLE settings (
     key   TEXT PRIMARY KEY,

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Orders per upsert transaction.
-pub const BATCH: usize = 2000;
+pub const BATCH: usize = 10_000;
 /// A running job whose heartbeat is older than this is taken over.
 const STALE_MS: i64 = 120_000;
 
@@ -156,7 +156,7 @@ async fn finish(db: &Db, id: i64, state: &str, message: &str) -> Result<(), AppE
 
 async fn add_rejects(db: &Db, id: i64, rejects: &[RowError]) -> Result<(), AppError> {
     for chunk in rejects.chunks(500) {
-        let values: Vec<String> = (0..chunk.len()).map(|r| format!("({})", store::params(1 + r * 4, 4))).collect();
+        let values: Vec<String> = (0..chunk.len()).map(|r| format!("({})", db.backend.params(1 + r * 4, 4))).collect();
         let sql = format!("INSERT INTO import_rejects (job_id, line, field, reason) VALUES {}", values.join(","));
         let mut query = sqlx::query(&sql);
         for e in chunk {
@@ -242,7 +242,7 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
     };
     let count = Arc::new(AtomicU64::new(0));
     let reader = Counting { inner: std::io::BufReader::with_capacity(256 * 1024, file), count: count.clone() };
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Vec<Item>, FileError>>(4);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Vec<Item>, FileError>>(2);
     let parser = tokio::task::spawn_blocking(move || {
         let import = match Import::open(reader, mapping.as_ref()) {
             Ok(import) => import,
@@ -267,6 +267,7 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
     let mut rejected = 0i64;
     let mut last_line = 0u64;
     let mut failure = None;
+    let mut batches = 0u64;
     while let Some(batch) = receiver.recv().await {
         let batch = match batch {
             Ok(batch) => batch,
@@ -294,6 +295,12 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
         rejected += errors.len() as i64;
         add_rejects(db, job.id, &errors).await?;
         progress(db, job.id, count.load(Ordering::Relaxed) as i64, last_line as i64, &tally, rejected).await?;
+        batches += 1;
+        // PostgreSQL plans by its statistics, and autovacuum may be off or behind: refresh
+        // them as a large import grows the tables (after batches 1, 4, 16, 64…).
+        if db.backend == crate::db::Backend::Postgres && batches.is_power_of_two() && batches.trailing_zeros() % 2 == 0 {
+            sqlx::query("ANALYZE orders, customers, consents").execute(&db.pool).await?;
+        }
     }
     let _ = parser.await;
     progress(db, job.id, count.load(Ordering::Relaxed) as i64, last_line as i64, &tally, rejected).await?;

@@ -95,17 +95,54 @@ struct Prepared<'a> {
 }
 
 /// Rows per multi-row statement (SQLite allows 32,766 parameters per statement).
-const ROWS_PER_STATEMENT: usize = 500;
+const ROWS_PER_STATEMENT: usize = 200;
 
-/// `$first, $first+1, …` for `count` parameters.
-pub(crate) fn params(first: usize, count: usize) -> String {
-    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(",")
+/// `LEFT JOIN customers c ON …` finding each row's customer (column `v.buyer`) by the
+/// kind of key the rows share: e-mail, phone, or none. The partial indexes' conditions
+/// are repeated so the planner uses them.
+fn customer_join(key: Option<&BuyerKey>) -> &'static str {
+    match key {
+        Some(BuyerKey::Email(_)) => "LEFT JOIN customers c ON c.brand_id = v.brand_id AND c.email = v.buyer AND c.email <> ''",
+        Some(BuyerKey::Phone(_)) => {
+            "LEFT JOIN customers c ON c.brand_id = v.brand_id AND c.email = '' AND c.phone = v.buyer AND c.phone <> ''"
+        }
+        None => "LEFT JOIN customers c ON 1 = 0",
+    }
+}
+
+/// `WITH v(columns) AS (VALUES (…), (…))` for `rows` rows: a batch as a table both
+/// databases can join (SQLite takes no column list on a VALUES alias, but does on a CTE).
+fn values_table(b: Backend, columns: &[&str], rows: usize) -> String {
+    let n = columns.len();
+    let values: Vec<String> = (0..rows).map(|r| format!("({})", b.params(1 + r * n, n))).collect();
+    format!("WITH v({}) AS (VALUES {})", columns.join(", "), values.join(","))
+}
+
+fn key_value(key: Option<&BuyerKey>) -> &str {
+    match key {
+        Some(BuyerKey::Email(v)) | Some(BuyerKey::Phone(v)) => v,
+        None => "",
+    }
+}
+
+/// Which kind of buyer key a row has, so rows of one statement share one SQL text.
+fn key_kind(key: Option<&BuyerKey>) -> u8 {
+    match key {
+        Some(BuyerKey::Email(_)) => 0,
+        Some(BuyerKey::Phone(_)) => 1,
+        None => 2,
+    }
 }
 
 /// Stores a batch of orders (all valid: the caller has checked them) for `target`, and
 /// says for each whether it was created, moved forward, or already known.
+///
+/// Everything is written with statements that return no rows (rows coming back from the
+/// SQLite worker thread one by one cost more than the inserts): customers are inserted with
+/// `ON CONFLICT DO NOTHING`, and orders and consents find their customer by subquery.
 pub async fn upsert(db: &Db, target: &Target, batch: &[ParsedOrder], source: &str, salt: &Salt) -> Result<Vec<Outcome>, AppError> {
     let now = now_millis();
+    let b = db.backend;
     let mut prepared: Vec<Prepared> = batch
         .iter()
         .map(|order| {
@@ -132,26 +169,28 @@ pub async fn upsert(db: &Db, target: &Target, batch: &[ParsedOrder], source: &st
     let mut tx = db.pool.begin().await?;
 
     // Buyers who asked to be erased stay erased: their orders are kept without them.
-    let erased = erased_among(&mut tx, target.brand_id, &prepared, salt).await?;
-    for p in prepared.iter_mut() {
-        let gone = [&p.email, &p.phone].iter().any(|v| !v.is_empty() && erased.contains(&fingerprint(salt, v)));
-        if gone {
-            p.email.clear();
-            p.phone.clear();
-            p.key = None;
+    let erased = erased_among(&mut tx, b, target.brand_id, &prepared, salt).await?;
+    if !erased.is_empty() {
+        for p in prepared.iter_mut() {
+            if [&p.email, &p.phone].iter().any(|v| !v.is_empty() && erased.contains(&fingerprint(salt, v))) {
+                p.email.clear();
+                p.phone.clear();
+                p.key = None;
+            }
         }
     }
 
-    let customers = customer_ids(&mut tx, target, &prepared, now).await?;
-    record_consents(&mut tx, &prepared, &customers, source, now).await?;
+    insert_customers(&mut tx, b, target, &prepared, now).await?;
+    record_consents(&mut tx, b, target, &prepared, source, now).await?;
 
     // Orders already stored for this store.
     let mut known: HashMap<String, (i64, OrderStatus)> = HashMap::new();
     let ids: Vec<&str> = prepared.iter().map(|p| p.order.platform_order_id.as_str()).collect();
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "SELECT id, platform_order_id, status FROM orders WHERE store_id = $1 AND platform_order_id IN ({})",
-            params(2, chunk.len())
+            "SELECT id, platform_order_id, status FROM orders WHERE store_id = {} AND platform_order_id IN ({})",
+            b.param(1),
+            b.params(2, chunk.len())
         );
         let mut query = sqlx::query(&sql).bind(target.store_id);
         for id in chunk {
@@ -185,47 +224,63 @@ pub async fn upsert(db: &Db, target: &Target, batch: &[ParsedOrder], source: &st
             outcomes[i] = Outcome::Created;
         }
     }
+    fresh.sort_by_key(|&i| key_kind(prepared[i].key.as_ref()));
     let mut raced: Vec<usize> = Vec::new();
-    for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
-        const COLUMNS: usize = 19;
-        let values: Vec<String> = (0..chunk.len()).map(|r| format!("({})", params(1 + r * COLUMNS, COLUMNS))).collect();
-        let sql = format!(
-            "INSERT INTO orders (client_id, brand_id, store_id, platform_order_id, customer_id, placed_at, status, \
-               status_at, buyer_name, buyer_email, buyer_phone, country, marketplace, currency, total_minor, items, \
-               source, created_at, updated_at) VALUES {} ON CONFLICT DO NOTHING RETURNING platform_order_id",
-            values.join(",")
-        );
-        let mut query = sqlx::query(&sql);
-        for &i in chunk {
-            let p = &prepared[i];
-            let o = p.order;
-            let customer = p.key.as_ref().and_then(|k| customers.get(k)).copied();
-            let erased_name = p.key.is_none() && (!o.buyer_email.is_empty() || !o.buyer_phone.is_empty());
-            query = query
-                .bind(target.client_id)
-                .bind(target.brand_id)
-                .bind(target.store_id)
-                .bind(o.platform_order_id.as_str())
-                .bind(customer)
-                .bind(p.placed_at)
-                .bind(p.status.as_str())
-                .bind(o.status_at.unwrap_or(if p.status == OrderStatus::Pending { p.placed_at } else { now }))
-                .bind(if erased_name { "" } else { o.buyer_name.as_str() })
-                .bind(p.email.as_str())
-                .bind(p.phone.as_str())
-                .bind(o.country.as_str())
-                .bind(if o.marketplace.is_empty() { target.marketplace.as_str() } else { o.marketplace.as_str() })
-                .bind(if o.currency.is_empty() { target.currency.as_str() } else { o.currency.as_str() })
-                .bind(o.total_minor)
-                .bind(serde_json::to_string(&o.items).unwrap_or_else(|_| "[]".into()))
-                .bind(source)
-                .bind(now)
-                .bind(now);
+    for group in fresh.chunk_by(|&x, &y| key_kind(prepared[x].key.as_ref()) == key_kind(prepared[y].key.as_ref())) {
+        for chunk in group.chunks(ROWS_PER_STATEMENT) {
+            const COLUMNS: [&str; 19] = [
+                "client_id", "brand_id", "store_id", "platform_order_id", "buyer", "placed_at", "status", "status_at",
+                "buyer_name", "buyer_email", "buyer_phone", "country", "marketplace", "currency", "total_minor", "items",
+                "source", "created_at", "updated_at",
+            ];
+            let key = prepared[chunk[0]].key.as_ref();
+            // `WHERE true` tells SQLite's parser the ON CONFLICT belongs to the INSERT.
+            let sql = format!(
+                "{} INSERT INTO orders (client_id, brand_id, store_id, platform_order_id, customer_id, placed_at, status, \
+                   status_at, buyer_name, buyer_email, buyer_phone, country, marketplace, currency, total_minor, items, \
+                   source, created_at, updated_at) \
+                 SELECT v.client_id, v.brand_id, v.store_id, v.platform_order_id, c.id, v.placed_at, v.status, v.status_at, \
+                   v.buyer_name, v.buyer_email, v.buyer_phone, v.country, v.marketplace, v.currency, v.total_minor, v.items, \
+                   v.source, v.created_at, v.updated_at FROM v {} WHERE true ON CONFLICT DO NOTHING",
+                values_table(b, &COLUMNS, chunk.len()),
+                customer_join(key)
+            );
+            // Only full-size statements are kept prepared: the last, shorter chunk of each
+            // batch would otherwise fill the statement cache with large one-off programs.
+            let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
+            for &i in chunk {
+                let p = &prepared[i];
+                let o = p.order;
+                let erased_name = p.key.is_none() && (!o.buyer_email.is_empty() || !o.buyer_phone.is_empty());
+                query = query
+                    .bind(target.client_id)
+                    .bind(target.brand_id)
+                    .bind(target.store_id)
+                    .bind(o.platform_order_id.as_str())
+                    .bind(key_value(p.key.as_ref()))
+                    .bind(p.placed_at)
+                    .bind(p.status.as_str())
+                    .bind(o.status_at.unwrap_or(if p.status == OrderStatus::Pending { p.placed_at } else { now }))
+                    .bind(if erased_name { "" } else { o.buyer_name.as_str() })
+                    .bind(p.email.as_str())
+                    .bind(p.phone.as_str())
+                    .bind(o.country.as_str())
+                    .bind(if o.marketplace.is_empty() { target.marketplace.as_str() } else { o.marketplace.as_str() })
+                    .bind(if o.currency.is_empty() { target.currency.as_str() } else { o.currency.as_str() })
+                    .bind(o.total_minor)
+                    .bind(serde_json::to_string(&o.items).unwrap_or_else(|_| "[]".into()))
+                    .bind(source)
+                    .bind(now)
+                    .bind(now);
+            }
+            let inserted = query.execute(&mut *tx).await?.rows_affected() as usize;
+            if inserted < chunk.len() {
+                // Another importer stored some of these between our look-up and our insert.
+                raced.extend(not_ours(&mut tx, b, target.store_id, chunk, &prepared, source, now).await?);
+            }
         }
-        let inserted: HashSet<String> = query.fetch_all(&mut *tx).await?.into_iter().map(|r| r.get(0)).collect();
-        raced.extend(chunk.iter().copied().filter(|&i| !inserted.contains(&prepared[i].order.platform_order_id)));
     }
-    // Orders another importer stored between our look-up and our insert: treat as known.
+    // Treat raced orders as known ones: they may still move forward.
     for i in raced {
         let p = &prepared[i];
         let row = sqlx::query("SELECT id, status FROM orders WHERE store_id = $1 AND platform_order_id = $2")
@@ -276,8 +331,37 @@ pub async fn upsert(db: &Db, target: &Target, batch: &[ParsedOrder], source: &st
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
+/// Of `chunk` (just inserted with `ON CONFLICT DO NOTHING`), the rows that were not
+/// written by this batch (another writer's source or time).
+async fn not_ours(tx: &mut Tx<'_>, b: Backend, store_id: i64, chunk: &[usize], prepared: &[Prepared<'_>], source: &str, now: i64) -> Result<Vec<usize>, AppError> {
+    let sql = format!(
+        "SELECT platform_order_id FROM orders WHERE store_id = {} AND source = {} AND created_at = {} AND platform_order_id IN ({})",
+        b.param(1),
+        b.param(2),
+        b.param(3),
+        b.params(4, chunk.len())
+    );
+    let mut query = sqlx::query(&sql).bind(store_id).bind(source).bind(now);
+    for &i in chunk {
+        query = query.bind(prepared[i].order.platform_order_id.as_str());
+    }
+    let ours: HashSet<String> = query.fetch_all(&mut **tx).await?.into_iter().map(|r| r.get(0)).collect();
+    Ok(chunk.iter().copied().filter(|&i| !ours.contains(&prepared[i].order.platform_order_id)).collect())
+}
+
 /// Fingerprints of the batch's buyers that are on an erased list of this brand or the agency.
-async fn erased_among(tx: &mut Tx<'_>, brand_id: i64, prepared: &[Prepared<'_>], salt: &Salt) -> Result<HashSet<String>, AppError> {
+async fn erased_among(tx: &mut Tx<'_>, b: Backend, brand_id: i64, prepared: &[Prepared<'_>], salt: &Salt) -> Result<HashSet<String>, AppError> {
+    // Most brands have no erased buyer: then no fingerprint needs computing.
+    let any: Option<(i64,)> = sqlx::query_as(&format!(
+        "SELECT id FROM suppressions WHERE reason = 'erased' AND (brand_id IS NULL OR brand_id = {}) LIMIT 1",
+        b.param(1)
+    ))
+    .bind(brand_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if any.is_none() {
+        return Ok(HashSet::new());
+    }
     let prints: Vec<String> = prepared
         .iter()
         .flat_map(|p| [&p.email, &p.phone])
@@ -289,9 +373,10 @@ async fn erased_among(tx: &mut Tx<'_>, brand_id: i64, prepared: &[Prepared<'_>],
     let mut erased = HashSet::new();
     for chunk in prints.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "SELECT value_hash FROM suppressions WHERE reason = 'erased' AND (brand_id IS NULL OR brand_id = $1) \
+            "SELECT value_hash FROM suppressions WHERE reason = 'erased' AND (brand_id IS NULL OR brand_id = {}) \
              AND value_hash IN ({})",
-            params(2, chunk.len())
+            b.param(1),
+            b.params(2, chunk.len())
         );
         let mut query = sqlx::query(&sql).bind(brand_id);
         for print in chunk {
@@ -304,27 +389,26 @@ async fn erased_among(tx: &mut Tx<'_>, brand_id: i64, prepared: &[Prepared<'_>],
     Ok(erased)
 }
 
-/// The customer id of every buyer in the batch, creating the brand's new customers.
-async fn customer_ids(tx: &mut Tx<'_>, target: &Target, prepared: &[Prepared<'_>], now: i64) -> Result<HashMap<BuyerKey, i64>, AppError> {
-    let mut ids: HashMap<BuyerKey, i64> = HashMap::new();
-    let mut firsts: HashMap<&BuyerKey, &Prepared> = HashMap::new();
-    for p in prepared {
-        if let Some(key) = &p.key {
-            firsts.entry(key).or_insert(p);
-        }
-    }
-    let wanted: Vec<&BuyerKey> = firsts.keys().copied().collect();
-    look_up_customers(tx, target.brand_id, &wanted, &mut ids).await?;
-    let missing: Vec<&Prepared> = firsts.iter().filter(|(k, _)| !ids.contains_key(**k)).map(|(_, p)| *p).collect();
-    for chunk in missing.chunks(ROWS_PER_STATEMENT) {
+/// The batch's buyers, one per key, first occurrence first.
+fn buyers<'a, 'b>(prepared: &'b [Prepared<'a>]) -> Vec<&'b Prepared<'a>> {
+    let mut seen = HashSet::new();
+    prepared.iter().filter(|p| p.key.as_ref().is_some_and(|k| seen.insert(k))).collect()
+}
+
+/// Creates the brand's customers the batch brings; known ones stay as they are.
+async fn insert_customers(tx: &mut Tx<'_>, b: Backend, target: &Target, prepared: &[Prepared<'_>], now: i64) -> Result<(), AppError> {
+    let buyers = buyers(prepared);
+    for chunk in buyers.chunks(ROWS_PER_STATEMENT) {
         const COLUMNS: usize = 9;
-        let values: Vec<String> = (0..chunk.len()).map(|r| format!("({})", params(1 + r * COLUMNS, COLUMNS))).collect();
+        let values: Vec<String> = (0..chunk.len()).map(|r| format!("({})", b.params(1 + r * COLUMNS, COLUMNS))).collect();
         let sql = format!(
             "INSERT INTO customers (client_id, brand_id, email, phone, name, country, locale, created_at, updated_at) \
              VALUES {} ON CONFLICT DO NOTHING",
             values.join(",")
         );
-        let mut query = sqlx::query(&sql);
+        // Only full-size statements are kept prepared: the last, shorter chunk of each
+            // batch would otherwise fill the statement cache with large one-off programs.
+            let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
         for p in chunk {
             let o = p.order;
             let locale = infer_locale(&o.marketplace, &o.country, &target.default_locale);
@@ -341,59 +425,37 @@ async fn customer_ids(tx: &mut Tx<'_>, target: &Target, prepared: &[Prepared<'_>
         }
         query.execute(&mut **tx).await?;
     }
-    if !missing.is_empty() {
-        let keys: Vec<&BuyerKey> = missing.iter().filter_map(|p| p.key.as_ref()).collect();
-        look_up_customers(tx, target.brand_id, &keys, &mut ids).await?;
-    }
-    Ok(ids)
-}
-
-async fn look_up_customers(tx: &mut Tx<'_>, brand_id: i64, keys: &[&BuyerKey], ids: &mut HashMap<BuyerKey, i64>) -> Result<(), AppError> {
-    let emails: Vec<&str> = keys.iter().filter_map(|k| if let BuyerKey::Email(e) = k { Some(e.as_str()) } else { None }).collect();
-    let phones: Vec<&str> = keys.iter().filter_map(|k| if let BuyerKey::Phone(p) = k { Some(p.as_str()) } else { None }).collect();
-    for (values, column, extra, make) in [
-        (&emails, "email", "", BuyerKey::Email as fn(String) -> BuyerKey),
-        (&phones, "phone", " AND email = ''", BuyerKey::Phone as fn(String) -> BuyerKey),
-    ] {
-        for chunk in values.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT id, {column} FROM customers WHERE brand_id = $1{extra} AND {column} IN ({})",
-                params(2, chunk.len())
-            );
-            let mut query = sqlx::query(&sql).bind(brand_id);
-            for v in chunk {
-                query = query.bind(*v);
-            }
-            for row in query.fetch_all(&mut **tx).await? {
-                ids.insert(make(row.get(1)), row.get(0));
-            }
-        }
-    }
     Ok(())
 }
 
 /// A checkout opt-in becomes a consent record (source and time) once per customer.
-async fn record_consents(tx: &mut Tx<'_>, prepared: &[Prepared<'_>], customers: &HashMap<BuyerKey, i64>, source: &str, now: i64) -> Result<(), AppError> {
-    let mut seen = HashSet::new();
-    let consents: Vec<(i64, i64)> = prepared
-        .iter()
-        .filter(|p| p.order.accepts_marketing == Some(true))
-        .filter_map(|p| p.key.as_ref().and_then(|k| customers.get(k)).map(|id| (*id, p.placed_at)))
-        .filter(|(id, _)| seen.insert(*id))
-        .collect();
+async fn record_consents(tx: &mut Tx<'_>, b: Backend, target: &Target, prepared: &[Prepared<'_>], source: &str, now: i64) -> Result<(), AppError> {
+    let mut consenting: Vec<&Prepared> = buyers(prepared).into_iter().filter(|p| p.order.accepts_marketing == Some(true)).collect();
+    consenting.sort_by_key(|p| key_kind(p.key.as_ref()));
     let label = consent_source(source);
-    for chunk in consents.chunks(ROWS_PER_STATEMENT) {
-        const COLUMNS: usize = 5;
-        let values: Vec<String> = (0..chunk.len()).map(|r| format!("({})", params(1 + r * COLUMNS, COLUMNS))).collect();
-        let sql = format!(
-            "INSERT INTO consents (customer_id, channel, source, given_at, recorded_at) VALUES {} ON CONFLICT DO NOTHING",
-            values.join(",")
-        );
-        let mut query = sqlx::query(&sql);
-        for (customer, given_at) in chunk {
-            query = query.bind(*customer).bind("email").bind(label.as_str()).bind(*given_at).bind(now);
+    for group in consenting.chunk_by(|x, y| key_kind(x.key.as_ref()) == key_kind(y.key.as_ref())) {
+        for chunk in group.chunks(ROWS_PER_STATEMENT) {
+            const COLUMNS: [&str; 5] = ["brand_id", "buyer", "source", "given_at", "recorded_at"];
+            let key = chunk[0].key.as_ref();
+            let sql = format!(
+                "{} INSERT INTO consents (customer_id, channel, source, given_at, recorded_at) \
+                 SELECT c.id, 'email', v.source, v.given_at, v.recorded_at FROM v {} WHERE c.id IS NOT NULL ON CONFLICT DO NOTHING",
+                values_table(b, &COLUMNS, chunk.len()),
+                customer_join(key)
+            );
+            // Only full-size statements are kept prepared: the last, shorter chunk of each
+            // batch would otherwise fill the statement cache with large one-off programs.
+            let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
+            for p in chunk {
+                query = query
+                    .bind(target.brand_id)
+                    .bind(key_value(p.key.as_ref()))
+                    .bind(label.as_str())
+                    .bind(p.placed_at)
+                    .bind(now);
+            }
+            query.execute(&mut **tx).await?;
         }
-        query.execute(&mut **tx).await?;
     }
     Ok(())
 }

@@ -1,0 +1,208 @@
+//! `starling-bench`: the import benchmark behind `.ci/bench` (see the README).
+//!
+//! - `starling-bench generate <file> <rows>` writes a Shopify orders export of `rows` line
+//!   item rows (orders of 1-3 items, returning buyers, a few bad rows), streaming.
+//! - `starling-bench import <file> sqlite|postgres` imports it into a fresh database through
+//!   the same job runner the server uses, twice (the second run must change nothing), and
+//!   prints rows/s and the process's peak RSS.
+
+use app::db::Db;
+use app::orders::{jobs, privacy, store};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("generate") if args.len() == 4 => generate(Path::new(&args[2]), args[3].parse()?),
+        Some("import") if args.len() == 4 => import(Path::new(&args[2]), &args[3]).await,
+        Some("parse") if args.len() == 3 => parse_only(Path::new(&args[2])),
+        _ => {
+            eprintln!("usage: starling-bench generate <file> <rows> | starling-bench import <file> sqlite|postgres");
+            std::process::exit(2);
+        }
+    }
+}
+
+const FIRST: [&str; 16] = ["Anna", "Jonas", "Léa", "Marco", "Yuki", "Sofia", "Lukas", "Chloé", "Hiro", "Emma", "Mateo", "Ingrid", "Noah", "Mia", "Elif", "Olga"];
+const LAST: [&str; 16] = ["Becker", "Schmidt", "Dubois", "Rossi", "Tanaka", "García", "Müller", "Martin", "Sato", "Wilson", "López", "Larsen", "Nowak", "Kovač", "Yılmaz", "Ivanova"];
+const COUNTRIES: [&str; 8] = ["DE", "AT", "FR", "IT", "ES", "GB", "US", "NL"];
+const PRODUCTS: [&str; 8] = ["Trail Jacket", "Wool Socks", "Headlamp \"Pro\"", "Tea Set, 4 cups", "Linen Towels", "Rice Cooker", "Plant Pot", "Camping Stove"];
+
+/// A Shopify export with the platform's full header; one row per line item.
+fn generate(path: &Path, rows: u64) -> anyhow::Result<()> {
+    let started = Instant::now();
+    const HEADER: &str = "Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Accepts Marketing,Currency,Subtotal,Shipping,Taxes,Total,Discount Code,Discount Amount,Shipping Method,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem compare at price,Lineitem sku,Lineitem requires shipping,Lineitem taxable,Lineitem fulfillment status,Billing Name,Billing Street,Billing Address1,Billing Address2,Billing Company,Billing City,Billing Zip,Billing Province,Billing Country,Billing Phone,Shipping Name,Shipping Street,Shipping Address1,Shipping Address2,Shipping Company,Shipping City,Shipping Zip,Shipping Province,Shipping Country,Shipping Phone,Notes,Note Attributes,Cancelled at,Payment Method,Payment Reference,Refunded Amount,Vendor,Id,Tags,Risk Level,Source,Lineitem discount,Phone";
+    let header: Vec<&str> = HEADER.split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).expect("a Shopify column");
+    let mut out = csv::WriterBuilder::new().buffer_capacity(1 << 20).from_path(path)?;
+    out.write_record(&header)?;
+    let mut state: u64 = 0x5eed;
+    let mut next = move |n: u64| {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    let money = |minor: u64| format!("{}.{:02}", minor / 100, minor % 100);
+    let (mut written, mut order) = (0u64, 100_000u64);
+    let base = 1_704_067_200i64; // 2024-01-01
+    let mut row = vec![String::new(); header.len()];
+    while written < rows {
+        order += 1;
+        let items = [1, 1, 1, 2, 2, 3][next(6) as usize].min(rows - written);
+        let buyer = next(400_000);
+        let (first, last) = (FIRST[(buyer % 16) as usize], LAST[(buyer / 16 % 16) as usize]);
+        let country = COUNTRIES[(buyer % 8) as usize];
+        let created = chrono::DateTime::from_timestamp(base + next(300 * 86_400) as i64, 0).unwrap_or_default();
+        let created_text = created.format("%Y-%m-%d %H:%M:%S +0000").to_string();
+        let fulfilled = next(3) > 0;
+        for item in 0..items {
+            row.iter_mut().for_each(String::clear);
+            let price = 500 + next(20_000);
+            row[column("Name")] = format!("#{order}");
+            row[column("Lineitem quantity")] = (1 + next(3)).to_string();
+            row[column("Lineitem name")] = PRODUCTS[next(8) as usize].to_string();
+            row[column("Lineitem price")] = money(price);
+            row[column("Lineitem sku")] = format!("SKU-{}", next(500));
+            row[column("Lineitem requires shipping")] = "true".into();
+            row[column("Lineitem taxable")] = "true".into();
+            if item == 0 {
+                row[column("Email")] = format!("{}.{}{buyer}@example.test", first.to_lowercase(), last.to_lowercase());
+                row[column("Financial Status")] = "paid".into();
+                row[column("Paid at")] = created_text.clone();
+                row[column("Fulfillment Status")] = if fulfilled { "fulfilled" } else { "unfulfilled" }.into();
+                row[column("Fulfilled at")] = if fulfilled { created_text.clone() } else { String::new() };
+                row[column("Accepts Marketing")] = if next(2) == 0 { "yes" } else { "no" }.into();
+                row[column("Currency")] = "EUR".into();
+                row[column("Subtotal")] = money(price);
+                row[column("Shipping")] = "4.90".into();
+                row[column("Total")] = money(price + 490);
+                row[column("Shipping Method")] = "Standard".into();
+                // One order in 2,000 has a date nobody can read: reported, the rest lands.
+                row[column("Created at")] = if next(2000) == 0 { "31/02/2024".into() } else { created_text.clone() };
+                for side in ["Billing", "Shipping"] {
+                    row[column(&format!("{side} Name"))] = format!("{first} {last}");
+                    row[column(&format!("{side} Address1"))] = "Hafenstraße 1".into();
+                    row[column(&format!("{side} City"))] = "Hamburg".into();
+                    row[column(&format!("{side} Zip"))] = "20457".into();
+                    row[column(&format!("{side} Country"))] = country.into();
+                }
+                row[column("Payment Method")] = "Shopify Payments".into();
+                row[column("Id")] = order.to_string();
+                row[column("Risk Level")] = "Low".into();
+                row[column("Source")] = "web".into();
+            }
+            out.write_record(&row)?;
+            written += 1;
+        }
+    }
+    out.flush()?;
+    let size = std::fs::metadata(path)?.len();
+    println!("generated {rows} rows ({} orders, {:.1} MB) in {:.1} s: {}", order - 100_000, size as f64 / 1e6, started.elapsed().as_secs_f64(), path.display());
+    Ok(())
+}
+
+/// Peak resident set size of this process (VmHWM), in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+async fn fresh_database(kind: &str, dir: &Path) -> anyhow::Result<(Db, Option<String>)> {
+    match kind {
+        "sqlite" => Ok((Db::connect(&format!("sqlite://{}", dir.join("bench.db").display())).await?, None)),
+        "postgres" => {
+            use sqlx::Connection;
+            let admin_url = std::env::var("STARLING_BENCH_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+            let name = format!("starling_bench_{}", std::process::id());
+            let mut admin = sqlx::PgConnection::connect(&format!("{admin_url}/postgres")).await?;
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+            Ok((Db::connect(&format!("{admin_url}/{name}")).await?, Some(name)))
+        }
+        other => anyhow::bail!("unknown database {other}: sqlite or postgres"),
+    }
+}
+
+async fn drop_database(name: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let admin_url = std::env::var("STARLING_BENCH_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let mut admin = sqlx::PgConnection::connect(&format!("{admin_url}/postgres")).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await?;
+    Ok(())
+}
+
+async fn import(file: &Path, kind: &str) -> anyhow::Result<()> {
+    let rows = count_rows(file)?;
+    let dir: PathBuf = std::env::temp_dir().join(format!("starling-bench-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("imports"))?;
+    let (db, pg_name) = fresh_database(kind, &dir).await?;
+    app::demo::seed(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let salt = privacy::salt(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The demo's Shopify store of the first client.
+    let (store_id,): (i64,) = sqlx::query_as("SELECT id FROM stores WHERE platform = 'shopify' ORDER BY id LIMIT 1").fetch_one(&db.pool).await?;
+    let target = store::target(&db, store_id).await.map_err(|e| anyhow::anyhow!("{e}"))?.ok_or_else(|| anyhow::anyhow!("no store"))?;
+    let mut results = Vec::new();
+    for run in ["first import", "same file again"] {
+        let job_id = jobs::create(&db, &target, "bench.csv", "bench").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let upload = jobs::upload_path(&dir, job_id);
+        // A hard link where the file system allows it: the import reads it like an upload.
+        if std::fs::hard_link(file, &upload).is_err() {
+            std::fs::copy(file, &upload)?;
+        }
+        let size = std::fs::metadata(&upload)?.len() as i64;
+        jobs::received(&db, job_id, size, "shopify", "UTF-8", "queued", "").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let job = jobs::claim(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?.ok_or_else(|| anyhow::anyhow!("no job to claim"))?;
+        let started = Instant::now();
+        jobs::run(&db, &salt, &dir, &job).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let seconds = started.elapsed().as_secs_f64();
+        let done = jobs::get(&db, job_id).await.map_err(|e| anyhow::anyhow!("{e}"))?.ok_or_else(|| anyhow::anyhow!("job gone"))?;
+        println!(
+            "{kind} {run}: {rows} rows in {seconds:.2} s = {:.0} rows/s ({:.0} orders/s); {}",
+            rows as f64 / seconds,
+            (done.orders_new + done.orders_updated + done.orders_unchanged) as f64 / seconds,
+            done.message
+        );
+        results.push((run, seconds, done));
+    }
+    let (_, seconds, first) = &results[0];
+    let stored: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders WHERE store_id = $1 AND source LIKE 'import:%'").bind(store_id).fetch_one(&db.pool).await?;
+    anyhow::ensure!(stored.0 == first.orders_new, "stored {} orders, the job says {}", stored.0, first.orders_new);
+    anyhow::ensure!(results[1].2.orders_new == 0 && results[1].2.orders_updated == 0, "the second import changed something");
+    println!("RESULT db={kind} rows={rows} seconds={seconds:.3} rows_per_s={:.0} peak_rss_mb={:.0}", rows as f64 / seconds, peak_rss_mb());
+    db.pool.close().await;
+    if let Some(name) = pg_name {
+        drop_database(&name).await?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Parses the file without storing it (how much of an import is reading).
+fn parse_only(file: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let reader = std::io::BufReader::with_capacity(256 * 1024, std::fs::File::open(file)?);
+    let import = app::orders::import::Import::open(reader, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (mut orders, mut bad) = (0, 0);
+    for item in import {
+        match item {
+            Ok(_) => orders += 1,
+            Err(_) => bad += 1,
+        }
+    }
+    println!("parsed {orders} orders and {bad} bad rows in {:.2} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Data rows of the file (records, not lines: a quoted newline stays in its row).
+fn count_rows(file: &Path) -> anyhow::Result<u64> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_path(file)?;
+    let mut record = csv::ByteRecord::new();
+    let mut n = 0;
+    while reader.read_byte_record(&mut record)? {
+        n += 1;
+    }
+    Ok(n)
+}
