@@ -302,3 +302,59 @@ async fn every_page_comes_alive_when_opened_directly() {
     }
     browser.close().await.ok();
 }
+
+#[tokio::test]
+async fn a_manager_uploads_an_export_previews_it_and_watches_the_import_finish() {
+    let app = TestApp::spawn().await;
+    let driver = Driver::start().await;
+    let browser = driver.browser(1280, 900, false).await;
+    sign_in(&browser, &app, MANAGER).await;
+    // Twelve hundred orders, one with a bad date, so the job runs long enough to be seen.
+    let mut export = String::from("Name,Email,Financial Status,Fulfillment Status,Created at,Lineitem quantity,Lineitem name,Shipping Name,Shipping Country\n");
+    for i in 0..1200 {
+        let date = if i == 7 { "someday".to_string() } else { format!("2024-03-{:02} 10:00:00 +0100", 1 + i % 28) };
+        export.push_str(&format!("#B{i},buyer{i}@example.test,paid,fulfilled,{date},1,Headlamp,Buyer {i},DE\n"));
+    }
+    let file = std::env::temp_dir().join(format!("starling-browser-export-{}.csv", std::process::id()));
+    std::fs::write(&file, export).unwrap();
+
+    browser.goto(&app.url("/clients/1")).await.unwrap();
+    hydrated(&browser).await;
+    click_link(&browser, "Imports").await;
+    wait_for_path(&browser, "/clients/1/imports").await;
+    wait_for_text(&browser, "main", "Upload an order export").await;
+    let store = browser.find(Locator::Css("#upload-store")).await.unwrap();
+    store.select_by_value("2").await.unwrap();
+    browser.find(Locator::Css("#upload-file")).await.unwrap().send_keys(&file.to_string_lossy()).await.unwrap();
+    browser.find(Locator::Css("form.upload button[type=submit]")).await.unwrap().click().await.unwrap();
+
+    // The preview names the format and shows the first orders as Starling reads them.
+    wait_for_text(&browser, "main", "Detected: Shopify orders export").await;
+    wait_for_text(&browser, "table.preview", "buyer0@example.test").await;
+    wait_for_text(&browser, "main", "Line 9, Created at").await;
+    hydrated(&browser).await;
+    screenshot(&browser, "import-preview.png").await;
+    browser.find(Locator::XPath("//button[normalize-space()='Run import']")).await.unwrap().click().await.unwrap();
+
+    // The page follows the job without a reload until it is done.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = browser.find(Locator::Css("main")).await.unwrap().text().await.unwrap_or_default();
+        if text.contains("1199 new orders") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the import never finished on the page: {text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let progress = browser.find(Locator::Css("progress.wide")).await.unwrap().attr("value").await.unwrap();
+    assert_eq!(progress.as_deref(), Some("100"));
+    wait_for_text(&browser, "table.rejects", "\"someday\" is not a date").await;
+    screenshot(&browser, "import-done.png").await;
+
+    // The orders are there, filtered by the store.
+    browser.goto(&app.url("/clients/1/orders?store=2&q=buyer1199")).await.unwrap();
+    hydrated(&browser).await;
+    wait_for_text(&browser, "table.orders", "#B1199").await;
+    let _ = std::fs::remove_file(&file);
+    browser.close().await.ok();
+}
