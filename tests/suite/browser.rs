@@ -74,6 +74,10 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A test that failed before closing its session leaves Chromium running without
+        // its driver: end every process of this profile.
+        let pattern = format!("user-data-dir={}( |$)", self.profile.display());
+        let _ = Command::new("pkill").arg("-f").arg(pattern).status();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
