@@ -17,10 +17,11 @@ pub struct DemoLogin {
     pub role: Role,
 }
 
-pub const LOGINS: [DemoLogin; 5] = [
+pub const LOGINS: [DemoLogin; 6] = [
     DemoLogin { email: "admin@starling.test", password: "admin-demo-2026", role: Role::Admin },
     DemoLogin { email: "am@starling.test", password: "manager-demo-2026", role: Role::AccountManager },
     DemoLogin { email: "copy@starling.test", password: "writer-demo-2026", role: Role::Copywriter },
+    DemoLogin { email: "lektor@starling.test", password: "reviewer-demo-2026", role: Role::Copywriter },
     DemoLogin { email: "viewer@nordlicht.test", password: "viewer-demo-2026", role: Role::ClientViewer },
     DemoLogin { email: "viewer@sakura.test", password: "viewer2-demo-2026", role: Role::ClientViewer },
 ];
@@ -66,7 +67,7 @@ pub async fn seed(db: &Db) -> Result<bool, AppError> {
     }
     let mut client_ids = Vec::new();
     for DemoClient(name, contact, brands) in CLIENTS {
-        let form = ClientForm { id: None, name: name.into(), contact_email: contact.into(), support_email: contact.into() };
+        let form = ClientForm { id: None, name: name.into(), contact_email: contact.into(), support_email: contact.into(), template_approval: name.starts_with("Nordlicht") };
         let client_id = clients::insert_client(db, &form).await?;
         client_ids.push(client_id);
         for DemoBrand(brand, sender, domain, locale, address, stores) in brands {
@@ -95,19 +96,27 @@ pub async fn seed(db: &Db) -> Result<bool, AppError> {
             }
         }
     }
-    let names = ["Ada Admin", "Max Manager", "Clara Copy", "Nora Nordlicht", "Sora Sakura"];
+    let names = ["Ada Admin", "Max Manager", "Clara Copy", "Lena Lektor", "Nora Nordlicht", "Sora Sakura"];
     for (login, name) in LOGINS.iter().zip(names) {
         let hash = hash_password(SecretString::from(login.password.to_string())).await?;
         let id = users::insert_user(db, login.email, name, &hash, login.role).await?;
         let assigned: Vec<i64> = match login.email {
-            "am@starling.test" | "copy@starling.test" => vec![client_ids[0], client_ids[1]],
+            "am@starling.test" | "copy@starling.test" | "lektor@starling.test" => vec![client_ids[0], client_ids[1]],
             "viewer@nordlicht.test" => vec![client_ids[0]],
             "viewer@sakura.test" => vec![client_ids[1]],
             _ => vec![],
         };
         users::set_clients(db, id, &assigned).await?;
+        // Each copywriter reviews the languages of the other's writing.
+        let locales: &[&str] = match login.email {
+            "copy@starling.test" => &["en", "ja", "es", "it"],
+            "lektor@starling.test" => &["de", "fr", "en"],
+            _ => &[],
+        };
+        users::set_locales(db, id, &locales.iter().map(|l| l.to_string()).collect::<Vec<_>>()).await?;
     }
     seed_orders(db).await?;
+    seed_templates(db, client_ids[0], client_ids[2]).await?;
     Ok(true)
 }
 
@@ -173,6 +182,80 @@ async fn seed_orders(db: &Db) -> Result<(), AppError> {
             let scope = privacy::Scope { client_id: Some(target.client_id), brand_id: Some(target.brand_id) };
             privacy::suppress(db, &salt, scope, address, crate::orders::model::Reason::Unsubscribed, "demo", "demo").await?;
         }
+    }
+    Ok(())
+}
+
+/// Two templates of Nordlicht: a German and English review request for its shop (German
+/// approved, English waiting for review) and an Amazon message still in draft.
+async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<(), AppError> {
+    use crate::templates::model::{Status, TemplateForm};
+    use crate::templates::store::{self as templates, NewVersion};
+    let writer = users::actor_by_email(db, "copy@starling.test").await?;
+    let reviewer = users::actor_by_email(db, "lektor@starling.test").await?;
+    let viewer = users::actor_by_email(db, "viewer@nordlicht.test").await?;
+    let (Some(writer), Some(reviewer), Some(viewer)) = (writer, reviewer, viewer) else { return Ok(()) };
+    let Some(brand) = clients::brands(db, client_id).await?.into_iter().next() else { return Ok(()) };
+    let shop = TemplateForm { client_id, brand_id: brand.id, name: "Bewertungsanfrage".into(), purpose: "review_request".into(), platform: "shopify".into(), locale: "de".into() };
+    let template_id = templates::insert_template(db, client_id, &shop, &writer).await?;
+    let german = NewVersion {
+        template_id,
+        client_id,
+        locale: "de",
+        subject: "Wie gefällt Ihnen {{ product.name }}?",
+        html: "<p>Hallo {{ customer.first_name | default(\"zusammen\") }},</p>\n<p>vielen Dank für Ihre Bestellung {{ order.id }}. Wie zufrieden sind Sie mit {{ product.name }}? Wir freuen uns über Ihre ehrliche Bewertung – ob gut oder schlecht.</p>\n<p><a href=\"{{ review_url }}\">Bewertung schreiben</a></p>\n<p style=\"font-size:12px;color:#666\">{{ brand.postal_address }}<br><a href=\"{{ unsubscribe_url }}\">Abmelden</a></p>",
+        text: "Hallo {{ customer.first_name | default(\"zusammen\") }},\n\nvielen Dank für Ihre Bestellung {{ order.id }}. Wie zufrieden sind Sie mit {{ product.name }}? Wir freuen uns über Ihre ehrliche Bewertung: {{ review_url }}\n\n{{ brand.postal_address }}\nAbmelden: {{ unsubscribe_url }}",
+        blocking: 0,
+        warnings: 0,
+    };
+    let de = templates::insert_version(db, &german, &writer).await?;
+    templates::record(db, de, client_id, Status::Draft, "created", "", &writer).await?;
+    let steps = [(Status::InReview, "submitted", &writer), (Status::ClientReview, "approved", &reviewer), (Status::Approved, "client_approved", &viewer)];
+    for (to, action, who) in steps {
+        let Some((version, _)) = templates::version(db, de).await? else { break };
+        templates::transition(db, &version.row, client_id, to, action, "", who).await?;
+    }
+    let english = NewVersion {
+        locale: "en",
+        subject: "How do you like {{ product.name }}?",
+        html: "<p>Hi {{ customer.first_name | default(\"there\") }},</p>\n<p>Thanks for your order {{ order.id }}. How is {{ product.name }} working out? We read every review, good or bad.</p>\n<p><a href=\"{{ review_url }}\">Write a review</a></p>\n<p style=\"font-size:12px;color:#666\">{{ brand.postal_address }}<br><a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p>",
+        text: "Hi {{ customer.first_name | default(\"there\") }},\n\nThanks for your order {{ order.id }}. How is {{ product.name }} working out? {{ review_url }}\n\n{{ brand.postal_address }}\nUnsubscribe: {{ unsubscribe_url }}",
+        ..german
+    };
+    let en = templates::insert_version(db, &english, &writer).await?;
+    templates::record(db, en, client_id, Status::Draft, "created", "", &writer).await?;
+    if let Some((version, _)) = templates::version(db, en).await? {
+        templates::transition(db, &version.row, client_id, Status::InReview, "submitted", "", &writer).await?;
+    }
+    let amazon = TemplateForm { name: "Amazon-Bewertungsanfrage".into(), platform: "amazon".into(), ..shop };
+    let amazon_id = templates::insert_template(db, client_id, &amazon, &writer).await?;
+    let draft = NewVersion {
+        template_id: amazon_id,
+        locale: "de",
+        subject: "Ihre Bestellung {{ order.id }}",
+        html: "<p>Hallo,</p>\n<p>wir hoffen, {{ product.name }} gefällt Ihnen. Über eine ehrliche Bewertung auf Amazon freuen wir uns: <a href=\"{{ review_url }}\">Bewertung schreiben</a></p>",
+        text: "Hallo,\n\nwir hoffen, {{ product.name }} gefällt Ihnen. Über eine ehrliche Bewertung auf Amazon freuen wir uns: {{ review_url }}",
+        ..german
+    };
+    let id = templates::insert_version(db, &draft, &writer).await?;
+    templates::record(db, id, client_id, Status::Draft, "created", "", &writer).await?;
+    // Maison Verte's French draft, written by the admin (no copywriter works for it yet).
+    let admin = users::actor_by_email(db, "admin@starling.test").await?;
+    let maison = clients::brands(db, other_client).await?.into_iter().next();
+    if let (Some(admin), Some(maison)) = (admin, maison) {
+        let form = TemplateForm { client_id: other_client, brand_id: maison.id, name: "Demande d'avis".into(), platform: "shopify".into(), locale: "fr".into(), ..amazon };
+        let template_id = templates::insert_template(db, other_client, &form, &admin).await?;
+        let french = NewVersion {
+            template_id,
+            client_id: other_client,
+            locale: "fr",
+            subject: "Votre avis sur {{ product.name }}",
+            html: "<p>Bonjour {{ customer.first_name | default(\"\") }},</p>\n<p>Que pensez-vous de {{ product.name }} ? <a href=\"{{ review_url }}\">Donner votre avis</a></p>\n<p>{{ brand.postal_address }} · <a href=\"{{ unsubscribe_url }}\">Se désabonner</a></p>",
+            text: "Bonjour,\n\nQue pensez-vous de {{ product.name }} ? {{ review_url }}\n\n{{ brand.postal_address }}\nSe désabonner : {{ unsubscribe_url }}",
+            ..german
+        };
+        let id = templates::insert_version(db, &french, &admin).await?;
+        templates::record(db, id, other_client, Status::Draft, "created", "", &admin).await?;
     }
     Ok(())
 }

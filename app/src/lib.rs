@@ -6,8 +6,10 @@
 pub mod accounts;
 pub mod audit;
 pub mod clients;
+pub mod compliance;
 #[cfg(feature = "ssr")]
 pub mod db;
+pub mod delivery;
 #[cfg(feature = "ssr")]
 pub mod demo;
 pub mod error;
@@ -15,6 +17,7 @@ pub mod orders;
 #[cfg(feature = "ssr")]
 pub mod request;
 pub mod shell;
+pub mod templates;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -35,6 +38,10 @@ pub struct ServerState {
     pub data_dir: std::path::PathBuf,
     /// Largest upload accepted (order files, suppression lists), in bytes.
     pub max_upload_bytes: u64,
+    /// Base URL for links in e-mails (`http://127.0.0.1:3000` when not configured).
+    pub public_url: String,
+    /// Where mail goes: the SMTP relay, or the outbox folder.
+    pub mailer: std::sync::Arc<delivery::mailer::Mailer>,
 }
 
 #[cfg(feature = "ssr")]
@@ -81,6 +88,8 @@ pub fn App() -> impl IntoView {
     use audit::ui::AuditPage;
     use clients::ui::{BrandFormPage, ClientFormPage, ClientPage, ClientsPage, DashboardPage, StoreFormPage};
     use orders::ui::{ApiKeysPage, CustomerPage, ImportJobPage, ImportsPage, OrdersPage, PrivacyPage};
+    use templates::ui::{ApprovalsPage, TemplatePage, TemplatesPage, VersionPage};
+    use delivery::ui::OutboxPage;
     use shell::{Layout, NotFound};
     view! {
         <Stylesheet id="leptos" href="/pkg/starling.css"/>
@@ -105,6 +114,11 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/clients/:id/imports") view=|| view! { <Layout><ImportsPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/imports/:job") view=|| view! { <Layout><ImportJobPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/privacy") view=|| view! { <Layout><PrivacyPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/templates") view=|| view! { <Layout><TemplatesPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/templates/:template") view=|| view! { <Layout><TemplatePage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/templates/:template/versions/:version") view=|| view! { <Layout><VersionPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/approvals") view=|| view! { <Layout><ApprovalsPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/outbox") view=|| view! { <Layout><OutboxPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/users") view=|| view! { <Layout><UsersPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/audit") view=|| view! { <Layout><AuditPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/account") view=|| view! { <Layout><AccountPage/></Layout> } ssr=SsrMode::Async/>

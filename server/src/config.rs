@@ -29,6 +29,8 @@ pub struct Config {
     pub log_format: String,
     /// Seed demo data into an empty database and print the demo logins.
     pub demo: bool,
+    /// The sender of Starling's own mail (approval notifications).
+    pub mail_from: String,
     /// SMTP relay URL (`smtps://user:pass@host:465`); empty means mail goes to the outbox folder.
     #[serde(skip_serializing)]
     pub smtp_url: Option<SecretString>,
@@ -51,6 +53,7 @@ impl Default for Config {
             max_upload_bytes: 200 * 1024 * 1024,
             log_format: "text".into(),
             demo: false,
+            mail_from: "Starling <starling@localhost>".into(),
             smtp_url: None,
             secret_key: None,
         }

@@ -1,6 +1,8 @@
 //! The Starling process: configuration, the HTTP router with its guards, and start-up.
 //! `main.rs` is a thin wrapper so that tests can start the same server on port 0.
 
+#![recursion_limit = "512"]
+
 pub mod config;
 pub mod orders;
 pub mod routes;
@@ -33,7 +35,13 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 /// The whole HTTP application for `config`, over an open database.
-pub fn router(config: &Config, db: Db, addr: SocketAddr, secret_key: secrecy::SecretString) -> Router {
+pub fn router(
+    config: &Config,
+    db: Db,
+    addr: SocketAddr,
+    secret_key: secrecy::SecretString,
+    mailer: std::sync::Arc<app::delivery::mailer::Mailer>,
+) -> Router {
     let leptos = LeptosOptions::builder()
         .output_name("starling")
         .site_root(config.site_root.to_string_lossy().to_string())
@@ -48,6 +56,12 @@ pub fn router(config: &Config, db: Db, addr: SocketAddr, secret_key: secrecy::Se
             secret_key,
             data_dir: config.data_dir.clone(),
             max_upload_bytes: config.max_upload_bytes,
+            public_url: if config.public_url.is_empty() {
+                format!("http://{addr}")
+            } else {
+                config.public_url.trim_end_matches('/').to_string()
+            },
+            mailer,
         },
         max_body_bytes: config.max_body_bytes,
     };
@@ -118,7 +132,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let secret_key = config.resolve_secret_key()?;
-    let app = router(&config, db.clone(), addr, secret_key);
+    let mailer = app::delivery::mailer::Mailer::new(config.smtp_url.as_ref(), config.data_dir.join("outbox"), &config.mail_from)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    tracing::info!(mailer = ?mailer, "mail");
+    let app = router(&config, db.clone(), addr, secret_key, std::sync::Arc::new(mailer));
     // Background work: import jobs and the daily retention purge.
     tokio::spawn(app::orders::jobs::work(db.clone(), config.data_dir.clone()));
     tokio::spawn(orders::retention_loop(db.clone()));

@@ -163,8 +163,58 @@ fn rpc_case(name: &str, who: Who, target: Target, n: usize) -> Option<Case> {
             allow_if(manages_orders(who, own)),
         ),
         "revoke_api_key" => case(json!({ "client_id": client, "key_id": 999_999 }), found_if(manages_orders(who, own), who)),
+        // Templates: everyone assigned reads; copywriters and managers write; workflow
+        // steps reach the version's state check (409 on a draft) only for the client's users.
+        "list_templates" => {
+            let body = json!({ "client_id": client, "query": { "q": "", "sort": "", "desc": false, "page": 1 } });
+            Case { body, expect: allow_if(admin || (signed_in && own)), hidden: foreign_names(who) }
+        }
+        "get_template" => case(json!({ "id": template_of(target) }), allow_if(admin || (signed_in && own))),
+        "version_editor" => case(json!({ "id": version_of(target) }), allow_if(admin || (signed_in && own))),
+        "compare_versions" => case(json!({ "from": version_of(target), "to": version_of(target) }), allow_if(admin || (signed_in && own))),
+        "create_template" => case(
+            json!({ "form": { "client_id": client, "brand_id": brand_of(target), "name": format!("Matrix template {n}"),
+                              "purpose": "care", "platform": "any", "locale": "en" } }),
+            allow_if(writes_templates(who, own)),
+        ),
+        "new_version" => case(
+            json!({ "template_id": template_of(target), "locale": format!("en-{:03}", n % 1000), "copy_from": null }),
+            allow_if(writes_templates(who, own)),
+        ),
+        "save_version" => case(
+            json!({ "id": version_of(target), "subject": format!("Matrix {n}"), "html": "<p>x</p>", "text": "x" }),
+            allow_if(writes_templates(who, own)),
+        ),
+        "version_step" => case(
+            json!({ "id": version_of(target), "step": "Approve", "comment": "" }),
+            if admin || (signed_in && own) { Expect::Status(409) } else { Expect::Deny },
+        ),
+        "approval_queue" => Case { body: json!({}), expect: allow_if(signed_in), hidden: foreign_names(who) },
+        "list_outbox" => case(json!({}), allow_if(admin)),
+        "outbox_message" => case(json!({ "file": "no-such-message.eml" }), found_if(admin, who)),
         _ => return None,
     })
+}
+
+/// Admins, and the client's account managers and copywriters.
+fn writes_templates(who: Who, own: bool) -> bool {
+    who == Who::Admin || (own && matches!(who, Who::Manager | Who::Writer))
+}
+
+/// Demo templates: 1 of client 1 (versions 1-2), 3 of client 3 (version 4).
+fn template_of(target: Target) -> i64 {
+    match target {
+        Target::Own => 1,
+        Target::Foreign => 3,
+    }
+}
+
+/// Demo versions: 3 is client 1's Amazon draft, 4 client 3's French draft.
+fn version_of(target: Target) -> i64 {
+    match target {
+        Target::Own => 3,
+        Target::Foreign => 4,
+    }
 }
 
 /// Admins, and the client's account managers and viewers (copywriters see no buyers).
@@ -268,6 +318,8 @@ fn concrete(pattern: &str, target: Target, records: &Records) -> String {
         .replace("{id}", client)
         .replace("{brand}", brand)
         .replace("{store}", store)
+        .replace("{template}", &template_of(target).to_string())
+        .replace("{version}", &version_of(target).to_string())
         .replace("{customer}", &records.customer[i].to_string())
         .replace("{job}", &records.job[i].to_string())
 }

@@ -299,7 +299,9 @@ async fn every_page_comes_alive_when_opened_directly() {
             .replace("{brand}", "1")
             .replace("{store}", "1")
             .replace("{customer}", &customer.to_string())
-            .replace("{job}", &job.to_string());
+            .replace("{job}", &job.to_string())
+            .replace("{template}", "1")
+            .replace("{version}", "1");
         browser.goto(&app.url(&path)).await.unwrap();
         let waited = browser.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("body[data-hydrated]")).await;
         assert!(waited.is_ok(), "{path} did not hydrate when opened directly");
@@ -360,5 +362,85 @@ async fn a_manager_uploads_an_export_previews_it_and_watches_the_import_finish()
     hydrated(&browser).await;
     wait_for_text(&browser, "table.orders", "#B1199").await;
     let _ = std::fs::remove_file(&file);
+    browser.close().await.ok();
+}
+
+/// The templates journey of the issue: a copywriter types "5 Sterne" into a German version
+/// and sees the blocking finding appear without a page load, fixes it and submits; the
+/// German reviewer approves; the client's viewer approves last; the version shows as
+/// approved with its history.
+#[tokio::test]
+async fn a_german_version_is_linted_as_typed_then_approved_by_reviewer_and_client() {
+    let app = TestApp::spawn().await;
+    let driver = Driver::start().await;
+    let browser = driver.browser(1280, 1000, false).await;
+
+    sign_in(&browser, &app, WRITER).await;
+    click_link(&browser, "Clients").await;
+    wait_for_text(&browser, "main", "Nordlicht Outdoor GmbH").await;
+    click_link(&browser, "Nordlicht Outdoor GmbH").await;
+    wait_for_path(&browser, "/clients/1").await;
+    click_link(&browser, "Templates").await;
+    wait_for_path(&browser, "/clients/1/templates").await;
+    wait_for_text(&browser, "main", "Bewertungsanfrage").await;
+    browser.find(Locator::XPath("//button[normalize-space()='New template']")).await.unwrap().click().await.unwrap();
+    browser.find(Locator::Css("#field-brand_id")).await.unwrap().select_by_label("Nordlicht").await.unwrap();
+    fill(&browser, "#field-name", "Winterjacke Bewertung").await;
+    fill(&browser, "#field-locale", "de").await;
+    browser.find(Locator::XPath("//button[normalize-space()='Create and edit']")).await.unwrap().click().await.unwrap();
+    wait_for_text(&browser, "main h1", "Winterjacke Bewertung · de · version 1").await;
+    let editor_path = browser.current_url().await.unwrap().path().to_string();
+    wait_for_text(&browser, ".findings", "0 blocking").await;
+
+    // Typing: the lint runs in the browser on each keystroke; no page load happens.
+    browser.execute("window.__starlingMarker = 7", vec![]).await.unwrap();
+    let html = browser.find(Locator::Css("#field-html")).await.unwrap();
+    html.send_keys("\n<p>Bitte geben Sie uns 5 Sterne für {{ product.name }}.</p>").await.unwrap();
+    wait_for_text(&browser, ".findings", "1 blocking").await;
+    wait_for_text(&browser, ".findings", "\"5 Sterne\"").await;
+    wait_for_text(&browser, "pre.marked mark.mark-block", "5 Sterne").await;
+    let submit = browser.find(Locator::XPath("//button[normalize-space()='Submit for review']")).await.unwrap();
+    assert!(!submit.is_enabled().await.unwrap(), "submit is disabled while a finding blocks");
+    screenshot(&browser, "template-lint-blocking.png").await;
+    let marker = browser.execute("return window.__starlingMarker ?? null", vec![]).await.unwrap();
+    assert_eq!(marker, json!(7), "the finding appeared without a page load");
+
+    // Fixing the text clears the finding; save, then submit.
+    let fixed = browser.execute("return document.querySelector('#field-html').value.replace('Bitte geben Sie uns 5 Sterne für', 'Wie gefällt Ihnen')", vec![]).await.unwrap();
+    fill(&browser, "#field-html", fixed.as_str().unwrap()).await;
+    wait_for_text(&browser, ".findings", "No findings").await;
+    browser.find(Locator::XPath("//button[normalize-space()='Save']")).await.unwrap().click().await.unwrap();
+    wait_for_text(&browser, ".editor-parts .actions", "Saved").await;
+    let submit = browser.find(Locator::XPath("//button[normalize-space()='Submit for review']")).await.unwrap();
+    browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::XPath("//button[normalize-space()='Submit for review' and not(@disabled)]")).await.unwrap();
+    submit.click().await.unwrap();
+    wait_for_text(&browser, ".page-head .badge", "In review").await;
+    sign_out(&browser).await;
+
+    // The German reviewer finds it in their queue and approves.
+    sign_in(&browser, &app, REVIEWER).await;
+    click_link(&browser, "Approvals").await;
+    wait_for_path(&browser, "/approvals").await;
+    wait_for_text(&browser, "main table", "Winterjacke Bewertung v1").await;
+    click_link(&browser, "Winterjacke Bewertung v1").await;
+    wait_for_path(&browser, &editor_path).await;
+    browser.find(Locator::XPath("//button[normalize-space()='Approve']")).await.unwrap().click().await.unwrap();
+    wait_for_text(&browser, ".page-head .badge", "Awaiting client").await;
+    sign_out(&browser).await;
+
+    // The client's viewer approves last.
+    sign_in(&browser, &app, VIEWER).await;
+    click_link(&browser, "Approvals").await;
+    wait_for_text(&browser, "main table", "Winterjacke Bewertung v1").await;
+    click_link(&browser, "Winterjacke Bewertung v1").await;
+    wait_for_path(&browser, &editor_path).await;
+    browser.find(Locator::XPath("//button[normalize-space()='Approve']")).await.unwrap().click().await.unwrap();
+    wait_for_text(&browser, ".page-head .badge", "Approved").await;
+    wait_for_text(&browser, ".history", "client approved").await;
+    let history = browser.find(Locator::Css(".history")).await.unwrap().text().await.unwrap();
+    for (who, what) in [(WRITER, "submitted"), (REVIEWER, "approved"), (VIEWER, "client approved")] {
+        assert!(history.contains(&format!("{who} {what}")), "history lacks \"{who} {what}\": {history}");
+    }
+    screenshot(&browser, "template-approved.png").await;
     browser.close().await.ok();
 }

@@ -6,3 +6,4 @@ mod authz;
 mod browser;
 mod foundation;
 mod orders;
+mod templates;

@@ -21,6 +21,8 @@ pub fn login(email: &str) -> (&'static str, &'static str) {
 pub const ADMIN: &str = "admin@starling.test";
 pub const MANAGER: &str = "am@starling.test";
 pub const WRITER: &str = "copy@starling.test";
+/// The second copywriter, who reviews German, French and English.
+pub const REVIEWER: &str = "lektor@starling.test";
 pub const VIEWER: &str = "viewer@nordlicht.test";
 pub const VIEWER_SAKURA: &str = "viewer@sakura.test";
 
@@ -226,5 +228,123 @@ impl Client {
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body);
         Self::answer(request.send().await).await
+    }
+}
+
+/// One message the test SMTP server received.
+#[derive(Clone, Debug)]
+pub struct ReceivedMail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+impl ReceivedMail {
+    /// The `Subject:` header, decoded when it is a UTF-8 encoded-word.
+    pub fn subject(&self) -> String {
+        let raw = self
+            .data
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .find_map(|l| l.strip_prefix("Subject: "))
+            .unwrap_or_default()
+            .to_string();
+        decode_words(&raw)
+    }
+}
+
+fn decode_words(raw: &str) -> String {
+    use base64::Engine;
+    raw.split_whitespace()
+        .map(|w| {
+            let lower = w.to_ascii_lowercase();
+            if lower.starts_with("=?utf-8?b?") && w.ends_with("?=") {
+                base64::engine::general_purpose::STANDARD
+                    .decode(&w[10..w.len() - 2])
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .unwrap_or_else(|| w.to_string())
+            } else {
+                format!(" {w} ")
+            }
+        })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A real SMTP server (mailin-embedded) on a free loopback port, keeping what it receives.
+pub struct SmtpSink {
+    pub port: u16,
+    inbox: std::sync::Arc<std::sync::Mutex<Vec<ReceivedMail>>>,
+}
+
+#[derive(Clone)]
+struct SinkHandler {
+    inbox: std::sync::Arc<std::sync::Mutex<Vec<ReceivedMail>>>,
+    from: String,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl mailin_embedded::Handler for SinkHandler {
+    fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> mailin_embedded::Response {
+        self.from = from.to_string();
+        self.to = to.to_vec();
+        self.data.clear();
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let mail = ReceivedMail {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            data: String::from_utf8_lossy(&self.data).replace("\r\n", "\n"),
+        };
+        if let Ok(mut inbox) = self.inbox.lock() {
+            inbox.push(mail);
+        }
+        mailin_embedded::response::OK
+    }
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("an SMTP port");
+        let port = listener.local_addr().expect("address").port();
+        let inbox = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let handler = SinkHandler { inbox: inbox.clone(), from: String::new(), to: vec![], data: vec![] };
+        let mut server = mailin_embedded::Server::new(handler);
+        server.with_name("smtp.test").with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        SmtpSink { port, inbox }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits up to five seconds for a message to `recipient` whose subject contains `subject`.
+    pub async fn wait_for(&self, recipient: &str, subject: &str) -> ReceivedMail {
+        for _ in 0..100 {
+            let found = self.messages().into_iter().find(|m| m.to.iter().any(|t| t == recipient) && m.subject().contains(subject));
+            if let Some(mail) = found {
+                return mail;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no mail to {recipient} about \"{subject}\"; received: {:?}", self.messages().iter().map(|m| (m.to.clone(), m.subject())).collect::<Vec<_>>());
+    }
+
+    pub fn messages(&self) -> Vec<ReceivedMail> {
+        self.inbox.lock().map(|m| m.clone()).unwrap_or_default()
     }
 }

@@ -16,6 +16,9 @@ pub struct NewUser {
     pub role: String,
     pub password: String,
     pub clients: Vec<i64>,
+    /// Locales the user reviews as a copywriter (`de, fr-CA`).
+    #[serde(default)]
+    pub locales: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -27,6 +30,8 @@ pub struct UserChange {
     pub clients: Vec<i64>,
     /// Empty keeps the current password.
     pub new_password: String,
+    #[serde(default)]
+    pub locales: String,
 }
 
 #[server(prefix = "/rpc", endpoint = "sign_in", input = Json)]
@@ -84,7 +89,7 @@ pub fn role_choices() -> Vec<(&'static str, &'static str)> {
 #[cfg(feature = "ssr")]
 mod server {
     use super::*;
-    use crate::accounts::model::{required_text, EmailAddress, NewPassword, Validation};
+    use crate::accounts::model::{parse_locales, required_text, EmailAddress, NewPassword, Validation};
     use crate::accounts::rules::{authorize, Action};
     use crate::accounts::{session, store};
     use crate::audit;
@@ -314,6 +319,7 @@ mod server {
         let name = v.check(required_text("name", &user.name, 120));
         let role = v.check(Role::parse(&user.role));
         let password = v.check(NewPassword::parse("password", &user.password));
+        let locales = v.check(parse_locales("locales", &user.locales)).unwrap_or_default();
         let mut clients = user.clients.clone();
         clients.sort_unstable();
         clients.dedup();
@@ -328,6 +334,7 @@ mod server {
         let hash = hash_password(SecretString::from(password.expose().to_string())).await?;
         let id = store::insert_user(db, email.as_str(), &name, &hash, role).await?;
         store::set_clients(db, id, &clients).await?;
+        store::set_locales(db, id, &locales).await?;
         audit::record(
             db,
             Some(&actor),
@@ -335,7 +342,7 @@ mod server {
             "user_created",
             None,
             email.as_str(),
-            &format!("role={} clients={:?}", role.as_str(), clients),
+            &format!("role={} clients={:?} locales={}", role.as_str(), clients, locales.join(" ")),
         )
         .await?;
         Ok(id)
@@ -353,6 +360,7 @@ mod server {
         } else {
             v.check(NewPassword::parse("new_password", &change.new_password))
         };
+        let locales = v.check(parse_locales("locales", &change.locales)).unwrap_or_default();
         let mut clients = change.clients.clone();
         clients.sort_unstable();
         clients.dedup();
@@ -370,6 +378,7 @@ mod server {
         })?;
         store::update_user(db, change.id, &name, role, change.disabled).await?;
         store::set_clients(db, change.id, &clients).await?;
+        store::set_locales(db, change.id, &locales).await?;
         let password_changed = password.is_some();
         if let Some(password) = password {
             let hash = hash_password(SecretString::from(password.expose().to_string())).await?;
@@ -386,10 +395,11 @@ mod server {
             None,
             &target,
             &format!(
-                "role={} disabled={} clients={:?}{}",
+                "role={} disabled={} clients={:?} locales={}{}",
                 role.as_str(),
                 change.disabled,
                 clients,
+                locales.join(" "),
                 if password_changed { " password reset" } else { "" }
             ),
         )

@@ -52,6 +52,9 @@ pub struct Actor {
     pub role: Role,
     /// Clients assigned to this user (ignored for admins, who see all).
     pub clients: Vec<i64>,
+    /// Locales a copywriter reviews (`de`, `fr-CA`…).
+    #[serde(default)]
+    pub locales: Vec<String>,
 }
 
 /// A user as the admin's users page lists them (never with the password hash).
@@ -64,6 +67,8 @@ pub struct UserSummary {
     pub disabled: bool,
     pub clients: Vec<i64>,
     pub created_at: i64,
+    #[serde(default)]
+    pub locales: Vec<String>,
 }
 
 /// A trimmed, lower-cased e-mail address with one `@` and a dotted domain.
@@ -239,4 +244,16 @@ mod tests {
         assert!(NewPassword::parse("p", "long enough pw").is_ok());
         assert!(NewPassword::parse("p", &"x".repeat(129)).is_err());
     }
+}
+
+/// A list of BCP-47 locales typed as `de, fr-CA en`, each checked and normalised.
+pub fn parse_locales(field: &str, raw: &str) -> Result<Vec<String>, AppError> {
+    let mut out: Vec<String> = Vec::new();
+    for part in raw.split([',', ' ', ';']).filter(|p| !p.trim().is_empty()) {
+        let locale = crate::clients::model::Locale::parse(field, part)?.as_str().to_string();
+        if !out.contains(&locale) {
+            out.push(locale);
+        }
+    }
+    Ok(out)
 }

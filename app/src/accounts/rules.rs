@@ -27,6 +27,12 @@ pub enum Action {
     ManageOrders(i64),
     /// Change the agency-wide suppression list.
     ManageAgencyLists,
+    /// See a client's templates, versions and their history (everyone assigned).
+    ReadTemplates(i64),
+    /// Create templates and versions and edit their text (copywriters, account managers).
+    WriteTemplates(i64),
+    /// Read the mail outbox folder (agency-wide system mail).
+    ReadOutbox,
 }
 
 pub fn authorize(actor: &Actor, action: Action) -> Result<(), AppError> {
@@ -37,6 +43,8 @@ pub fn authorize(actor: &Actor, action: Action) -> Result<(), AppError> {
         (Role::AccountManager, Action::ManageBrands(client)) => assigned(client),
         (Role::AccountManager | Role::ClientViewer, Action::ReadOrders(client)) => assigned(client),
         (Role::AccountManager, Action::ManageOrders(client)) => assigned(client),
+        (_, Action::ReadTemplates(client)) => assigned(client),
+        (Role::AccountManager | Role::Copywriter, Action::WriteTemplates(client)) => assigned(client),
         _ => false,
     };
     if allowed {
@@ -64,6 +72,9 @@ fn describe(action: Action) -> &'static str {
         Action::ReadOrders(_) => "orders and buyers are shown to the client's account managers and viewers only.",
         Action::ManageOrders(_) => "only agency admins and the client's account managers import orders and manage buyers.",
         Action::ManageAgencyLists => "only agency admins change the agency-wide suppression list.",
+        Action::ReadTemplates(_) => "this client is not assigned to you.",
+        Action::WriteTemplates(_) => "only the client's copywriters and account managers write templates.",
+        Action::ReadOutbox => "only agency admins read the outbox.",
     }
 }
 
@@ -78,6 +89,7 @@ mod tests {
             name: "A".into(),
             role,
             clients: clients.to_vec(),
+            locales: vec![],
         }
     }
 

@@ -44,7 +44,7 @@ pub async fn set_password_hash(db: &Db, user_id: i64, hash: &str) -> Result<(), 
 /// The actor for an enabled user, with their client assignments.
 pub async fn actor(db: &Db, user_id: i64) -> Result<Option<Actor>, AppError> {
     let Some(row) =
-        sqlx::query("SELECT id, email, name, role, disabled FROM users WHERE id = $1")
+        sqlx::query("SELECT id, email, name, role, disabled, locales FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(&db.pool)
             .await?
@@ -60,6 +60,7 @@ pub async fn actor(db: &Db, user_id: i64) -> Result<Option<Actor>, AppError> {
         name: row.get("name"),
         role: Role::parse(row.get::<String, _>("role").as_str())?,
         clients: clients_of(db, user_id).await?,
+        locales: split_locales(&row.get::<String, _>("locales")),
     }))
 }
 
@@ -140,7 +141,7 @@ pub async fn set_clients(db: &Db, user_id: i64, clients: &[i64]) -> Result<(), A
 
 pub async fn list_users(db: &Db) -> Result<Vec<UserSummary>, AppError> {
     let rows = sqlx::query(
-        "SELECT id, email, name, role, disabled, created_at FROM users ORDER BY lower(name), id",
+        "SELECT id, email, name, role, disabled, created_at, locales FROM users ORDER BY lower(name), id",
     )
     .fetch_all(&db.pool)
     .await?;
@@ -159,6 +160,7 @@ pub async fn list_users(db: &Db) -> Result<Vec<UserSummary>, AppError> {
                 disabled: r.get::<i64, _>("disabled") != 0,
                 clients: assignments.iter().filter(|(u, _)| *u == id).map(|(_, c)| *c).collect(),
                 created_at: r.get("created_at"),
+                locales: split_locales(&r.get::<String, _>("locales")),
             })
         })
         .collect()
@@ -205,4 +207,27 @@ pub async fn actor_any(db: &Db, user_id: i64) -> Result<Option<String>, AppError
         .fetch_optional(&db.pool)
         .await?;
     Ok(row.map(|(e,)| e))
+}
+
+fn split_locales(stored: &str) -> Vec<String> {
+    stored.split_whitespace().map(String::from).collect()
+}
+
+/// The locales a copywriter reviews, stored space-separated.
+pub async fn set_locales(db: &Db, user_id: i64, locales: &[String]) -> Result<(), AppError> {
+    sqlx::query("UPDATE users SET locales = $1 WHERE id = $2")
+        .bind(locales.join(" "))
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// The actor of a user by e-mail (demo seeding).
+pub async fn actor_by_email(db: &Db, email: &str) -> Result<Option<Actor>, AppError> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1").bind(email).fetch_optional(&db.pool).await?;
+    match row {
+        Some((id,)) => actor(db, id).await,
+        None => Ok(None),
+    }
 }

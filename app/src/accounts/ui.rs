@@ -101,7 +101,7 @@ pub fn UsersPage() -> impl IntoView {
             <h1>"Users & roles"</h1>
             <button class="primary" on:click=move |_| editing.set(Some(UserSummary {
                 id: 0, email: String::new(), name: String::new(), role: Role::AccountManager,
-                disabled: false, clients: vec![], created_at: 0,
+                disabled: false, clients: vec![], created_at: 0, locales: vec![],
             }))>"New user"</button>
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
@@ -158,6 +158,7 @@ fn UserForm(
     let password = RwSignal::new(String::new());
     let disabled = RwSignal::new(user.disabled);
     let assigned = RwSignal::new(user.clients.clone());
+    let locales = RwSignal::new(user.locales.join(" "));
     // Both actions answer through one signal so the fields show whichever ran.
     let create_value = last_answer(create);
     let update_value = last_answer(update);
@@ -193,11 +194,13 @@ fn UserForm(
                         create.dispatch(CreateUser { user: NewUser {
                             email: email.get_untracked(), name: name.get_untracked(), role: role.get_untracked(),
                             password: password.get_untracked(), clients: assigned.get_untracked(),
+                            locales: locales.get_untracked(),
                         }});
                     } else {
                         update.dispatch(UpdateUser { change: UserChange {
                             id, name: name.get_untracked(), role: role.get_untracked(), disabled: disabled.get_untracked(),
                             clients: assigned.get_untracked(), new_password: password.get_untracked(),
+                            locales: locales.get_untracked(),
                         }});
                     }
                 }
@@ -229,6 +232,8 @@ fn UserForm(
                     <small class="hint">"Admins see every client. A client viewer belongs to exactly one."</small>
                     <small class="error" role="alert">{move || err("clients").get()}</small>
                 </fieldset>
+                <TextField label="Review languages" name="locales" value=locales error=err("locales")
+                    hint="Copywriters approve versions in these locales, e.g. \"de en fr-CA\" (de covers de-AT)."/>
                 {(!is_new).then(|| view! {
                     <label class="check"><input type="checkbox" name="disabled" bind:checked=disabled/>"Disabled (cannot sign in)"</label>
                 })}

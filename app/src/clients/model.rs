@@ -20,6 +20,8 @@ pub struct Client {
     pub contact_email: String,
     pub support_email: String,
     pub created_at: i64,
+    #[serde(default)]
+    pub template_approval: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,6 +173,9 @@ pub struct ClientForm {
     pub name: String,
     pub contact_email: String,
     pub support_email: String,
+    /// The contract asks the client's viewer to approve templates last.
+    #[serde(default)]
+    pub template_approval: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,6 +222,7 @@ impl ClientForm {
             name: name.unwrap_or_default(),
             contact_email: contact.unwrap_or_default(),
             support_email: support.unwrap_or_default(),
+            template_approval: self.template_approval,
         })
     }
 }

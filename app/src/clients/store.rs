@@ -85,7 +85,7 @@ pub async fn options(db: &Db, clients: Option<&[i64]>) -> Result<Vec<(i64, Strin
 
 pub async fn client(db: &Db, id: i64) -> Result<Option<Client>, AppError> {
     let row = sqlx::query(
-        "SELECT id, name, contact_email, support_email, created_at FROM clients WHERE id = $1",
+        "SELECT id, name, contact_email, support_email, created_at, template_approval FROM clients WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&db.pool)
@@ -95,6 +95,7 @@ pub async fn client(db: &Db, id: i64) -> Result<Option<Client>, AppError> {
         name: r.get("name"),
         contact_email: r.get("contact_email"),
         support_email: r.get("support_email"),
+        template_approval: r.get::<i64, _>("template_approval") != 0,
         created_at: r.get("created_at"),
     }))
 }
@@ -177,13 +178,14 @@ fn name_taken(e: sqlx::Error, field: &str, what: &str) -> AppError {
 pub async fn insert_client(db: &Db, form: &ClientForm) -> Result<i64, AppError> {
     let now = now_millis();
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO clients (name, contact_email, support_email, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $4) RETURNING id",
+        "INSERT INTO clients (name, contact_email, support_email, created_at, updated_at, template_approval) \
+         VALUES ($1, $2, $3, $4, $4, $5) RETURNING id",
     )
     .bind(&form.name)
     .bind(&form.contact_email)
     .bind(&form.support_email)
     .bind(now)
+    .bind(i64::from(form.template_approval))
     .fetch_one(&db.pool)
     .await
     .map_err(|e| name_taken(e, "name", "A client"))?;
@@ -192,13 +194,14 @@ pub async fn insert_client(db: &Db, form: &ClientForm) -> Result<i64, AppError> 
 
 pub async fn update_client(db: &Db, id: i64, form: &ClientForm) -> Result<(), AppError> {
     sqlx::query(
-        "UPDATE clients SET name = $1, contact_email = $2, support_email = $3, updated_at = $4 WHERE id = $5",
+        "UPDATE clients SET name = $1, contact_email = $2, support_email = $3, updated_at = $4, template_approval = $6 WHERE id = $5",
     )
     .bind(&form.name)
     .bind(&form.contact_email)
     .bind(&form.support_email)
     .bind(now_millis())
     .bind(id)
+    .bind(i64::from(form.template_approval))
     .execute(&db.pool)
     .await
     .map_err(|e| name_taken(e, "name", "A client"))?;

@@ -10,12 +10,9 @@ use crate::shell::{
 use crate::accounts::model::Role;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use leptos_router::hooks::{use_navigate, use_query_map};
 
-fn param(name: &'static str) -> Signal<i64> {
-    let params = use_params_map();
-    Signal::derive(move || params.get().get(name).and_then(|v| v.parse().ok()).unwrap_or(0))
-}
+use crate::shell::route_id as param;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
@@ -138,10 +135,12 @@ fn ClientView(detail: ClientDetail) -> impl IntoView {
                 <A href=format!("{base}/privacy") attr:class="tab">"Suppression & privacy"</A>
             })}
             {detail.can_manage.then(|| view! { <A href=format!("{base}/imports") attr:class="tab">"Imports"</A> })}
+            <A href=format!("{base}/templates") attr:class="tab">"Templates"</A>
         </nav>
         <dl class="facts">
             <dt>"Contact"</dt><dd>{if c.contact_email.is_empty() { "—".to_string() } else { c.contact_email.clone() }}</dd>
             <dt>"Support contact"</dt><dd>{if c.support_email.is_empty() { "—".to_string() } else { c.support_email.clone() }}</dd>
+            <dt>"Template approval"</dt><dd>{if c.template_approval { "the client approves last" } else { "agency reviewers only" }}</dd>
             <dt>"Client since"</dt><dd>{format_time(c.created_at)}</dd>
         </dl>
         <section>
@@ -235,6 +234,7 @@ fn ClientForm(client: Option<Client>) -> impl IntoView {
     let name = RwSignal::new(c.name.clone());
     let contact = RwSignal::new(c.contact_email.clone());
     let support = RwSignal::new(c.support_email.clone());
+    let template_approval = RwSignal::new(c.template_approval);
     let action = ServerAction::<SaveClient>::new();
     let value = last_answer(action);
     let navigate = use_navigate();
@@ -256,12 +256,15 @@ fn ClientForm(client: Option<Client>) -> impl IntoView {
             ev.prevent_default();
             action.dispatch(SaveClient { form: ClientForm {
                 id, name: name.get_untracked(), contact_email: contact.get_untracked(), support_email: support.get_untracked(),
+                template_approval: template_approval.get_untracked(),
             }});
         }>
             <FormStatus value=value/>
             <TextField label="Client name" name="name" value=name error=field_error(value, "name") required=true maxlength=120/>
             <TextField label="Contact e-mail (monthly reports)" name="contact_email" kind="email" value=contact error=field_error(value, "contact_email")/>
             <TextField label="Support e-mail (negative-review alerts)" name="support_email" kind="email" value=support error=field_error(value, "support_email")/>
+            <label class="check"><input type="checkbox" name="template_approval" bind:checked=template_approval/>
+                "Contract: the client approves templates last"</label>
             <div class="actions">
                 <A href=id.map(|i| format!("/clients/{i}")).unwrap_or_else(|| "/clients".into()) attr:class="button">"Cancel"</A>
                 <button type="submit" class="primary" disabled=move || action.pending().get()>"Save client"</button>

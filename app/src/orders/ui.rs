@@ -10,12 +10,9 @@ use crate::shell::{
 };
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use leptos_router::hooks::{use_navigate, use_query_map};
 
-fn param(name: &'static str) -> Signal<i64> {
-    let params = use_params_map();
-    Signal::derive(move || params.get().get(name).and_then(|v| v.parse().ok()).unwrap_or(0))
-}
+use crate::shell::route_id as param;
 
 /// "EUR 59.80" for minor units.
 pub fn money(currency: &str, minor: Option<i64>) -> String {
@@ -32,18 +29,22 @@ fn day_to_millis(day: &str) -> Option<i64> {
     chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp_millis())
 }
 
-/// The client's section tabs (orders, imports, privacy), shown on each of its pages.
+/// The client's section tabs (orders, imports, privacy, templates), shown on each of its
+/// pages; `buyer_data = false` (copywriters) leaves out the tabs with buyers' data.
 #[component]
-fn ClientTabs(client_id: i64, current: &'static str) -> impl IntoView {
+pub fn ClientTabs(client_id: i64, current: &'static str, #[prop(default = true)] buyer_data: bool) -> impl IntoView {
     let tab = move |key: &'static str, label: &'static str, href: String| {
         view! { <A href=href attr:class=if key == current { "tab current" } else { "tab" }>{label}</A> }
     };
     view! {
         <nav class="tabs" aria-label="Client sections">
             {tab("overview", "Overview", format!("/clients/{client_id}"))}
-            {tab("orders", "Orders", format!("/clients/{client_id}/orders"))}
-            {tab("imports", "Imports", format!("/clients/{client_id}/imports"))}
-            {tab("privacy", "Suppression & privacy", format!("/clients/{client_id}/privacy"))}
+            {buyer_data.then(|| view! {
+                {tab("orders", "Orders", format!("/clients/{client_id}/orders"))}
+                {tab("imports", "Imports", format!("/clients/{client_id}/imports"))}
+                {tab("privacy", "Suppression & privacy", format!("/clients/{client_id}/privacy"))}
+            })}
+            {tab("templates", "Templates", format!("/clients/{client_id}/templates"))}
         </nav>
     }
 }

@@ -27,6 +27,12 @@ pub fn format_time(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A numeric route parameter (`:id`, `:template`…) as a signal; 0 when absent.
+pub fn route_id(name: &'static str) -> Signal<i64> {
+    let params = leptos_router::hooks::use_params_map();
+    Signal::derive(move || params.get().get(name).and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     // Every resource and action of the shell is created here, unconditionally and in this
@@ -90,9 +96,11 @@ fn NavLinks(actor: Actor) -> impl IntoView {
         <ul>
             <li><A href="/" exact=true>"Dashboard"</A></li>
             <li><A href="/clients">"Clients"</A></li>
+            <li><A href="/approvals">"Approvals"</A></li>
             {admin.then(|| view! {
                 <li><A href="/users">"Users & roles"</A></li>
                 <li><A href="/audit">"Audit log"</A></li>
+                <li><A href="/outbox">"Outbox"</A></li>
             })}
             <li><A href="/account">"My account"</A></li>
         </ul>
