@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod campaigns;
 pub mod clients;
 pub mod compliance;
 #[cfg(feature = "ssr")]

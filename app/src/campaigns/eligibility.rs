@@ -1,0 +1,397 @@
+//! Eligibility: whether one order gets one campaign's message, and when. Pure functions of
+//! (order, customer, history, rules, now), no IO, so the planner, the audience preview and
+//! the tests decide exactly the same way (SPEC job 7, "Send safely").
+
+use crate::orders::model::{requires_opt_in, OrderStatus};
+use crate::templates::model::Purpose;
+use chrono::{TimeZone, Timelike};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+pub const DAY_MS: i64 = 86_400_000;
+
+/// What the campaign waits for before an order's message is due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Trigger {
+    /// N days after the order was fulfilled (shipped).
+    AfterFulfilment { days: u32 },
+    /// N days after it was delivered.
+    AfterDelivery { days: u32 },
+    /// Once, now, to every order the audience filter selects.
+    Batch,
+}
+
+/// Which orders a campaign looks at. Empty lists mean "any".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audience {
+    pub store_ids: Vec<i64>,
+    /// ISO country codes, upper case.
+    pub countries: Vec<String>,
+    pub statuses: Vec<OrderStatus>,
+    pub min_total_minor: Option<i64>,
+    pub max_total_minor: Option<i64>,
+    pub min_days_since_purchase: Option<u32>,
+    pub max_days_since_purchase: Option<u32>,
+    /// Orders in these statuses are never mailed (default: cancelled, refunded, returned).
+    pub exclude_statuses: Vec<OrderStatus>,
+}
+
+impl Default for Audience {
+    fn default() -> Self {
+        Audience {
+            store_ids: Vec::new(),
+            countries: Vec::new(),
+            statuses: Vec::new(),
+            min_total_minor: None,
+            max_total_minor: None,
+            min_days_since_purchase: None,
+            max_days_since_purchase: None,
+            exclude_statuses: vec![OrderStatus::Cancelled, OrderStatus::Refunded, OrderStatus::Returned],
+        }
+    }
+}
+
+/// The frequency cap: at most `max` proactive messages per customer and brand in any
+/// `window_days` days (default 2 per 30, overridable per client contract).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cap {
+    pub max: u32,
+    pub window_days: u32,
+}
+
+impl Default for Cap {
+    fn default() -> Self {
+        Cap { max: 2, window_days: 30 }
+    }
+}
+
+/// Hours of the buyer's local day in which mail may go out (default 09:00-20:00).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendWindow {
+    pub start_hour: u32,
+    pub end_hour: u32,
+}
+
+impl Default for SendWindow {
+    fn default() -> Self {
+        SendWindow { start_hour: 9, end_hour: 20 }
+    }
+}
+
+/// Everything a campaign decides with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rules {
+    pub purpose: Purpose,
+    pub trigger: Trigger,
+    pub audience: Audience,
+    pub cap: Cap,
+    pub window: SendWindow,
+    /// Locales with an approved version of the campaign's template.
+    pub approved_locales: Vec<String>,
+    /// Tried after the buyer's own locale and its language (e.g. `["en"]`).
+    pub fallback_locales: Vec<String>,
+}
+
+/// What the planner knows about one order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderFacts {
+    pub order_id: i64,
+    pub store_id: i64,
+    /// The store's platform: `shopify`, `amazon`, `ebay`, …
+    pub platform: String,
+    pub status: OrderStatus,
+    pub placed_at: i64,
+    pub fulfilled_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    /// Amazon's latest delivery date, when the report gave one (else the delivery).
+    pub latest_delivery_at: Option<i64>,
+    pub country: String,
+    pub total_minor: Option<i64>,
+}
+
+/// What the planner knows about the order's buyer (a customer of the brand).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomerFacts {
+    pub customer_id: i64,
+    pub has_email: bool,
+    pub country: String,
+    pub locale: String,
+    /// The suppression reason, when the address is on the brand's or the agency's list.
+    pub suppressed: Option<String>,
+    /// A recorded e-mail opt-in.
+    pub email_consent: bool,
+}
+
+/// What was already planned or sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    /// Purposes of messages already planned for this order, by any campaign.
+    pub order_purposes: Vec<Purpose>,
+    /// Send times of proactive messages planned for this customer of this brand.
+    pub customer_sends: Vec<i64>,
+}
+
+/// Why an order gets no message from a campaign. Final: recorded once per (campaign, order).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "rule")]
+pub enum Exclusion {
+    /// The audience filter does not select it (which filter).
+    Filter { filter: String },
+    Status { status: OrderStatus },
+    NoContact,
+    Suppressed { reason: String },
+    AlreadyAsked,
+    Capped { planned: u32, max: u32, window_days: u32 },
+    AmazonTooLate,
+    AmazonMarketing,
+    NoConsent,
+    NoApprovedVersion { locale: String },
+}
+
+impl Exclusion {
+    /// A stable key, for counts per rule.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Exclusion::Filter { .. } => "filter",
+            Exclusion::Status { .. } => "status",
+            Exclusion::NoContact => "no_contact",
+            Exclusion::Suppressed { .. } => "suppressed",
+            Exclusion::AlreadyAsked => "already_asked",
+            Exclusion::Capped { .. } => "capped",
+            Exclusion::AmazonTooLate => "amazon_window",
+            Exclusion::AmazonMarketing => "amazon_marketing",
+            Exclusion::NoConsent => "no_consent",
+            Exclusion::NoApprovedVersion { .. } => "no_version",
+        }
+    }
+
+    /// The reason in plain words.
+    pub fn explain(&self) -> String {
+        match self {
+            Exclusion::Filter { filter } => format!("not selected by the audience filter ({filter})"),
+            Exclusion::Status { status } => format!("the order is {}", status.as_str()),
+            Exclusion::NoContact => "the buyer has no e-mail address".into(),
+            Exclusion::Suppressed { reason } => format!("the address is suppressed ({reason})"),
+            Exclusion::AlreadyAsked => "this order already has a message for this purpose".into(),
+            Exclusion::Capped { planned, max, window_days } => {
+                format!("frequency cap: {planned} messages already within {window_days} days (at most {max})")
+            }
+            Exclusion::AmazonTooLate => "Amazon window closed: more than 30 days after the latest delivery date".into(),
+            Exclusion::AmazonMarketing => "Amazon buyers get no repurchase or marketing messages".into(),
+            Exclusion::NoConsent => "buyer in a country that needs recorded consent for review requests by e-mail, and none is recorded".into(),
+            Exclusion::NoApprovedVersion { locale } => format!("no approved version for locale {locale} or its fallbacks"),
+        }
+    }
+}
+
+/// Why an order is not due yet (it is looked at again later, nothing is recorded).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "rule")]
+pub enum Waiting {
+    /// Not fulfilled or delivered yet.
+    Trigger,
+    /// Due at this time.
+    Due { at: i64 },
+    /// Amazon accepts review requests from 5 days after delivery.
+    AmazonTooEarly { opens_at: i64 },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "decision")]
+pub enum Decision {
+    Send { at: i64, locale: String },
+    Wait(Waiting),
+    Exclude(Exclusion),
+}
+
+/// Whether a purpose counts against the frequency cap (all of today's purposes do; a
+/// transactional message would not).
+pub fn proactive(purpose: Purpose) -> bool {
+    matches!(purpose, Purpose::ReviewRequest | Purpose::Care | Purpose::Repurchase | Purpose::Survey)
+}
+
+fn is_amazon(platform: &str) -> bool {
+    platform.eq_ignore_ascii_case("amazon")
+}
+
+/// The audience filter, first failing filter named.
+pub fn filter(order: &OrderFacts, audience: &Audience, now: i64) -> Result<(), Exclusion> {
+    let fail = |filter: &str| Err(Exclusion::Filter { filter: filter.into() });
+    if !audience.store_ids.is_empty() && !audience.store_ids.contains(&order.store_id) {
+        return fail("store");
+    }
+    if !audience.countries.is_empty() && !audience.countries.iter().any(|c| c.eq_ignore_ascii_case(&order.country)) {
+        return fail("country");
+    }
+    if !audience.statuses.is_empty() && !audience.statuses.contains(&order.status) {
+        return fail("order status");
+    }
+    let total = order.total_minor.unwrap_or(0);
+    if audience.min_total_minor.is_some_and(|min| total < min) || audience.max_total_minor.is_some_and(|max| total > max) {
+        return fail("order value");
+    }
+    let days = (now - order.placed_at).div_euclid(DAY_MS);
+    if audience.min_days_since_purchase.is_some_and(|d| days < i64::from(d))
+        || audience.max_days_since_purchase.is_some_and(|d| days > i64::from(d))
+    {
+        return fail("days since purchase");
+    }
+    Ok(())
+}
+
+/// The buyer's locale, else its language, else the fallbacks in order: the first with an
+/// approved version. `de-AT` tries `de-AT`, `de`, then e.g. `en`.
+pub fn resolve_locale(locale: &str, approved: &[String], fallbacks: &[String]) -> Option<String> {
+    let language = locale.split(['-', '_']).next().unwrap_or_default();
+    let candidates = [locale, language].into_iter().chain(fallbacks.iter().map(String::as_str));
+    for candidate in candidates.filter(|c| !c.is_empty()) {
+        if let Some(found) = approved.iter().find(|a| a.eq_ignore_ascii_case(candidate)) {
+            return Some(found.clone());
+        }
+    }
+    None
+}
+
+/// A country's main time zone, for the send window in the buyer's local time (UTC when
+/// unknown).
+pub fn time_zone(country: &str) -> Tz {
+    use chrono_tz::{America, Asia, Australia, Europe};
+    match country.to_ascii_uppercase().as_str() {
+        "DE" => Europe::Berlin,
+        "AT" => Europe::Vienna,
+        "CH" | "LI" => Europe::Zurich,
+        "FR" | "MC" => Europe::Paris,
+        "BE" => Europe::Brussels,
+        "LU" => Europe::Luxembourg,
+        "NL" => Europe::Amsterdam,
+        "IT" | "SM" | "VA" => Europe::Rome,
+        "ES" => Europe::Madrid,
+        "PT" => Europe::Lisbon,
+        "GB" => Europe::London,
+        "IE" => Europe::Dublin,
+        "SE" => Europe::Stockholm,
+        "DK" => Europe::Copenhagen,
+        "NO" => Europe::Oslo,
+        "FI" => Europe::Helsinki,
+        "PL" => Europe::Warsaw,
+        "CZ" => Europe::Prague,
+        "JP" => Asia::Tokyo,
+        "CN" => Asia::Shanghai,
+        "TW" => Asia::Taipei,
+        "HK" => Asia::Hong_Kong,
+        "SG" => Asia::Singapore,
+        "KR" => Asia::Seoul,
+        "IN" => Asia::Kolkata,
+        "AU" => Australia::Sydney,
+        "US" => America::New_York,
+        "CA" => America::Toronto,
+        "MX" => America::Mexico_City,
+        "BR" => America::Sao_Paulo,
+        "AR" => America::Argentina::Buenos_Aires,
+        _ => Tz::UTC,
+    }
+}
+
+/// The first moment at or after `at` that falls inside the send window in `tz`.
+pub fn next_in_window(at: i64, window: SendWindow, tz: Tz) -> i64 {
+    let Some(utc) = chrono::DateTime::from_timestamp_millis(at) else { return at };
+    let local = utc.with_timezone(&tz);
+    let hour = local.hour();
+    if hour >= window.start_hour && hour < window.end_hour {
+        return at;
+    }
+    // The next start of the window: today if before it, else tomorrow.
+    let day = if hour < window.start_hour { local.date_naive() } else { local.date_naive() + chrono::Days::new(1) };
+    let start = day.and_hms_opt(window.start_hour, 0, 0).unwrap_or_default();
+    tz.from_local_datetime(&start)
+        .earliest()
+        // The start hour does not exist that day (a DST gap): an hour later does.
+        .or_else(|| tz.from_local_datetime(&(start + chrono::Duration::hours(1))).earliest())
+        .map_or(at, |t| t.timestamp_millis())
+}
+
+/// When the trigger makes the order due, if it has happened.
+fn due_at(order: &OrderFacts, trigger: Trigger, now: i64) -> Option<i64> {
+    match trigger {
+        Trigger::Batch => Some(now),
+        Trigger::AfterFulfilment { days } => {
+            let shipped = order.fulfilled_at.or(order.delivered_at)?;
+            Some(shipped + i64::from(days) * DAY_MS)
+        }
+        Trigger::AfterDelivery { days } => order.delivered_at.map(|d| d + i64::from(days) * DAY_MS),
+    }
+}
+
+/// Messages already planned within `window_days` either side of `at`: keeping that below
+/// the cap for every new message keeps every window of that length at or below it.
+pub fn planned_near(sends: &[i64], at: i64, window_days: u32) -> u32 {
+    let width = i64::from(window_days) * DAY_MS;
+    sends.iter().filter(|&&s| (s - at).abs() < width).count() as u32
+}
+
+/// The decision for one order of one campaign at `now`. Rules are applied in a fixed
+/// order, so an order excluded for several reasons is reported under the first.
+pub fn decide(order: &OrderFacts, customer: Option<&CustomerFacts>, history: &History, rules: &Rules, now: i64) -> Decision {
+    use Decision::{Exclude, Wait};
+    if rules.audience.exclude_statuses.contains(&order.status) {
+        return Exclude(Exclusion::Status { status: order.status });
+    }
+    if let Err(e) = filter(order, &rules.audience, now) {
+        return Exclude(e);
+    }
+    let amazon = is_amazon(&order.platform);
+    if amazon && matches!(rules.purpose, Purpose::Repurchase) {
+        return Exclude(Exclusion::AmazonMarketing);
+    }
+    let Some(customer) = customer.filter(|c| c.has_email) else {
+        return Exclude(Exclusion::NoContact);
+    };
+    if let Some(reason) = &customer.suppressed {
+        return Exclude(Exclusion::Suppressed { reason: reason.clone() });
+    }
+    // One message per (order, purpose); Amazon allows one proactive message per order.
+    if history.order_purposes.contains(&rules.purpose) || (amazon && !history.order_purposes.is_empty()) {
+        return Exclude(Exclusion::AlreadyAsked);
+    }
+    let country = if customer.country.is_empty() { &order.country } else { &customer.country };
+    if matches!(rules.purpose, Purpose::ReviewRequest) && requires_opt_in(country) && !customer.email_consent {
+        return Exclude(Exclusion::NoConsent);
+    }
+    let Some(locale) = resolve_locale(&customer.locale, &rules.approved_locales, &rules.fallback_locales) else {
+        return Exclude(Exclusion::NoApprovedVersion { locale: customer.locale.clone() });
+    };
+    let Some(due) = due_at(order, rules.trigger, now) else {
+        return Wait(Waiting::Trigger);
+    };
+    let mut at = due.max(now);
+    if amazon && matches!(rules.purpose, Purpose::ReviewRequest) {
+        let Some(delivered) = order.delivered_at else { return Wait(Waiting::Trigger) };
+        let opens = delivered + 5 * DAY_MS;
+        let closes = order.latest_delivery_at.unwrap_or(delivered).max(delivered) + 30 * DAY_MS;
+        if at > closes {
+            return Exclude(Exclusion::AmazonTooLate);
+        }
+        if now < opens {
+            return Wait(Waiting::AmazonTooEarly { opens_at: opens });
+        }
+        at = at.max(opens);
+    }
+    if at > now {
+        return Wait(Waiting::Due { at });
+    }
+    let at = next_in_window(at, rules.window, time_zone(country));
+    if amazon && matches!(rules.purpose, Purpose::ReviewRequest) {
+        let delivered = order.delivered_at.unwrap_or(at);
+        if at > order.latest_delivery_at.unwrap_or(delivered).max(delivered) + 30 * DAY_MS {
+            return Exclude(Exclusion::AmazonTooLate);
+        }
+    }
+    if proactive(rules.purpose) {
+        let planned = planned_near(&history.customer_sends, at, rules.cap.window_days);
+        if planned >= rules.cap.max {
+            return Exclude(Exclusion::Capped { planned, max: rules.cap.max, window_days: rules.cap.window_days });
+        }
+    }
+    Decision::Send { at, locale }
+}

@@ -1,0 +1,12 @@
+//! Campaigns: who gets which approved message when (SPEC jobs 6 and 7). The rules are pure
+//! functions (`eligibility`), as are A/B assignment and the winner decision (`ab`) and the
+//! canary's halt thresholds (`canary`); the planner applies them and records each decision.
+
+#[cfg(feature = "ssr")]
+pub mod ab;
+pub mod canary;
+#[cfg(feature = "ssr")]
+pub mod eligibility;
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests;

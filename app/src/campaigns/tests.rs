@@ -1,0 +1,276 @@
+//! Eligibility rules: the edges named in SPEC job 7, and properties over random histories.
+
+use super::eligibility::*;
+use crate::orders::model::OrderStatus;
+use crate::templates::model::Purpose;
+use proptest::prelude::*;
+
+/// 2026-03-02 12:00 UTC (13:00 in Berlin: inside the default send window).
+const NOON: i64 = 1_772_452_800_000;
+
+fn order(platform: &str, country: &str, delivered_days_ago: Option<i64>) -> OrderFacts {
+    OrderFacts {
+        order_id: 1,
+        store_id: 10,
+        platform: platform.into(),
+        status: if delivered_days_ago.is_some() { OrderStatus::Delivered } else { OrderStatus::Pending },
+        placed_at: NOON - 40 * DAY_MS,
+        fulfilled_at: delivered_days_ago.map(|d| NOON - (d + 2) * DAY_MS),
+        delivered_at: delivered_days_ago.map(|d| NOON - d * DAY_MS),
+        latest_delivery_at: None,
+        country: country.into(),
+        total_minor: Some(4_990),
+    }
+}
+
+fn customer(country: &str, locale: &str) -> CustomerFacts {
+    CustomerFacts {
+        customer_id: 100,
+        has_email: true,
+        country: country.into(),
+        locale: locale.into(),
+        suppressed: None,
+        email_consent: false,
+    }
+}
+
+fn rules(purpose: Purpose) -> Rules {
+    Rules {
+        purpose,
+        trigger: Trigger::AfterDelivery { days: 0 },
+        audience: Audience::default(),
+        cap: Cap::default(),
+        window: SendWindow::default(),
+        approved_locales: vec!["en".into(), "de".into(), "fr".into()],
+        fallback_locales: vec!["en".into()],
+    }
+}
+
+fn decide_now(o: &OrderFacts, c: &CustomerFacts, r: &Rules) -> Decision {
+    decide(o, Some(c), &History::default(), r, NOON)
+}
+
+#[test]
+fn amazon_review_requests_open_on_day_5_and_close_after_day_30() {
+    let r = rules(Purpose::ReviewRequest);
+    let c = customer("GB", "en-GB");
+    assert!(matches!(decide_now(&order("amazon", "GB", Some(4)), &c, &r), Decision::Wait(Waiting::AmazonTooEarly { opens_at }) if opens_at == NOON + DAY_MS));
+    assert!(matches!(decide_now(&order("amazon", "GB", Some(5)), &c, &r), Decision::Send { at: NOON, .. }));
+    assert!(matches!(decide_now(&order("amazon", "GB", Some(30)), &c, &r), Decision::Send { at: NOON, .. }));
+    assert_eq!(decide_now(&order("amazon", "GB", Some(31)), &c, &r), Decision::Exclude(Exclusion::AmazonTooLate));
+    // The window closes 30 days after the *latest* delivery date when the report gives one.
+    let mut late = order("amazon", "GB", Some(31));
+    late.latest_delivery_at = Some(NOON - 10 * DAY_MS);
+    assert!(matches!(decide_now(&late, &c, &r), Decision::Send { .. }));
+    // Other platforms have no such window.
+    assert!(matches!(decide_now(&order("shopify", "GB", Some(45)), &c, &r), Decision::Send { .. }));
+}
+
+#[test]
+fn amazon_buyers_get_no_marketing_and_one_message_per_order() {
+    let c = customer("FR", "fr-FR");
+    assert_eq!(decide_now(&order("amazon", "FR", Some(6)), &c, &rules(Purpose::Repurchase)), Decision::Exclude(Exclusion::AmazonMarketing));
+    let history = History { order_purposes: vec![Purpose::Care], customer_sends: vec![] };
+    assert_eq!(
+        decide(&order("amazon", "FR", Some(6)), Some(&c), &history, &rules(Purpose::ReviewRequest), NOON),
+        Decision::Exclude(Exclusion::AlreadyAsked)
+    );
+    // Elsewhere a care message does not use up the order's review request.
+    assert!(matches!(decide(&order("shopify", "FR", Some(6)), Some(&c), &history, &rules(Purpose::ReviewRequest), NOON), Decision::Send { .. }));
+}
+
+#[test]
+fn german_buyers_get_review_requests_only_with_recorded_consent() {
+    let r = rules(Purpose::ReviewRequest);
+    let o = order("shopify", "DE", Some(7));
+    assert_eq!(decide_now(&o, &customer("DE", "de-DE"), &r), Decision::Exclude(Exclusion::NoConsent));
+    let consented = CustomerFacts { email_consent: true, ..customer("DE", "de-DE") };
+    assert!(matches!(decide_now(&o, &consented, &r), Decision::Send { ref locale, .. } if locale == "de"));
+    // A care message is not a review request; a French buyer needs no opt-in.
+    assert!(matches!(decide_now(&o, &customer("DE", "de-DE"), &rules(Purpose::Care)), Decision::Send { .. }));
+    assert!(matches!(decide_now(&order("shopify", "FR", Some(7)), &customer("FR", "fr-FR"), &r), Decision::Send { .. }));
+}
+
+#[test]
+fn locale_falls_back_from_region_to_language_to_the_chain() {
+    let approved: Vec<String> = ["en", "de", "fr-CA"].iter().map(|s| s.to_string()).collect();
+    let fallbacks = vec!["en".to_string()];
+    assert_eq!(resolve_locale("de-AT", &approved, &fallbacks).as_deref(), Some("de"));
+    assert_eq!(resolve_locale("fr-CA", &approved, &fallbacks).as_deref(), Some("fr-CA"));
+    assert_eq!(resolve_locale("fr-FR", &approved, &fallbacks).as_deref(), Some("en"));
+    assert_eq!(resolve_locale("ja-JP", &approved, &[]), None);
+    let mut r = rules(Purpose::Care);
+    r.approved_locales = vec!["de".into()];
+    r.fallback_locales = vec![];
+    assert_eq!(
+        decide_now(&order("shopify", "JP", Some(3)), &customer("JP", "ja-JP"), &r),
+        Decision::Exclude(Exclusion::NoApprovedVersion { locale: "ja-JP".into() })
+    );
+}
+
+#[test]
+fn suppressed_contactless_and_excluded_statuses_get_nothing() {
+    let r = rules(Purpose::Care);
+    let o = order("shopify", "FR", Some(3));
+    let suppressed = CustomerFacts { suppressed: Some("unsubscribed".into()), ..customer("FR", "fr") };
+    assert_eq!(decide_now(&o, &suppressed, &r), Decision::Exclude(Exclusion::Suppressed { reason: "unsubscribed".into() }));
+    assert_eq!(decide(&o, None, &History::default(), &r, NOON), Decision::Exclude(Exclusion::NoContact));
+    let no_email = CustomerFacts { has_email: false, ..customer("FR", "fr") };
+    assert_eq!(decide_now(&o, &no_email, &r), Decision::Exclude(Exclusion::NoContact));
+    for status in [OrderStatus::Cancelled, OrderStatus::Refunded, OrderStatus::Returned] {
+        let o = OrderFacts { status, ..o.clone() };
+        assert_eq!(decide_now(&o, &customer("FR", "fr"), &r), Decision::Exclude(Exclusion::Status { status }));
+    }
+}
+
+#[test]
+fn audience_filters_name_the_filter_that_excluded() {
+    let c = customer("FR", "fr");
+    let o = order("shopify", "FR", Some(3));
+    let with = |audience: Audience| Rules { audience, ..rules(Purpose::Care) };
+    let excluded_by = |r: Rules| match decide_now(&o, &c, &r) {
+        Decision::Exclude(Exclusion::Filter { filter }) => filter,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(excluded_by(with(Audience { store_ids: vec![11], ..Audience::default() })), "store");
+    assert_eq!(excluded_by(with(Audience { countries: vec!["DE".into()], ..Audience::default() })), "country");
+    assert_eq!(excluded_by(with(Audience { min_total_minor: Some(5_000), ..Audience::default() })), "order value");
+    assert_eq!(excluded_by(with(Audience { max_days_since_purchase: Some(30), ..Audience::default() })), "days since purchase");
+    assert!(matches!(decide_now(&o, &c, &with(Audience { countries: vec!["fr".into()], ..Audience::default() })), Decision::Send { .. }));
+}
+
+#[test]
+fn automations_wait_for_their_trigger_and_the_send_window() {
+    let c = customer("DE", "de");
+    let mut r = rules(Purpose::Care);
+    r.trigger = Trigger::AfterFulfilment { days: 3 };
+    assert_eq!(decide_now(&order("shopify", "DE", None), &c, &r), Decision::Wait(Waiting::Trigger));
+    let mut o = order("shopify", "DE", None);
+    o.fulfilled_at = Some(NOON - DAY_MS);
+    assert_eq!(decide_now(&o, &c, &r), Decision::Wait(Waiting::Due { at: NOON + 2 * DAY_MS }));
+    // Due at 22:00 Berlin time: sent at 09:00 the next morning, Berlin time (08:00 UTC).
+    o.fulfilled_at = Some(NOON - 3 * DAY_MS + 9 * 3_600_000);
+    match decide(&o, Some(&c), &History::default(), &r, NOON + 9 * 3_600_000) {
+        Decision::Send { at, .. } => assert_eq!(at, NOON + DAY_MS - 4 * 3_600_000),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn frequency_cap_counts_messages_within_the_window() {
+    let r = rules(Purpose::Care);
+    let o = order("shopify", "FR", Some(3));
+    let c = customer("FR", "fr");
+    let two = History { order_purposes: vec![], customer_sends: vec![NOON - 10 * DAY_MS, NOON - 29 * DAY_MS] };
+    assert_eq!(decide(&o, Some(&c), &two, &r, NOON), Decision::Exclude(Exclusion::Capped { planned: 2, max: 2, window_days: 30 }));
+    let older = History { order_purposes: vec![], customer_sends: vec![NOON - 10 * DAY_MS, NOON - 31 * DAY_MS] };
+    assert!(matches!(decide(&o, Some(&c), &older, &r, NOON), Decision::Send { .. }));
+    let contract = Rules { cap: Cap { max: 3, window_days: 30 }, ..r };
+    assert!(matches!(decide(&o, Some(&c), &two, &contract, NOON), Decision::Send { .. }));
+}
+
+/// A planner over one customer's orders, run day by day (possibly "restarted": history is
+/// all it keeps), returning the messages it planned as (order, send time).
+fn simulate(orders: &[OrderFacts], cap: Cap, purposes: &[Purpose], restart_every: usize) -> Vec<(i64, Purpose, i64)> {
+    let c = customer("FR", "fr");
+    let mut planned: Vec<(i64, Purpose, i64)> = Vec::new();
+    let mut decided: std::collections::HashSet<(i64, Purpose)> = Default::default();
+    for day in 0..120 {
+        if restart_every > 0 && day % restart_every == 0 {
+            // A restarted planner forgets what it decided in memory; the durable record
+            // (planned messages) is all that is left.
+            decided = planned.iter().map(|(o, p, _)| (*o, *p)).collect();
+        }
+        let now = NOON + day as i64 * DAY_MS;
+        for &purpose in purposes {
+            let r = Rules { cap, trigger: Trigger::AfterFulfilment { days: 1 }, ..rules(purpose) };
+            for o in orders {
+                if decided.contains(&(o.order_id, purpose)) {
+                    continue;
+                }
+                let history = History {
+                    order_purposes: planned.iter().filter(|(id, _, _)| *id == o.order_id).map(|(_, p, _)| *p).collect(),
+                    customer_sends: planned.iter().map(|(_, _, at)| *at).collect(),
+                };
+                match decide(o, Some(&c), &history, &r, now) {
+                    Decision::Send { at, .. } => {
+                        planned.push((o.order_id, purpose, at));
+                        decided.insert((o.order_id, purpose));
+                    }
+                    Decision::Exclude(_) => {
+                        decided.insert((o.order_id, purpose));
+                    }
+                    Decision::Wait(_) => {}
+                }
+            }
+        }
+    }
+    planned
+}
+
+fn orders_strategy() -> impl Strategy<Value = Vec<OrderFacts>> {
+    prop::collection::vec((0i64..100, 0i64..6, prop::bool::ANY), 1..12).prop_map(|specs| {
+        specs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (placed_day, ship_after, amazon))| {
+                let placed = NOON + placed_day * DAY_MS - 5 * 3_600_000;
+                OrderFacts {
+                    order_id: i as i64 + 1,
+                    store_id: 10,
+                    platform: if amazon { "amazon" } else { "shopify" }.into(),
+                    status: OrderStatus::Delivered,
+                    placed_at: placed,
+                    fulfilled_at: Some(placed + ship_after * DAY_MS),
+                    delivered_at: Some(placed + (ship_after + 2) * DAY_MS),
+                    latest_delivery_at: None,
+                    country: "FR".into(),
+                    total_minor: Some(1_000),
+                }
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn no_customer_exceeds_the_cap_in_any_window(
+        orders in orders_strategy(),
+        max in 1u32..4,
+        window_days in 7u32..45,
+        restart_every in 0usize..10,
+    ) {
+        let cap = Cap { max, window_days };
+        let planned = simulate(&orders, cap, &[Purpose::ReviewRequest, Purpose::Care, Purpose::Survey], restart_every);
+        let mut times: Vec<i64> = planned.iter().map(|(_, _, at)| *at).collect();
+        times.sort();
+        for (i, &start) in times.iter().enumerate() {
+            let within = times[i..].iter().take_while(|&&t| t < start + i64::from(window_days) * DAY_MS).count();
+            prop_assert!(within as u32 <= max, "{within} messages within {window_days} days from {start} (cap {max}): {times:?}");
+        }
+    }
+
+    #[test]
+    fn no_order_gets_two_messages_of_one_purpose(orders in orders_strategy(), restart_every in 0usize..10) {
+        let cap = Cap { max: 50, window_days: 30 };
+        let planned = simulate(&orders, cap, &[Purpose::ReviewRequest, Purpose::Care], restart_every);
+        let mut seen = std::collections::HashSet::new();
+        for (order, purpose, _) in &planned {
+            prop_assert!(seen.insert((*order, *purpose)), "order {order} got two {purpose:?} messages");
+        }
+        // Amazon orders get one proactive message at most.
+        for o in orders.iter().filter(|o| o.platform == "amazon") {
+            prop_assert!(planned.iter().filter(|(id, _, _)| *id == o.order_id).count() <= 1);
+        }
+    }
+
+    #[test]
+    fn sends_are_inside_the_local_send_window(start in 0i64..(400 * DAY_MS), country in prop::sample::select(vec!["DE", "JP", "US", "GB", "AU", "ZZ"])) {
+        let at = next_in_window(NOON + start, SendWindow::default(), time_zone(country));
+        prop_assert!(at >= NOON + start && at - (NOON + start) <= DAY_MS);
+        let local = chrono::DateTime::from_timestamp_millis(at).unwrap().with_timezone(&time_zone(country));
+        prop_assert!((9..20).contains(&chrono::Timelike::hour(&local)), "{local}");
+    }
+}
