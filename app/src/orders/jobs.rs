@@ -268,6 +268,7 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
     let mut last_line = 0u64;
     let mut failure = None;
     let mut batches = 0u64;
+    let mut conn = db.pool.acquire().await?;
     while let Some(batch) = receiver.recv().await {
         let batch = match batch {
             Ok(batch) => batch,
@@ -290,7 +291,7 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
                 }
             }
         }
-        let outcomes = store::upsert(db, &target, &orders, &source, salt).await?;
+        let outcomes = store::upsert_on(&mut conn, db.backend, &target, &orders, &source, salt).await?;
         tally.add(&outcomes);
         rejected += errors.len() as i64;
         add_rejects(db, job.id, &errors).await?;
@@ -299,7 +300,7 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
         // PostgreSQL plans by its statistics, and autovacuum may be off or behind: refresh
         // them as a large import grows the tables (after batches 1, 4, 16, 64…).
         if db.backend == crate::db::Backend::Postgres && batches.is_power_of_two() && batches.trailing_zeros() % 2 == 0 {
-            sqlx::query("ANALYZE orders, customers, consents").execute(&db.pool).await?;
+            sqlx::query("ANALYZE orders, customers, consents").execute(&mut *conn).await?;
         }
     }
     let _ = parser.await;

@@ -141,8 +141,16 @@ fn key_kind(key: Option<&BuyerKey>) -> u8 {
 /// SQLite worker thread one by one cost more than the inserts): customers are inserted with
 /// `ON CONFLICT DO NOTHING`, and orders and consents find their customer by subquery.
 pub async fn upsert(db: &Db, target: &Target, batch: &[ParsedOrder], source: &str, salt: &Salt) -> Result<Vec<Outcome>, AppError> {
+    let mut conn = db.pool.acquire().await?;
+    upsert_on(&mut conn, db.backend, target, batch, source, salt).await
+}
+
+/// `upsert` on a connection the caller holds: an import keeps one for all its batches, so
+/// only one SQLite page cache fills (a pool hands out its idle connections in turn, and
+/// each would grow its own cache: the import's peak memory) and it stays warm.
+pub async fn upsert_on(conn: &mut sqlx::AnyConnection, b: Backend, target: &Target, batch: &[ParsedOrder], source: &str, salt: &Salt) -> Result<Vec<Outcome>, AppError> {
+    use sqlx::Connection;
     let now = now_millis();
-    let b = db.backend;
     let mut prepared: Vec<Prepared> = batch
         .iter()
         .map(|order| {
@@ -166,7 +174,7 @@ pub async fn upsert(db: &Db, target: &Target, batch: &[ParsedOrder], source: &st
         })
         .collect();
 
-    let mut tx = db.pool.begin().await?;
+    let mut tx = conn.begin().await?;
 
     // Buyers who asked to be erased stay erased: their orders are kept without them.
     let erased = erased_among(&mut tx, b, target.brand_id, &prepared, salt).await?;
