@@ -4,6 +4,7 @@
 
 mod authz;
 mod browser;
+mod campaigns;
 mod foundation;
 mod orders;
 mod templates;

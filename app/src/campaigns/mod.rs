@@ -7,6 +7,8 @@ pub mod ab;
 pub mod canary;
 #[cfg(feature = "ssr")]
 pub mod eligibility;
+#[cfg(feature = "ssr")]
+pub mod planner;
 
 #[cfg(all(test, feature = "ssr"))]
 mod tests;
