@@ -117,6 +117,7 @@ pub async fn seed(db: &Db) -> Result<bool, AppError> {
     }
     seed_orders(db).await?;
     seed_templates(db, client_ids[0], client_ids[2]).await?;
+    seed_campaigns(db, &[client_ids[0], client_ids[2]]).await?;
     Ok(true)
 }
 
@@ -182,6 +183,31 @@ async fn seed_orders(db: &Db) -> Result<(), AppError> {
             let scope = privacy::Scope { client_id: Some(target.client_id), brand_id: Some(target.brand_id) };
             privacy::suppress(db, &salt, scope, address, crate::orders::model::Reason::Unsubscribed, "demo", "demo").await?;
         }
+    }
+    Ok(())
+}
+
+/// A draft campaign on the first template of each of these clients: a review request 7
+/// days after delivery with an A/B test of two variants.
+async fn seed_campaigns(db: &Db, clients: &[i64]) -> Result<(), AppError> {
+    use crate::campaigns::eligibility::{Audience, Trigger};
+    use crate::campaigns::planner::{self, CampaignRules};
+    for &client_id in clients {
+        let first: Option<(i64, i64, String)> = sqlx::query_as("SELECT id, brand_id, purpose FROM templates WHERE client_id = $1 ORDER BY id LIMIT 1")
+            .bind(client_id)
+            .fetch_optional(&db.pool)
+            .await?;
+        let Some((template_id, brand_id, purpose)) = first else { continue };
+        let purpose = crate::templates::model::Purpose::parse("purpose", &purpose)?;
+        let rules = CampaignRules {
+            trigger: Trigger::AfterDelivery { days: 7 },
+            audience: Audience::default(),
+            cap: Default::default(),
+            window: Default::default(),
+            fallback_locales: vec!["en".into()],
+            weights: vec![50, 50],
+        };
+        planner::create(db, client_id, brand_id, template_id, "Review request, 7 days after delivery", purpose, &rules, "demo").await?;
     }
     Ok(())
 }

@@ -91,6 +91,7 @@ pub fn App() -> impl IntoView {
     use orders::ui::{ApiKeysPage, CustomerPage, ImportJobPage, ImportsPage, OrdersPage, PrivacyPage};
     use templates::ui::{ApprovalsPage, TemplatePage, TemplatesPage, VersionPage};
     use delivery::ui::OutboxPage;
+    use campaigns::ui::CampaignsPage;
     use shell::{Layout, NotFound};
     view! {
         <Stylesheet id="leptos" href="/pkg/starling.css"/>
@@ -118,6 +119,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/clients/:id/templates") view=|| view! { <Layout><TemplatesPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/templates/:template") view=|| view! { <Layout><TemplatePage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/templates/:template/versions/:version") view=|| view! { <Layout><VersionPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/campaigns") view=|| view! { <Layout><CampaignsPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/approvals") view=|| view! { <Layout><ApprovalsPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/outbox") view=|| view! { <Layout><OutboxPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/users") view=|| view! { <Layout><UsersPage/></Layout> } ssr=SsrMode::Async/>

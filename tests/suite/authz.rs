@@ -191,9 +191,30 @@ fn rpc_case(name: &str, who: Who, target: Target, n: usize) -> Option<Case> {
         ),
         "approval_queue" => Case { body: json!({}), expect: allow_if(signed_in), hidden: foreign_names(who) },
         "list_outbox" => case(json!({}), allow_if(admin)),
+        // Campaigns: the client's account managers and admins; demo campaign 1 belongs to
+        // client 1, campaign 2 to client 3 (both drafts, so "Resume" is a 409 conflict).
+        "list_campaigns" => Case { body: json!({ "client_id": client }), expect: allow_if(manages_orders(who, own)), hidden: foreign_names(who) },
+        "create_campaign" => case(
+            json!({ "form": { "client_id": client, "template_id": template_of(target), "name": format!("Matrix campaign {n}"),
+                              "trigger": "batch", "days": 0, "countries": "", "fallback": "", "weights": "" } }),
+            allow_if(manages_orders(who, own)),
+        ),
+        "preview_campaign" => case(json!({ "id": campaign_of(target) }), allow_if(manages_orders(who, own))),
+        "campaign_step" => case(
+            json!({ "id": campaign_of(target), "step": "Resume" }),
+            if manages_orders(who, own) { Expect::Status(409) } else { Expect::Deny },
+        ),
         "outbox_message" => case(json!({ "file": "no-such-message.eml" }), found_if(admin, who)),
         _ => return None,
     })
+}
+
+/// Demo campaigns: 1 of client 1, 2 of client 3.
+fn campaign_of(target: Target) -> i64 {
+    match target {
+        Target::Own => 1,
+        Target::Foreign => 2,
+    }
 }
 
 /// Admins, and the client's account managers and copywriters.

@@ -444,3 +444,43 @@ async fn a_german_version_is_linted_as_typed_then_approved_by_reviewer_and_clien
     screenshot(&browser, "template-approved.png").await;
     browser.close().await.ok();
 }
+
+/// An account manager builds a campaign with two A/B variants, previews its audience with
+/// the reasons orders are excluded, and launches it.
+#[tokio::test]
+async fn a_manager_builds_previews_and_launches_a_campaign() {
+    let app = TestApp::spawn().await;
+    let driver = Driver::start().await;
+    let browser = driver.browser(1280, 1000, false).await;
+
+    sign_in(&browser, &app, MANAGER).await;
+    browser.goto(&app.url("/clients/1")).await.unwrap();
+    hydrated(&browser).await;
+    click_link(&browser, "Campaigns").await;
+    wait_for_path(&browser, "/clients/1/campaigns").await;
+    wait_for_text(&browser, "main table", "Review request, 7 days after delivery").await;
+    browser.find(Locator::XPath("//button[normalize-space()='New campaign']")).await.unwrap().click().await.unwrap();
+    fill(&browser, "#field-name", "Bewertung A/B").await;
+    browser.find(Locator::Css("#field-trigger")).await.unwrap().select_by_label("One-off batch, now").await.unwrap();
+    fill(&browser, "#field-fallback", "de").await;
+    fill(&browser, "#field-weights", "50,60,x").await;
+    browser.find(Locator::XPath("//button[normalize-space()='Create and preview']")).await.unwrap().click().await.unwrap();
+    wait_for_text(&browser, "form", "2 to 4 variants").await;
+    fill(&browser, "#field-weights", "50,50").await;
+    browser.find(Locator::XPath("//button[normalize-space()='Create and preview']")).await.unwrap().click().await.unwrap();
+
+    wait_for_text(&browser, ".preview", "orders qualify now").await;
+    wait_for_text(&browser, ".preview table", "the order is").await;
+    screenshot(&browser, "campaign-preview.png").await;
+    let row = "//tr[td[contains(., 'Bewertung A/B')]]";
+    browser.find(Locator::XPath(&format!("{row}//button[normalize-space()='Launch']"))).await.unwrap().click().await.unwrap();
+    wait_for_text(&browser, "main table", "running").await;
+    let planned = app.db.pool.clone();
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = 'Bewertung A/B'")
+        .fetch_one(&planned)
+        .await
+        .unwrap();
+    assert!(n > 0, "launching planned messages");
+    screenshot(&browser, "campaign-launched.png").await;
+    browser.close().await.ok();
+}

@@ -133,3 +133,54 @@ async fn concurrent_planners_never_double_plan() {
     assert_eq!(count(&app, "SELECT COUNT(*) FROM (SELECT order_id, purpose FROM messages GROUP BY order_id, purpose HAVING COUNT(*) > 1) d").await, 0);
     assert_eq!(count(&app, &format!("SELECT COUNT(*) FROM (SELECT order_id FROM campaign_decisions WHERE campaign_id = {id} GROUP BY order_id HAVING COUNT(*) > 1) d")).await, 0);
 }
+
+/// Over HTTP as the account manager: bad input names its fields; a campaign is created,
+/// its audience previewed with reasons, launched (planned at once), paused; each change is
+/// audit-logged. The page lists it.
+#[tokio::test]
+async fn a_manager_creates_previews_and_launches_a_campaign() {
+    let app = TestApp::spawn().await;
+    let manager = app.signed_in("am@starling.test").await;
+    let bad = manager
+        .rpc("create_campaign", serde_json::json!({ "form": { "client_id": 1, "template_id": 1, "name": " ", "trigger": "delivery",
+            "days": 400, "countries": "DE, Germany", "fallback": "en", "weights": "50" } }))
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    for field in ["name", "days", "countries", "weights"] {
+        assert!(bad.body.contains(&format!("\"{field}\"")), "{field} is named: {}", bad.body);
+    }
+    let created = manager
+        .rpc("create_campaign", serde_json::json!({ "form": { "client_id": 1, "template_id": 1, "name": "Bewertung sofort", "trigger": "batch",
+            "days": 0, "countries": "", "fallback": "de", "weights": "50,50" } }))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let id = created.json().as_i64().unwrap();
+
+    let preview = manager.rpc("preview_campaign", serde_json::json!({ "id": id })).await;
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    let p = preview.json();
+    let would_send = p["would_send"].as_u64().unwrap();
+    assert!(p["looked_at"].as_u64().unwrap() >= would_send + 1);
+    let rules: Vec<&str> = p["excluded"].as_array().unwrap().iter().map(|e| e[0].as_str().unwrap()).collect();
+    assert!(rules.contains(&"status"), "{rules:?}");
+    assert!(p["excluded"].as_array().unwrap().iter().all(|e| !e[1].as_str().unwrap().is_empty() && !e[3].as_array().unwrap().is_empty()));
+    // Previewing writes nothing.
+    assert_eq!(count(&app, &format!("SELECT COUNT(*) FROM campaign_decisions WHERE campaign_id = {id}")).await, 0);
+
+    let launched = manager.rpc("campaign_step", serde_json::json!({ "id": id, "step": "Launch" })).await;
+    assert_eq!((launched.status, launched.json()), (200, serde_json::json!("running")), "{}", launched.body);
+    assert_eq!(count(&app, &format!("SELECT COUNT(*) FROM messages WHERE campaign_id = {id}")).await as u64, would_send);
+    let again = manager.rpc("campaign_step", serde_json::json!({ "id": id, "step": "Launch" })).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    let paused = manager.rpc("campaign_step", serde_json::json!({ "id": id, "step": "Pause" })).await;
+    assert_eq!(paused.json(), serde_json::json!("paused"));
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log WHERE action IN ('campaign.create', 'campaign.launch', 'campaign.pause')").await, 3);
+
+    let page = manager.get("/clients/1/campaigns").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Bewertung sofort") && page.body.contains("paused"), "the list shows the campaign");
+    // The client's viewer may not run campaigns.
+    let viewer = app.signed_in("viewer@nordlicht.test").await;
+    assert_eq!(viewer.rpc("preview_campaign", serde_json::json!({ "id": id })).await.status, 403);
+    assert_eq!(viewer.get("/clients/1/campaigns").await.status, 403);
+}

@@ -33,6 +33,9 @@ pub enum Action {
     WriteTemplates(i64),
     /// Read the mail outbox folder (agency-wide system mail).
     ReadOutbox,
+    /// Create, preview, launch, pause and cancel a client's campaigns (they select buyers:
+    /// account managers of the client, and admins).
+    ManageCampaigns(i64),
 }
 
 pub fn authorize(actor: &Actor, action: Action) -> Result<(), AppError> {
@@ -45,6 +48,7 @@ pub fn authorize(actor: &Actor, action: Action) -> Result<(), AppError> {
         (Role::AccountManager, Action::ManageOrders(client)) => assigned(client),
         (_, Action::ReadTemplates(client)) => assigned(client),
         (Role::AccountManager | Role::Copywriter, Action::WriteTemplates(client)) => assigned(client),
+        (Role::AccountManager, Action::ManageCampaigns(client)) => assigned(client),
         _ => false,
     };
     if allowed {
@@ -75,6 +79,7 @@ fn describe(action: Action) -> &'static str {
         Action::ReadTemplates(_) => "this client is not assigned to you.",
         Action::WriteTemplates(_) => "only the client's copywriters and account managers write templates.",
         Action::ReadOutbox => "only agency admins read the outbox.",
+        Action::ManageCampaigns(_) => "only agency admins and the client's account managers run its campaigns.",
     }
 }
 
@@ -120,6 +125,10 @@ mod tests {
         assert!(authorize(&am, Action::ManageBrands(2)).is_err());
         assert!(authorize(&am, Action::ManageOrders(1)).is_ok());
         assert!(authorize(&am, Action::ManageOrders(2)).is_err());
+        assert!(authorize(&am, Action::ManageCampaigns(1)).is_ok());
+        assert!(authorize(&am, Action::ManageCampaigns(2)).is_err());
+        assert!(authorize(&actor(Role::Copywriter, &[1]), Action::ManageCampaigns(1)).is_err());
+        assert!(authorize(&actor(Role::ClientViewer, &[1]), Action::ManageCampaigns(1)).is_err());
         assert!(authorize(&am, Action::ReadOrders(2)).is_err());
         assert!(authorize(&am, Action::ManageAgencyLists).is_err());
         assert!(authorize(&am, Action::CreateClient).is_err());

@@ -4,6 +4,9 @@
 
 #[cfg(feature = "ssr")]
 pub mod ab;
+pub mod api;
+pub mod model;
+pub mod ui;
 pub mod canary;
 #[cfg(feature = "ssr")]
 pub mod eligibility;

@@ -87,7 +87,7 @@ struct Campaign {
     versions: HashMap<String, i64>,
 }
 
-async fn load(db: &Db, campaign_id: i64) -> Result<Option<Campaign>, AppError> {
+async fn load(db: &Db, campaign_id: i64, running_only: bool) -> Result<Option<Campaign>, AppError> {
     let Some(row) = sqlx::query("SELECT client_id, brand_id, template_id, purpose, rules, state FROM campaigns WHERE id = $1")
         .bind(campaign_id)
         .fetch_optional(&db.pool)
@@ -95,7 +95,7 @@ async fn load(db: &Db, campaign_id: i64) -> Result<Option<Campaign>, AppError> {
     else {
         return Ok(None);
     };
-    if row.get::<String, _>("state") != "running" {
+    if running_only && row.get::<String, _>("state") != "running" {
         return Ok(None);
     }
     let purpose = Purpose::parse("purpose", &row.get::<String, _>("purpose"))?;
@@ -116,19 +116,33 @@ async fn load(db: &Db, campaign_id: i64) -> Result<Option<Campaign>, AppError> {
     }))
 }
 
+impl Campaign {
+    fn rules(&self) -> Rules {
+        Rules {
+            purpose: self.purpose,
+            trigger: self.rules.trigger,
+            audience: self.rules.audience.clone(),
+            cap: self.rules.cap,
+            window: self.rules.window,
+            approved_locales: self.versions.keys().cloned().collect(),
+            fallback_locales: self.rules.fallback_locales.clone(),
+        }
+    }
+}
+
+/// One order's decision, before anything is written.
+struct Decided {
+    order_id: i64,
+    platform_order_id: String,
+    customer_id: Option<i64>,
+    decision: Decision,
+}
+
 /// One planning pass over every undecided order of a running campaign's brand.
 pub async fn plan(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result<PlanStats, AppError> {
     let mut stats = PlanStats::default();
-    let Some(campaign) = load(db, campaign_id).await? else { return Ok(stats) };
-    let rules = Rules {
-        purpose: campaign.purpose,
-        trigger: campaign.rules.trigger,
-        audience: campaign.rules.audience.clone(),
-        cap: campaign.rules.cap,
-        window: campaign.rules.window,
-        approved_locales: campaign.versions.keys().cloned().collect(),
-        fallback_locales: campaign.rules.fallback_locales.clone(),
-    };
+    let Some(campaign) = load(db, campaign_id, true).await? else { return Ok(stats) };
+    let rules = campaign.rules();
     let mut by_rule: HashMap<String, u64> = HashMap::new();
     let mut after = 0i64;
     loop {
@@ -137,101 +151,21 @@ pub async fn plan(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result<Pl
             // Planners of one brand take turns: the cap must see every planned message.
             sqlx::query("SELECT id FROM brands WHERE id = $1 FOR UPDATE").bind(campaign.brand_id).execute(&mut *tx).await?;
         }
-        let rows = sqlx::query(
-            "SELECT o.id, o.store_id, s.platform, o.status, o.status_at, o.placed_at, o.country, o.total_minor, o.customer_id, \
-               (SELECT MIN(h.reached_at) FROM order_status_history h WHERE h.order_id = o.id AND h.to_status = 'fulfilled') AS fulfilled_at, \
-               (SELECT MIN(h.reached_at) FROM order_status_history h WHERE h.order_id = o.id AND h.to_status = 'delivered') AS delivered_at, \
-               c.email, c.country AS customer_country, c.locale, \
-               (SELECT COUNT(*) FROM consents k WHERE k.customer_id = c.id AND k.channel = 'email') AS consents \
-             FROM orders o JOIN stores s ON s.id = o.store_id LEFT JOIN customers c ON c.id = o.customer_id \
-             WHERE o.brand_id = $1 AND o.id > $2 \
-               AND NOT EXISTS (SELECT 1 FROM campaign_decisions d WHERE d.campaign_id = $3 AND d.order_id = o.id) \
-             ORDER BY o.id LIMIT $4",
-        )
-        .bind(campaign.brand_id)
-        .bind(after)
-        .bind(campaign_id)
-        .bind(PAGE)
-        .fetch_all(&mut *tx)
-        .await?;
-        let Some(last) = rows.last() else { break };
-        after = last.get("id");
-
-        // What is already planned for these orders and their customers.
-        let order_ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
-        let customer_ids: Vec<i64> = rows.iter().filter_map(|r| r.get::<Option<i64>, _>("customer_id")).collect::<HashSet<_>>().into_iter().collect();
-        let mut order_purposes: HashMap<i64, Vec<Purpose>> = HashMap::new();
-        let planned: Vec<(i64, String)> = in_list(&mut tx, db.backend, "SELECT order_id, purpose FROM messages WHERE order_id IN", &order_ids).await?;
-        for (order, purpose) in planned {
-            if let Ok(p) = Purpose::parse("purpose", &purpose) {
-                order_purposes.entry(order).or_default().push(p);
-            }
-        }
-        let mut sends: HashMap<i64, Vec<i64>> = HashMap::new();
-        let brand_filter = format!("SELECT customer_id, send_at FROM messages WHERE brand_id = {} AND customer_id IN", campaign.brand_id);
-        let planned: Vec<(i64, i64)> = in_list(&mut tx, db.backend, &brand_filter, &customer_ids).await?;
-        for (customer, at) in planned {
-            sends.entry(customer).or_default().push(at);
-        }
-        // Suppressed addresses, by their fingerprint (erased ones are kept only so).
-        let prints: HashMap<String, String> = rows
-            .iter()
-            .filter_map(|r| r.get::<Option<String>, _>("email"))
-            .filter_map(|e| normalise_address(&e).map(|value| (fingerprint(salt, &value), e)))
-            .collect();
-        let keys: Vec<String> = prints.keys().cloned().collect();
-        let suppressed_sql = format!(
-            "SELECT value_hash, reason FROM suppressions WHERE (brand_id IS NULL OR brand_id = {}) AND value_hash IN",
-            campaign.brand_id
-        );
-        let found: Vec<(String, String)> = in_list(&mut tx, db.backend, &suppressed_sql, &keys).await?;
-        let suppressed: HashMap<String, String> = found
-            .into_iter()
-            .filter_map(|(hash, reason)| prints.get(&hash).map(|email| (email.clone(), reason)))
-            .collect();
-
-        for row in &rows {
+        let page = decide_page(&mut tx, db.backend, salt, &campaign, &rules, campaign_id, after, now).await?;
+        let Some(last) = page.last() else { break };
+        after = last.order_id;
+        for Decided { order_id, customer_id, decision, .. } in page {
             stats.looked_at += 1;
-            let status = OrderStatus::parse(&row.get::<String, _>("status")).unwrap_or(OrderStatus::Pending);
-            let status_at: i64 = row.get("status_at");
-            let fulfilled_at = row.get::<Option<i64>, _>("fulfilled_at").or((status == OrderStatus::Fulfilled).then_some(status_at));
-            let delivered_at = row.get::<Option<i64>, _>("delivered_at").or((status == OrderStatus::Delivered).then_some(status_at));
-            let order = OrderFacts {
-                order_id: row.get("id"),
-                store_id: row.get("store_id"),
-                platform: row.get("platform"),
-                status,
-                placed_at: row.get("placed_at"),
-                fulfilled_at,
-                delivered_at,
-                latest_delivery_at: None,
-                country: row.get("country"),
-                total_minor: row.get("total_minor"),
-            };
-            let customer_id: Option<i64> = row.get("customer_id");
-            let email: String = row.get::<Option<String>, _>("email").unwrap_or_default();
-            let customer = customer_id.map(|id| CustomerFacts {
-                customer_id: id,
-                has_email: !email.is_empty(),
-                country: row.get::<Option<String>, _>("customer_country").unwrap_or_default(),
-                locale: row.get::<Option<String>, _>("locale").unwrap_or_default(),
-                suppressed: suppressed.get(&email).cloned(),
-                email_consent: row.get::<i64, _>("consents") > 0,
-            });
-            let history = History {
-                order_purposes: order_purposes.get(&order.order_id).cloned().unwrap_or_default(),
-                customer_sends: customer_id.and_then(|c| sends.get(&c).cloned()).unwrap_or_default(),
-            };
-            match decide(&order, customer.as_ref(), &history, &rules, now) {
+            match decision {
                 Decision::Wait(_) => stats.waiting += 1,
                 Decision::Exclude(exclusion) => {
                     stats.excluded += 1;
                     *by_rule.entry(exclusion.key().to_string()).or_default() += 1;
-                    record(&mut tx, campaign_id, order.order_id, "exclude", exclusion.key(), &exclusion.explain(), now).await?;
+                    record(&mut tx, campaign_id, order_id, "exclude", exclusion.key(), &exclusion.explain(), now).await?;
                 }
                 Decision::Send { at, locale } => {
-                    let (Some(customer), Some(&version)) = (customer, campaign.versions.get(&locale)) else { continue };
-                    let variant = if campaign.rules.weights.len() > 1 { ab::assign(campaign_id, customer.customer_id, &campaign.rules.weights) } else { 0 };
+                    let (Some(customer_id), Some(&version)) = (customer_id, campaign.versions.get(&locale)) else { continue };
+                    let variant = if campaign.rules.weights.len() > 1 { ab::assign(campaign_id, customer_id, &campaign.rules.weights) } else { 0 };
                     let inserted = sqlx::query(
                         "INSERT INTO messages (client_id, brand_id, campaign_id, order_id, customer_id, purpose, channel, \
                            template_version_id, locale, variant, send_at, state, created_at) \
@@ -240,8 +174,8 @@ pub async fn plan(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result<Pl
                     .bind(campaign.client_id)
                     .bind(campaign.brand_id)
                     .bind(campaign_id)
-                    .bind(order.order_id)
-                    .bind(customer.customer_id)
+                    .bind(order_id)
+                    .bind(customer_id)
                     .bind(campaign.purpose.as_str())
                     .bind(version)
                     .bind(locale.as_str())
@@ -253,13 +187,12 @@ pub async fn plan(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result<Pl
                     .rows_affected();
                     if inserted == 1 {
                         stats.planned += 1;
-                        sends.entry(customer.customer_id).or_default().push(at);
-                        record(&mut tx, campaign_id, order.order_id, "send", "", "", now).await?;
+                        record(&mut tx, campaign_id, order_id, "send", "", "", now).await?;
                     } else {
                         // Another campaign planned this order's message of this purpose first.
                         stats.excluded += 1;
                         *by_rule.entry("already_asked".into()).or_default() += 1;
-                        record(&mut tx, campaign_id, order.order_id, "exclude", "already_asked", "this order already has a message for this purpose", now).await?;
+                        record(&mut tx, campaign_id, order_id, "exclude", "already_asked", "this order already has a message for this purpose", now).await?;
                     }
                 }
             }
@@ -270,6 +203,147 @@ pub async fn plan(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result<Pl
     by_rule.sort();
     stats.by_rule = by_rule;
     Ok(stats)
+}
+
+pub use super::model::Preview;
+
+pub async fn preview(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result<Preview, AppError> {
+    let mut out = Preview::default();
+    let Some(campaign) = load(db, campaign_id, false).await? else { return Ok(out) };
+    let rules = campaign.rules();
+    let mut excluded: HashMap<String, (String, u64, Vec<String>)> = HashMap::new();
+    let mut locales: HashMap<String, u64> = HashMap::new();
+    let mut after = 0i64;
+    loop {
+        let mut tx = db.pool.begin().await?;
+        let page = decide_page(&mut tx, db.backend, salt, &campaign, &rules, campaign_id, after, now).await?;
+        tx.rollback().await?;
+        let Some(last) = page.last() else { break };
+        after = last.order_id;
+        for d in page {
+            out.looked_at += 1;
+            match d.decision {
+                Decision::Wait(_) => out.waiting += 1,
+                Decision::Send { locale, .. } => {
+                    out.would_send += 1;
+                    *locales.entry(locale).or_default() += 1;
+                }
+                Decision::Exclude(e) => {
+                    let entry = excluded.entry(e.key().to_string()).or_insert_with(|| (e.explain(), 0, Vec::new()));
+                    entry.1 += 1;
+                    if entry.2.len() < 5 {
+                        entry.2.push(d.platform_order_id);
+                    }
+                }
+            }
+        }
+    }
+    let mut excluded: Vec<_> = excluded.into_iter().map(|(k, (why, n, sample))| (k, why, n, sample)).collect();
+    excluded.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    out.excluded = excluded;
+    let mut locales: Vec<_> = locales.into_iter().collect();
+    locales.sort();
+    out.locales = locales;
+    Ok(out)
+}
+
+/// Decides the next page of undecided orders after `after` (nothing is written; sends
+/// decided earlier in the page count for the cap of later ones).
+#[allow(clippy::too_many_arguments)]
+async fn decide_page(tx: &mut Tx<'_>, b: Backend, salt: &Salt, campaign: &Campaign, rules: &Rules, campaign_id: i64, after: i64, now: i64) -> Result<Vec<Decided>, AppError> {
+    let rows = sqlx::query(
+        "SELECT o.id, o.platform_order_id, o.store_id, s.platform, o.status, o.status_at, o.placed_at, o.country, o.total_minor, o.customer_id, \
+           (SELECT MIN(h.reached_at) FROM order_status_history h WHERE h.order_id = o.id AND h.to_status = 'fulfilled') AS fulfilled_at, \
+           (SELECT MIN(h.reached_at) FROM order_status_history h WHERE h.order_id = o.id AND h.to_status = 'delivered') AS delivered_at, \
+           c.email, c.country AS customer_country, c.locale, \
+           (SELECT COUNT(*) FROM consents k WHERE k.customer_id = c.id AND k.channel = 'email') AS consents \
+         FROM orders o JOIN stores s ON s.id = o.store_id LEFT JOIN customers c ON c.id = o.customer_id \
+         WHERE o.brand_id = $1 AND o.id > $2 \
+           AND NOT EXISTS (SELECT 1 FROM campaign_decisions d WHERE d.campaign_id = $3 AND d.order_id = o.id) \
+         ORDER BY o.id LIMIT $4",
+    )
+    .bind(campaign.brand_id)
+    .bind(after)
+    .bind(campaign_id)
+    .bind(PAGE)
+    .fetch_all(&mut **tx)
+    .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    // What is already planned for these orders and their customers.
+    let order_ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
+    let customer_ids: Vec<i64> = rows.iter().filter_map(|r| r.get::<Option<i64>, _>("customer_id")).collect::<HashSet<_>>().into_iter().collect();
+    let mut order_purposes: HashMap<i64, Vec<Purpose>> = HashMap::new();
+    let planned: Vec<(i64, String)> = in_list(tx, b, "SELECT order_id, purpose FROM messages WHERE order_id IN", &order_ids).await?;
+    for (order, purpose) in planned {
+        if let Ok(p) = Purpose::parse("purpose", &purpose) {
+            order_purposes.entry(order).or_default().push(p);
+        }
+    }
+    let mut sends: HashMap<i64, Vec<i64>> = HashMap::new();
+    let brand_filter = format!("SELECT customer_id, send_at FROM messages WHERE brand_id = {} AND customer_id IN", campaign.brand_id);
+    let planned: Vec<(i64, i64)> = in_list(tx, b, &brand_filter, &customer_ids).await?;
+    for (customer, at) in planned {
+        sends.entry(customer).or_default().push(at);
+    }
+    // Suppressed addresses, by their fingerprint (erased ones are kept only so).
+    let prints: HashMap<String, String> = rows
+        .iter()
+        .filter_map(|r| r.get::<Option<String>, _>("email"))
+        .filter_map(|e| normalise_address(&e).map(|value| (fingerprint(salt, &value), e)))
+        .collect();
+    let keys: Vec<String> = prints.keys().cloned().collect();
+    let suppressed_sql = format!(
+        "SELECT value_hash, reason FROM suppressions WHERE (brand_id IS NULL OR brand_id = {}) AND value_hash IN",
+        campaign.brand_id
+    );
+    let found: Vec<(String, String)> = in_list(tx, b, &suppressed_sql, &keys).await?;
+    let suppressed: HashMap<String, String> = found
+        .into_iter()
+        .filter_map(|(hash, reason)| prints.get(&hash).map(|email| (email.clone(), reason)))
+        .collect();
+
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let status = OrderStatus::parse(&row.get::<String, _>("status")).unwrap_or(OrderStatus::Pending);
+        let status_at: i64 = row.get("status_at");
+        let fulfilled_at = row.get::<Option<i64>, _>("fulfilled_at").or((status == OrderStatus::Fulfilled).then_some(status_at));
+        let delivered_at = row.get::<Option<i64>, _>("delivered_at").or((status == OrderStatus::Delivered).then_some(status_at));
+        let order = OrderFacts {
+            order_id: row.get("id"),
+            store_id: row.get("store_id"),
+            platform: row.get("platform"),
+            status,
+            placed_at: row.get("placed_at"),
+            fulfilled_at,
+            delivered_at,
+            latest_delivery_at: None,
+            country: row.get("country"),
+            total_minor: row.get("total_minor"),
+        };
+        let customer_id: Option<i64> = row.get("customer_id");
+        let email: String = row.get::<Option<String>, _>("email").unwrap_or_default();
+        let customer = customer_id.map(|id| CustomerFacts {
+            customer_id: id,
+            has_email: !email.is_empty(),
+            country: row.get::<Option<String>, _>("customer_country").unwrap_or_default(),
+            locale: row.get::<Option<String>, _>("locale").unwrap_or_default(),
+            suppressed: suppressed.get(&email).cloned(),
+            email_consent: row.get::<i64, _>("consents") > 0,
+        });
+        let history = History {
+            order_purposes: order_purposes.get(&order.order_id).cloned().unwrap_or_default(),
+            customer_sends: customer_id.and_then(|c| sends.get(&c).cloned()).unwrap_or_default(),
+        };
+        let decision = decide(&order, customer.as_ref(), &history, rules, now);
+        if let (Decision::Send { at, .. }, Some(c)) = (&decision, customer_id) {
+            sends.entry(c).or_default().push(*at);
+        }
+        out.push(Decided { order_id: order.order_id, platform_order_id: row.get("platform_order_id"), customer_id, decision });
+    }
+    Ok(out)
 }
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;

@@ -136,6 +136,7 @@ fn ClientView(detail: ClientDetail) -> impl IntoView {
             })}
             {detail.can_manage.then(|| view! { <A href=format!("{base}/imports") attr:class="tab">"Imports"</A> })}
             <A href=format!("{base}/templates") attr:class="tab">"Templates"</A>
+            {detail.can_manage.then(|| view! { <A href=format!("{base}/campaigns") attr:class="tab">"Campaigns"</A> })}
         </nav>
         <dl class="facts">
             <dt>"Contact"</dt><dd>{if c.contact_email.is_empty() { "—".to_string() } else { c.contact_email.clone() }}</dd>

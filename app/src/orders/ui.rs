@@ -45,6 +45,7 @@ pub fn ClientTabs(client_id: i64, current: &'static str, #[prop(default = true)]
                 {tab("privacy", "Suppression & privacy", format!("/clients/{client_id}/privacy"))}
             })}
             {tab("templates", "Templates", format!("/clients/{client_id}/templates"))}
+            {buyer_data.then(|| tab("campaigns", "Campaigns", format!("/clients/{client_id}/campaigns")))}
         </nav>
     }
 }
