@@ -7,7 +7,7 @@
 //! frequency cap sees every message already planned.
 
 use super::ab;
-use super::eligibility::{decide, Audience, Cap, CustomerFacts, Decision, History, OrderFacts, Rules, SendWindow, Trigger};
+use super::eligibility::{decide, Audience, Cap, CustomerFacts, Decision, Exclusion, History, OrderFacts, Rules, SendWindow, Trigger};
 use crate::db::{Backend, Db};
 use crate::error::AppError;
 use crate::orders::model::OrderStatus;
@@ -229,7 +229,12 @@ pub async fn preview(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result
                     *locales.entry(locale).or_default() += 1;
                 }
                 Decision::Exclude(e) => {
-                    let entry = excluded.entry(e.key().to_string()).or_insert_with(|| (e.explain(), 0, Vec::new()));
+                    // Statuses, filters and suppression reasons each get their own row.
+                    let group = match &e {
+                        Exclusion::Status { .. } | Exclusion::Filter { .. } | Exclusion::Suppressed { .. } => format!("{}\u{1f}{}", e.key(), e.explain()),
+                        _ => e.key().to_string(),
+                    };
+                    let entry = excluded.entry(group).or_insert_with(|| (e.explain(), 0, Vec::new()));
                     entry.1 += 1;
                     if entry.2.len() < 5 {
                         entry.2.push(d.platform_order_id);
@@ -238,7 +243,10 @@ pub async fn preview(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result
             }
         }
     }
-    let mut excluded: Vec<_> = excluded.into_iter().map(|(k, (why, n, sample))| (k, why, n, sample)).collect();
+    let mut excluded: Vec<_> = excluded
+        .into_iter()
+        .map(|(group, (why, n, sample))| (group.split('\u{1f}').next().unwrap_or_default().to_string(), why, n, sample))
+        .collect();
     excluded.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
     out.excluded = excluded;
     let mut locales: Vec<_> = locales.into_iter().collect();

@@ -18,8 +18,9 @@ async fn main() -> anyhow::Result<()> {
         Some("generate") if args.len() == 4 => generate(Path::new(&args[2]), args[3].parse()?),
         Some("import") if args.len() == 4 => import(Path::new(&args[2]), &args[3]).await,
         Some("parse") if args.len() == 3 => parse_only(Path::new(&args[2])),
+        Some("plan") if args.len() == 5 => plan(&args[2], args[3].parse()?, args[4].parse()?).await,
         _ => {
-            eprintln!("usage: starling-bench generate <file> <rows> | starling-bench import <file> sqlite|postgres");
+            eprintln!("usage: starling-bench generate <file> <rows> | starling-bench import <file> sqlite|postgres | starling-bench plan sqlite|postgres <orders> <customers>");
             std::process::exit(2);
         }
     }
@@ -193,6 +194,84 @@ fn parse_only(file: &Path) -> anyhow::Result<()> {
         }
     }
     println!("parsed {orders} orders and {bad} bad rows in {:.2} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Stores `orders` orders of `customers` buyers (a mix of countries, statuses and consent,
+/// placed over the last 120 days) for one brand, then times one planning pass of a
+/// review-request campaign with an A/B test over all of them through every rule.
+async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
+    use app::campaigns::eligibility::{Audience, Trigger};
+    use app::campaigns::planner::{self, CampaignRules};
+    use app::orders::model::{OrderItem, OrderStatus, ParsedOrder};
+    let dir: PathBuf = std::env::temp_dir().join(format!("starling-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (db, pg_name) = fresh_database(kind, &dir).await?;
+    let e = |e: app::error::AppError| anyhow::anyhow!("{e}");
+    app::demo::seed(&db).await.map_err(e)?;
+    let salt = privacy::salt(&db).await.map_err(e)?;
+    // Demo template 1 (Nordlicht's review request, German version approved) and its store.
+    let (template_id, brand_id, client_id): (i64, i64, i64) = sqlx::query_as("SELECT id, brand_id, client_id FROM templates ORDER BY id LIMIT 1").fetch_one(&db.pool).await?;
+    let (store_id,): (i64,) = sqlx::query_as("SELECT id FROM stores WHERE brand_id = $1 ORDER BY id LIMIT 1").bind(brand_id).fetch_one(&db.pool).await?;
+    let target = store::target(&db, store_id).await.map_err(e)?.ok_or_else(|| anyhow::anyhow!("no store"))?;
+    let started = Instant::now();
+    let now = app::db::now_millis();
+    let mut state: u64 = 0x9e37;
+    let mut next = move |n: u64| {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    const COUNTRIES: [&str; 6] = ["DE", "FR", "IT", "ES", "GB", "AT"];
+    const STATUSES: [OrderStatus; 7] = [OrderStatus::Delivered, OrderStatus::Delivered, OrderStatus::Delivered, OrderStatus::Fulfilled, OrderStatus::Pending, OrderStatus::Refunded, OrderStatus::Returned];
+    let mut batch = Vec::with_capacity(10_000);
+    for i in 0..orders {
+        let buyer = next(customers);
+        let placed = now - (1 + next(120) as i64) * 86_400_000;
+        batch.push(ParsedOrder {
+            line: i + 2,
+            platform_order_id: format!("B-{i}"),
+            placed_at: Some(placed),
+            status: Some(STATUSES[next(7) as usize]),
+            status_at: Some(placed + (2 + next(5) as i64) * 86_400_000),
+            buyer_email: format!("buyer{buyer}@example.test"),
+            buyer_phone: String::new(),
+            buyer_name: format!("Buyer {buyer}"),
+            country: COUNTRIES[(buyer % 6) as usize].into(),
+            marketplace: String::new(),
+            currency: "EUR".into(),
+            total_minor: Some(1_000 + next(20_000) as i64),
+            items: vec![OrderItem { sku: "SKU-1".into(), product_name: "Trail Jacket".into(), listing_id: String::new(), quantity: 1, unit_price_minor: Some(4_990) }],
+            accepts_marketing: Some(buyer % 3 != 0),
+        });
+        if batch.len() == 10_000 {
+            store::upsert(&db, &target, &std::mem::take(&mut batch), "bench", &salt).await.map_err(e)?;
+        }
+    }
+    if !batch.is_empty() {
+        store::upsert(&db, &target, &batch, "bench", &salt).await.map_err(e)?;
+    }
+    println!("stored {orders} orders of {customers} buyers in {:.1} s", started.elapsed().as_secs_f64());
+    let rules = CampaignRules {
+        trigger: Trigger::AfterDelivery { days: 3 },
+        audience: Audience::default(),
+        cap: Default::default(),
+        window: Default::default(),
+        fallback_locales: vec!["de".into()],
+        weights: vec![50, 50],
+    };
+    let purpose = app::templates::model::Purpose::ReviewRequest;
+    let id = planner::create(&db, client_id, brand_id, template_id, "bench", purpose, &rules, "bench").await.map_err(e)?;
+    planner::set_state(&db, id, "running").await.map_err(e)?;
+    let started = Instant::now();
+    let stats = planner::plan(&db, &salt, id, now).await.map_err(e)?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!("planned: {stats:?}");
+    println!("RESULT db={kind} orders={} seconds={seconds:.3} orders_per_s={:.0} peak_rss_mb={:.0}", stats.looked_at, stats.looked_at as f64 / seconds, peak_rss_mb());
+    db.pool.close().await;
+    if let Some(name) = pg_name {
+        drop_database(&name).await?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 
