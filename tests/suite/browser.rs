@@ -163,8 +163,18 @@ async fn sign_in(browser: &Browser, app: &TestApp, email: &str) {
 
 async fn sign_out(browser: &Browser) {
     browser.find(Locator::Css(".usermenu summary")).await.unwrap().click().await.unwrap();
-    browser.find(Locator::XPath("//button[normalize-space()='Sign out']")).await.unwrap().click().await.unwrap();
+    button(&browser, "Sign out").await.click().await.unwrap();
     wait_for_path(browser, "/sign-in").await;
+}
+
+/// The button labelled `label`, once it is on the page (pages render after their data).
+async fn button(browser: &Browser, label: &str) -> fantoccini::elements::Element {
+    browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::XPath(&format!("//button[normalize-space()='{label}']")))
+        .await
+        .unwrap_or_else(|_| panic!("a button \"{label}\""))
 }
 
 async fn click_link(browser: &Browser, text: &str) {
@@ -340,7 +350,7 @@ async fn a_manager_uploads_an_export_previews_it_and_watches_the_import_finish()
     wait_for_text(&browser, "main", "Line 9, Created at").await;
     hydrated(&browser).await;
     screenshot(&browser, "import-preview.png").await;
-    browser.find(Locator::XPath("//button[normalize-space()='Run import']")).await.unwrap().click().await.unwrap();
+    button(&browser, "Run import").await.click().await.unwrap();
 
     // The page follows the job without a reload until it is done.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -383,11 +393,11 @@ async fn a_german_version_is_linted_as_typed_then_approved_by_reviewer_and_clien
     click_link(&browser, "Templates").await;
     wait_for_path(&browser, "/clients/1/templates").await;
     wait_for_text(&browser, "main", "Bewertungsanfrage").await;
-    browser.find(Locator::XPath("//button[normalize-space()='New template']")).await.unwrap().click().await.unwrap();
+    button(&browser, "New template").await.click().await.unwrap();
     browser.find(Locator::Css("#field-brand_id")).await.unwrap().select_by_label("Nordlicht").await.unwrap();
     fill(&browser, "#field-name", "Winterjacke Bewertung").await;
     fill(&browser, "#field-locale", "de").await;
-    browser.find(Locator::XPath("//button[normalize-space()='Create and edit']")).await.unwrap().click().await.unwrap();
+    button(&browser, "Create and edit").await.click().await.unwrap();
     wait_for_text(&browser, "main h1", "Winterjacke Bewertung · de · version 1").await;
     let editor_path = browser.current_url().await.unwrap().path().to_string();
     wait_for_text(&browser, ".findings", "0 blocking").await;
@@ -399,7 +409,7 @@ async fn a_german_version_is_linted_as_typed_then_approved_by_reviewer_and_clien
     wait_for_text(&browser, ".findings", "1 blocking").await;
     wait_for_text(&browser, ".findings", "\"5 Sterne\"").await;
     wait_for_text(&browser, "pre.marked mark.mark-block", "5 Sterne").await;
-    let submit = browser.find(Locator::XPath("//button[normalize-space()='Submit for review']")).await.unwrap();
+    let submit = button(&browser, "Submit for review").await;
     assert!(!submit.is_enabled().await.unwrap(), "submit is disabled while a finding blocks");
     screenshot(&browser, "template-lint-blocking.png").await;
     let marker = browser.execute("return window.__starlingMarker ?? null", vec![]).await.unwrap();
@@ -409,9 +419,9 @@ async fn a_german_version_is_linted_as_typed_then_approved_by_reviewer_and_clien
     let fixed = browser.execute("return document.querySelector('#field-html').value.replace('Bitte geben Sie uns 5 Sterne für', 'Wie gefällt Ihnen')", vec![]).await.unwrap();
     fill(&browser, "#field-html", fixed.as_str().unwrap()).await;
     wait_for_text(&browser, ".findings", "No findings").await;
-    browser.find(Locator::XPath("//button[normalize-space()='Save']")).await.unwrap().click().await.unwrap();
+    button(&browser, "Save").await.click().await.unwrap();
     wait_for_text(&browser, ".editor-parts .actions", "Saved").await;
-    let submit = browser.find(Locator::XPath("//button[normalize-space()='Submit for review']")).await.unwrap();
+    let submit = button(&browser, "Submit for review").await;
     browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::XPath("//button[normalize-space()='Submit for review' and not(@disabled)]")).await.unwrap();
     submit.click().await.unwrap();
     wait_for_text(&browser, ".page-head .badge", "In review").await;
@@ -424,7 +434,7 @@ async fn a_german_version_is_linted_as_typed_then_approved_by_reviewer_and_clien
     wait_for_text(&browser, "main table", "Winterjacke Bewertung v1").await;
     click_link(&browser, "Winterjacke Bewertung v1").await;
     wait_for_path(&browser, &editor_path).await;
-    browser.find(Locator::XPath("//button[normalize-space()='Approve']")).await.unwrap().click().await.unwrap();
+    button(&browser, "Approve").await.click().await.unwrap();
     wait_for_text(&browser, ".page-head .badge", "Awaiting client").await;
     sign_out(&browser).await;
 
@@ -434,7 +444,7 @@ async fn a_german_version_is_linted_as_typed_then_approved_by_reviewer_and_clien
     wait_for_text(&browser, "main table", "Winterjacke Bewertung v1").await;
     click_link(&browser, "Winterjacke Bewertung v1").await;
     wait_for_path(&browser, &editor_path).await;
-    browser.find(Locator::XPath("//button[normalize-space()='Approve']")).await.unwrap().click().await.unwrap();
+    button(&browser, "Approve").await.click().await.unwrap();
     wait_for_text(&browser, ".page-head .badge", "Approved").await;
     wait_for_text(&browser, ".history", "client approved").await;
     let history = browser.find(Locator::Css(".history")).await.unwrap().text().await.unwrap();
@@ -459,15 +469,15 @@ async fn a_manager_builds_previews_and_launches_a_campaign() {
     click_link(&browser, "Campaigns").await;
     wait_for_path(&browser, "/clients/1/campaigns").await;
     wait_for_text(&browser, "main table", "Review request, 7 days after delivery").await;
-    browser.find(Locator::XPath("//button[normalize-space()='New campaign']")).await.unwrap().click().await.unwrap();
+    button(&browser, "New campaign").await.click().await.unwrap();
     fill(&browser, "#field-name", "Bewertung A/B").await;
     browser.find(Locator::Css("#field-trigger")).await.unwrap().select_by_label("One-off batch, now").await.unwrap();
     fill(&browser, "#field-fallback", "de").await;
     fill(&browser, "#field-weights", "50,60,x").await;
-    browser.find(Locator::XPath("//button[normalize-space()='Create and preview']")).await.unwrap().click().await.unwrap();
+    button(&browser, "Create and preview").await.click().await.unwrap();
     wait_for_text(&browser, "form", "2 to 4 variants").await;
     fill(&browser, "#field-weights", "50,50").await;
-    browser.find(Locator::XPath("//button[normalize-space()='Create and preview']")).await.unwrap().click().await.unwrap();
+    button(&browser, "Create and preview").await.click().await.unwrap();
 
     wait_for_text(&browser, ".preview", "orders qualify now").await;
     wait_for_text(&browser, ".preview table", "the order is").await;
