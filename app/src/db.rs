@@ -63,9 +63,7 @@ impl Db {
         } else if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else {
-            return Err(sqlx::Error::Configuration(
-                "the database URL must start with sqlite:// or postgres://".into(),
-            ));
+            return Err(sqlx::Error::Configuration("the database URL must start with sqlite:// or postgres://".into()));
         };
         let pool = match backend {
             Backend::Sqlite => {

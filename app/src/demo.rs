@@ -31,33 +31,81 @@ struct DemoBrand(&'static str, &'static str, &'static str, &'static str, &'stati
 struct DemoClient(&'static str, &'static str, &'static [DemoBrand]);
 
 const CLIENTS: [DemoClient; 3] = [
-    DemoClient("Nordlicht Outdoor GmbH", "ops@nordlicht.test", &[
-        DemoBrand("Nordlicht", "Nordlicht Kundenservice", "mail.nordlicht.test", "de", "Nordlicht Outdoor GmbH, Hafenstraße 12, 20457 Hamburg, Germany", &[
-            DemoStore("Amazon DE", "amazon", "amazon.de", "EUR", "Europe/Berlin"),
-            DemoStore("nordlicht.test shop", "shopify", "nordlicht.test", "EUR", "Europe/Berlin"),
-        ]),
-        DemoBrand("Fjell Gear", "Fjell Gear Care", "mail.fjellgear.test", "en", "Fjell Gear, Hafenstraße 12, 20457 Hamburg, Germany", &[
-            DemoStore("eBay UK", "ebay", "ebay.co.uk", "GBP", "Europe/London"),
-        ]),
-    ]),
-    DemoClient("Sakura Home Co.", "hello@sakura.test", &[
-        DemoBrand("Sakura Home", "Sakura Home Support", "mail.sakura.test", "ja", "Sakura Home Co., 1-2-3 Shibuya, Tokyo 150-0002, Japan", &[
-            DemoStore("Amazon JP", "amazon", "amazon.co.jp", "JPY", "Asia/Tokyo"),
-            DemoStore("AliExpress", "aliexpress", "aliexpress.com", "USD", "Asia/Shanghai"),
-        ]),
-        DemoBrand("Kumo Kitchen", "Kumo Kitchen", "mail.kumokitchen.test", "en", "Kumo Kitchen, 1-2-3 Shibuya, Tokyo 150-0002, Japan", &[
-            DemoStore("Walmart US", "walmart", "walmart.com", "USD", "America/New_York"),
-        ]),
-    ]),
-    DemoClient("Maison Verte SARL", "contact@maisonverte.test", &[
-        DemoBrand("Maison Verte", "Maison Verte", "mail.maisonverte.test", "fr", "Maison Verte SARL, 8 rue de la Paix, 75002 Paris, France", &[
-            DemoStore("Amazon FR", "amazon", "amazon.fr", "EUR", "Europe/Paris"),
-            DemoStore("maisonverte.test", "shopify", "maisonverte.test", "EUR", "Europe/Paris"),
-        ]),
-        DemoBrand("Verde Casa", "Verde Casa", "mail.verdecasa.test", "it", "Maison Verte SARL, 8 rue de la Paix, 75002 Paris, France", &[
-            DemoStore("eBay IT", "ebay", "ebay.it", "EUR", "Europe/Rome"),
-        ]),
-    ]),
+    DemoClient(
+        "Nordlicht Outdoor GmbH",
+        "ops@nordlicht.test",
+        &[
+            DemoBrand(
+                "Nordlicht",
+                "Nordlicht Kundenservice",
+                "mail.nordlicht.test",
+                "de",
+                "Nordlicht Outdoor GmbH, Hafenstraße 12, 20457 Hamburg, Germany",
+                &[
+                    DemoStore("Amazon DE", "amazon", "amazon.de", "EUR", "Europe/Berlin"),
+                    DemoStore("nordlicht.test shop", "shopify", "nordlicht.test", "EUR", "Europe/Berlin"),
+                ],
+            ),
+            DemoBrand(
+                "Fjell Gear",
+                "Fjell Gear Care",
+                "mail.fjellgear.test",
+                "en",
+                "Fjell Gear, Hafenstraße 12, 20457 Hamburg, Germany",
+                &[DemoStore("eBay UK", "ebay", "ebay.co.uk", "GBP", "Europe/London")],
+            ),
+        ],
+    ),
+    DemoClient(
+        "Sakura Home Co.",
+        "hello@sakura.test",
+        &[
+            DemoBrand(
+                "Sakura Home",
+                "Sakura Home Support",
+                "mail.sakura.test",
+                "ja",
+                "Sakura Home Co., 1-2-3 Shibuya, Tokyo 150-0002, Japan",
+                &[
+                    DemoStore("Amazon JP", "amazon", "amazon.co.jp", "JPY", "Asia/Tokyo"),
+                    DemoStore("AliExpress", "aliexpress", "aliexpress.com", "USD", "Asia/Shanghai"),
+                ],
+            ),
+            DemoBrand(
+                "Kumo Kitchen",
+                "Kumo Kitchen",
+                "mail.kumokitchen.test",
+                "en",
+                "Kumo Kitchen, 1-2-3 Shibuya, Tokyo 150-0002, Japan",
+                &[DemoStore("Walmart US", "walmart", "walmart.com", "USD", "America/New_York")],
+            ),
+        ],
+    ),
+    DemoClient(
+        "Maison Verte SARL",
+        "contact@maisonverte.test",
+        &[
+            DemoBrand(
+                "Maison Verte",
+                "Maison Verte",
+                "mail.maisonverte.test",
+                "fr",
+                "Maison Verte SARL, 8 rue de la Paix, 75002 Paris, France",
+                &[
+                    DemoStore("Amazon FR", "amazon", "amazon.fr", "EUR", "Europe/Paris"),
+                    DemoStore("maisonverte.test", "shopify", "maisonverte.test", "EUR", "Europe/Paris"),
+                ],
+            ),
+            DemoBrand(
+                "Verde Casa",
+                "Verde Casa",
+                "mail.verdecasa.test",
+                "it",
+                "Maison Verte SARL, 8 rue de la Paix, 75002 Paris, France",
+                &[DemoStore("eBay IT", "ebay", "ebay.it", "EUR", "Europe/Rome")],
+            ),
+        ],
+    ),
 ];
 
 /// Seeds the demo agency when there are no users yet. Returns whether it seeded.
@@ -67,7 +115,13 @@ pub async fn seed(db: &Db) -> Result<bool, AppError> {
     }
     let mut client_ids = Vec::new();
     for DemoClient(name, contact, brands) in CLIENTS {
-        let form = ClientForm { id: None, name: name.into(), contact_email: contact.into(), support_email: contact.into(), template_approval: name.starts_with("Nordlicht") };
+        let form = ClientForm {
+            id: None,
+            name: name.into(),
+            contact_email: contact.into(),
+            support_email: contact.into(),
+            template_approval: name.starts_with("Nordlicht"),
+        };
         let client_id = clients::insert_client(db, &form).await?;
         client_ids.push(client_id);
         for DemoBrand(brand, sender, domain, locale, address, stores) in brands {
@@ -122,8 +176,10 @@ pub async fn seed(db: &Db) -> Result<bool, AppError> {
 }
 
 const FIRST: [&str; 12] = ["Anna", "Jonas", "Léa", "Marco", "Yuki", "Sofia", "Lukas", "Chloé", "Hiro", "Emma", "Mateo", "Ingrid"];
-const LAST: [&str; 12] = ["Becker", "Schmidt", "Dubois", "Rossi", "Tanaka", "García", "Müller", "Martin", "Sato", "Wilson", "López", "Larsen"];
-const PRODUCTS: [&str; 8] = ["Trail Jacket", "Wool Socks", "Headlamp", "Tea Set", "Linen Towels", "Rice Cooker", "Plant Pot", "Camping Stove"];
+const LAST: [&str; 12] =
+    ["Becker", "Schmidt", "Dubois", "Rossi", "Tanaka", "García", "Müller", "Martin", "Sato", "Wilson", "López", "Larsen"];
+const PRODUCTS: [&str; 8] =
+    ["Trail Jacket", "Wool Socks", "Headlamp", "Tea Set", "Linen Towels", "Rice Cooker", "Plant Pot", "Camping Stove"];
 
 /// Thirty orders per demo store over the last ninety days, some buyers returning, in
 /// every status, so the orders, customer and suppression pages have something to show.
@@ -151,7 +207,15 @@ async fn seed_orders(db: &Db) -> Result<(), AppError> {
         let mut orders = Vec::new();
         for i in 0..30 {
             let (first, last) = (FIRST[next(12)], LAST[next(12)]);
-            let status = [OrderStatus::Delivered, OrderStatus::Delivered, OrderStatus::Fulfilled, OrderStatus::Pending, OrderStatus::Refunded, OrderStatus::Returned, OrderStatus::Cancelled][next(7)];
+            let status = [
+                OrderStatus::Delivered,
+                OrderStatus::Delivered,
+                OrderStatus::Fulfilled,
+                OrderStatus::Pending,
+                OrderStatus::Refunded,
+                OrderStatus::Returned,
+                OrderStatus::Cancelled,
+            ][next(7)];
             let placed_at = now - (next(90) as i64 + 1) * 86_400_000 - next(86_400) as i64 * 1000;
             let quantity = 1 + next(3) as u32;
             let price = 990 + next(9000) as i64;
@@ -173,7 +237,13 @@ async fn seed_orders(db: &Db) -> Result<(), AppError> {
                 marketplace: target.marketplace.clone(),
                 currency: String::new(),
                 total_minor: Some(price * i64::from(quantity)),
-                items: vec![OrderItem { sku: format!("SKU-{}", next(50)), product_name: PRODUCTS[next(8)].into(), listing_id: String::new(), quantity, unit_price_minor: Some(price) }],
+                items: vec![OrderItem {
+                    sku: format!("SKU-{}", next(50)),
+                    product_name: PRODUCTS[next(8)].into(),
+                    listing_id: String::new(),
+                    quantity,
+                    unit_price_minor: Some(price),
+                }],
                 accepts_marketing: Some(next(2) == 0),
             });
         }
@@ -193,10 +263,11 @@ async fn seed_campaigns(db: &Db, clients: &[i64]) -> Result<(), AppError> {
     use crate::campaigns::eligibility::{Audience, Trigger};
     use crate::campaigns::planner::{self, CampaignRules};
     for &client_id in clients {
-        let first: Option<(i64, i64, String)> = sqlx::query_as("SELECT id, brand_id, purpose FROM templates WHERE client_id = $1 ORDER BY id LIMIT 1")
-            .bind(client_id)
-            .fetch_optional(&db.pool)
-            .await?;
+        let first: Option<(i64, i64, String)> =
+            sqlx::query_as("SELECT id, brand_id, purpose FROM templates WHERE client_id = $1 ORDER BY id LIMIT 1")
+                .bind(client_id)
+                .fetch_optional(&db.pool)
+                .await?;
         let Some((template_id, brand_id, purpose)) = first else { continue };
         let purpose = crate::templates::model::Purpose::parse("purpose", &purpose)?;
         let rules = CampaignRules {
@@ -222,7 +293,14 @@ async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<()
     let viewer = users::actor_by_email(db, "viewer@nordlicht.test").await?;
     let (Some(writer), Some(reviewer), Some(viewer)) = (writer, reviewer, viewer) else { return Ok(()) };
     let Some(brand) = clients::brands(db, client_id).await?.into_iter().next() else { return Ok(()) };
-    let shop = TemplateForm { client_id, brand_id: brand.id, name: "Bewertungsanfrage".into(), purpose: "review_request".into(), platform: "shopify".into(), locale: "de".into() };
+    let shop = TemplateForm {
+        client_id,
+        brand_id: brand.id,
+        name: "Bewertungsanfrage".into(),
+        purpose: "review_request".into(),
+        platform: "shopify".into(),
+        locale: "de".into(),
+    };
     let template_id = templates::insert_template(db, client_id, &shop, &writer).await?;
     let german = NewVersion {
         template_id,
@@ -236,7 +314,11 @@ async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<()
     };
     let de = templates::insert_version(db, &german, &writer).await?;
     templates::record(db, de, client_id, Status::Draft, "created", "", &writer).await?;
-    let steps = [(Status::InReview, "submitted", &writer), (Status::ClientReview, "approved", &reviewer), (Status::Approved, "client_approved", &viewer)];
+    let steps = [
+        (Status::InReview, "submitted", &writer),
+        (Status::ClientReview, "approved", &reviewer),
+        (Status::Approved, "client_approved", &viewer),
+    ];
     for (to, action, who) in steps {
         let Some((version, _)) = templates::version(db, de).await? else { break };
         templates::transition(db, &version.row, client_id, to, action, "", who).await?;
@@ -269,7 +351,14 @@ async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<()
     let admin = users::actor_by_email(db, "admin@starling.test").await?;
     let maison = clients::brands(db, other_client).await?.into_iter().next();
     if let (Some(admin), Some(maison)) = (admin, maison) {
-        let form = TemplateForm { client_id: other_client, brand_id: maison.id, name: "Demande d'avis".into(), platform: "shopify".into(), locale: "fr".into(), ..amazon };
+        let form = TemplateForm {
+            client_id: other_client,
+            brand_id: maison.id,
+            name: "Demande d'avis".into(),
+            platform: "shopify".into(),
+            locale: "fr".into(),
+            ..amazon
+        };
         let template_id = templates::insert_template(db, other_client, &form, &admin).await?;
         let french = NewVersion {
             template_id,

@@ -58,9 +58,7 @@ impl AppError {
     /// The message for one field, if this is a validation error naming it.
     pub fn field(&self, name: &str) -> Option<String> {
         match self {
-            AppError::Invalid(errors) => {
-                errors.iter().find(|e| e.field == name).map(|e| e.message.clone())
-            }
+            AppError::Invalid(errors) => errors.iter().find(|e| e.field == name).map(|e| e.message.clone()),
             _ => None,
         }
     }

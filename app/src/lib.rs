@@ -54,10 +54,7 @@ impl ServerState {
         request::current()
             .and_then(|scope| scope.state)
             .or_else(use_context::<ServerState>)
-            .or_else(|| {
-                use_context::<http::request::Parts>()
-                    .and_then(|parts| parts.extensions.get::<ServerState>().cloned())
-            })
+            .or_else(|| use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<ServerState>().cloned()))
             .ok_or_else(|| error::AppError::Internal("server state missing".into()))
     }
 }
@@ -87,12 +84,12 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     use accounts::ui::{AccountPage, SignInPage, UsersPage};
     use audit::ui::AuditPage;
-    use clients::ui::{BrandFormPage, ClientFormPage, ClientPage, ClientsPage, DashboardPage, StoreFormPage};
-    use orders::ui::{ApiKeysPage, CustomerPage, ImportJobPage, ImportsPage, OrdersPage, PrivacyPage};
-    use templates::ui::{ApprovalsPage, TemplatePage, TemplatesPage, VersionPage};
-    use delivery::ui::OutboxPage;
     use campaigns::ui::CampaignsPage;
+    use clients::ui::{BrandFormPage, ClientFormPage, ClientPage, ClientsPage, DashboardPage, StoreFormPage};
+    use delivery::ui::OutboxPage;
+    use orders::ui::{ApiKeysPage, CustomerPage, ImportJobPage, ImportsPage, OrdersPage, PrivacyPage};
     use shell::{Layout, NotFound};
+    use templates::ui::{ApprovalsPage, TemplatePage, TemplatesPage, VersionPage};
     view! {
         <Stylesheet id="leptos" href="/pkg/starling.css"/>
         <Title text="Starling"/>

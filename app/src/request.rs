@@ -23,8 +23,7 @@ tokio::task_local! {
 /// HTTP status of the response (401, 403, 404, 422…) at this one place.
 pub async fn scoped<T>(work: impl Future<Output = Result<T, AppError>>) -> Result<T, AppError> {
     let parts = use_context::<http::request::Parts>();
-    let state = use_context::<ServerState>()
-        .or_else(|| parts.as_ref().and_then(|p| p.extensions.get::<ServerState>().cloned()));
+    let state = use_context::<ServerState>().or_else(|| parts.as_ref().and_then(|p| p.extensions.get::<ServerState>().cloned()));
     let scope = RequestScope { state, parts, response: use_context::<leptos_axum::ResponseOptions>() };
     let result = REQUEST.scope(scope.clone(), work).await;
     if let (Err(e), Some(response)) = (&result, &scope.response) {

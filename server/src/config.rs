@@ -46,9 +46,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             data_dir: PathBuf::from("data"),
             public_url: String::new(),
-            site_root: std::env::var("LEPTOS_SITE_ROOT")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| PathBuf::from("target/site")),
+            site_root: std::env::var("LEPTOS_SITE_ROOT").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target/site")),
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 200 * 1024 * 1024,
             log_format: "text".into(),
@@ -64,10 +62,7 @@ impl Config {
     /// Defaults, then the config file, then the environment.
     pub fn load() -> Result<Config, figment::Error> {
         let file = std::env::var("STARLING_CONFIG").unwrap_or_else(|_| "starling.toml".into());
-        Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::file(file))
-            .merge(Env::prefixed("STARLING_"))
-            .extract()
+        Figment::from(Serialized::defaults(Config::default())).merge(Toml::file(file)).merge(Env::prefixed("STARLING_")).extract()
     }
 
     pub fn database_url(&self) -> String {

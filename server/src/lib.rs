@@ -9,8 +9,8 @@ pub mod routes;
 
 use app::db::Db;
 use app::{shell, App, ServerState};
-use axum::extract::FromRef;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::FromRef;
 use axum::routing::{get, post};
 use axum::Router;
 use config::Config;
@@ -74,9 +74,7 @@ pub fn router(
         .route("/clients/{id}/suppression/upload", post(orders::upload_suppression))
         .layer(DefaultBodyLimit::disable());
     // The ingest API: at most 1,000 orders per request, in at most 16 MB of JSON.
-    let api = Router::new()
-        .route("/api/v1/orders", post(orders::ingest_orders))
-        .layer(DefaultBodyLimit::max(16 * 1024 * 1024));
+    let api = Router::new().route("/api/v1/orders", post(orders::ingest_orders)).layer(DefaultBodyLimit::max(16 * 1024 * 1024));
     let pages = Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/clients/{id}/orders.csv", get(orders::orders_csv))
@@ -98,17 +96,11 @@ pub fn router(
         .merge(api)
         .merge(pages)
         .layer(axum::middleware::from_fn(routes::csrf_guard))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-                // Path only: query strings may carry tokens, and headers carry cookies.
-                let id = request
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            // Path only: query strings may carry tokens, and headers carry cookies.
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
+        }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)

@@ -7,11 +7,7 @@ fn main() -> anyhow::Result<()> {
     // Server rendering of the larger pages (the template editor) recurses deeper than
     // the default 2 MiB thread stack allows in debug builds; 8 MiB of address space per
     // worker costs nothing until it is touched.
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(8 * 1024 * 1024)
-        .build()?
-        .block_on(serve())
+    tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(8 * 1024 * 1024).build()?.block_on(serve())
 }
 
 async fn serve() -> anyhow::Result<()> {

@@ -61,7 +61,12 @@ fn too_large(limit: u64) -> String {
 
 /// `POST /clients/{id}/imports/upload` (multipart: `store`, then `file`): stores the file,
 /// detects its format and opens the import's page for the preview.
-pub async fn upload_orders(State(state): State<AppState>, Path(client_id): Path<i64>, headers: HeaderMap, multipart: Multipart) -> Response {
+pub async fn upload_orders(
+    State(state): State<AppState>,
+    Path(client_id): Path<i64>,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> Response {
     let back = |message: String| redirect(&format!("/clients/{client_id}/imports?error={}", encode(&message)));
     let actor = match signed_in(&state, &headers, Action::ManageOrders(client_id)).await {
         Ok(actor) => actor,
@@ -73,7 +78,13 @@ pub async fn upload_orders(State(state): State<AppState>, Path(client_id): Path<
     }
 }
 
-async fn receive_orders(state: &AppState, client_id: i64, actor: &Actor, headers: &HeaderMap, mut multipart: Multipart) -> Result<i64, String> {
+async fn receive_orders(
+    state: &AppState,
+    client_id: i64,
+    actor: &Actor,
+    headers: &HeaderMap,
+    mut multipart: Multipart,
+) -> Result<i64, String> {
     let db = &state.server.db;
     let limit = state.server.max_upload_bytes;
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
@@ -141,7 +152,16 @@ async fn receive_orders(state: &AppState, client_id: i64, actor: &Actor, headers
                     Err(e) => return fail(e.to_string()).await,
                 };
                 jobs::received(db, job_id, size as i64, &layout, &encoding, job_state, &message).await.map_err(|e| e.to_string())?;
-                let _ = app::audit::record(db, Some(actor), &actor.email, "orders.upload", Some(client_id), &format!("import #{job_id}"), &file_name).await;
+                let _ = app::audit::record(
+                    db,
+                    Some(actor),
+                    &actor.email,
+                    "orders.upload",
+                    Some(client_id),
+                    &format!("import #{job_id}"),
+                    &file_name,
+                )
+                .await;
                 return Ok(job_id);
             }
             _ => {}
@@ -152,7 +172,12 @@ async fn receive_orders(state: &AppState, client_id: i64, actor: &Actor, headers
 
 /// `POST /clients/{id}/suppression/upload` (multipart: `brand` then `file`, a CSV with
 /// an `email` or `phone` column and optional `reason` and `note`).
-pub async fn upload_suppression(State(state): State<AppState>, Path(client_id): Path<i64>, headers: HeaderMap, mut multipart: Multipart) -> Response {
+pub async fn upload_suppression(
+    State(state): State<AppState>,
+    Path(client_id): Path<i64>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> Response {
     let page = format!("/clients/{client_id}/privacy");
     let actor = match signed_in(&state, &headers, Action::ManageOrders(client_id)).await {
         Ok(actor) => actor,
@@ -171,7 +196,9 @@ pub async fn upload_suppression(State(state): State<AppState>, Path(client_id): 
             Some("brand") => {
                 let value = field.text().await.unwrap_or_default();
                 scope = match value.trim() {
-                    "agency" if authorize(&actor, Action::ManageAgencyLists).is_ok() => Some(privacy::Scope { client_id: None, brand_id: None }),
+                    "agency" if authorize(&actor, Action::ManageAgencyLists).is_ok() => {
+                        Some(privacy::Scope { client_id: None, brand_id: None })
+                    }
                     v => match v.parse::<i64>() {
                         Ok(brand) => app::clients::store::brand(db, brand)
                             .await
@@ -221,7 +248,8 @@ pub async fn upload_suppression(State(state): State<AppState>, Path(client_id): 
         };
         let address = record.get(address_at).unwrap_or("").trim();
         let reason_text = reason_at.and_then(|r| record.get(r)).unwrap_or("").trim();
-        let reason = if reason_text.is_empty() { Some(Reason::Manual) } else { Reason::parse(reason_text).filter(|r| *r != Reason::Erased) };
+        let reason =
+            if reason_text.is_empty() { Some(Reason::Manual) } else { Reason::parse(reason_text).filter(|r| *r != Reason::Erased) };
         let Some(reason) = reason else {
             bad.push(format!("line {line}, reason: \"{reason_text}\" is not unsubscribed, hard bounce, complaint or manual"));
             continue;
@@ -230,10 +258,23 @@ pub async fn upload_suppression(State(state): State<AppState>, Path(client_id): 
         match privacy::suppress(db, &salt, scope, address, reason, note, &actor.email).await {
             Ok(true) => added += 1,
             Ok(false) => known += 1,
-            Err(e) => bad.push(format!("line {line}, {}: {}", if address.is_empty() { "address is empty".to_string() } else { "address".to_string() }, e.field("address").unwrap_or_else(|| e.to_string()))),
+            Err(e) => bad.push(format!(
+                "line {line}, {}: {}",
+                if address.is_empty() { "address is empty".to_string() } else { "address".to_string() },
+                e.field("address").unwrap_or_else(|| e.to_string())
+            )),
         }
     }
-    let _ = app::audit::record(db, Some(&actor), &actor.email, "suppression.import", Some(client_id), "suppression list", &format!("{added} added, {known} already listed, {} rejected", bad.len())).await;
+    let _ = app::audit::record(
+        db,
+        Some(&actor),
+        &actor.email,
+        "suppression.import",
+        Some(client_id),
+        "suppression list",
+        &format!("{added} added, {known} already listed, {} rejected", bad.len()),
+    )
+    .await;
     let mut result = format!("{added} added, {known} already on the list, {} rejected.", bad.len());
     if !bad.is_empty() {
         let shown: Vec<&str> = bad.iter().take(10).map(String::as_str).collect();
@@ -243,13 +284,22 @@ pub async fn upload_suppression(State(state): State<AppState>, Path(client_id): 
 }
 
 /// `GET /clients/{id}/orders.csv` with the orders page's filters.
-pub async fn orders_csv(State(state): State<AppState>, Path(client_id): Path<i64>, Query(params): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+pub async fn orders_csv(
+    State(state): State<AppState>,
+    Path(client_id): Path<i64>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
     let actor = match signed_in(&state, &headers, Action::ReadOrders(client_id)).await {
         Ok(a) => a,
         Err(e) => return error_response(e),
     };
     let day = |key: &str| {
-        params.get(key).and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp_millis())
+        params
+            .get(key)
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp_millis())
     };
     let filter = OrderFilter {
         store_id: params.get("store").and_then(|v| v.parse().ok()),
@@ -257,10 +307,25 @@ pub async fn orders_csv(State(state): State<AppState>, Path(client_id): Path<i64
         from: day("from"),
         until: day("until").map(|t| t + 86_400_000),
     };
-    let mut w = export::writer(&["order_id", "store", "placed_at", "status", "status_at", "buyer_name", "buyer_email", "country", "currency", "total", "items"]);
+    let mut w = export::writer(&[
+        "order_id",
+        "store",
+        "placed_at",
+        "status",
+        "status_at",
+        "buyer_name",
+        "buyer_email",
+        "country",
+        "currency",
+        "total",
+        "items",
+    ]);
     let result = store::for_each_order(&state.server.db, client_id, &filter, |rows| {
         for o in rows {
-            let total = o.total_minor.map(|m| format!("{}{}.{:02}", if m < 0 { "-" } else { "" }, m.abs() / 100, m.abs() % 100)).unwrap_or_default();
+            let total = o
+                .total_minor
+                .map(|m| format!("{}{}.{:02}", if m < 0 { "-" } else { "" }, m.abs() / 100, m.abs() % 100))
+                .unwrap_or_default();
             w.write_record([
                 export::cell(&o.platform_order_id).as_ref(),
                 export::cell(&o.store_name).as_ref(),
@@ -338,14 +403,20 @@ pub async fn rejects_csv(State(state): State<AppState>, Path((client_id, job_id)
 }
 
 /// `GET /clients/{id}/customers/{customer}/export.json`: the buyer's data (GDPR access).
-pub async fn customer_export(State(state): State<AppState>, Path((client_id, customer_id)): Path<(i64, i64)>, headers: HeaderMap) -> Response {
+pub async fn customer_export(
+    State(state): State<AppState>,
+    Path((client_id, customer_id)): Path<(i64, i64)>,
+    headers: HeaderMap,
+) -> Response {
     let db = &state.server.db;
     let actor = match caller_from_headers(db, &headers).await {
         Ok(a) => a,
         Err(e) => return error_response(e),
     };
     match orders_api::export_customer(db, &actor, client_id, customer_id).await {
-        Ok(export) => download("application/json", &format!("customer-{customer_id}.json"), serde_json::to_vec_pretty(&export).unwrap_or_default()),
+        Ok(export) => {
+            download("application/json", &format!("customer-{customer_id}.json"), serde_json::to_vec_pretty(&export).unwrap_or_default())
+        }
         Err(e) => error_response(e),
     }
 }
@@ -355,11 +426,7 @@ pub async fn customer_export(State(state): State<AppState>, Path((client_id, cus
 pub async fn ingest_orders(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let db = &state.server.db;
     let json_error = |status: StatusCode, message: &str| (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let key = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
     if key.is_empty() {
         return json_error(StatusCode::UNAUTHORIZED, "Send the store's API key as \"Authorization: Bearer <key>\".");
     }
@@ -373,7 +440,10 @@ pub async fn ingest_orders(State(state): State<AppState>, headers: HeaderMap, bo
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &format!("The body is not {{\"orders\": [...]}}: {e}")),
     };
     if batch.orders.len() > ingest::MAX_BATCH {
-        return json_error(StatusCode::PAYLOAD_TOO_LARGE, &format!("At most {} orders per request; this one has {}.", ingest::MAX_BATCH, batch.orders.len()));
+        return json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("At most {} orders per request; this one has {}.", ingest::MAX_BATCH, batch.orders.len()),
+        );
     }
     let mut results = Vec::with_capacity(batch.orders.len());
     let mut good = Vec::new();

@@ -92,10 +92,7 @@ pub async fn csrf_guard(request: Request, next: Next) -> Response {
     }
     let headers = request.headers();
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    let source = headers
-        .get(header::ORIGIN)
-        .or_else(|| headers.get(header::REFERER))
-        .and_then(|h| h.to_str().ok());
+    let source = headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)).and_then(|h| h.to_str().ok());
     let same_site = source.is_some_and(|s| {
         let rest = s.split_once("://").map(|(_, r)| r).unwrap_or("");
         let authority = rest.split('/').next().unwrap_or("");
@@ -138,20 +135,13 @@ pub async fn page_guard(State(state): State<crate::AppState>, request: Request, 
 }
 
 fn redirect(to: &str) -> Response {
-    Response::builder()
-        .status(StatusCode::SEE_OTHER)
-        .header(header::LOCATION, to)
-        .body(Body::empty())
-        .unwrap_or_default()
+    Response::builder().status(StatusCode::SEE_OTHER).header(header::LOCATION, to).body(Body::empty()).unwrap_or_default()
 }
 
 /// Gives the bare 413 of the body-limit layer a message a person can act on.
 pub async fn explain_limits(State(state): State<crate::AppState>, response: Response) -> Response {
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        let message = format!(
-            "Request body too large: the limit is {} KiB.",
-            state.max_body_bytes / 1024
-        );
+        let message = format!("Request body too large: the limit is {} KiB.", state.max_body_bytes / 1024);
         return (StatusCode::PAYLOAD_TOO_LARGE, message).into_response();
     }
     response

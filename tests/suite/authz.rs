@@ -6,9 +6,9 @@
 //! Demo tenancy: client 1 (Nordlicht, brands 1-2) is assigned to the account manager, the
 //! copywriter and the Nordlicht viewer; client 3 (Maison Verte, brands 5-6) to none of them.
 
+use crate::orders::upload;
 use serde_json::{json, Value};
 use server::routes::{RouteAccess, HTTP_ROUTES};
-use crate::orders::upload;
 use starling_tests::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,9 +116,7 @@ fn rpc_case(name: &str, who: Who, target: Target, n: usize) -> Option<Case> {
             allow_if(admin),
         ),
         "list_clients" => Case { body: list_query, expect: allow_if(signed_in), hidden: foreign_names(who) },
-        "client_options" | "dashboard" => {
-            Case { body: json!({}), expect: allow_if(signed_in), hidden: foreign_names(who) }
-        }
+        "client_options" | "dashboard" => Case { body: json!({}), expect: allow_if(signed_in), hidden: foreign_names(who) },
         "get_client" => case(json!({ "id": client }), allow_if(admin || (signed_in && own))),
         "save_client" => {
             let names = ["", "Nordlicht Outdoor GmbH", "Sakura Home Co.", "Maison Verte SARL"];
@@ -146,9 +144,10 @@ fn rpc_case(name: &str, who: Who, target: Target, n: usize) -> Option<Case> {
             let body = json!({ "client_id": client, "filter": {}, "query": { "q": "", "sort": "", "desc": false, "page": 1 } });
             Case { body, expect: allow_if(reads_orders(who, own)), hidden: foreign_names(who) }
         }
-        "get_customer" | "erase_customer" => {
-            case(json!({ "client_id": client, "customer_id": 999_999 }), found_if(reads_orders(who, own) && (name == "get_customer" || manages_orders(who, own)), who))
-        }
+        "get_customer" | "erase_customer" => case(
+            json!({ "client_id": client, "customer_id": 999_999 }),
+            found_if(reads_orders(who, own) && (name == "get_customer" || manages_orders(who, own)), who),
+        ),
         "list_imports" => case(json!({ "client_id": client }), allow_if(manages_orders(who, own))),
         "get_import" | "start_import" => case(json!({ "client_id": client, "job_id": 999_999 }), found_if(manages_orders(who, own), who)),
         "save_mapping" => case(json!({ "client_id": client, "job_id": 999_999, "mapping": {} }), found_if(manages_orders(who, own), who)),
@@ -193,7 +192,9 @@ fn rpc_case(name: &str, who: Who, target: Target, n: usize) -> Option<Case> {
         "list_outbox" => case(json!({}), allow_if(admin)),
         // Campaigns: the client's account managers and admins; demo campaign 1 belongs to
         // client 1, campaign 2 to client 3 (both drafts, so "Resume" is a 409 conflict).
-        "list_campaigns" => Case { body: json!({ "client_id": client }), expect: allow_if(manages_orders(who, own)), hidden: foreign_names(who) },
+        "list_campaigns" => {
+            Case { body: json!({ "client_id": client }), expect: allow_if(manages_orders(who, own)), hidden: foreign_names(who) }
+        }
         "create_campaign" => case(
             json!({ "form": { "client_id": client, "template_id": template_of(target), "name": format!("Matrix campaign {n}"),
                               "trigger": "batch", "days": 0, "countries": "", "fallback": "", "weights": "" } }),
@@ -322,7 +323,8 @@ async fn records(app: &TestApp) -> Records {
     let mut customer = [0; 2];
     let mut job = [0; 2];
     for (i, (client, store)) in [(1, 1), (3, 7)].into_iter().enumerate() {
-        let (id,): (i64,) = sqlx::query_as("SELECT MIN(id) FROM customers WHERE client_id = $1").bind(client).fetch_one(&app.db.pool).await.unwrap();
+        let (id,): (i64,) =
+            sqlx::query_as("SELECT MIN(id) FROM customers WHERE client_id = $1").bind(client).fetch_one(&app.db.pool).await.unwrap();
         customer[i] = id;
         job[i] = upload(&admin, client, store, "orders.csv", b"Name,Created at,Financial Status,Fulfillment Status,Lineitem name,Lineitem quantity\n#1,2024-03-05 10:00:00 +0100,paid,,Cap,1\n".to_vec()).await;
     }

@@ -49,15 +49,15 @@ impl Driver {
     async fn browser(&self, width: u32, height: u32, phone: bool) -> Browser {
         let mut caps = serde_json::Map::new();
         let mut options = json!({
-                "binary": std::env::var("STARLING_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-                    format!("--window-size={width},{height}"),
-                    format!("--user-data-dir={}", self.profile.display()),
-                ]
-            });
+            "binary": std::env::var("STARLING_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                format!("--window-size={width},{height}"),
+                format!("--user-data-dir={}", self.profile.display()),
+            ]
+        });
         if phone {
             options["mobileEmulation"] = json!({ "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2 } });
         }
@@ -95,11 +95,7 @@ async fn screenshot(browser: &Browser, name: &str) {
 
 /// Waits until the WASM has hydrated the page (the app marks `<body data-hydrated>`).
 async fn hydrated(browser: &Browser) {
-    let waited = browser
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("body[data-hydrated]"))
-        .await;
+    let waited = browser.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("body[data-hydrated]")).await;
     if waited.is_err() {
         // Say what the browser saw: which files loaded and what the page is.
         let seen = browser
@@ -178,13 +174,7 @@ async fn button(browser: &Browser, label: &str) -> fantoccini::elements::Element
 }
 
 async fn click_link(browser: &Browser, text: &str) {
-    browser
-        .find(Locator::LinkText(text))
-        .await
-        .unwrap_or_else(|_| panic!("a link \"{text}\""))
-        .click()
-        .await
-        .unwrap();
+    browser.find(Locator::LinkText(text)).await.unwrap_or_else(|_| panic!("a link \"{text}\"")).click().await.unwrap();
 }
 
 #[tokio::test]
@@ -265,9 +255,7 @@ async fn the_console_works_at_phone_width() {
     sign_in(&browser, &app, ADMIN).await;
     let width = |browser: &Browser| {
         let browser = browser.clone();
-        async move {
-            browser.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap()
-        }
+        async move { browser.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap() }
     };
     assert!(width(&browser).await <= 375, "the dashboard fits a 375px screen");
     // The navigation is behind the menu button and opens without a page load.
@@ -297,7 +285,8 @@ async fn every_page_comes_alive_when_opened_directly() {
     let browser = driver.browser(1280, 900, false).await;
     sign_in(&browser, &app, ADMIN).await;
     let (customer,): (i64,) = sqlx::query_as("SELECT MIN(id) FROM customers WHERE client_id = 1").fetch_one(&app.db.pool).await.unwrap();
-    let export = b"Name,Created at,Financial Status,Fulfillment Status,Lineitem name,Lineitem quantity\n#1,2024-03-05 10:00:00 +0100,paid,,Cap,1\n";
+    let export =
+        b"Name,Created at,Financial Status,Fulfillment Status,Lineitem name,Lineitem quantity\n#1,2024-03-05 10:00:00 +0100,paid,,Cap,1\n";
     let job = crate::orders::upload(&app.signed_in(ADMIN).await, 1, 2, "orders.csv", export.to_vec()).await;
     for (pattern, access) in HTTP_ROUTES {
         // Downloads (CSV, JSON) are files, not pages.
@@ -326,7 +315,9 @@ async fn a_manager_uploads_an_export_previews_it_and_watches_the_import_finish()
     let browser = driver.browser(1280, 900, false).await;
     sign_in(&browser, &app, MANAGER).await;
     // Twelve hundred orders, one with a bad date, so the job runs long enough to be seen.
-    let mut export = String::from("Name,Email,Financial Status,Fulfillment Status,Created at,Lineitem quantity,Lineitem name,Shipping Name,Shipping Country\n");
+    let mut export = String::from(
+        "Name,Email,Financial Status,Fulfillment Status,Created at,Lineitem quantity,Lineitem name,Shipping Name,Shipping Country\n",
+    );
     for i in 0..1200 {
         let date = if i == 7 { "someday".to_string() } else { format!("2024-03-{:02} 10:00:00 +0100", 1 + i % 28) };
         export.push_str(&format!("#B{i},buyer{i}@example.test,paid,fulfilled,{date},1,Headlamp,Buyer {i},DE\n"));
@@ -416,13 +407,24 @@ async fn a_german_version_is_linted_as_typed_then_approved_by_reviewer_and_clien
     assert_eq!(marker, json!(7), "the finding appeared without a page load");
 
     // Fixing the text clears the finding; save, then submit.
-    let fixed = browser.execute("return document.querySelector('#field-html').value.replace('Bitte geben Sie uns 5 Sterne für', 'Wie gefällt Ihnen')", vec![]).await.unwrap();
+    let fixed = browser
+        .execute(
+            "return document.querySelector('#field-html').value.replace('Bitte geben Sie uns 5 Sterne für', 'Wie gefällt Ihnen')",
+            vec![],
+        )
+        .await
+        .unwrap();
     fill(&browser, "#field-html", fixed.as_str().unwrap()).await;
     wait_for_text(&browser, ".findings", "No findings").await;
     button(&browser, "Save").await.click().await.unwrap();
     wait_for_text(&browser, ".editor-parts .actions", "Saved").await;
     let submit = button(&browser, "Submit for review").await;
-    browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::XPath("//button[normalize-space()='Submit for review' and not(@disabled)]")).await.unwrap();
+    browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::XPath("//button[normalize-space()='Submit for review' and not(@disabled)]"))
+        .await
+        .unwrap();
     submit.click().await.unwrap();
     wait_for_text(&browser, ".page-head .badge", "In review").await;
     sign_out(&browser).await;
@@ -486,10 +488,11 @@ async fn a_manager_builds_previews_and_launches_a_campaign() {
     browser.find(Locator::XPath(&format!("{row}//button[normalize-space()='Launch']"))).await.unwrap().click().await.unwrap();
     wait_for_text(&browser, "main table", "running").await;
     let planned = app.db.pool.clone();
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = 'Bewertung A/B'")
-        .fetch_one(&planned)
-        .await
-        .unwrap();
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = 'Bewertung A/B'")
+            .fetch_one(&planned)
+            .await
+            .unwrap();
     assert!(n > 0, "launching planned messages");
     screenshot(&browser, "campaign-launched.png").await;
     browser.close().await.ok();

@@ -43,7 +43,8 @@ async fn planning_decides_each_order_once_and_never_doubles_a_message() {
     let salt = app::orders::privacy::salt(&app.db).await.unwrap();
     let first = campaign(&app, Purpose::ReviewRequest, vec![50, 50]).await;
     let now = now_millis();
-    let brand_orders = count(&app, &format!("SELECT COUNT(*) FROM orders WHERE brand_id = (SELECT brand_id FROM campaigns WHERE id = {first})")).await;
+    let brand_orders =
+        count(&app, &format!("SELECT COUNT(*) FROM orders WHERE brand_id = (SELECT brand_id FROM campaigns WHERE id = {first})")).await;
     // Among the buyers of live orders: three in Germany without consent, one unsubscribed.
     let buyers: Vec<(i64, i64, String)> = sqlx::query_as(&format!(
         "SELECT DISTINCT c.id, c.client_id, c.email FROM orders o JOIN customers c ON c.id = o.customer_id \
@@ -61,7 +62,9 @@ async fn planning_decides_each_order_once_and_never_doubles_a_message() {
     let (_, client_id, unsubscribed) = &buyers[3];
     let brand_id = count(&app, &format!("SELECT brand_id FROM campaigns WHERE id = {first}")).await;
     let scope = app::orders::privacy::Scope { client_id: Some(*client_id), brand_id: Some(brand_id) };
-    app::orders::privacy::suppress(&app.db, &salt, scope, unsubscribed, app::orders::model::Reason::Unsubscribed, "test", "test").await.unwrap();
+    app::orders::privacy::suppress(&app.db, &salt, scope, unsubscribed, app::orders::model::Reason::Unsubscribed, "test", "test")
+        .await
+        .unwrap();
 
     let stats = planner::plan(&app.db, &salt, first, now).await.unwrap();
     assert_eq!(stats.looked_at as i64, brand_orders, "{stats:?}");
@@ -73,21 +76,48 @@ async fn planning_decides_each_order_once_and_never_doubles_a_message() {
     assert!(rule("suppressed") > 0, "the unsubscribed buyer is excluded: {stats:?}");
     let decided = count(&app, &format!("SELECT COUNT(*) FROM campaign_decisions WHERE campaign_id = {first}")).await;
     assert_eq!(decided as u64, stats.planned + stats.excluded);
-    assert_eq!(count(&app, &format!("SELECT COUNT(*) FROM campaign_decisions WHERE campaign_id = {first} AND outcome = 'exclude' AND detail = ''")).await, 0, "every exclusion says why");
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT COUNT(*) FROM campaign_decisions WHERE campaign_id = {first} AND outcome = 'exclude' AND detail = ''")
+        )
+        .await,
+        0,
+        "every exclusion says why"
+    );
 
     // What was planned obeys the rules.
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM messages m JOIN orders o ON o.id = m.order_id WHERE o.status IN ('refunded', 'returned', 'cancelled')").await, 0);
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM messages m JOIN customers c ON c.id = m.customer_id WHERE c.country IN ('DE', 'AT') \
-                     AND NOT EXISTS (SELECT 1 FROM consents k WHERE k.customer_id = c.id AND k.channel = 'email')").await,
+        count(
+            &app,
+            "SELECT COUNT(*) FROM messages m JOIN orders o ON o.id = m.order_id WHERE o.status IN ('refunded', 'returned', 'cancelled')"
+        )
+        .await,
         0
     );
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM messages m JOIN customers c ON c.id = m.customer_id JOIN suppressions s ON s.value = c.email").await,
+        count(
+            &app,
+            "SELECT COUNT(*) FROM messages m JOIN customers c ON c.id = m.customer_id WHERE c.country IN ('DE', 'AT') \
+                     AND NOT EXISTS (SELECT 1 FROM consents k WHERE k.customer_id = c.id AND k.channel = 'email')"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM messages m JOIN customers c ON c.id = m.customer_id JOIN suppressions s ON s.value = c.email")
+            .await,
         0,
         "no suppressed address is planned"
     );
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM messages m JOIN template_versions v ON v.id = m.template_version_id WHERE v.status <> 'approved'").await, 0);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM messages m JOIN template_versions v ON v.id = m.template_version_id WHERE v.status <> 'approved'"
+        )
+        .await,
+        0
+    );
     let variants = count(&app, &format!("SELECT COUNT(DISTINCT variant) FROM messages WHERE campaign_id = {first}")).await;
     assert!(variants >= 1 && variants <= 2);
 
@@ -101,10 +131,14 @@ async fn planning_decides_each_order_once_and_never_doubles_a_message() {
     let other = planner::plan(&app.db, &salt, second, now).await.unwrap();
     assert_eq!(other.planned, 0, "{other:?}");
     assert_eq!(
-        count(&app, &format!("SELECT COUNT(*) FROM campaign_decisions WHERE campaign_id = {second} AND rule = 'already_asked'")).await as u64,
+        count(&app, &format!("SELECT COUNT(*) FROM campaign_decisions WHERE campaign_id = {second} AND rule = 'already_asked'")).await
+            as u64,
         stats.planned
     );
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM (SELECT order_id, purpose FROM messages GROUP BY order_id, purpose HAVING COUNT(*) > 1) d").await, 0);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM (SELECT order_id, purpose FROM messages GROUP BY order_id, purpose HAVING COUNT(*) > 1) d").await,
+        0
+    );
 
     // A paused campaign plans nothing.
     let third = campaign(&app, Purpose::Care, vec![]).await;
@@ -130,7 +164,10 @@ async fn concurrent_planners_never_double_plan() {
     let messages = count(&app, &format!("SELECT COUNT(*) FROM messages WHERE campaign_id = {id}")).await;
     assert!(messages > 0);
     assert_eq!(messages as u64, a.planned + b.planned, "{a:?} {b:?}");
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM (SELECT order_id, purpose FROM messages GROUP BY order_id, purpose HAVING COUNT(*) > 1) d").await, 0);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM (SELECT order_id, purpose FROM messages GROUP BY order_id, purpose HAVING COUNT(*) > 1) d").await,
+        0
+    );
     assert_eq!(count(&app, &format!("SELECT COUNT(*) FROM (SELECT order_id FROM campaign_decisions WHERE campaign_id = {id} GROUP BY order_id HAVING COUNT(*) > 1) d")).await, 0);
 }
 
@@ -142,16 +179,22 @@ async fn a_manager_creates_previews_and_launches_a_campaign() {
     let app = TestApp::spawn().await;
     let manager = app.signed_in("am@starling.test").await;
     let bad = manager
-        .rpc("create_campaign", serde_json::json!({ "form": { "client_id": 1, "template_id": 1, "name": " ", "trigger": "delivery",
-            "days": 400, "countries": "DE, Germany", "fallback": "en", "weights": "50" } }))
+        .rpc(
+            "create_campaign",
+            serde_json::json!({ "form": { "client_id": 1, "template_id": 1, "name": " ", "trigger": "delivery",
+            "days": 400, "countries": "DE, Germany", "fallback": "en", "weights": "50" } }),
+        )
         .await;
     assert_eq!(bad.status, 422, "{}", bad.body);
     for field in ["name", "days", "countries", "weights"] {
         assert!(bad.body.contains(&format!("\"{field}\"")), "{field} is named: {}", bad.body);
     }
     let created = manager
-        .rpc("create_campaign", serde_json::json!({ "form": { "client_id": 1, "template_id": 1, "name": "Bewertung sofort", "trigger": "batch",
-            "days": 0, "countries": "", "fallback": "de", "weights": "50,50" } }))
+        .rpc(
+            "create_campaign",
+            serde_json::json!({ "form": { "client_id": 1, "template_id": 1, "name": "Bewertung sofort", "trigger": "batch",
+            "days": 0, "countries": "", "fallback": "de", "weights": "50,50" } }),
+        )
         .await;
     assert_eq!(created.status, 200, "{}", created.body);
     let id = created.json().as_i64().unwrap();
@@ -174,7 +217,10 @@ async fn a_manager_creates_previews_and_launches_a_campaign() {
     assert_eq!(again.status, 409, "{}", again.body);
     let paused = manager.rpc("campaign_step", serde_json::json!({ "id": id, "step": "Pause" })).await;
     assert_eq!(paused.json(), serde_json::json!("paused"));
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log WHERE action IN ('campaign.create', 'campaign.launch', 'campaign.pause')").await, 3);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM audit_log WHERE action IN ('campaign.create', 'campaign.launch', 'campaign.pause')").await,
+        3
+    );
 
     let page = manager.get("/clients/1/campaigns").await;
     assert_eq!(page.status, 200);

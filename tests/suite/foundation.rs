@@ -78,13 +78,7 @@ async fn a_post_without_a_same_site_origin_is_refused_with_a_reason() {
     let no_origin = bare.post(app.url("/rpc/save_client")).json(&form).send().await.unwrap();
     assert_eq!(no_origin.status(), 403);
     assert!(no_origin.text().await.unwrap().contains("no Origin or Referer"));
-    let foreign = bare
-        .post(app.url("/rpc/save_client"))
-        .header("origin", "https://evil.example")
-        .json(&form)
-        .send()
-        .await
-        .unwrap();
+    let foreign = bare.post(app.url("/rpc/save_client")).header("origin", "https://evil.example").json(&form).send().await.unwrap();
     assert_eq!(foreign.status(), 403);
     assert!(foreign.text().await.unwrap().contains("another site"));
     // The same request from the console itself goes through.
@@ -167,7 +161,10 @@ async fn sign_ins_and_user_and_client_changes_are_in_the_audit_log_for_the_admin
         .await;
     assert_eq!(created.status, 200, "{}", created.body);
     let saved = admin
-        .rpc("save_client", json!({ "form": { "id": 3, "name": "Maison Verte SAS", "contact_email": "contact@maisonverte.test", "support_email": "" } }))
+        .rpc(
+            "save_client",
+            json!({ "form": { "id": 3, "name": "Maison Verte SAS", "contact_email": "contact@maisonverte.test", "support_email": "" } }),
+        )
         .await;
     assert_eq!(saved.status, 200, "{}", saved.body);
 
@@ -223,17 +220,18 @@ async fn a_user_changes_their_password_and_their_other_sessions_end() {
     let ok = laptop.rpc("change_password", change(old_password, "a-brand-new-pass", "a-brand-new-pass")).await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(laptop.rpc("current_user", json!({})).await.json()["email"], email, "this session stays");
-    assert_eq!(phone.rpc("list_clients", json!({ "query": { "q": "", "sort": "", "desc": false, "page": 1 } })).await.status, 401, "other sessions end");
+    assert_eq!(
+        phone.rpc("list_clients", json!({ "query": { "q": "", "sort": "", "desc": false, "page": 1 } })).await.status,
+        401,
+        "other sessions end"
+    );
 
     let old = app.client().rpc("sign_in", json!({ "email": email, "password": old_password })).await;
     assert_eq!(old.status, 422);
     let new = app.client().rpc("sign_in", json!({ "email": email, "password": "a-brand-new-pass" })).await;
     assert_eq!(new.status, 200);
-    let stored: (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE email = $1")
-        .bind(email)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let stored: (String,) =
+        sqlx::query_as("SELECT password_hash FROM users WHERE email = $1").bind(email).fetch_one(&app.db.pool).await.unwrap();
     assert!(stored.0.starts_with("$argon2id$"), "passwords are argon2id hashes: {}", stored.0);
 }
 
@@ -257,7 +255,8 @@ async fn an_admin_creates_a_user_assigns_clients_and_disables_them() {
     assert_eq!(options.as_array().unwrap().len(), 1);
     assert_eq!(options[0][1], "Maison Verte SARL");
 
-    let disable = json!({ "change": { "id": id, "name": "Lena", "role": "account_manager", "disabled": true, "clients": [3], "new_password": "" } });
+    let disable =
+        json!({ "change": { "id": id, "name": "Lena", "role": "account_manager", "disabled": true, "clients": [3], "new_password": "" } });
     assert_eq!(admin.rpc("update_user", disable).await.status, 200);
     assert_eq!(lena.rpc("client_options", json!({})).await.status, 401, "a disabled user's sessions end");
     let refused = app.client().rpc("sign_in", json!({ "email": "lena.am@starling.test", "password": "lena-password-1" })).await;
@@ -287,7 +286,8 @@ async fn client_lists_sort_and_page_twenty_at_a_time() {
     let second = admin.rpc("list_clients", list(2, "name", true)).await.json();
     assert_eq!(second["rows"].as_array().unwrap().len(), 8);
     assert_eq!(second["rows"][7]["name"], "Maison Verte SARL");
-    let searched = admin.rpc("list_clients", json!({ "query": { "q": "client 1", "sort": "name", "desc": false, "page": 1 } })).await.json();
+    let searched =
+        admin.rpc("list_clients", json!({ "query": { "q": "client 1", "sort": "name", "desc": false, "page": 1 } })).await.json();
     assert_eq!(searched["total"], 10, "{searched}");
     assert_eq!(searched["rows"][0]["name"], "Paging Client 10");
 }

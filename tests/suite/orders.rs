@@ -37,7 +37,8 @@ async fn upload_answer(client: &Client, client_id: i64, store_id: i64, name: &st
     let form = reqwest::multipart::Form::new()
         .text("store", store_id.to_string())
         .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()));
-    let response = client.http.post(format!("{}/clients/{client_id}/imports/upload", client.base)).multipart(form).send().await.expect("upload");
+    let response =
+        client.http.post(format!("{}/clients/{client_id}/imports/upload", client.base)).multipart(form).send().await.expect("upload");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     Answer { status, headers, body: response.text().await.unwrap_or_default() }
@@ -87,21 +88,34 @@ async fn a_shopify_export_imports_in_the_background_once_and_moves_status_forwar
     let done = run_import(&am, 1, job).await;
     assert_eq!(done["job"]["state"], "done", "{done}");
     assert_eq!((done["job"]["orders_new"].as_i64(), done["job"]["rows_rejected"].as_i64()), (Some(2), Some(1)));
-    assert_eq!(done["rejects"][0], json!({ "line": 6, "field": "Created at", "reason": "\"yesterday\" is not a date this export uses (like 2024-03-05 14:22:11 +0100)" }));
+    assert_eq!(
+        done["rejects"][0],
+        json!({ "line": 6, "field": "Created at", "reason": "\"yesterday\" is not a date this export uses (like 2024-03-05 14:22:11 +0100)" })
+    );
     let report = am.get(&format!("/clients/1/imports/{job}/rejects.csv")).await;
     assert_eq!(report.status, 200);
     assert!(report.body.starts_with("line,field,reason\n6,Created at,"), "{}", report.body);
     let stored = count(&app, "SELECT COUNT(*) FROM orders WHERE store_id = 2 AND platform_order_id IN ('#5001', '#5002')").await;
     assert_eq!(stored, 2);
     // The buyer became a customer of the brand, with locale and checkout consent.
-    let row: (String, String, String) = sqlx::query_as("SELECT email, phone, locale FROM customers WHERE email = 'eva.kraus@example.at'").fetch_one(&app.db.pool).await.unwrap();
+    let row: (String, String, String) = sqlx::query_as("SELECT email, phone, locale FROM customers WHERE email = 'eva.kraus@example.at'")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(row, ("eva.kraus@example.at".into(), "+436641234567".into(), "de-AT".into()));
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM consents c JOIN customers u ON u.id = c.customer_id WHERE u.email = 'eva.kraus@example.at'").await, 1);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM consents c JOIN customers u ON u.id = c.customer_id WHERE u.email = 'eva.kraus@example.at'")
+            .await,
+        1
+    );
 
     // The same file again changes nothing, and says so.
     let again = upload(&am, 1, 2, "orders_export.csv", shopify_export("fulfilled", "paid")).await;
     let done = run_import(&am, 1, again).await;
-    assert_eq!((done["job"]["orders_new"].as_i64(), done["job"]["orders_updated"].as_i64(), done["job"]["orders_unchanged"].as_i64()), (Some(0), Some(0), Some(2)));
+    assert_eq!(
+        (done["job"]["orders_new"].as_i64(), done["job"]["orders_updated"].as_i64(), done["job"]["orders_unchanged"].as_i64()),
+        (Some(0), Some(0), Some(2))
+    );
     assert!(done["job"]["message"].as_str().unwrap().starts_with("Nothing changed"), "{done}");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM orders WHERE store_id = 2 AND platform_order_id LIKE '#500%'").await, 2);
 
@@ -110,7 +124,12 @@ async fn a_shopify_export_imports_in_the_background_once_and_moves_status_forwar
     let later = upload(&am, 1, 2, "later.csv", shopify_export("", "refunded")).await;
     let done = run_import(&am, 1, later).await;
     assert_eq!((done["job"]["orders_updated"].as_i64(), done["job"]["orders_unchanged"].as_i64()), (Some(1), Some(1)), "{done}");
-    let statuses: Vec<(String, String)> = sqlx::query_as("SELECT platform_order_id, status FROM orders WHERE store_id = 2 AND platform_order_id LIKE '#500%' ORDER BY platform_order_id").fetch_all(&app.db.pool).await.unwrap();
+    let statuses: Vec<(String, String)> = sqlx::query_as(
+        "SELECT platform_order_id, status FROM orders WHERE store_id = 2 AND platform_order_id LIKE '#500%' ORDER BY platform_order_id",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
     assert_eq!(statuses, vec![("#5001".into(), "fulfilled".into()), ("#5002".into(), "refunded".into())]);
     let history: Vec<(String, String)> = sqlx::query_as("SELECT h.from_status, h.to_status FROM order_status_history h JOIN orders o ON o.id = h.order_id WHERE o.platform_order_id = '#5002'").fetch_all(&app.db.pool).await.unwrap();
     assert_eq!(history, vec![("pending".into(), "refunded".into())]);
@@ -130,13 +149,23 @@ async fn amazon_utf16_and_a_mapped_csv_import_and_the_mapping_is_kept_per_store(
     }
     let job = upload(&am, 1, 1, "amazon.txt", bytes).await;
     let done = run_import(&am, 1, job).await;
-    assert_eq!((done["job"]["layout"].as_str(), done["job"]["encoding"].as_str(), done["job"]["orders_new"].as_i64()), (Some("amazon"), Some("UTF-16LE"), Some(2)), "{done}");
-    let (items, customer): (String, Option<i64>) = sqlx::query_as("SELECT items, customer_id FROM orders WHERE platform_order_id = '305-1111111-0000001'").fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(
+        (done["job"]["layout"].as_str(), done["job"]["encoding"].as_str(), done["job"]["orders_new"].as_i64()),
+        (Some("amazon"), Some("UTF-16LE"), Some(2)),
+        "{done}"
+    );
+    let (items, customer): (String, Option<i64>) =
+        sqlx::query_as("SELECT items, customer_id FROM orders WHERE platform_order_id = '305-1111111-0000001'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert!(items.contains("Stirnlampe \\\"Pro\\\""), "{items}");
     assert_eq!(customer, None, "Amazon gives no buyer address: no customer");
 
     // Any other CSV (Windows-1252, semicolons) needs its columns mapped once per store.
-    let (csv, _, _) = encoding_rs_windows_1252("Bestellnummer;Datum;Kunde;E-Mail;Land;Artikel;Menge;Preis\nA-1;05.03.2024;Jürgen Groß;JG@example.de;DE;Stirnlampe;1;19,90\n");
+    let (csv, _, _) = encoding_rs_windows_1252(
+        "Bestellnummer;Datum;Kunde;E-Mail;Land;Artikel;Menge;Preis\nA-1;05.03.2024;Jürgen Groß;JG@example.de;DE;Stirnlampe;1;19,90\n",
+    );
     let job = upload(&am, 1, 2, "erp.csv", csv.clone()).await;
     let detail = am.rpc("get_import", json!({ "client_id": 1, "job_id": job })).await.json();
     assert_eq!(detail["job"]["state"], "needs_mapping");
@@ -154,7 +183,8 @@ async fn amazon_utf16_and_a_mapped_csv_import_and_the_mapping_is_kept_per_store(
     assert_eq!(saved.status, 200, "{}", saved.body);
     let done = run_import(&am, 1, job).await;
     assert_eq!(done["job"]["orders_new"].as_i64(), Some(1), "{done}");
-    let name: (String,) = sqlx::query_as("SELECT buyer_name FROM orders WHERE platform_order_id = 'A-1'").fetch_one(&app.db.pool).await.unwrap();
+    let name: (String,) =
+        sqlx::query_as("SELECT buyer_name FROM orders WHERE platform_order_id = 'A-1'").fetch_one(&app.db.pool).await.unwrap();
     assert_eq!(name.0, "Jürgen Groß");
     // The next file of that store uses the saved mapping without asking.
     let next = upload(&am, 1, 2, "erp-2.csv", csv).await;
@@ -181,7 +211,10 @@ async fn uploads_past_the_limit_and_unreadable_files_get_a_clear_message() {
     assert!(empty.headers.get("location").unwrap().to_str().unwrap().contains("empty"), "an empty file is named");
     // A store of another client cannot be the target.
     let foreign = upload_answer(&am, 1, 7, "x.csv", shopify_export("", "paid")).await;
-    assert!(foreign.headers.get("location").unwrap().to_str().unwrap().contains("Pick%20one%20of%20this%20client"), "foreign store refused");
+    assert!(
+        foreign.headers.get("location").unwrap().to_str().unwrap().contains("Pick%20one%20of%20this%20client"),
+        "foreign store refused"
+    );
     assert_eq!(count(&app, "SELECT COUNT(*) FROM import_jobs WHERE store_id = 7").await, 0);
 }
 
@@ -220,18 +253,29 @@ async fn the_ingest_api_writes_only_its_keys_store_and_answers_per_order() {
     assert_eq!(answer.status, 200, "{}", answer.body);
     let body = answer.json();
     assert_eq!((body["created"].as_i64(), body["rejected"].as_i64()), (Some(2), Some(2)));
-    assert_eq!(body["results"][2], json!({ "index": 2, "id": "A3", "result": "rejected", "errors": [{ "field": "placed_at", "reason": "\"someday\" is not a date this export uses (like 2024-03-05T14:22:11+01:00)" }] }));
+    assert_eq!(
+        body["results"][2],
+        json!({ "index": 2, "id": "A3", "result": "rejected", "errors": [{ "field": "placed_at", "reason": "\"someday\" is not a date this export uses (like 2024-03-05T14:22:11+01:00)" }] })
+    );
     assert!(body["results"][3]["errors"][0]["reason"].as_str().unwrap().contains("store_id"), "no order names its own store");
     // Both orders of the one buyer share one customer; the phone is E.164.
-    let customers: Vec<(String, String)> = sqlx::query_as("SELECT email, phone FROM customers WHERE email = 'ida@example.se'").fetch_all(&app.db.pool).await.unwrap();
+    let customers: Vec<(String, String)> =
+        sqlx::query_as("SELECT email, phone FROM customers WHERE email = 'ida@example.se'").fetch_all(&app.db.pool).await.unwrap();
     assert_eq!(customers.len(), 1);
-    let phone: (String,) = sqlx::query_as("SELECT buyer_phone FROM orders WHERE platform_order_id = 'A1'").fetch_one(&app.db.pool).await.unwrap();
+    let phone: (String,) =
+        sqlx::query_as("SELECT buyer_phone FROM orders WHERE platform_order_id = 'A1'").fetch_one(&app.db.pool).await.unwrap();
     assert_eq!(phone.0, "+46701234567");
 
     // Replaying changes nothing; a later status moves forward, an earlier one does not.
     let again = push(&app, &key, batch).await.json();
     assert_eq!((again["created"].as_i64(), again["unchanged"].as_i64()), (Some(0), Some(2)));
-    let moved = push(&app, &key, json!({ "orders": [api_order("A1", "fulfilled", "ida@example.se"), api_order("A2", "pending", "ida@example.se")] })).await.json();
+    let moved = push(
+        &app,
+        &key,
+        json!({ "orders": [api_order("A1", "fulfilled", "ida@example.se"), api_order("A2", "pending", "ida@example.se")] }),
+    )
+    .await
+    .json();
     assert_eq!((moved["results"][0]["result"].as_str(), moved["results"][1]["result"].as_str()), (Some("updated"), Some("unchanged")));
 
     // The key wrote store 3 only.
@@ -262,7 +306,8 @@ async fn erasing_a_buyer_leaves_no_personal_data_and_blocks_them_for_good() {
     let order = json!({ "orders": [{ "id": "E1", "placed_at": "2024-03-05T14:22:11Z", "email": "Erik.Erased@Example.DE", "name": "Erik Erased",
                                       "phone": "0151 23456789", "country": "DE", "consent": true, "items": [{ "name": "Cap" }] }] });
     assert_eq!(push(&app, &key, order.clone()).await.json()["created"], 1);
-    let (customer,): (i64,) = sqlx::query_as("SELECT id FROM customers WHERE email = 'erik.erased@example.de'").fetch_one(&app.db.pool).await.unwrap();
+    let (customer,): (i64,) =
+        sqlx::query_as("SELECT id FROM customers WHERE email = 'erik.erased@example.de'").fetch_one(&app.db.pool).await.unwrap();
     let personal = ["erik.erased@example.de", "Erik Erased", "+4915123456789"];
 
     // The buyer's export holds everything about them.
@@ -295,7 +340,8 @@ async fn erasing_a_buyer_leaves_no_personal_data_and_blocks_them_for_good() {
     }
     assert_eq!(count(&app, "SELECT COUNT(*) FROM orders WHERE platform_order_id = 'E1'").await, 1, "the order itself stays");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM suppressions WHERE reason = 'erased' AND brand_id = 1").await, 2, "e-mail and phone");
-    let audit: (String,) = sqlx::query_as("SELECT detail FROM audit_log WHERE action = 'buyer.erase'").fetch_one(&app.db.pool).await.unwrap();
+    let audit: (String,) =
+        sqlx::query_as("SELECT detail FROM audit_log WHERE action = 'buyer.erase'").fetch_one(&app.db.pool).await.unwrap();
     assert_eq!(audit.0, "1 orders stripped of personal data");
 
     // They are never contacted again: suppressed for the brand, and a replayed order
@@ -306,7 +352,11 @@ async fn erasing_a_buyer_leaves_no_personal_data_and_blocks_them_for_good() {
     let mut replay = order.clone();
     replay["orders"][0]["id"] = json!("E2");
     assert_eq!(push(&app, &key, replay).await.json()["created"], 1);
-    let row: (String, String, Option<i64>) = sqlx::query_as("SELECT buyer_email, buyer_name, customer_id FROM orders WHERE platform_order_id = 'E2'").fetch_one(&app.db.pool).await.unwrap();
+    let row: (String, String, Option<i64>) =
+        sqlx::query_as("SELECT buyer_email, buyer_name, customer_id FROM orders WHERE platform_order_id = 'E2'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert_eq!(row, (String::new(), String::new(), None));
 }
 
@@ -321,7 +371,13 @@ async fn suppression_lists_import_export_and_neutralise_formulas() {
     let answer = am.http.post(app.url("/clients/1/suppression/upload")).multipart(form).send().await.unwrap();
     assert_eq!(answer.status().as_u16(), 303);
     let location = answer.headers().get("location").unwrap().to_str().unwrap().to_string();
-    assert!(location.contains("2%20added") && location.contains("2%20rejected") && location.contains("line%203") && location.contains("line%204%2C%20reason"), "{location}");
+    assert!(
+        location.contains("2%20added")
+            && location.contains("2%20rejected")
+            && location.contains("line%203")
+            && location.contains("line%204%2C%20reason"),
+        "{location}"
+    );
 
     let salt = app::orders::privacy::salt(&app.db).await.unwrap();
     assert!(app::orders::privacy::is_suppressed(&app.db, &salt, 1, "block.me@example.com").await.unwrap());
@@ -329,28 +385,53 @@ async fn suppression_lists_import_export_and_neutralise_formulas() {
 
     let export = am.get("/clients/1/suppression.csv").await;
     assert_eq!(export.status, 200);
-    assert!(export.body.contains("block.me@example.com,Nordlicht,hard_bounce,\"'=HYPERLINK(\"\"http://evil.test\"\")\""), "{}", export.body);
+    assert!(
+        export.body.contains("block.me@example.com,Nordlicht,hard_bounce,\"'=HYPERLINK(\"\"http://evil.test\"\")\""),
+        "{}",
+        export.body
+    );
     assert!(export.body.contains("'+4915111112222") && export.body.contains("'@SUM(1)"), "{}", export.body);
     assert!(!export.body.contains("Maison Verte"), "only this client's lists");
 
     // Adding by hand: brand list for the manager, agency-wide only for admins.
-    let added = am.rpc("add_suppression", json!({ "client_id": 1, "brand_id": 1, "address": "Hand@Example.com", "note": "asked by phone" })).await;
+    let added =
+        am.rpc("add_suppression", json!({ "client_id": 1, "brand_id": 1, "address": "Hand@Example.com", "note": "asked by phone" })).await;
     assert_eq!((added.status, added.json()), (200, json!(true)));
     let dup = am.rpc("add_suppression", json!({ "client_id": 1, "brand_id": 1, "address": "hand@example.com ", "note": "" })).await;
     assert_eq!(dup.json(), json!(false), "already listed");
     let bad = am.rpc("add_suppression", json!({ "client_id": 1, "brand_id": 1, "address": "nobody", "note": "" })).await;
     assert_eq!(bad.status, 422);
     assert!(bad.body.contains("address"), "{}", bad.body);
-    assert_eq!(am.rpc("add_suppression", json!({ "client_id": 1, "brand_id": null, "address": "x@example.com", "note": "" })).await.status, 403);
-    assert_eq!(am.rpc("add_suppression", json!({ "client_id": 1, "brand_id": 5, "address": "x@example.com", "note": "" })).await.status, 422, "a brand of another client");
+    assert_eq!(
+        am.rpc("add_suppression", json!({ "client_id": 1, "brand_id": null, "address": "x@example.com", "note": "" })).await.status,
+        403
+    );
+    assert_eq!(
+        am.rpc("add_suppression", json!({ "client_id": 1, "brand_id": 5, "address": "x@example.com", "note": "" })).await.status,
+        422,
+        "a brand of another client"
+    );
     let admin = app.signed_in(ADMIN).await;
-    assert_eq!(admin.rpc("add_suppression", json!({ "client_id": 1, "brand_id": null, "address": "everyone@example.com", "note": "" })).await.status, 200);
-    assert!(app::orders::privacy::is_suppressed(&app.db, &salt, 6, "everyone@example.com").await.unwrap(), "agency-wide covers every brand");
+    assert_eq!(
+        admin
+            .rpc("add_suppression", json!({ "client_id": 1, "brand_id": null, "address": "everyone@example.com", "note": "" }))
+            .await
+            .status,
+        200
+    );
+    assert!(
+        app::orders::privacy::is_suppressed(&app.db, &salt, 6, "everyone@example.com").await.unwrap(),
+        "agency-wide covers every brand"
+    );
 
     // An unsubscribe stays; a manual entry can be removed.
-    let (unsub,): (i64,) = sqlx::query_as("SELECT id FROM suppressions WHERE reason = 'unsubscribed' AND client_id = 1 LIMIT 1").fetch_one(&app.db.pool).await.unwrap();
+    let (unsub,): (i64,) = sqlx::query_as("SELECT id FROM suppressions WHERE reason = 'unsubscribed' AND client_id = 1 LIMIT 1")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(am.rpc("remove_suppression", json!({ "client_id": 1, "id": unsub })).await.status, 409);
-    let (manual,): (i64,) = sqlx::query_as("SELECT id FROM suppressions WHERE value = 'hand@example.com'").fetch_one(&app.db.pool).await.unwrap();
+    let (manual,): (i64,) =
+        sqlx::query_as("SELECT id FROM suppressions WHERE value = 'hand@example.com'").fetch_one(&app.db.pool).await.unwrap();
     assert_eq!(am.rpc("remove_suppression", json!({ "client_id": 1, "id": manual })).await.status, 200);
 }
 
@@ -358,7 +439,10 @@ async fn suppression_lists_import_export_and_neutralise_formulas() {
 async fn orders_list_filters_pages_and_exports_without_formulas() {
     let app = TestApp::spawn().await;
     let viewer = app.signed_in(VIEWER).await;
-    let all = viewer.rpc("list_orders", json!({ "client_id": 1, "filter": {}, "query": { "q": "", "sort": "", "desc": false, "page": 1 } })).await.json();
+    let all = viewer
+        .rpc("list_orders", json!({ "client_id": 1, "filter": {}, "query": { "q": "", "sort": "", "desc": false, "page": 1 } }))
+        .await
+        .json();
     assert_eq!(all["page"]["total"], 90, "30 demo orders in each of the client's 3 stores");
     assert_eq!(all["page"]["rows"].as_array().unwrap().len(), 20);
     let refunded = viewer.rpc("list_orders", json!({ "client_id": 1, "filter": { "status": "refunded", "store_id": 2 }, "query": { "q": "", "sort": "total", "desc": true, "page": 1 } })).await.json();

@@ -54,8 +54,10 @@ async fn a_german_version_goes_from_draft_through_both_reviews_to_approved_with_
     assert_eq!(refused.status, 409, "{}", refused.body);
     assert!(refused.body.contains("blocking"), "{}", refused.body);
 
-    let html = format!("<p>Wie gefällt Ihnen {{{{ product.name }}}}? <a href=\"{{{{ review_url }}}}\">Ehrlich bewerten</a></p>{FOOTER_HTML}");
-    let saved = save(&writer, version, "Wie gefällt es Ihnen?", &html, &format!("Wie gefällt es Ihnen? {{{{ review_url }}}}\n{FOOTER_TEXT}")).await;
+    let html =
+        format!("<p>Wie gefällt Ihnen {{{{ product.name }}}}? <a href=\"{{{{ review_url }}}}\">Ehrlich bewerten</a></p>{FOOTER_HTML}");
+    let saved =
+        save(&writer, version, "Wie gefällt es Ihnen?", &html, &format!("Wie gefällt es Ihnen? {{{{ review_url }}}}\n{FOOTER_TEXT}")).await;
     assert!(categories(&saved.json()).is_empty(), "{}", saved.body);
     let submitted = step(&writer, version, "Submit", "").await;
     assert_eq!(submitted.json(), json!("InReview"), "{}", submitted.body);
@@ -117,7 +119,14 @@ async fn an_editor_of_a_version_cannot_approve_it_and_a_reviewer_of_another_lang
     let (_, version) = create(&writer, 1, 1, "Care DE", "de").await;
     // The reviewer edits the text too: now both wrote it, and neither may approve.
     let editor = reviewer.rpc("version_editor", json!({ "id": version })).await.json();
-    let saved = save(&reviewer, version, "Ihre Bestellung", editor["version"]["html"].as_str().unwrap(), editor["version"]["text"].as_str().unwrap()).await;
+    let saved = save(
+        &reviewer,
+        version,
+        "Ihre Bestellung",
+        editor["version"]["html"].as_str().unwrap(),
+        editor["version"]["text"].as_str().unwrap(),
+    )
+    .await;
     assert_eq!(saved.status, 200, "{}", saved.body);
     assert_eq!(step(&writer, version, "Submit", "").await.status, 200);
     let by_editor = step(&reviewer, version, "Approve", "").await;
@@ -164,7 +173,12 @@ async fn users_of_one_client_cannot_read_or_change_another_clients_templates() {
             save(&client, version, "x", "y", "z").await,
             step(&client, version, "Submit", "").await,
             client.rpc("new_version", json!({ "template_id": template, "locale": "de", "copy_from": null })).await,
-            client.rpc("create_template", json!({ "form": { "client_id": 3, "brand_id": 5, "name": "x", "purpose": "care", "platform": "any", "locale": "fr" } })).await,
+            client
+                .rpc(
+                    "create_template",
+                    json!({ "form": { "client_id": 3, "brand_id": 5, "name": "x", "purpose": "care", "platform": "any", "locale": "fr" } }),
+                )
+                .await,
             client.rpc("compare_versions", json!({ "from": 1, "to": version })).await,
         ];
         for answer in calls {
@@ -203,7 +217,10 @@ async fn a_new_round_after_approval_is_a_new_version_and_the_diff_shows_the_chan
     let editor = writer.rpc("version_editor", json!({ "id": id })).await.json();
     assert_eq!(editor["version"]["row"]["number"], 2);
     let html = editor["version"]["html"].as_str().unwrap().replace("ehrliche Bewertung", "offene Meinung");
-    assert_eq!(save(&writer, id, editor["version"]["subject"].as_str().unwrap(), &html, editor["version"]["text"].as_str().unwrap()).await.status, 200);
+    assert_eq!(
+        save(&writer, id, editor["version"]["subject"].as_str().unwrap(), &html, editor["version"]["text"].as_str().unwrap()).await.status,
+        200
+    );
     let diff = writer.rpc("compare_versions", json!({ "from": 1, "to": id })).await.json();
     let html_lines = diff["parts"][1][1].as_array().unwrap();
     assert!(html_lines.iter().any(|l| l["sign"] == "-" && l["text"].as_str().unwrap().contains("ehrliche Bewertung")), "{diff}");
@@ -235,7 +252,18 @@ async fn the_demo_versions_are_as_clean_as_their_counts_say() {
 async fn a_new_template_starts_in_its_language_without_findings() {
     let app = TestApp::spawn().await;
     let writer = app.signed_in(WRITER).await;
-    for (i, (locale, word)) in [("en", "Unsubscribe"), ("de", "Abmelden"), ("fr", "Se désabonner"), ("es", "Darse de baja"), ("it", "Disiscriviti"), ("ja", "配信停止"), ("zh-Hans", "退订")].into_iter().enumerate() {
+    for (i, (locale, word)) in [
+        ("en", "Unsubscribe"),
+        ("de", "Abmelden"),
+        ("fr", "Se désabonner"),
+        ("es", "Darse de baja"),
+        ("it", "Disiscriviti"),
+        ("ja", "配信停止"),
+        ("zh-Hans", "退订"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let (_, version) = create(&writer, 1, 1, &format!("Starter {i}"), locale).await;
         let editor = writer.rpc("version_editor", json!({ "id": version })).await.json();
         assert_eq!(editor["findings"], json!([]), "{locale}: {}", editor["findings"]);

@@ -80,21 +80,13 @@ impl TestApp {
             database_url,
             listen: "127.0.0.1:0".parse().expect("address"),
             data_dir: data_dir.clone(),
-            site_root: std::env::var("LEPTOS_SITE_ROOT")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| repo_root().join("target/site")),
+            site_root: std::env::var("LEPTOS_SITE_ROOT").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("target/site")),
             demo: true,
             ..Config::default()
         };
         adjust(&mut config);
         let running = server::start(config).await.expect("server starts");
-        TestApp {
-            base: format!("http://{}", running.addr),
-            db: running.db,
-            data_dir,
-            pg_database,
-            task: running.task,
-        }
+        TestApp { base: format!("http://{}", running.addr), db: running.db, data_dir, pg_database, task: running.task }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -148,8 +140,8 @@ impl Drop for TestApp {
 fn init_logs() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let filter = tracing_subscriber::EnvFilter::try_from_env("STARLING_LOG")
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let filter =
+            tracing_subscriber::EnvFilter::try_from_env("STARLING_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
         let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     });
 }
@@ -222,11 +214,7 @@ impl Client {
     }
 
     pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
-        let request = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(body);
+        let request = self.http.post(format!("{}{path}", self.base)).header(reqwest::header::CONTENT_TYPE, content_type).body(body);
         Self::answer(request.send().await).await
     }
 }
@@ -242,13 +230,7 @@ pub struct ReceivedMail {
 impl ReceivedMail {
     /// The `Subject:` header, decoded when it is a UTF-8 encoded-word.
     pub fn subject(&self) -> String {
-        let raw = self
-            .data
-            .lines()
-            .take_while(|l| !l.is_empty())
-            .find_map(|l| l.strip_prefix("Subject: "))
-            .unwrap_or_default()
-            .to_string();
+        let raw = self.data.lines().take_while(|l| !l.is_empty()).find_map(|l| l.strip_prefix("Subject: ")).unwrap_or_default().to_string();
         decode_words(&raw)
     }
 }
@@ -302,11 +284,8 @@ impl mailin_embedded::Handler for SinkHandler {
     }
 
     fn data_end(&mut self) -> mailin_embedded::Response {
-        let mail = ReceivedMail {
-            from: self.from.clone(),
-            to: self.to.clone(),
-            data: String::from_utf8_lossy(&self.data).replace("\r\n", "\n"),
-        };
+        let mail =
+            ReceivedMail { from: self.from.clone(), to: self.to.clone(), data: String::from_utf8_lossy(&self.data).replace("\r\n", "\n") };
         if let Ok(mut inbox) = self.inbox.lock() {
             inbox.push(mail);
         }
@@ -341,7 +320,10 @@ impl SmtpSink {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        panic!("no mail to {recipient} about \"{subject}\"; received: {:?}", self.messages().iter().map(|m| (m.to.clone(), m.subject())).collect::<Vec<_>>());
+        panic!(
+            "no mail to {recipient} about \"{subject}\"; received: {:?}",
+            self.messages().iter().map(|m| (m.to.clone(), m.subject())).collect::<Vec<_>>()
+        );
     }
 
     pub fn messages(&self) -> Vec<ReceivedMail> {

@@ -58,11 +58,7 @@ pub async fn current_user() -> Result<Option<Actor>, AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "change_password", input = Json)]
-pub async fn change_password(
-    current: String,
-    new_password: String,
-    confirm: String,
-) -> Result<(), AppError> {
+pub async fn change_password(current: String, new_password: String, confirm: String) -> Result<(), AppError> {
     crate::request::scoped(server::change_password(current, new_password, confirm)).await
 }
 
@@ -141,11 +137,7 @@ mod server {
     async fn verify_password(password: SecretString, hash: String) -> bool {
         tokio::task::spawn_blocking(move || {
             PasswordHash::new(&hash)
-                .map(|parsed| {
-                    Argon2::default()
-                        .verify_password(password.expose_secret().as_bytes(), &parsed)
-                        .is_ok()
-                })
+                .map(|parsed| Argon2::default().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
                 .unwrap_or(false)
         })
         .await
@@ -159,9 +151,7 @@ mod server {
         if let Some(hash) = DECOY.get() {
             return hash.clone();
         }
-        let hash = hash_password(SecretString::from("decoy password, never valid".to_string()))
-            .await
-            .unwrap_or_default();
+        let hash = hash_password(SecretString::from("decoy password, never valid".to_string())).await.unwrap_or_default();
         DECOY.get_or_init(|| hash).clone()
     }
 
@@ -182,13 +172,11 @@ mod server {
         let password = SecretString::from(password);
 
         let now = crate::db::now_millis();
-        let (failures, oldest) =
-            store::recent_failures(db, email.as_str(), now - FAILURE_WINDOW_MILLIS).await?;
+        let (failures, oldest) = store::recent_failures(db, email.as_str(), now - FAILURE_WINDOW_MILLIS).await?;
         if failures >= MAX_FAILURES {
             let retry_at = oldest.unwrap_or(now) + FAILURE_WINDOW_MILLIS;
             let minutes = ((retry_at - now) / 60_000).max(1);
-            audit::record(db, None, email.as_str(), "sign_in_throttled", None, email.as_str(), "")
-                .await?;
+            audit::record(db, None, email.as_str(), "sign_in_throttled", None, email.as_str(), "").await?;
             return Err(AppError::TooManyAttempts(format!(
                 "Too many failed sign-ins for this account. Try again in {minutes} minute{}.",
                 if minutes == 1 { "" } else { "s" }
@@ -206,17 +194,13 @@ mod server {
             Some(c) if ok => c,
             _ => {
                 store::record_failure(db, email.as_str()).await?;
-                audit::record(db, None, email.as_str(), "sign_in_failed", None, email.as_str(), "")
-                    .await?;
+                audit::record(db, None, email.as_str(), "sign_in_failed", None, email.as_str(), "").await?;
                 return Err(wrong_credentials());
             }
         };
         if credentials.disabled {
-            audit::record(db, None, email.as_str(), "sign_in_refused_disabled", None, email.as_str(), "")
-                .await?;
-            return Err(AppError::Forbidden(
-                "this account is disabled; ask your agency admin.".into(),
-            ));
+            audit::record(db, None, email.as_str(), "sign_in_refused_disabled", None, email.as_str(), "").await?;
+            return Err(AppError::Forbidden("this account is disabled; ask your agency admin.".into()));
         }
         store::clear_failures(db, email.as_str()).await?;
 
@@ -233,10 +217,8 @@ mod server {
     }
 
     fn set_cookie_header(value: &str) {
-        if let (Some(options), Ok(value)) = (
-            crate::request::current().and_then(|scope| scope.response),
-            http::HeaderValue::from_str(value),
-        ) {
+        if let (Some(options), Ok(value)) = (crate::request::current().and_then(|scope| scope.response), http::HeaderValue::from_str(value))
+        {
             options.append_header(http::header::SET_COOKIE, value);
         }
     }
@@ -246,8 +228,7 @@ mod server {
         let headers = request_headers()?;
         if let Some(token) = session::token_from_headers(&headers) {
             if let Ok(actor) = caller_from_headers(&state.db, &headers).await {
-                audit::record(&state.db, Some(&actor), &actor.email, "signed_out", None, &actor.email, "")
-                    .await?;
+                audit::record(&state.db, Some(&actor), &actor.email, "signed_out", None, &actor.email, "").await?;
             }
             session::destroy(&state.db, &token).await?;
         }
@@ -255,11 +236,7 @@ mod server {
         Ok(())
     }
 
-    pub async fn change_password(
-        current: String,
-        new_password: String,
-        confirm: String,
-    ) -> Result<(), AppError> {
+    pub async fn change_password(current: String, new_password: String, confirm: String) -> Result<(), AppError> {
         let actor = caller().await?;
         let state = ServerState::get()?;
         let db = &state.db;
@@ -290,22 +267,14 @@ mod server {
     }
 
     /// Role and client assignments that make sense together.
-    async fn check_assignment(
-        db: &Db,
-        v: &mut Validation,
-        role: Option<Role>,
-        clients: &[i64],
-    ) -> Result<(), AppError> {
+    async fn check_assignment(db: &Db, v: &mut Validation, role: Option<Role>, clients: &[i64]) -> Result<(), AppError> {
         for client in clients {
             if !crate::clients::store::exists(db, *client).await? {
                 v.check::<()>(Err(AppError::invalid("clients", format!("Client {client} does not exist."))));
             }
         }
         if role == Some(Role::ClientViewer) && clients.len() != 1 {
-            v.check::<()>(Err(AppError::invalid(
-                "clients",
-                "A client viewer belongs to exactly one client.",
-            )));
+            v.check::<()>(Err(AppError::invalid("clients", "A client viewer belongs to exactly one client.")));
         }
         Ok(())
     }
@@ -325,12 +294,8 @@ mod server {
         clients.dedup();
         check_assignment(db, &mut v, role, &clients).await?;
         v.finish()?;
-        let (email, name, role, password) = (
-            email.expect("validated"),
-            name.expect("validated"),
-            role.expect("validated"),
-            password.expect("validated"),
-        );
+        let (email, name, role, password) =
+            (email.expect("validated"), name.expect("validated"), role.expect("validated"), password.expect("validated"));
         let hash = hash_password(SecretString::from(password.expose().to_string())).await?;
         let id = store::insert_user(db, email.as_str(), &name, &hash, role).await?;
         store::set_clients(db, id, &clients).await?;
@@ -355,27 +320,19 @@ mod server {
         let mut v = Validation::default();
         let name = v.check(required_text("name", &change.name, 120));
         let role = v.check(Role::parse(&change.role));
-        let password = if change.new_password.is_empty() {
-            None
-        } else {
-            v.check(NewPassword::parse("new_password", &change.new_password))
-        };
+        let password =
+            if change.new_password.is_empty() { None } else { v.check(NewPassword::parse("new_password", &change.new_password)) };
         let locales = v.check(parse_locales("locales", &change.locales)).unwrap_or_default();
         let mut clients = change.clients.clone();
         clients.sort_unstable();
         clients.dedup();
         check_assignment(db, &mut v, role, &clients).await?;
         if change.id == actor.user_id && (change.disabled || role != Some(Role::Admin)) {
-            v.check::<()>(Err(AppError::invalid(
-                "role",
-                "You cannot disable yourself or take away your own admin role.",
-            )));
+            v.check::<()>(Err(AppError::invalid("role", "You cannot disable yourself or take away your own admin role.")));
         }
         v.finish()?;
         let (name, role) = (name.expect("validated"), role.expect("validated"));
-        let target = store::actor_any(db, change.id).await?.ok_or_else(|| {
-            AppError::NotFound(format!("user {}", change.id))
-        })?;
+        let target = store::actor_any(db, change.id).await?.ok_or_else(|| AppError::NotFound(format!("user {}", change.id)))?;
         store::update_user(db, change.id, &name, role, change.disabled).await?;
         store::set_clients(db, change.id, &clients).await?;
         store::set_locales(db, change.id, &locales).await?;

@@ -14,8 +14,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] =
-        [Role::Admin, Role::AccountManager, Role::Copywriter, Role::ClientViewer];
+    pub const ALL: [Role; 4] = [Role::Admin, Role::AccountManager, Role::Copywriter, Role::ClientViewer];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,10 +35,7 @@ impl Role {
     }
 
     pub fn parse(value: &str) -> Result<Role, AppError> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == value)
-            .ok_or_else(|| AppError::invalid("role", format!("Unknown role \"{value}\".")))
+        Role::ALL.into_iter().find(|r| r.as_str() == value).ok_or_else(|| AppError::invalid("role", format!("Unknown role \"{value}\".")))
     }
 }
 
@@ -110,12 +106,7 @@ pub struct DomainName(String);
 impl DomainName {
     pub fn parse(field: &str, raw: &str) -> Result<DomainName, AppError> {
         let value = raw.trim().trim_end_matches('.').to_lowercase();
-        let err = || {
-            AppError::invalid(
-                field,
-                format!("\"{}\" is not a domain name like mail.example.com.", raw.trim()),
-            )
-        };
+        let err = || AppError::invalid(field, format!("\"{}\" is not a domain name like mail.example.com.", raw.trim()));
         if value.len() > 253 || !value.contains('.') {
             return Err(err());
         }
@@ -151,10 +142,7 @@ impl NewPassword {
     pub fn parse(field: &str, raw: &str) -> Result<NewPassword, AppError> {
         let count = raw.chars().count();
         if count < Self::MIN {
-            return Err(AppError::invalid(
-                field,
-                format!("Use at least {} characters.", Self::MIN),
-            ));
+            return Err(AppError::invalid(field, format!("Use at least {} characters.", Self::MIN)));
         }
         if count > Self::MAX {
             return Err(AppError::invalid(field, format!("Use at most {} characters.", Self::MAX)));

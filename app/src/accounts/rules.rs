@@ -70,9 +70,7 @@ fn describe(action: Action) -> &'static str {
         Action::CreateClient => "only agency admins create clients.",
         Action::EditClient(_) => "only agency admins edit a client's record.",
         Action::ReadClient(_) => "this client is not assigned to you.",
-        Action::ManageBrands(_) => {
-            "only agency admins and the client's account managers change brands and stores."
-        }
+        Action::ManageBrands(_) => "only agency admins and the client's account managers change brands and stores.",
         Action::ReadOrders(_) => "orders and buyers are shown to the client's account managers and viewers only.",
         Action::ManageOrders(_) => "only agency admins and the client's account managers import orders and manage buyers.",
         Action::ManageAgencyLists => "only agency admins change the agency-wide suppression list.",
@@ -88,14 +86,7 @@ mod tests {
     use super::*;
 
     fn actor(role: Role, clients: &[i64]) -> Actor {
-        Actor {
-            user_id: 1,
-            email: "a@example.com".into(),
-            name: "A".into(),
-            role,
-            clients: clients.to_vec(),
-            locales: vec![],
-        }
+        Actor { user_id: 1, email: "a@example.com".into(), name: "A".into(), role, clients: clients.to_vec(), locales: vec![] }
     }
 
     #[test]

@@ -23,39 +23,30 @@ pub async fn create(db: &Db, user_id: i64) -> Result<SecretString, AppError> {
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     let now = now_millis();
-    sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(token_hash(&token))
-    .bind(user_id)
-    .bind(now)
-    .bind(now + LIFETIME_MILLIS)
-    .execute(&db.pool)
-    .await?;
-    // Expired sessions are swept here, where they are cheapest to find.
-    sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+    sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(token_hash(&token))
+        .bind(user_id)
         .bind(now)
+        .bind(now + LIFETIME_MILLIS)
         .execute(&db.pool)
         .await?;
+    // Expired sessions are swept here, where they are cheapest to find.
+    sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&db.pool).await?;
     Ok(SecretString::from(token))
 }
 
 /// The user id of a live session, or `None` for a missing, forged or expired token.
 pub async fn user_of(db: &Db, token: &SecretString) -> Result<Option<i64>, AppError> {
-    let row: Option<(i64,)> =
-        sqlx::query_as("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
-            .bind(token_hash(token.expose_secret()))
-            .bind(now_millis())
-            .fetch_optional(&db.pool)
-            .await?;
+    let row: Option<(i64,)> = sqlx::query_as("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+        .bind(token_hash(token.expose_secret()))
+        .bind(now_millis())
+        .fetch_optional(&db.pool)
+        .await?;
     Ok(row.map(|(id,)| id))
 }
 
 pub async fn destroy(db: &Db, token: &SecretString) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-        .bind(token_hash(token.expose_secret()))
-        .execute(&db.pool)
-        .await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash(token.expose_secret())).execute(&db.pool).await?;
     Ok(())
 }
 

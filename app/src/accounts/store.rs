@@ -12,22 +12,12 @@ pub struct Credentials {
 }
 
 pub async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>, AppError> {
-    let row = sqlx::query("SELECT id, password_hash, disabled FROM users WHERE email = $1")
-        .bind(email)
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(row.map(|r| Credentials {
-        user_id: r.get("id"),
-        password_hash: r.get("password_hash"),
-        disabled: r.get::<i64, _>("disabled") != 0,
-    }))
+    let row = sqlx::query("SELECT id, password_hash, disabled FROM users WHERE email = $1").bind(email).fetch_optional(&db.pool).await?;
+    Ok(row.map(|r| Credentials { user_id: r.get("id"), password_hash: r.get("password_hash"), disabled: r.get::<i64, _>("disabled") != 0 }))
 }
 
 pub async fn password_hash(db: &Db, user_id: i64) -> Result<String, AppError> {
-    let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_one(&db.pool)
-        .await?;
+    let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1").bind(user_id).fetch_one(&db.pool).await?;
     Ok(hash)
 }
 
@@ -43,11 +33,10 @@ pub async fn set_password_hash(db: &Db, user_id: i64, hash: &str) -> Result<(), 
 
 /// The actor for an enabled user, with their client assignments.
 pub async fn actor(db: &Db, user_id: i64) -> Result<Option<Actor>, AppError> {
-    let Some(row) =
-        sqlx::query("SELECT id, email, name, role, disabled, locales FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(&db.pool)
-            .await?
+    let Some(row) = sqlx::query("SELECT id, email, name, role, disabled, locales FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&db.pool)
+        .await?
     else {
         return Ok(None);
     };
@@ -65,21 +54,14 @@ pub async fn actor(db: &Db, user_id: i64) -> Result<Option<Actor>, AppError> {
 }
 
 async fn clients_of(db: &Db, user_id: i64) -> Result<Vec<i64>, AppError> {
-    let rows: Vec<(i64,)> =
-        sqlx::query_as("SELECT client_id FROM user_clients WHERE user_id = $1 ORDER BY client_id")
-            .bind(user_id)
-            .fetch_all(&db.pool)
-            .await?;
+    let rows: Vec<(i64,)> = sqlx::query_as("SELECT client_id FROM user_clients WHERE user_id = $1 ORDER BY client_id")
+        .bind(user_id)
+        .fetch_all(&db.pool)
+        .await?;
     Ok(rows.into_iter().map(|(c,)| c).collect())
 }
 
-pub async fn insert_user(
-    db: &Db,
-    email: &str,
-    name: &str,
-    password_hash: &str,
-    role: Role,
-) -> Result<i64, AppError> {
+pub async fn insert_user(db: &Db, email: &str, name: &str, password_hash: &str, role: Role) -> Result<i64, AppError> {
     let now = now_millis();
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO users (email, name, password_hash, role, disabled, created_at, updated_at) \
@@ -99,23 +81,15 @@ pub async fn insert_user(
     Ok(id)
 }
 
-pub async fn update_user(
-    db: &Db,
-    user_id: i64,
-    name: &str,
-    role: Role,
-    disabled: bool,
-) -> Result<(), AppError> {
-    let result = sqlx::query(
-        "UPDATE users SET name = $1, role = $2, disabled = $3, updated_at = $4 WHERE id = $5",
-    )
-    .bind(name)
-    .bind(role.as_str())
-    .bind(i64::from(disabled))
-    .bind(now_millis())
-    .bind(user_id)
-    .execute(&db.pool)
-    .await?;
+pub async fn update_user(db: &Db, user_id: i64, name: &str, role: Role, disabled: bool) -> Result<(), AppError> {
+    let result = sqlx::query("UPDATE users SET name = $1, role = $2, disabled = $3, updated_at = $4 WHERE id = $5")
+        .bind(name)
+        .bind(role.as_str())
+        .bind(i64::from(disabled))
+        .bind(now_millis())
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?;
     if crate::db::touched_nothing(&result) {
         return Err(AppError::NotFound(format!("user {user_id}")));
     }
@@ -124,31 +98,20 @@ pub async fn update_user(
 
 pub async fn set_clients(db: &Db, user_id: i64, clients: &[i64]) -> Result<(), AppError> {
     let mut tx = db.pool.begin().await?;
-    sqlx::query("DELETE FROM user_clients WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("DELETE FROM user_clients WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
     for client in clients {
-        sqlx::query("INSERT INTO user_clients (user_id, client_id) VALUES ($1, $2)")
-            .bind(user_id)
-            .bind(client)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("INSERT INTO user_clients (user_id, client_id) VALUES ($1, $2)").bind(user_id).bind(client).execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
 pub async fn list_users(db: &Db) -> Result<Vec<UserSummary>, AppError> {
-    let rows = sqlx::query(
-        "SELECT id, email, name, role, disabled, created_at, locales FROM users ORDER BY lower(name), id",
-    )
-    .fetch_all(&db.pool)
-    .await?;
+    let rows = sqlx::query("SELECT id, email, name, role, disabled, created_at, locales FROM users ORDER BY lower(name), id")
+        .fetch_all(&db.pool)
+        .await?;
     let assignments: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT user_id, client_id FROM user_clients ORDER BY client_id")
-            .fetch_all(&db.pool)
-            .await?;
+        sqlx::query_as("SELECT user_id, client_id FROM user_clients ORDER BY client_id").fetch_all(&db.pool).await?;
     rows.into_iter()
         .map(|r| {
             let id: i64 = r.get("id");
@@ -172,40 +135,28 @@ pub async fn count_users(db: &Db) -> Result<i64, AppError> {
 }
 
 pub async fn record_failure(db: &Db, email: &str) -> Result<(), AppError> {
-    sqlx::query("INSERT INTO sign_in_failures (email, at) VALUES ($1, $2)")
-        .bind(email)
-        .bind(now_millis())
-        .execute(&db.pool)
-        .await?;
+    sqlx::query("INSERT INTO sign_in_failures (email, at) VALUES ($1, $2)").bind(email).bind(now_millis()).execute(&db.pool).await?;
     Ok(())
 }
 
 /// Failed sign-ins for `email` since `since` (ms), and the oldest of them.
 pub async fn recent_failures(db: &Db, email: &str, since: i64) -> Result<(i64, Option<i64>), AppError> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM sign_in_failures WHERE email = $1 AND at > $2",
-    )
-    .bind(email)
-    .bind(since)
-    .fetch_one(&db.pool)
-    .await?;
+    let row = sqlx::query("SELECT COUNT(*) AS n, MIN(at) AS oldest FROM sign_in_failures WHERE email = $1 AND at > $2")
+        .bind(email)
+        .bind(since)
+        .fetch_one(&db.pool)
+        .await?;
     Ok((row.get("n"), row.get("oldest")))
 }
 
 pub async fn clear_failures(db: &Db, email: &str) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE email = $1")
-        .bind(email)
-        .execute(&db.pool)
-        .await?;
+    sqlx::query("DELETE FROM sign_in_failures WHERE email = $1").bind(email).execute(&db.pool).await?;
     Ok(())
 }
 
 /// The e-mail of any user, enabled or not (for audit subjects).
 pub async fn actor_any(db: &Db, user_id: i64) -> Result<Option<String>, AppError> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT email FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row: Option<(String,)> = sqlx::query_as("SELECT email FROM users WHERE id = $1").bind(user_id).fetch_optional(&db.pool).await?;
     Ok(row.map(|(e,)| e))
 }
 
@@ -215,11 +166,7 @@ fn split_locales(stored: &str) -> Vec<String> {
 
 /// The locales a copywriter reviews, stored space-separated.
 pub async fn set_locales(db: &Db, user_id: i64, locales: &[String]) -> Result<(), AppError> {
-    sqlx::query("UPDATE users SET locales = $1 WHERE id = $2")
-        .bind(locales.join(" "))
-        .bind(user_id)
-        .execute(&db.pool)
-        .await?;
+    sqlx::query("UPDATE users SET locales = $1 WHERE id = $2").bind(locales.join(" ")).bind(user_id).execute(&db.pool).await?;
     Ok(())
 }
 

@@ -3,9 +3,7 @@
 use super::api::{list_users, ChangePassword, CreateUser, NewUser, SignIn, UpdateUser, UserChange};
 use super::model::{Role, UserSummary};
 use crate::clients::api::client_options;
-use crate::shell::{
-    field_error, format_time, last_answer, Breadcrumbs, EmptyState, ErrorBox, FormStatus, SelectField, TextField,
-};
+use crate::shell::{field_error, format_time, last_answer, Breadcrumbs, EmptyState, ErrorBox, FormStatus, SelectField, TextField};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
@@ -89,10 +87,7 @@ fn role_options() -> Signal<Vec<(String, String)>> {
 pub fn UsersPage() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let update = ServerAction::<UpdateUser>::new();
-    let users = Resource::new(
-        move || (create.version().get(), update.version().get()),
-        |_| list_users(),
-    );
+    let users = Resource::new(move || (create.version().get(), update.version().get()), |_| list_users());
     let clients = Resource::new(|| (), |_| client_options());
     let editing = RwSignal::new(None::<UserSummary>);
     view! {

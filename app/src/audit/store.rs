@@ -35,12 +35,10 @@ pub async fn record(
 
 pub async fn list(db: &Db, query: &ListQuery) -> Result<Page<AuditEntry>, AppError> {
     let filter = query.like_pattern();
-    let where_sql = "WHERE lower(a.action) LIKE $1 ESCAPE '\\' OR lower(a.actor_email) LIKE $1 ESCAPE '\\' OR lower(a.subject) LIKE $1 ESCAPE '\\'";
+    let where_sql =
+        "WHERE lower(a.action) LIKE $1 ESCAPE '\\' OR lower(a.actor_email) LIKE $1 ESCAPE '\\' OR lower(a.subject) LIKE $1 ESCAPE '\\'";
     let (total,): (i64,) =
-        sqlx::query_as(&format!("SELECT COUNT(*) FROM audit_log a {where_sql}"))
-            .bind(&filter)
-            .fetch_one(&db.pool)
-            .await?;
+        sqlx::query_as(&format!("SELECT COUNT(*) FROM audit_log a {where_sql}")).bind(&filter).fetch_one(&db.pool).await?;
     let order = match query.sort.as_str() {
         "action" => "a.action",
         "actor" => "a.actor_email",

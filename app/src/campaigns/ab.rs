@@ -123,9 +123,7 @@ pub fn verdict(arms: &[Arm], tau2: f64, alpha: f64) -> Verdict {
     let pairs = (arms.len() * (arms.len() - 1) / 2) as f64;
     let threshold = pairs / alpha;
     let beats = |i: usize, j: usize| arms[i].rate() > arms[j].rate() && likelihood_ratio(arms[j], arms[i], tau2) >= threshold;
-    (0..arms.len())
-        .find(|&i| (0..arms.len()).filter(|&j| j != i).all(|j| beats(i, j)))
-        .map_or(Verdict::Undecided, Verdict::Winner)
+    (0..arms.len()).find(|&i| (0..arms.len()).filter(|&j| j != i).all(|j| beats(i, j))).map_or(Verdict::Undecided, Verdict::Winner)
 }
 
 #[cfg(test)]

@@ -54,7 +54,8 @@ mod server {
         let actor = caller().await?;
         authorize(&actor, Action::ManageCampaigns(client_id))?;
         let db = &ServerState::get()?.db;
-        let client = crate::clients::store::client(db, client_id).await?.ok_or_else(|| AppError::NotFound(format!("client {client_id}")))?;
+        let client =
+            crate::clients::store::client(db, client_id).await?.ok_or_else(|| AppError::NotFound(format!("client {client_id}")))?;
         let rows = sqlx::query(
             "SELECT c.id, c.name, b.name AS brand, t.name AS template, c.purpose, c.state, c.rules, c.created_at, \
                (SELECT COUNT(*) FROM campaign_decisions d WHERE d.campaign_id = c.id AND d.outcome = 'send') AS planned, \
@@ -138,7 +139,10 @@ mod server {
         let weights: Vec<u32> = match list_of(&form.weights).iter().map(|w| w.parse::<u32>()).collect::<Result<Vec<_>, _>>() {
             Ok(w) if w.is_empty() || ((2..=4).contains(&w.len()) && w.iter().all(|&x| (1..=100).contains(&x))) => w,
             _ => {
-                errors.push(FieldError::new("weights", "An A/B test has 2 to 4 variants, each weighted 1-100 (e.g. 50,50); leave empty for none."));
+                errors.push(FieldError::new(
+                    "weights",
+                    "An A/B test has 2 to 4 variants, each weighted 1-100 (e.g. 50,50); leave empty for none.",
+                ));
                 Vec::new()
             }
         };
@@ -152,13 +156,15 @@ mod server {
             fallback_locales: list_of(&form.fallback),
             weights,
         };
-        let id = planner::create(db, form.client_id, template.get("brand_id"), form.template_id, name, purpose, &rules, &actor.email).await?;
+        let id =
+            planner::create(db, form.client_id, template.get("brand_id"), form.template_id, name, purpose, &rules, &actor.email).await?;
         audit::record(db, Some(&actor), &actor.email, "campaign.create", Some(form.client_id), &format!("campaign {id}"), name).await?;
         Ok(id)
     }
 
     async fn client_of(db: &Db, id: i64) -> Result<(i64, String), AppError> {
-        let row: Option<(i64, String)> = sqlx::query_as("SELECT client_id, state FROM campaigns WHERE id = $1").bind(id).fetch_optional(&db.pool).await?;
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT client_id, state FROM campaigns WHERE id = $1").bind(id).fetch_optional(&db.pool).await?;
         row.ok_or_else(|| AppError::NotFound(format!("campaign {id}")))
     }
 
@@ -176,7 +182,9 @@ mod server {
         let db = &ServerState::get()?.db;
         let (client_id, state) = client_of(db, id).await?;
         authorize(&actor, Action::ManageCampaigns(client_id))?;
-        let next = step.next(&state).ok_or_else(|| AppError::Conflict(format!("A {state} campaign cannot be told to {}.", step.label().to_lowercase())))?;
+        let next = step
+            .next(&state)
+            .ok_or_else(|| AppError::Conflict(format!("A {state} campaign cannot be told to {}.", step.label().to_lowercase())))?;
         let changed = sqlx::query("UPDATE campaigns SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4")
             .bind(next)
             .bind(now_millis())
@@ -187,7 +195,16 @@ mod server {
         if changed.rows_affected() == 0 {
             return Err(AppError::Conflict("The campaign changed meanwhile; reload and try again.".into()));
         }
-        audit::record(db, Some(&actor), &actor.email, &format!("campaign.{}", step.label().to_lowercase()), Some(client_id), &format!("campaign {id}"), &format!("{state} -> {next}")).await?;
+        audit::record(
+            db,
+            Some(&actor),
+            &actor.email,
+            &format!("campaign.{}", step.label().to_lowercase()),
+            Some(client_id),
+            &format!("campaign {id}"),
+            &format!("{state} -> {next}"),
+        )
+        .await?;
         if next == "running" {
             let salt = crate::orders::privacy::salt(db).await?;
             planner::plan(db, &salt, id, now_millis()).await?;

@@ -137,16 +137,28 @@ pub struct History {
 #[serde(rename_all = "snake_case", tag = "rule")]
 pub enum Exclusion {
     /// The audience filter does not select it (which filter).
-    Filter { filter: String },
-    Status { status: OrderStatus },
+    Filter {
+        filter: String,
+    },
+    Status {
+        status: OrderStatus,
+    },
     NoContact,
-    Suppressed { reason: String },
+    Suppressed {
+        reason: String,
+    },
     AlreadyAsked,
-    Capped { planned: u32, max: u32, window_days: u32 },
+    Capped {
+        planned: u32,
+        max: u32,
+        window_days: u32,
+    },
     AmazonTooLate,
     AmazonMarketing,
     NoConsent,
-    NoApprovedVersion { locale: String },
+    NoApprovedVersion {
+        locale: String,
+    },
 }
 
 impl Exclusion {
@@ -179,7 +191,9 @@ impl Exclusion {
             }
             Exclusion::AmazonTooLate => "Amazon window closed: more than 30 days after the latest delivery date".into(),
             Exclusion::AmazonMarketing => "Amazon buyers get no repurchase or marketing messages".into(),
-            Exclusion::NoConsent => "buyer in a country that needs recorded consent for review requests by e-mail, and none is recorded".into(),
+            Exclusion::NoConsent => {
+                "buyer in a country that needs recorded consent for review requests by e-mail, and none is recorded".into()
+            }
             Exclusion::NoApprovedVersion { locale } => format!("no approved version for locale {locale} or its fallbacks"),
         }
     }

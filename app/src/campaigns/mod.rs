@@ -5,13 +5,13 @@
 #[cfg(feature = "ssr")]
 pub mod ab;
 pub mod api;
-pub mod model;
-pub mod ui;
 pub mod canary;
 #[cfg(feature = "ssr")]
 pub mod eligibility;
+pub mod model;
 #[cfg(feature = "ssr")]
 pub mod planner;
+pub mod ui;
 
 #[cfg(all(test, feature = "ssr"))]
 mod tests;

@@ -48,7 +48,16 @@ pub struct PlanStats {
     pub by_rule: Vec<(String, u64)>,
 }
 
-pub async fn create(db: &Db, client_id: i64, brand_id: i64, template_id: i64, name: &str, purpose: Purpose, rules: &CampaignRules, by: &str) -> Result<i64, AppError> {
+pub async fn create(
+    db: &Db,
+    client_id: i64,
+    brand_id: i64,
+    template_id: i64,
+    name: &str,
+    purpose: Purpose,
+    rules: &CampaignRules,
+    by: &str,
+) -> Result<i64, AppError> {
     let json = serde_json::to_string(rules).map_err(|e| AppError::Internal(e.to_string()))?;
     let now = crate::db::now_millis();
     let row = sqlx::query(
@@ -99,14 +108,14 @@ async fn load(db: &Db, campaign_id: i64, running_only: bool) -> Result<Option<Ca
         return Ok(None);
     }
     let purpose = Purpose::parse("purpose", &row.get::<String, _>("purpose"))?;
-    let rules: CampaignRules = serde_json::from_str(&row.get::<String, _>("rules")).map_err(|e| AppError::Internal(format!("campaign rules: {e}")))?;
+    let rules: CampaignRules =
+        serde_json::from_str(&row.get::<String, _>("rules")).map_err(|e| AppError::Internal(format!("campaign rules: {e}")))?;
     // The newest approved version of each locale.
-    let versions: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT locale, id FROM template_versions WHERE template_id = $1 AND status = 'approved' ORDER BY number",
-    )
-    .bind(row.get::<i64, _>("template_id"))
-    .fetch_all(&db.pool)
-    .await?;
+    let versions: Vec<(String, i64)> =
+        sqlx::query_as("SELECT locale, id FROM template_versions WHERE template_id = $1 AND status = 'approved' ORDER BY number")
+            .bind(row.get::<i64, _>("template_id"))
+            .fetch_all(&db.pool)
+            .await?;
     Ok(Some(Campaign {
         client_id: row.get("client_id"),
         brand_id: row.get("brand_id"),
@@ -165,7 +174,8 @@ pub async fn plan(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result<Pl
                 }
                 Decision::Send { at, locale } => {
                     let (Some(customer_id), Some(&version)) = (customer_id, campaign.versions.get(&locale)) else { continue };
-                    let variant = if campaign.rules.weights.len() > 1 { ab::assign(campaign_id, customer_id, &campaign.rules.weights) } else { 0 };
+                    let variant =
+                        if campaign.rules.weights.len() > 1 { ab::assign(campaign_id, customer_id, &campaign.rules.weights) } else { 0 };
                     let inserted = sqlx::query(
                         "INSERT INTO messages (client_id, brand_id, campaign_id, order_id, customer_id, purpose, channel, \
                            template_version_id, locale, variant, send_at, state, created_at) \
@@ -192,7 +202,16 @@ pub async fn plan(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result<Pl
                         // Another campaign planned this order's message of this purpose first.
                         stats.excluded += 1;
                         *by_rule.entry("already_asked".into()).or_default() += 1;
-                        record(&mut tx, campaign_id, order_id, "exclude", "already_asked", "this order already has a message for this purpose", now).await?;
+                        record(
+                            &mut tx,
+                            campaign_id,
+                            order_id,
+                            "exclude",
+                            "already_asked",
+                            "this order already has a message for this purpose",
+                            now,
+                        )
+                        .await?;
                     }
                 }
             }
@@ -231,7 +250,9 @@ pub async fn preview(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result
                 Decision::Exclude(e) => {
                     // Statuses, filters and suppression reasons each get their own row.
                     let group = match &e {
-                        Exclusion::Status { .. } | Exclusion::Filter { .. } | Exclusion::Suppressed { .. } => format!("{}\u{1f}{}", e.key(), e.explain()),
+                        Exclusion::Status { .. } | Exclusion::Filter { .. } | Exclusion::Suppressed { .. } => {
+                            format!("{}\u{1f}{}", e.key(), e.explain())
+                        }
                         _ => e.key().to_string(),
                     };
                     let entry = excluded.entry(group).or_insert_with(|| (e.explain(), 0, Vec::new()));
@@ -258,7 +279,16 @@ pub async fn preview(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result
 /// Decides the next page of undecided orders after `after` (nothing is written; sends
 /// decided earlier in the page count for the cap of later ones).
 #[allow(clippy::too_many_arguments)]
-async fn decide_page(tx: &mut Tx<'_>, b: Backend, salt: &Salt, campaign: &Campaign, rules: &Rules, campaign_id: i64, after: i64, now: i64) -> Result<Vec<Decided>, AppError> {
+async fn decide_page(
+    tx: &mut Tx<'_>,
+    b: Backend,
+    salt: &Salt,
+    campaign: &Campaign,
+    rules: &Rules,
+    campaign_id: i64,
+    after: i64,
+    now: i64,
+) -> Result<Vec<Decided>, AppError> {
     let rows = sqlx::query(
         "SELECT o.id, o.platform_order_id, o.store_id, s.platform, o.status, o.status_at, o.placed_at, o.country, o.total_minor, o.customer_id, \
            (SELECT MIN(h.reached_at) FROM order_status_history h WHERE h.order_id = o.id AND h.to_status = 'fulfilled') AS fulfilled_at, \
@@ -282,7 +312,8 @@ async fn decide_page(tx: &mut Tx<'_>, b: Backend, salt: &Salt, campaign: &Campai
 
     // What is already planned for these orders and their customers.
     let order_ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
-    let customer_ids: Vec<i64> = rows.iter().filter_map(|r| r.get::<Option<i64>, _>("customer_id")).collect::<HashSet<_>>().into_iter().collect();
+    let customer_ids: Vec<i64> =
+        rows.iter().filter_map(|r| r.get::<Option<i64>, _>("customer_id")).collect::<HashSet<_>>().into_iter().collect();
     let mut order_purposes: HashMap<i64, Vec<Purpose>> = HashMap::new();
     let planned: Vec<(i64, String)> = in_list(tx, b, "SELECT order_id, purpose FROM messages WHERE order_id IN", &order_ids).await?;
     for (order, purpose) in planned {
@@ -308,10 +339,8 @@ async fn decide_page(tx: &mut Tx<'_>, b: Backend, salt: &Salt, campaign: &Campai
         campaign.brand_id
     );
     let found: Vec<(String, String)> = in_list(tx, b, &suppressed_sql, &keys).await?;
-    let suppressed: HashMap<String, String> = found
-        .into_iter()
-        .filter_map(|(hash, reason)| prints.get(&hash).map(|email| (email.clone(), reason)))
-        .collect();
+    let suppressed: HashMap<String, String> =
+        found.into_iter().filter_map(|(hash, reason)| prints.get(&hash).map(|email| (email.clone(), reason))).collect();
 
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -356,7 +385,15 @@ async fn decide_page(tx: &mut Tx<'_>, b: Backend, salt: &Salt, campaign: &Campai
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
-async fn record(tx: &mut Tx<'_>, campaign_id: i64, order_id: i64, outcome: &str, rule: &str, detail: &str, now: i64) -> Result<(), AppError> {
+async fn record(
+    tx: &mut Tx<'_>,
+    campaign_id: i64,
+    order_id: i64,
+    outcome: &str,
+    rule: &str,
+    detail: &str,
+    now: i64,
+) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO campaign_decisions (campaign_id, order_id, outcome, rule, detail, decided_at) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT DO NOTHING",

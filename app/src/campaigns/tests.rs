@@ -54,7 +54,9 @@ fn decide_now(o: &OrderFacts, c: &CustomerFacts, r: &Rules) -> Decision {
 fn amazon_review_requests_open_on_day_5_and_close_after_day_30() {
     let r = rules(Purpose::ReviewRequest);
     let c = customer("GB", "en-GB");
-    assert!(matches!(decide_now(&order("amazon", "GB", Some(4)), &c, &r), Decision::Wait(Waiting::AmazonTooEarly { opens_at }) if opens_at == NOON + DAY_MS));
+    assert!(
+        matches!(decide_now(&order("amazon", "GB", Some(4)), &c, &r), Decision::Wait(Waiting::AmazonTooEarly { opens_at }) if opens_at == NOON + DAY_MS)
+    );
     assert!(matches!(decide_now(&order("amazon", "GB", Some(5)), &c, &r), Decision::Send { at: NOON, .. }));
     assert!(matches!(decide_now(&order("amazon", "GB", Some(30)), &c, &r), Decision::Send { at: NOON, .. }));
     assert_eq!(decide_now(&order("amazon", "GB", Some(31)), &c, &r), Decision::Exclude(Exclusion::AmazonTooLate));
@@ -76,7 +78,10 @@ fn amazon_buyers_get_no_marketing_and_one_message_per_order() {
         Decision::Exclude(Exclusion::AlreadyAsked)
     );
     // Elsewhere a care message does not use up the order's review request.
-    assert!(matches!(decide(&order("shopify", "FR", Some(6)), Some(&c), &history, &rules(Purpose::ReviewRequest), NOON), Decision::Send { .. }));
+    assert!(matches!(
+        decide(&order("shopify", "FR", Some(6)), Some(&c), &history, &rules(Purpose::ReviewRequest), NOON),
+        Decision::Send { .. }
+    ));
 }
 
 #[test]

@@ -18,12 +18,15 @@ pub fn CampaignsPage() -> impl IntoView {
     let data = Resource::new(move || (client_id.get(), step.version().get(), created.get()), |(c, _, _)| list_campaigns(c));
     let creating = RwSignal::new(false);
     let previewing = RwSignal::new(None::<i64>);
-    let preview = Resource::new(move || previewing.get(), |id| async move {
-        match id {
-            Some(id) => preview_campaign(id).await.map(Some),
-            None => Ok(None),
-        }
-    });
+    let preview = Resource::new(
+        move || previewing.get(),
+        |id| async move {
+            match id {
+                Some(id) => preview_campaign(id).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
     let step_value = last_answer(step);
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading campaigns…"</p> }>
@@ -138,7 +141,13 @@ fn PreviewPanel(preview: Preview, close: RwSignal<Option<i64>>) -> impl IntoView
 }
 
 #[component]
-fn NewCampaignForm(client_id: i64, templates: Vec<UsableTemplate>, creating: RwSignal<bool>, created: RwSignal<u32>, previewing: RwSignal<Option<i64>>) -> impl IntoView {
+fn NewCampaignForm(
+    client_id: i64,
+    templates: Vec<UsableTemplate>,
+    creating: RwSignal<bool>,
+    created: RwSignal<u32>,
+    previewing: RwSignal<Option<i64>>,
+) -> impl IntoView {
     let template = RwSignal::new(templates.first().map(|t| t.0.to_string()).unwrap_or_default());
     let name = RwSignal::new(String::new());
     let trigger = RwSignal::new("delivery".to_string());
@@ -151,7 +160,9 @@ fn NewCampaignForm(client_id: i64, templates: Vec<UsableTemplate>, creating: RwS
         move || {
             templates
                 .iter()
-                .map(|(id, n, brand, purpose, locales)| (id.to_string(), format!("{n} ({brand}, {}; approved: {})", Purpose::label_of(purpose), locales.join(" "))))
+                .map(|(id, n, brand, purpose, locales)| {
+                    (id.to_string(), format!("{n} ({brand}, {}; approved: {})", Purpose::label_of(purpose), locales.join(" ")))
+                })
                 .collect::<Vec<_>>()
         }
     });

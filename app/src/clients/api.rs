@@ -173,10 +173,7 @@ mod server {
             return Err(AppError::invalid("brand_id", "Choose a brand of this client."));
         }
         if form.time_zone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(AppError::invalid(
-                "time_zone",
-                format!("\"{}\" is not an IANA time zone like Europe/Berlin.", form.time_zone),
-            ));
+            return Err(AppError::invalid("time_zone", format!("\"{}\" is not an IANA time zone like Europe/Berlin.", form.time_zone)));
         }
         let id = match form.id {
             None => store::insert_store(db, client_id, &form).await?,

@@ -74,14 +74,8 @@ pub enum Platform {
 }
 
 impl Platform {
-    pub const ALL: [Platform; 6] = [
-        Platform::Amazon,
-        Platform::Ebay,
-        Platform::Shopify,
-        Platform::AliExpress,
-        Platform::Walmart,
-        Platform::Other,
-    ];
+    pub const ALL: [Platform; 6] =
+        [Platform::Amazon, Platform::Ebay, Platform::Shopify, Platform::AliExpress, Platform::Walmart, Platform::Other];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -120,16 +114,9 @@ pub struct Locale(String);
 
 impl Locale {
     pub fn parse(field: &str, raw: &str) -> Result<Locale, AppError> {
-        let err = || {
-            AppError::invalid(
-                field,
-                format!("\"{}\" is not a language tag like en, de-AT or zh-Hans-CN.", raw.trim()),
-            )
-        };
+        let err = || AppError::invalid(field, format!("\"{}\" is not a language tag like en, de-AT or zh-Hans-CN.", raw.trim()));
         let mut parts = raw.trim().split(['-', '_']);
-        let language = parts.next().filter(|l| {
-            (2..=3).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphabetic())
-        });
+        let language = parts.next().filter(|l| (2..=3).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphabetic()));
         let mut out = language.ok_or_else(err)?.to_ascii_lowercase();
         let mut seen_region = false;
         let mut seen_script = false;
@@ -246,10 +233,7 @@ impl BrandForm {
             if !aligned {
                 v.check::<()>(Err(AppError::invalid(
                     "sender_email",
-                    format!(
-                        "The sender address must be on {} so that DMARC alignment holds.",
-                        domain.as_str()
-                    ),
+                    format!("The sender address must be on {} so that DMARC alignment holds.", domain.as_str()),
                 )));
             }
         }

@@ -13,34 +13,22 @@ fn visible(clients: Option<&[i64]>) -> String {
     match clients {
         None => String::new(),
         Some([]) => " AND 1 = 0".to_string(),
-        Some(ids) => format!(
-            " AND c.id IN ({})",
-            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-        ),
+        Some(ids) => format!(" AND c.id IN ({})", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")),
     }
 }
 
 pub async fn exists(db: &Db, client_id: i64) -> Result<bool, AppError> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM clients WHERE id = $1")
-        .bind(client_id)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM clients WHERE id = $1").bind(client_id).fetch_optional(&db.pool).await?;
     Ok(row.is_some())
 }
 
-pub async fn list(
-    db: &Db,
-    clients: Option<&[i64]>,
-    query: &ListQuery,
-) -> Result<Page<ClientRow>, AppError> {
+pub async fn list(db: &Db, clients: Option<&[i64]>, query: &ListQuery) -> Result<Page<ClientRow>, AppError> {
     let filter = query.like_pattern();
     let scope = visible(clients);
-    let (total,): (i64,) = sqlx::query_as(&format!(
-        "SELECT COUNT(*) FROM clients c WHERE lower(c.name) LIKE $1 ESCAPE '\\'{scope}"
-    ))
-    .bind(&filter)
-    .fetch_one(&db.pool)
-    .await?;
+    let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM clients c WHERE lower(c.name) LIKE $1 ESCAPE '\\'{scope}"))
+        .bind(&filter)
+        .fetch_one(&db.pool)
+        .await?;
     let order = match query.sort.as_str() {
         "brands" => "brands",
         "stores" => "stores",
@@ -76,20 +64,14 @@ pub async fn list(
 /// (id, name) of every visible client, for the client switcher.
 pub async fn options(db: &Db, clients: Option<&[i64]>) -> Result<Vec<(i64, String)>, AppError> {
     let scope = visible(clients);
-    Ok(sqlx::query_as(&format!(
-        "SELECT c.id, c.name FROM clients c WHERE 1 = 1{scope} ORDER BY lower(c.name)"
-    ))
-    .fetch_all(&db.pool)
-    .await?)
+    Ok(sqlx::query_as(&format!("SELECT c.id, c.name FROM clients c WHERE 1 = 1{scope} ORDER BY lower(c.name)")).fetch_all(&db.pool).await?)
 }
 
 pub async fn client(db: &Db, id: i64) -> Result<Option<Client>, AppError> {
-    let row = sqlx::query(
-        "SELECT id, name, contact_email, support_email, created_at, template_approval FROM clients WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&db.pool)
-    .await?;
+    let row = sqlx::query("SELECT id, name, contact_email, support_email, created_at, template_approval FROM clients WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
     Ok(row.map(|r| Client {
         id: r.get("id"),
         name: r.get("name"),
@@ -116,20 +98,15 @@ fn brand_from(r: AnyRow) -> Brand {
 const BRAND_COLUMNS: &str = "id, client_id, name, sender_name, sender_email, sending_domain, default_locale, postal_address";
 
 pub async fn brands(db: &Db, client_id: i64) -> Result<Vec<Brand>, AppError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {BRAND_COLUMNS} FROM brands WHERE client_id = $1 ORDER BY lower(name)"
-    ))
-    .bind(client_id)
-    .fetch_all(&db.pool)
-    .await?;
+    let rows = sqlx::query(&format!("SELECT {BRAND_COLUMNS} FROM brands WHERE client_id = $1 ORDER BY lower(name)"))
+        .bind(client_id)
+        .fetch_all(&db.pool)
+        .await?;
     Ok(rows.into_iter().map(brand_from).collect())
 }
 
 pub async fn brand(db: &Db, id: i64) -> Result<Option<Brand>, AppError> {
-    let row = sqlx::query(&format!("SELECT {BRAND_COLUMNS} FROM brands WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row = sqlx::query(&format!("SELECT {BRAND_COLUMNS} FROM brands WHERE id = $1")).bind(id).fetch_optional(&db.pool).await?;
     Ok(row.map(brand_from))
 }
 
@@ -161,10 +138,7 @@ pub async fn stores(db: &Db, client_id: i64) -> Result<Vec<Store>, AppError> {
 
 /// The client a store belongs to (for authorizing edits by store id).
 pub async fn store_client(db: &Db, store_id: i64) -> Result<Option<i64>, AppError> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT client_id FROM stores WHERE id = $1")
-        .bind(store_id)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row: Option<(i64,)> = sqlx::query_as("SELECT client_id FROM stores WHERE id = $1").bind(store_id).fetch_optional(&db.pool).await?;
     Ok(row.map(|(c,)| c))
 }
 
@@ -288,19 +262,12 @@ pub async fn update_store(db: &Db, id: i64, form: &StoreForm) -> Result<(), AppE
 /// Counts of what the caller can see, for the dashboard.
 pub async fn counts(db: &Db, clients: Option<&[i64]>) -> Result<(i64, i64, i64), AppError> {
     let scope = visible(clients);
-    let (c,): (i64,) =
-        sqlx::query_as(&format!("SELECT COUNT(*) FROM clients c WHERE 1 = 1{scope}"))
-            .fetch_one(&db.pool)
-            .await?;
-    let (b,): (i64,) = sqlx::query_as(&format!(
-        "SELECT COUNT(*) FROM brands b JOIN clients c ON c.id = b.client_id WHERE 1 = 1{scope}"
-    ))
-    .fetch_one(&db.pool)
-    .await?;
-    let (s,): (i64,) = sqlx::query_as(&format!(
-        "SELECT COUNT(*) FROM stores s JOIN clients c ON c.id = s.client_id WHERE 1 = 1{scope}"
-    ))
-    .fetch_one(&db.pool)
-    .await?;
+    let (c,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM clients c WHERE 1 = 1{scope}")).fetch_one(&db.pool).await?;
+    let (b,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM brands b JOIN clients c ON c.id = b.client_id WHERE 1 = 1{scope}"))
+        .fetch_one(&db.pool)
+        .await?;
+    let (s,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM stores s JOIN clients c ON c.id = s.client_id WHERE 1 = 1{scope}"))
+        .fetch_one(&db.pool)
+        .await?;
     Ok((c, b, s))
 }

@@ -2,12 +2,12 @@
 
 use super::api::{dashboard, get_client, list_clients, SaveBrand, SaveClient, SaveStore};
 use super::model::*;
+use crate::accounts::model::Role;
 use crate::shell::table::ListQuery;
 use crate::shell::{
-    field_error, format_time, last_answer, signed_in, Breadcrumbs, EmptyState, ErrorBox, FormStatus, Pager,
-    SearchBox, SelectField, SortHeader, TextArea, TextField,
+    field_error, format_time, last_answer, signed_in, Breadcrumbs, EmptyState, ErrorBox, FormStatus, Pager, SearchBox, SelectField,
+    SortHeader, TextArea, TextField,
 };
-use crate::accounts::model::Role;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -216,9 +216,16 @@ fn ClientView(detail: ClientDetail) -> impl IntoView {
 #[component]
 pub fn ClientFormPage() -> impl IntoView {
     let id = param("id");
-    let existing = Resource::new(move || id.get(), |id| async move {
-        if id == 0 { Ok(None) } else { get_client(id).await.map(|d| Some(d.client)) }
-    });
+    let existing = Resource::new(
+        move || id.get(),
+        |id| async move {
+            if id == 0 {
+                Ok(None)
+            } else {
+                get_client(id).await.map(|d| Some(d.client))
+            }
+        },
+    );
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || existing.get().map(|r| match r {

@@ -5,8 +5,8 @@
 pub mod model;
 pub mod rules;
 
-pub use model::{Finding, LintInput, Part, Severity};
 use model::{Check, Rule};
+pub use model::{Finding, LintInput, Part, Severity};
 use regex::{Regex, RegexBuilder};
 use std::sync::OnceLock;
 
@@ -41,9 +41,7 @@ pub fn lint(input: &LintInput) -> Vec<Finding> {
                 // One finding per category and place: two rules seeing the same words
                 // (an English and a language-neutral incentive pattern) say it once.
                 let repeated = findings.iter().any(|f| {
-                    f.category == finding.category
-                        && f.part == part
-                        && (f.start < end.max(start + 1) && start < f.end.max(f.start + 1))
+                    f.category == finding.category && f.part == part && (f.start < end.max(start + 1) && start < f.end.max(f.start + 1))
                 });
                 if !repeated {
                     findings.push(finding);
@@ -118,10 +116,7 @@ fn check(index: usize, rule: &Rule, input: &LintInput, part: Part) -> Vec<Hit> {
                 .map(|m| (m.start(), m.end(), format!("A link to {} leaves Amazon.", m.as_str())))
                 .collect()
         }
-        Check::Variables => crate::templates::render::variable_problems(source)
-            .into_iter()
-            .map(|p| (p.start, p.end, p.message))
-            .collect(),
+        Check::Variables => crate::templates::render::variable_problems(source).into_iter().map(|p| (p.start, p.end, p.message)).collect(),
         Check::Purpose => vec![(0, 0, rule.explanation.to_string())],
     }
 }
@@ -152,11 +147,7 @@ fn pattern(index: usize) -> Option<&'static Regex> {
         rules::RULES
             .iter()
             .map(|rule| match rule.check {
-                Check::Forbidden(p) | Check::Required(p) => RegexBuilder::new(p)
-                    .case_insensitive(true)
-                    .size_limit(1 << 24)
-                    .build()
-                    .ok(),
+                Check::Forbidden(p) | Check::Required(p) => RegexBuilder::new(p).case_insensitive(true).size_limit(1 << 24).build().ok(),
                 _ => None,
             })
             .collect()

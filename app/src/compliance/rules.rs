@@ -10,8 +10,10 @@ const AMAZON: Platforms = Platforms::Only(&["amazon"]);
 const NOT_AMAZON: Platforms = Platforms::Except(&["amazon"]);
 
 const FTC: &str = "FTC 16 CFR Part 465 (fake and incentivised reviews, 2024); Amazon Community Guidelines: https://www.amazon.com/gp/help/customer/display.html?nodeId=GLHXEX85MVTAP9RB";
-const GATING: &str = "FTC 16 CFR §465.7 (review suppression); Amazon Selling Policies: https://sellercentral.amazon.com/help/hub/reference/external/G1801";
-const AMAZON_MESSAGING: &str = "Amazon Communication Guidelines (Buyer-Seller Messaging): https://sellercentral.amazon.com/help/hub/reference/external/G1801";
+const GATING: &str =
+    "FTC 16 CFR §465.7 (review suppression); Amazon Selling Policies: https://sellercentral.amazon.com/help/hub/reference/external/G1801";
+const AMAZON_MESSAGING: &str =
+    "Amazon Communication Guidelines (Buyer-Seller Messaging): https://sellercentral.amazon.com/help/hub/reference/external/G1801";
 const INCENTIVE_WHY: &str = "A review request must not ask for a particular rating or sentiment, and must not offer or mention anything of value (gift, refund, discount, coupon, cashback) alongside the ask. Ask for an honest review, whatever the experience was.";
 const INCENTIVE_VALUE_WHY: &str = "Something of value (a gift, refund, discount, coupon, voucher or cashback) in a message that asks for a review reads as payment for the review. Move the offer to a separate message that does not ask for a review.";
 const GATING_WHY: &str = "Steering satisfied buyers to the review and unhappy ones to private contact (review gating) suppresses negative reviews. Ask everyone the same way; offer help separately, without conditions.";
@@ -80,7 +82,9 @@ pub const RULES: &[Rule] = &[
         countries: &[],
         purposes: &[],
         parts: ALL_PARTS,
-        check: Check::Forbidden(r"\b(?:5|fünf)[- ]?Sterne\w*|\b(?:positive|gute|sehr gute|tolle)n?\s+(?:Bewertung|Rezension|Kritik)\w*|\bGutschein\w*[^.!?\n]{0,60}\bBewertung"),
+        check: Check::Forbidden(
+            r"\b(?:5|fünf)[- ]?Sterne\w*|\b(?:positive|gute|sehr gute|tolle)n?\s+(?:Bewertung|Rezension|Kritik)\w*|\bGutschein\w*[^.!?\n]{0,60}\bBewertung",
+        ),
         explanation: INCENTIVE_WHY,
         source: FTC,
     },
@@ -93,7 +97,9 @@ pub const RULES: &[Rule] = &[
         countries: &[],
         purposes: &[],
         parts: ALL_PARTS,
-        check: Check::Forbidden(r"\b(?:5|cinq)\s+étoiles\b|\bavis\s+(?:positif|favorable|élogieux)s?\b|\b(?:bon|excellent|très bon)s?\s+avis\b|\bnote\s+(?:maximale|parfaite)\b"),
+        check: Check::Forbidden(
+            r"\b(?:5|cinq)\s+étoiles\b|\bavis\s+(?:positif|favorable|élogieux)s?\b|\b(?:bon|excellent|très bon)s?\s+avis\b|\bnote\s+(?:maximale|parfaite)\b",
+        ),
         explanation: INCENTIVE_WHY,
         source: FTC,
     },
@@ -106,7 +112,9 @@ pub const RULES: &[Rule] = &[
         countries: &[],
         purposes: &[],
         parts: ALL_PARTS,
-        check: Check::Forbidden(r"\b(?:5|cinco)\s+estrellas\b|\b(?:reseña|opinión|valoración|calificación)\s+(?:positiva|favorable|excelente)\b|\b(?:buena|excelente)\s+(?:reseña|opinión|valoración)\b"),
+        check: Check::Forbidden(
+            r"\b(?:5|cinco)\s+estrellas\b|\b(?:reseña|opinión|valoración|calificación)\s+(?:positiva|favorable|excelente)\b|\b(?:buena|excelente)\s+(?:reseña|opinión|valoración)\b",
+        ),
         explanation: INCENTIVE_WHY,
         source: FTC,
     },
@@ -119,7 +127,9 @@ pub const RULES: &[Rule] = &[
         countries: &[],
         purposes: &[],
         parts: ALL_PARTS,
-        check: Check::Forbidden(r"\b(?:5|cinque)\s+stelle\b|\b(?:recensione|valutazione|opinione)\s+(?:positiva|favorevole|eccellente)\b|\b(?:buona|ottima|bella)\s+(?:recensione|valutazione)\b"),
+        check: Check::Forbidden(
+            r"\b(?:5|cinque)\s+stelle\b|\b(?:recensione|valutazione|opinione)\s+(?:positiva|favorevole|eccellente)\b|\b(?:buona|ottima|bella)\s+(?:recensione|valutazione)\b",
+        ),
         explanation: INCENTIVE_WHY,
         source: FTC,
     },
@@ -176,7 +186,9 @@ pub const RULES: &[Rule] = &[
         countries: &[],
         purposes: &[],
         parts: BODY,
-        check: Check::Forbidden(r"\b(?:wenn|falls|sind) Sie (?:mit [^\n]{0,40}?)?(?:zufrieden|glücklich|begeistert)[^\n]{0,160}?\b(?:andernfalls|ansonsten|sonst|wenn nicht|falls nicht|unzufrieden|nicht zufrieden)|\b(?:unzufrieden|nicht zufrieden)\b[^\n]{0,80}?\b(?:zuerst|vorher|bevor)\b"),
+        check: Check::Forbidden(
+            r"\b(?:wenn|falls|sind) Sie (?:mit [^\n]{0,40}?)?(?:zufrieden|glücklich|begeistert)[^\n]{0,160}?\b(?:andernfalls|ansonsten|sonst|wenn nicht|falls nicht|unzufrieden|nicht zufrieden)|\b(?:unzufrieden|nicht zufrieden)\b[^\n]{0,80}?\b(?:zuerst|vorher|bevor)\b",
+        ),
         explanation: GATING_WHY,
         source: GATING,
     },
@@ -189,7 +201,9 @@ pub const RULES: &[Rule] = &[
         countries: &[],
         purposes: &[],
         parts: BODY,
-        check: Check::Forbidden(r"\bsi vous (?:êtes|étiez|avez été) (?:\w+ )?(?:satisfaite?s?|content(?:e|s|es)?|ravie?s?)[^\n]{0,160}?\b(?:sinon|dans le cas contraire|si ce n'est pas le cas|si vous n'êtes pas|pas satisfait|insatisfait)|\b(?:pas satisfaite?|insatisfaite?|mécontente?)\b[^\n]{0,80}?\b(?:d'abord|avant de|plutôt que)\b"),
+        check: Check::Forbidden(
+            r"\bsi vous (?:êtes|étiez|avez été) (?:\w+ )?(?:satisfaite?s?|content(?:e|s|es)?|ravie?s?)[^\n]{0,160}?\b(?:sinon|dans le cas contraire|si ce n'est pas le cas|si vous n'êtes pas|pas satisfait|insatisfait)|\b(?:pas satisfaite?|insatisfaite?|mécontente?)\b[^\n]{0,80}?\b(?:d'abord|avant de|plutôt que)\b",
+        ),
         explanation: GATING_WHY,
         source: GATING,
     },
@@ -202,7 +216,9 @@ pub const RULES: &[Rule] = &[
         countries: &[],
         purposes: &[],
         parts: BODY,
-        check: Check::Forbidden(r"\bsi (?:está|estás|quedó|quedaste|ha quedado|has quedado) (?:\w+ )?(?:satisfech[oa]s?|content[oa]s?|encantad[oa]s?)[^\n]{0,160}?\b(?:si no|de lo contrario|en caso contrario|no está satisfech|no estás satisfech|insatisfech)|\b(?:no (?:está|estás|quedó) satisfech[oa]|insatisfech[oa])\b[^\n]{0,80}?\b(?:primero|antes de)\b"),
+        check: Check::Forbidden(
+            r"\bsi (?:está|estás|quedó|quedaste|ha quedado|has quedado) (?:\w+ )?(?:satisfech[oa]s?|content[oa]s?|encantad[oa]s?)[^\n]{0,160}?\b(?:si no|de lo contrario|en caso contrario|no está satisfech|no estás satisfech|insatisfech)|\b(?:no (?:está|estás|quedó) satisfech[oa]|insatisfech[oa])\b[^\n]{0,80}?\b(?:primero|antes de)\b",
+        ),
         explanation: GATING_WHY,
         source: GATING,
     },
@@ -215,7 +231,9 @@ pub const RULES: &[Rule] = &[
         countries: &[],
         purposes: &[],
         parts: BODY,
-        check: Check::Forbidden(r"\bse (?:sei|è|siete|è stat[oa]|sei stat[oa]) (?:\w+ )?(?:soddisfatt[oaie]|content[oaie])[^\n]{0,160}?\b(?:altrimenti|se non|in caso contrario|non soddisfatt|insoddisfatt)|\b(?:non (?:sei|è) soddisfatt[oa]|insoddisfatt[oa])\b[^\n]{0,80}?\b(?:prima|invece)\b"),
+        check: Check::Forbidden(
+            r"\bse (?:sei|è|siete|è stat[oa]|sei stat[oa]) (?:\w+ )?(?:soddisfatt[oaie]|content[oaie])[^\n]{0,160}?\b(?:altrimenti|se non|in caso contrario|non soddisfatt|insoddisfatt)|\b(?:non (?:sei|è) soddisfatt[oa]|insoddisfatt[oa])\b[^\n]{0,80}?\b(?:prima|invece)\b",
+        ),
         explanation: GATING_WHY,
         source: GATING,
     },
@@ -228,7 +246,9 @@ pub const RULES: &[Rule] = &[
         countries: &[],
         purposes: &[],
         parts: BODY,
-        check: Check::Forbidden(r"(?:ご満足|満足|気に入っ)[^\n]{0,60}?(?:場合|なら|たら)[^\n]{0,80}?(?:ご不満|不満|ご満足いただけな|満足いただけな|問題がある)[^\n]{0,60}?(?:ご連絡|連絡|お問い合わせ)|(?:ご不満|不満)[^\n]{0,40}?(?:レビュー|評価)の前に"),
+        check: Check::Forbidden(
+            r"(?:ご満足|満足|気に入っ)[^\n]{0,60}?(?:場合|なら|たら)[^\n]{0,80}?(?:ご不満|不満|ご満足いただけな|満足いただけな|問題がある)[^\n]{0,60}?(?:ご連絡|連絡|お問い合わせ)|(?:ご不満|不満)[^\n]{0,40}?(?:レビュー|評価)の前に",
+        ),
         explanation: GATING_WHY,
         source: GATING,
     },
@@ -241,7 +261,9 @@ pub const RULES: &[Rule] = &[
         countries: &[],
         purposes: &[],
         parts: BODY,
-        check: Check::Forbidden(r"(?:如果|若|如)您?(?:对[^\n]{0,20}?)?(?:满意|喜欢)[^\n]{0,80}?(?:不满意|否则|如有不满|有任何问题)[^\n]{0,40}?(?:联系|联络)|(?:不满意|差评)[^\n]{0,30}?(?:之前|先)[^\n]{0,20}?(?:联系|联络)"),
+        check: Check::Forbidden(
+            r"(?:如果|若|如)您?(?:对[^\n]{0,20}?)?(?:满意|喜欢)[^\n]{0,80}?(?:不满意|否则|如有不满|有任何问题)[^\n]{0,40}?(?:联系|联络)|(?:不满意|差评)[^\n]{0,30}?(?:之前|先)[^\n]{0,20}?(?:联系|联络)",
+        ),
         explanation: GATING_WHY,
         source: GATING,
     },
@@ -282,8 +304,11 @@ pub const RULES: &[Rule] = &[
         countries: &[],
         purposes: &[],
         parts: ALL_PARTS,
-        check: Check::Forbidden(r"\{\{-?\s*unsubscribe_url\b|\bunsubscribe\b|\bopt[- ]out\b|\babmelden\b|\babbestellen\b|\bse désabonner\b|\bdésinscri\w*|\bdarse de baja\b|\bdarte de baja\b|\bdisiscriv\w*|配信停止|購読解除|退订|取消订阅"),
-        explanation: "Amazon manages buyers' opt-outs itself: messages to Amazon buyers must not carry an unsubscribe link or opt-out wording.",
+        check: Check::Forbidden(
+            r"\{\{-?\s*unsubscribe_url\b|\bunsubscribe\b|\bopt[- ]out\b|\babmelden\b|\babbestellen\b|\bse désabonner\b|\bdésinscri\w*|\bdarse de baja\b|\bdarte de baja\b|\bdisiscriv\w*|配信停止|購読解除|退订|取消订阅",
+        ),
+        explanation:
+            "Amazon manages buyers' opt-outs itself: messages to Amazon buyers must not carry an unsubscribe link or opt-out wording.",
         source: AMAZON_MESSAGING,
     },
     Rule {
@@ -313,7 +338,8 @@ pub const RULES: &[Rule] = &[
             r"|\b(?:Rabatt|Gutschein|Angebot|Sonderangebot|Neuheiten|jetzt einkaufen)\w*|\b(?:réduction|code promo|soldes|nouveautés|promotion)\b|\b(?:descuento|cupón|rebajas|novedades|oferta)\b|\b(?:sconto|saldi|novità|offerta|codice promozionale)\b",
             r"|クーポン|割引|セール|新商品|キャンペーン|優惠|优惠券|折扣|促销|新品"
         )),
-        explanation: "Amazon forbids marketing and promotion in buyer messages: no discounts, coupons, sales, new products or invitations to shop.",
+        explanation:
+            "Amazon forbids marketing and promotion in buyer messages: no discounts, coupons, sales, new products or invitations to shop.",
         source: AMAZON_MESSAGING,
     },
     Rule {
@@ -354,7 +380,8 @@ pub const RULES: &[Rule] = &[
         purposes: &["review_request"],
         parts: &[Part::Subject],
         check: Check::Purpose,
-        explanation: "In Germany a review request by email counts as advertising: campaigns send this version only to buyers with recorded consent.",
+        explanation:
+            "In Germany a review request by email counts as advertising: campaigns send this version only to buyers with recorded consent.",
         source: "BGH, judgment of 10 July 2018, VI ZR 225/17; UWG §7(2) no. 2",
     },
     Rule {

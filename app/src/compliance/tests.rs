@@ -143,7 +143,12 @@ fn corpus_precision_and_recall_are_at_least_0_9() {
                 (false, false) => {}
             }
         }
-        if found != { let mut e = example.expect.clone(); e.sort(); e.dedup(); e } {
+        if found != {
+            let mut e = example.expect.clone();
+            e.sort();
+            e.dedup();
+            e
+        } {
             misses.push(format!("{}: expected {:?}, found {:?}", example.id, example.expect, found));
         }
     }

@@ -19,10 +19,7 @@ pub async fn list_outbox() -> Result<OutboxPage, AppError> {
         let actor = crate::accounts::api::caller().await?;
         crate::accounts::rules::authorize(&actor, crate::accounts::rules::Action::ReadOutbox)?;
         let state = crate::ServerState::get()?;
-        Ok(OutboxPage {
-            folder: state.mailer.outbox().map(|p| p.display().to_string()),
-            messages: state.mailer.list_outbox(200),
-        })
+        Ok(OutboxPage { folder: state.mailer.outbox().map(|p| p.display().to_string()), messages: state.mailer.list_outbox(200) })
     })
     .await
 }

@@ -2,12 +2,12 @@
 //! says), or, with none configured, as `.eml` files in the outbox folder that the Outbox
 //! page lists (the embedded default, SPEC "Deployment").
 
+use super::OutboxEntry;
 use crate::error::AppError;
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
-use super::OutboxEntry;
 use std::path::{Path, PathBuf};
 
 /// Where mail goes. `Debug` never shows credentials.
@@ -34,7 +34,6 @@ pub struct Mail {
     pub html: Option<String>,
 }
 
-
 impl Mailer {
     /// SMTP when `smtp_url` is set (`smtp://host:25`, `smtp://host:587?tls=required`,
     /// `smtps://user:pass@host:465`), else the outbox folder under the data folder.
@@ -42,9 +41,8 @@ impl Mailer {
         let from: Mailbox = from.parse().map_err(|e| format!("mail_from \"{from}\" is not an address: {e}"))?;
         match smtp_url.map(|u| u.expose_secret().trim().to_string()).filter(|u| !u.is_empty()) {
             Some(url) => {
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
-                    .map_err(|e| format!("smtp_url is not usable: {e}"))?
-                    .build();
+                let transport =
+                    AsyncSmtpTransport::<Tokio1Executor>::from_url(&url).map_err(|e| format!("smtp_url is not usable: {e}"))?.build();
                 Ok(Mailer::Smtp { transport, from, relay: redact(&url) })
             }
             None => {
@@ -66,10 +64,7 @@ impl Mailer {
         let from = match self {
             Mailer::Smtp { from, .. } | Mailer::Outbox { from, .. } => from.clone(),
         };
-        let to: Mailbox = mail
-            .to
-            .parse()
-            .map_err(|e| AppError::invalid("to", format!("\"{}\" is not an e-mail address: {e}", mail.to)))?;
+        let to: Mailbox = mail.to.parse().map_err(|e| AppError::invalid("to", format!("\"{}\" is not an e-mail address: {e}", mail.to)))?;
         let builder = Message::builder().from(from).to(to).subject(mail.subject.clone());
         let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(mail.text.clone());
         let message = match &mail.html {

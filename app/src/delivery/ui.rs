@@ -8,12 +8,15 @@ use leptos::prelude::*;
 pub fn OutboxPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| list_outbox());
     let open = RwSignal::new(None::<String>);
-    let message = Resource::new(move || open.get(), |file| async move {
-        match file {
-            Some(f) => outbox_message(f).await.map(Some),
-            None => Ok(None),
-        }
-    });
+    let message = Resource::new(
+        move || open.get(),
+        |file| async move {
+            match file {
+                Some(f) => outbox_message(f).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
     view! {
         <Breadcrumbs items=vec![("Outbox".into(), String::new())]/>
         <h1>"Outbox"</h1>

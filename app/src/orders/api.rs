@@ -220,17 +220,31 @@ pub mod server {
         let salt = privacy::salt(db).await?;
         let stripped = privacy::erase_buyer(db, &salt, customer_id, &actor.email).await?;
         // The log names the record, never the buyer's address.
-        record(db, &actor, "buyer.erase", client_id, &format!("customer #{customer_id}"), &format!("{stripped} orders stripped of personal data")).await?;
+        record(
+            db,
+            &actor,
+            "buyer.erase",
+            client_id,
+            &format!("customer #{customer_id}"),
+            &format!("{stripped} orders stripped of personal data"),
+        )
+        .await?;
         Ok(stripped)
     }
 
     /// The export as JSON, for the download route (checks and logs like the others).
-    pub async fn export_customer(db: &crate::db::Db, actor: &Actor, client_id: i64, customer_id: i64) -> Result<privacy::BuyerExport, AppError> {
+    pub async fn export_customer(
+        db: &crate::db::Db,
+        actor: &Actor,
+        client_id: i64,
+        customer_id: i64,
+    ) -> Result<privacy::BuyerExport, AppError> {
         authorize(actor, Action::ManageOrders(client_id))?;
         own_customer(db, client_id, customer_id).await?;
         let salt = privacy::salt(db).await?;
         let export = privacy::export_buyer(db, &salt, customer_id).await?;
-        record(db, actor, "buyer.export", client_id, &format!("customer #{customer_id}"), &format!("{} orders", export.orders.len())).await?;
+        record(db, actor, "buyer.export", client_id, &format!("customer #{customer_id}"), &format!("{} orders", export.orders.len()))
+            .await?;
         Ok(export)
     }
 
@@ -369,7 +383,8 @@ pub mod server {
         authorize(&actor, Action::ReadOrders(client_id))?;
         let db = &ServerState::get()?.db;
         let client = clients::client(db, client_id).await?.ok_or_else(|| AppError::NotFound(format!("client {client_id}")))?;
-        let retention: (i64,) = sqlx::query_as("SELECT retention_months FROM clients WHERE id = $1").bind(client_id).fetch_one(&db.pool).await?;
+        let retention: (i64,) =
+            sqlx::query_as("SELECT retention_months FROM clients WHERE id = $1").bind(client_id).fetch_one(&db.pool).await?;
         Ok(PrivacyData {
             client_name: client.name,
             brands: clients::brands(db, client_id).await?.into_iter().map(|b| (b.id, b.name)).collect(),
@@ -417,9 +432,7 @@ pub mod server {
             Some(_) => {}
         }
         if !matches!(reason.as_str(), "manual" | "hard_bounce") {
-            return Err(AppError::Conflict(
-                "Unsubscribes, complaints and erasures are the buyer's decision and stay on the list.".into(),
-            ));
+            return Err(AppError::Conflict("Unsubscribes, complaints and erasures are the buyer's decision and stay on the list.".into()));
         }
         privacy::remove(db, id).await?;
         record(db, &actor, "suppression.remove", client_id, &format!("entry #{id}"), &reason).await
@@ -446,13 +459,25 @@ pub mod server {
             if only.is_none() || only == Some(client) {
                 total += deleted;
             }
-            audit::record(db, None, "system", "orders.purge", Some(client), &format!("client #{client}"), &format!("{deleted} orders past retention deleted")).await?;
+            audit::record(
+                db,
+                None,
+                "system",
+                "orders.purge",
+                Some(client),
+                &format!("client #{client}"),
+                &format!("{deleted} orders past retention deleted"),
+            )
+            .await?;
         }
         Ok(total)
     }
 
     async fn own_store(db: &crate::db::Db, client_id: i64, store_id: i64) -> Result<store::Target, AppError> {
-        store::target(db, store_id).await?.filter(|t| t.client_id == client_id).ok_or_else(|| AppError::NotFound(format!("store {store_id}")))
+        store::target(db, store_id)
+            .await?
+            .filter(|t| t.client_id == client_id)
+            .ok_or_else(|| AppError::NotFound(format!("store {store_id}")))
     }
 
     pub async fn list_api_keys(client_id: i64, store_id: i64) -> Result<KeysData, AppError> {

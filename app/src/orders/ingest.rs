@@ -159,9 +159,11 @@ mod tests {
 
         let bad_date = parse(3, json!({"id": "1", "placed_at": "soon", "items": [{"name": "x"}]})).unwrap_err();
         assert_eq!((bad_date.line, bad_date.field.as_str()), (3, "placed_at"));
-        let bad_status = parse(1, json!({"id": "1", "placed_at": "2024-03-05T14:22:11Z", "status": "lost", "items": [{"name": "x"}]})).unwrap_err();
+        let bad_status =
+            parse(1, json!({"id": "1", "placed_at": "2024-03-05T14:22:11Z", "status": "lost", "items": [{"name": "x"}]})).unwrap_err();
         assert_eq!(bad_status.field, "status");
-        let unknown = parse(2, json!({"id": "1", "placed_at": "2024-03-05T14:22:11Z", "items": [{"name": "x"}], "store_id": 9})).unwrap_err();
+        let unknown =
+            parse(2, json!({"id": "1", "placed_at": "2024-03-05T14:22:11Z", "items": [{"name": "x"}], "store_id": 9})).unwrap_err();
         assert!(unknown.reason.contains("store_id"), "{}", unknown.reason);
         let no_items = parse(2, json!({"id": "1", "placed_at": "2024-03-05T14:22:11Z", "items": []})).unwrap_err();
         assert_eq!(no_items.field, "items");

@@ -182,7 +182,8 @@ pub async fn rejects(db: &Db, id: i64, limit: Option<i64>, offset: i64) -> Resul
 }
 
 pub async fn saved_mapping(db: &Db, store_id: i64) -> Result<Option<Mapping>, AppError> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT mapping FROM column_mappings WHERE store_id = $1").bind(store_id).fetch_optional(&db.pool).await?;
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT mapping FROM column_mappings WHERE store_id = $1").bind(store_id).fetch_optional(&db.pool).await?;
     Ok(row.and_then(|(json,)| serde_json::from_str(&json).ok()))
 }
 
@@ -322,10 +323,7 @@ pub fn summary(tally: &Tally, rejected: i64) -> String {
         let rows = if rejected > 0 { format!(" {rejected} rows rejected, as before.") } else { String::new() };
         return format!("Nothing changed: all {} orders were already imported with this status.{rows}", tally.unchanged);
     }
-    format!(
-        "{} new orders, {} moved forward, {} already known; {} rows rejected.",
-        tally.created, tally.updated, tally.unchanged, rejected
-    )
+    format!("{} new orders, {} moved forward, {} already known; {} rows rejected.", tally.created, tally.updated, tally.unchanged, rejected)
 }
 
 /// The worker loop: claims and runs jobs until the process ends.

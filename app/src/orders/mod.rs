@@ -3,8 +3,6 @@
 //! lists; buyer privacy (export, erasure, retention).
 
 pub mod api;
-pub mod model;
-pub mod ui;
 #[cfg(feature = "ssr")]
 pub mod customers;
 #[cfg(feature = "ssr")]
@@ -17,7 +15,9 @@ pub mod ingest;
 pub mod jobs;
 #[cfg(feature = "ssr")]
 pub mod keys;
+pub mod model;
 #[cfg(feature = "ssr")]
 pub mod privacy;
 #[cfg(feature = "ssr")]
 pub mod store;
+pub mod ui;

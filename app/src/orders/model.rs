@@ -97,20 +97,52 @@ pub struct ParsedOrder {
 /// from their country (AT -> de-AT), else the brand's default.
 pub fn infer_locale(marketplace: &str, country: &str, brand_default: &str) -> String {
     const MARKETS: [(&str, &str); 16] = [
-        (".co.uk", "en-GB"), (".com.au", "en-AU"), (".ca", "en-CA"), (".co.jp", "ja-JP"),
-        (".com.mx", "es-MX"), (".com.be", "fr-BE"), (".de", "de-DE"), (".at", "de-AT"),
-        (".fr", "fr-FR"), (".it", "it-IT"), (".es", "es-ES"), (".nl", "nl-NL"),
-        (".se", "sv-SE"), (".pl", "pl-PL"), (".ie", "en-IE"), (".com", "en-US"),
+        (".co.uk", "en-GB"),
+        (".com.au", "en-AU"),
+        (".ca", "en-CA"),
+        (".co.jp", "ja-JP"),
+        (".com.mx", "es-MX"),
+        (".com.be", "fr-BE"),
+        (".de", "de-DE"),
+        (".at", "de-AT"),
+        (".fr", "fr-FR"),
+        (".it", "it-IT"),
+        (".es", "es-ES"),
+        (".nl", "nl-NL"),
+        (".se", "sv-SE"),
+        (".pl", "pl-PL"),
+        (".ie", "en-IE"),
+        (".com", "en-US"),
     ];
     let market = marketplace.trim().to_ascii_lowercase();
     if let Some((_, locale)) = MARKETS.iter().find(|(suffix, _)| market.ends_with(suffix)) {
         return locale.to_string();
     }
     const LANGUAGES: [(&str, &str); 24] = [
-        ("DE", "de"), ("AT", "de"), ("CH", "de"), ("LI", "de"), ("FR", "fr"), ("BE", "fr"),
-        ("LU", "fr"), ("MC", "fr"), ("IT", "it"), ("SM", "it"), ("ES", "es"), ("MX", "es"),
-        ("AR", "es"), ("JP", "ja"), ("CN", "zh"), ("TW", "zh"), ("NL", "nl"), ("SE", "sv"),
-        ("PL", "pl"), ("PT", "pt"), ("BR", "pt"), ("DK", "da"), ("GB", "en"), ("US", "en"),
+        ("DE", "de"),
+        ("AT", "de"),
+        ("CH", "de"),
+        ("LI", "de"),
+        ("FR", "fr"),
+        ("BE", "fr"),
+        ("LU", "fr"),
+        ("MC", "fr"),
+        ("IT", "it"),
+        ("SM", "it"),
+        ("ES", "es"),
+        ("MX", "es"),
+        ("AR", "es"),
+        ("JP", "ja"),
+        ("CN", "zh"),
+        ("TW", "zh"),
+        ("NL", "nl"),
+        ("SE", "sv"),
+        ("PL", "pl"),
+        ("PT", "pt"),
+        ("BR", "pt"),
+        ("DK", "da"),
+        ("GB", "en"),
+        ("US", "en"),
     ];
     let country = country.trim().to_ascii_uppercase();
     if let Some((_, language)) = LANGUAGES.iter().find(|(code, _)| *code == country) {
@@ -157,7 +189,6 @@ pub struct OrderRow {
     pub items: i64,
 }
 
-
 /// A customer with their orders and consents, for the customer page and the GDPR export.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
@@ -179,7 +210,6 @@ pub struct Consent {
     pub source: String,
     pub given_at: i64,
 }
-
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
@@ -215,7 +245,6 @@ impl Job {
         }
     }
 }
-
 
 /// Why an address is suppressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,10 +282,11 @@ impl Reason {
 
     pub fn parse(value: &str) -> Option<Reason> {
         let v = value.trim().to_lowercase().replace([' ', '-'], "_");
-        Reason::ALL.into_iter().find(|r| r.as_str() == v || (v == "bounce" && *r == Reason::HardBounce) || (v == "unsubscribe" && *r == Reason::Unsubscribed))
+        Reason::ALL
+            .into_iter()
+            .find(|r| r.as_str() == v || (v == "bounce" && *r == Reason::HardBounce) || (v == "unsubscribe" && *r == Reason::Unsubscribed))
     }
 }
-
 
 /// One entry as lists and exports show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,7 +302,6 @@ pub struct Entry {
     pub created_by: String,
 }
 
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKey {
     pub id: i64,
@@ -285,7 +314,6 @@ pub struct ApiKey {
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
 }
-
 
 /// A bad row: where, which field, and why, in words the user can act on.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -300,7 +328,6 @@ impl RowError {
         RowError { line, field: field.to_string(), reason: reason.into() }
     }
 }
-
 
 /// Starling field -> the file's header for it ("" = not in the file).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -423,9 +450,7 @@ impl Mapping {
         let mut mapping = Mapping::default();
         let mut used: Vec<&str> = Vec::new();
         for (key, hints) in HINTS {
-            let found = hints.iter().find_map(|hint| {
-                headers.iter().find(|h| h.to_lowercase() == *hint && !used.contains(&h.as_str()))
-            });
+            let found = hints.iter().find_map(|hint| headers.iter().find(|h| h.to_lowercase() == *hint && !used.contains(&h.as_str())));
             if let Some(header) = found {
                 used.push(header);
                 mapping.set(key, header.clone());
@@ -434,7 +459,6 @@ impl Mapping {
         mapping
     }
 }
-
 
 #[cfg(test)]
 mod tests {

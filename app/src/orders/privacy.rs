@@ -28,9 +28,8 @@ impl std::fmt::Debug for Salt {
 
 /// The salt, created once on first use.
 pub async fn salt(db: &Db) -> Result<Salt, AppError> {
-    let existing: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE key = 'suppression_salt'")
-        .fetch_optional(&db.pool)
-        .await?;
+    let existing: Option<(String,)> =
+        sqlx::query_as("SELECT value FROM settings WHERE key = 'suppression_salt'").fetch_optional(&db.pool).await?;
     if let Some((value,)) = existing {
         return Ok(Salt(value));
     }
@@ -69,8 +68,9 @@ pub struct Scope {
 
 /// Adds an address to a list; `false` when it was already there.
 pub async fn suppress(db: &Db, salt: &Salt, scope: Scope, address: &str, reason: Reason, note: &str, by: &str) -> Result<bool, AppError> {
-    let value = normalise_address(address)
-        .ok_or_else(|| AppError::invalid("address", format!("\"{address}\" is neither an e-mail address nor a phone number with country code.")))?;
+    let value = normalise_address(address).ok_or_else(|| {
+        AppError::invalid("address", format!("\"{address}\" is neither an e-mail address nor a phone number with country code."))
+    })?;
     let stored = if reason == Reason::Erased { String::new() } else { value.clone() };
     let result = sqlx::query(
         "INSERT INTO suppressions (client_id, brand_id, value, value_hash, reason, note, created_at, created_by) \
@@ -92,13 +92,12 @@ pub async fn suppress(db: &Db, salt: &Salt, scope: Scope, address: &str, reason:
 /// Whether `address` may not be contacted by `brand_id` (its list or the agency's).
 pub async fn is_suppressed(db: &Db, salt: &Salt, brand_id: i64, address: &str) -> Result<bool, AppError> {
     let Some(value) = normalise_address(address) else { return Ok(false) };
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT id FROM suppressions WHERE value_hash = $1 AND (brand_id IS NULL OR brand_id = $2) LIMIT 1",
-    )
-    .bind(fingerprint(salt, &value))
-    .bind(brand_id)
-    .fetch_optional(&db.pool)
-    .await?;
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT id FROM suppressions WHERE value_hash = $1 AND (brand_id IS NULL OR brand_id = $2) LIMIT 1")
+            .bind(fingerprint(salt, &value))
+            .bind(brand_id)
+            .fetch_optional(&db.pool)
+            .await?;
     Ok(row.is_some())
 }
 
@@ -284,9 +283,8 @@ pub async fn erase_buyer(db: &Db, salt: &Salt, customer_id: i64, by: &str) -> Re
 /// Deletes orders older than each client's retention period (0 = keep). Returns
 /// (client, orders deleted) for each client that lost any.
 pub async fn purge_expired(db: &Db, now: i64) -> Result<Vec<(i64, i64)>, AppError> {
-    let clients: Vec<(i64, i64)> = sqlx::query_as("SELECT id, retention_months FROM clients WHERE retention_months > 0")
-        .fetch_all(&db.pool)
-        .await?;
+    let clients: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT id, retention_months FROM clients WHERE retention_months > 0").fetch_all(&db.pool).await?;
     let mut purged = Vec::new();
     for (client, months) in clients {
         let cutoff = chrono::DateTime::from_timestamp_millis(now)

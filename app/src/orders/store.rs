@@ -148,7 +148,14 @@ pub async fn upsert(db: &Db, target: &Target, batch: &[ParsedOrder], source: &st
 /// `upsert` on a connection the caller holds: an import keeps one for all its batches, so
 /// only one SQLite page cache fills (a pool hands out its idle connections in turn, and
 /// each would grow its own cache: the import's peak memory) and it stays warm.
-pub async fn upsert_on(conn: &mut sqlx::AnyConnection, b: Backend, target: &Target, batch: &[ParsedOrder], source: &str, salt: &Salt) -> Result<Vec<Outcome>, AppError> {
+pub async fn upsert_on(
+    conn: &mut sqlx::AnyConnection,
+    b: Backend,
+    target: &Target,
+    batch: &[ParsedOrder],
+    source: &str,
+    salt: &Salt,
+) -> Result<Vec<Outcome>, AppError> {
     use sqlx::Connection;
     let now = now_millis();
     let mut prepared: Vec<Prepared> = batch
@@ -237,9 +244,25 @@ pub async fn upsert_on(conn: &mut sqlx::AnyConnection, b: Backend, target: &Targ
     for group in fresh.chunk_by(|&x, &y| key_kind(prepared[x].key.as_ref()) == key_kind(prepared[y].key.as_ref())) {
         for chunk in group.chunks(ROWS_PER_STATEMENT) {
             const COLUMNS: [&str; 19] = [
-                "client_id", "brand_id", "store_id", "platform_order_id", "buyer", "placed_at", "status", "status_at",
-                "buyer_name", "buyer_email", "buyer_phone", "country", "marketplace", "currency", "total_minor", "items",
-                "source", "created_at", "updated_at",
+                "client_id",
+                "brand_id",
+                "store_id",
+                "platform_order_id",
+                "buyer",
+                "placed_at",
+                "status",
+                "status_at",
+                "buyer_name",
+                "buyer_email",
+                "buyer_phone",
+                "country",
+                "marketplace",
+                "currency",
+                "total_minor",
+                "items",
+                "source",
+                "created_at",
+                "updated_at",
             ];
             let key = prepared[chunk[0]].key.as_ref();
             // `WHERE true` tells SQLite's parser the ON CONFLICT belongs to the INSERT.
@@ -306,16 +329,14 @@ pub async fn upsert_on(conn: &mut sqlx::AnyConnection, b: Backend, target: &Targ
     for (i, row_id, from) in moves {
         let p = &prepared[i];
         let reached_at = p.order.status_at.unwrap_or(now);
-        let moved = sqlx::query(
-            "UPDATE orders SET status = $1, status_at = $2, updated_at = $3 WHERE id = $4 AND status = $5",
-        )
-        .bind(p.status.as_str())
-        .bind(reached_at)
-        .bind(now)
-        .bind(row_id)
-        .bind(from.as_str())
-        .execute(&mut *tx)
-        .await?;
+        let moved = sqlx::query("UPDATE orders SET status = $1, status_at = $2, updated_at = $3 WHERE id = $4 AND status = $5")
+            .bind(p.status.as_str())
+            .bind(reached_at)
+            .bind(now)
+            .bind(row_id)
+            .bind(from.as_str())
+            .execute(&mut *tx)
+            .await?;
         if moved.rows_affected() == 0 {
             outcomes[i] = Outcome::Unchanged;
             continue;
@@ -341,7 +362,15 @@ type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 /// Of `chunk` (just inserted with `ON CONFLICT DO NOTHING`), the rows that were not
 /// written by this batch (another writer's source or time).
-async fn not_ours(tx: &mut Tx<'_>, b: Backend, store_id: i64, chunk: &[usize], prepared: &[Prepared<'_>], source: &str, now: i64) -> Result<Vec<usize>, AppError> {
+async fn not_ours(
+    tx: &mut Tx<'_>,
+    b: Backend,
+    store_id: i64,
+    chunk: &[usize],
+    prepared: &[Prepared<'_>],
+    source: &str,
+    now: i64,
+) -> Result<Vec<usize>, AppError> {
     let sql = format!(
         "SELECT platform_order_id FROM orders WHERE store_id = {} AND source = {} AND created_at = {} AND platform_order_id IN ({})",
         b.param(1),
@@ -358,7 +387,13 @@ async fn not_ours(tx: &mut Tx<'_>, b: Backend, store_id: i64, chunk: &[usize], p
 }
 
 /// Fingerprints of the batch's buyers that are on an erased list of this brand or the agency.
-async fn erased_among(tx: &mut Tx<'_>, b: Backend, brand_id: i64, prepared: &[Prepared<'_>], salt: &Salt) -> Result<HashSet<String>, AppError> {
+async fn erased_among(
+    tx: &mut Tx<'_>,
+    b: Backend,
+    brand_id: i64,
+    prepared: &[Prepared<'_>],
+    salt: &Salt,
+) -> Result<HashSet<String>, AppError> {
     // Most brands have no erased buyer: then no fingerprint needs computing.
     let any: Option<(i64,)> = sqlx::query_as(&format!(
         "SELECT id FROM suppressions WHERE reason = 'erased' AND (brand_id IS NULL OR brand_id = {}) LIMIT 1",
@@ -415,8 +450,8 @@ async fn insert_customers(tx: &mut Tx<'_>, b: Backend, target: &Target, prepared
             values.join(",")
         );
         // Only full-size statements are kept prepared: the last, shorter chunk of each
-            // batch would otherwise fill the statement cache with large one-off programs.
-            let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
+        // batch would otherwise fill the statement cache with large one-off programs.
+        let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
         for p in chunk {
             let o = p.order;
             let locale = infer_locale(&o.marketplace, &o.country, &target.default_locale);
@@ -437,7 +472,14 @@ async fn insert_customers(tx: &mut Tx<'_>, b: Backend, target: &Target, prepared
 }
 
 /// A checkout opt-in becomes a consent record (source and time) once per customer.
-async fn record_consents(tx: &mut Tx<'_>, b: Backend, target: &Target, prepared: &[Prepared<'_>], source: &str, now: i64) -> Result<(), AppError> {
+async fn record_consents(
+    tx: &mut Tx<'_>,
+    b: Backend,
+    target: &Target,
+    prepared: &[Prepared<'_>],
+    source: &str,
+    now: i64,
+) -> Result<(), AppError> {
     let mut consenting: Vec<&Prepared> = buyers(prepared).into_iter().filter(|p| p.order.accepts_marketing == Some(true)).collect();
     consenting.sort_by_key(|p| key_kind(p.key.as_ref()));
     let label = consent_source(source);
@@ -455,12 +497,7 @@ async fn record_consents(tx: &mut Tx<'_>, b: Backend, target: &Target, prepared:
             // batch would otherwise fill the statement cache with large one-off programs.
             let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
             for p in chunk {
-                query = query
-                    .bind(target.brand_id)
-                    .bind(key_value(p.key.as_ref()))
-                    .bind(label.as_str())
-                    .bind(p.placed_at)
-                    .bind(now);
+                query = query.bind(target.brand_id).bind(key_value(p.key.as_ref())).bind(label.as_str()).bind(p.placed_at).bind(now);
             }
             query.execute(&mut **tx).await?;
         }
@@ -514,7 +551,10 @@ enum Bind {
     Text(String),
 }
 
-fn bind_all<'q>(mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>, binds: &'q [Bind]) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     for b in binds {
         query = match b {
             Bind::Int(v) => query.bind(*v),
@@ -530,7 +570,8 @@ const ORDER_ROW_SELECT: &str = "SELECT o.id, s.name AS store_name, o.platform_or
 
 fn order_row(r: &sqlx::any::AnyRow) -> OrderRow {
     let items: String = r.get("items");
-    let count = serde_json::from_str::<Vec<super::model::OrderItem>>(&items).map(|v| v.iter().map(|i| i64::from(i.quantity)).sum()).unwrap_or(0);
+    let count =
+        serde_json::from_str::<Vec<super::model::OrderItem>>(&items).map(|v| v.iter().map(|i| i64::from(i.quantity)).sum()).unwrap_or(0);
     OrderRow {
         id: r.get("id"),
         store_name: r.get("store_name"),
@@ -566,11 +607,7 @@ pub async fn list(
     };
     let dir = if query.desc || query.sort.is_empty() { "DESC" } else { "ASC" };
     let n = binds.len();
-    let sql = format!(
-        "{ORDER_ROW_SELECT} WHERE {where_sql} ORDER BY {order} {dir}, o.id DESC LIMIT ${} OFFSET ${}",
-        n + 1,
-        n + 2
-    );
+    let sql = format!("{ORDER_ROW_SELECT} WHERE {where_sql} ORDER BY {order} {dir}, o.id DESC LIMIT ${} OFFSET ${}", n + 1, n + 2);
     let rows = bind_all(sqlx::query(&sql), &binds).bind(query.limit()).bind(query.offset()).fetch_all(&db.pool).await?;
     Ok(crate::shell::table::Page::new(rows.iter().map(order_row).collect(), total, query))
 }
@@ -632,20 +669,15 @@ pub async fn consents(db: &Db, customer_id: i64) -> Result<Vec<Consent>, AppErro
         .bind(customer_id)
         .fetch_all(&db.pool)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Consent { channel: r.get("channel"), source: r.get("source"), given_at: r.get("given_at") })
-        .collect())
+    Ok(rows.into_iter().map(|r| Consent { channel: r.get("channel"), source: r.get("source"), given_at: r.get("given_at") }).collect())
 }
 
 /// Status changes of an order, oldest first: (from, to, reached at, source).
 pub async fn status_history(db: &Db, order_id: i64) -> Result<Vec<(String, String, i64, String)>, AppError> {
-    Ok(sqlx::query_as(
-        "SELECT from_status, to_status, reached_at, source FROM order_status_history WHERE order_id = $1 ORDER BY id",
-    )
-    .bind(order_id)
-    .fetch_all(&db.pool)
-    .await?)
+    Ok(sqlx::query_as("SELECT from_status, to_status, reached_at, source FROM order_status_history WHERE order_id = $1 ORDER BY id")
+        .bind(order_id)
+        .fetch_all(&db.pool)
+        .await?)
 }
 
 /// The client an order belongs to (for authorization).

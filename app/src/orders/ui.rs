@@ -5,8 +5,8 @@ use super::api::*;
 use super::model::*;
 use crate::shell::table::ListQuery;
 use crate::shell::{
-    field_error, format_time, last_answer, Breadcrumbs, EmptyState, ErrorBox, FormStatus, Pager, SearchBox, SelectField,
-    SortHeader, TextField,
+    field_error, format_time, last_answer, Breadcrumbs, EmptyState, ErrorBox, FormStatus, Pager, SearchBox, SelectField, SortHeader,
+    TextField,
 };
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -90,11 +90,16 @@ fn OrdersView(data: OrdersData, client_id: i64, query: Signal<ListQuery>) -> imp
     let until = RwSignal::new(q.filter("until").unwrap_or("").to_string());
     let apply = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let filters = [("store", store.get_untracked()), ("status", status.get_untracked()), ("from", from.get_untracked()), ("until", until.get_untracked())]
-            .into_iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+        let filters = [
+            ("store", store.get_untracked()),
+            ("status", status.get_untracked()),
+            ("from", from.get_untracked()),
+            ("until", until.get_untracked()),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
         let next = ListQuery { filters, page: 1, ..query.get_untracked() };
         navigate(&format!("/clients/{client_id}/orders{}", next.to_search()), Default::default());
     };

@@ -4,8 +4,8 @@
 pub mod table;
 
 use crate::accounts::api::{current_user, SignOut};
-use crate::clients::api::client_options;
 use crate::accounts::model::{Actor, Role};
+use crate::clients::api::client_options;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -22,9 +22,7 @@ pub fn signed_in() -> Option<Actor> {
 
 /// "2026-11-22 20:40 UTC" for a time in epoch milliseconds.
 pub fn format_time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default()
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
 }
 
 /// A numeric route parameter (`:id`, `:template`…) as a signal; 0 when absent.
@@ -193,17 +191,16 @@ pub fn Breadcrumbs(items: Vec<(String, String)>) -> impl IntoView {
 
 /// A column header that sorts the list by `column` (click again to reverse).
 #[component]
-pub fn SortHeader(
-    label: &'static str,
-    column: &'static str,
-    query: Signal<ListQuery>,
-    #[prop(optional)] numeric: bool,
-) -> impl IntoView {
+pub fn SortHeader(label: &'static str, column: &'static str, query: Signal<ListQuery>, #[prop(optional)] numeric: bool) -> impl IntoView {
     let href = move || query.get().sorted_by(column).to_search();
     let marker = move || {
         let q = query.get();
         if q.sort == column {
-            if q.desc { " ▼" } else { " ▲" }
+            if q.desc {
+                " ▼"
+            } else {
+                " ▲"
+            }
         } else {
             ""
         }
@@ -211,7 +208,11 @@ pub fn SortHeader(
     let aria = move || {
         let q = query.get();
         if q.sort == column {
-            if q.desc { "descending" } else { "ascending" }
+            if q.desc {
+                "descending"
+            } else {
+                "ascending"
+            }
         } else {
             "none"
         }
@@ -365,19 +366,12 @@ pub fn FormStatus<T: Clone + Send + Sync + 'static>(
 ) -> impl IntoView {
     move || match value.get() {
         Some(Err(AppError::Invalid(errors))) => {
-            let general: Vec<String> =
-                errors.iter().filter(|e| e.field == "form").map(|e| e.message.clone()).collect();
-            let text = if general.is_empty() {
-                "Please correct the highlighted fields.".to_string()
-            } else {
-                general.join(" ")
-            };
+            let general: Vec<String> = errors.iter().filter(|e| e.field == "form").map(|e| e.message.clone()).collect();
+            let text = if general.is_empty() { "Please correct the highlighted fields.".to_string() } else { general.join(" ") };
             view! { <p class="notice error" role="alert">{text}</p> }.into_any()
         }
         Some(Err(e)) => view! { <p class="notice error" role="alert">{e.to_string()}</p> }.into_any(),
-        Some(Ok(_)) if !success.is_empty() => {
-            view! { <p class="notice ok" role="status">{success}</p> }.into_any()
-        }
+        Some(Ok(_)) if !success.is_empty() => view! { <p class="notice ok" role="status">{success}</p> }.into_any(),
         _ => ().into_any(),
     }
 }

@@ -44,10 +44,8 @@ impl ListQuery {
 
     /// The same, also keeping the list's own filter parameters `keys`.
     pub fn from_params_with(get: impl Fn(&str) -> Option<String>, keys: &[&str]) -> ListQuery {
-        let filters = keys
-            .iter()
-            .filter_map(|k| get(k).filter(|v| !v.is_empty()).map(|v| (k.to_string(), v.chars().take(100).collect())))
-            .collect();
+        let filters =
+            keys.iter().filter_map(|k| get(k).filter(|v| !v.is_empty()).map(|v| (k.to_string(), v.chars().take(100).collect()))).collect();
         ListQuery { filters, ..ListQuery::from_params(get) }
     }
 
@@ -105,9 +103,7 @@ pub fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()

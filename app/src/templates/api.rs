@@ -151,14 +151,9 @@ mod server {
         let actor = caller().await?;
         authorize(&actor, Action::ReadTemplates(client_id))?;
         let db = &ServerState::get()?.db;
-        let client = crate::clients::store::client(db, client_id)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("client {client_id}")))?;
-        let brands = crate::clients::store::brands(db, client_id)
-            .await?
-            .into_iter()
-            .map(|b| (b.id, b.name, b.default_locale))
-            .collect();
+        let client =
+            crate::clients::store::client(db, client_id).await?.ok_or_else(|| AppError::NotFound(format!("client {client_id}")))?;
+        let brands = crate::clients::store::brands(db, client_id).await?.into_iter().map(|b| (b.id, b.name, b.default_locale)).collect();
         Ok(TemplateList {
             client_id,
             client: client.name,
@@ -177,7 +172,9 @@ mod server {
         let client_id = brand.as_ref().map(|b| b.client_id).unwrap_or(form.client_id);
         authorize(&actor, Action::WriteTemplates(client_id))?;
         let mut v = crate::accounts::model::Validation::default();
-        let brand = v.check(brand.filter(|b| b.client_id == client_id).ok_or_else(|| AppError::invalid("brand_id", "Choose a brand of this client.")));
+        let brand = v.check(
+            brand.filter(|b| b.client_id == client_id).ok_or_else(|| AppError::invalid("brand_id", "Choose a brand of this client.")),
+        );
         let name = v.check(crate::accounts::model::required_text("name", &form.name, 120));
         let purpose = v.check(Purpose::parse("purpose", &form.purpose));
         let platform = if form.platform == "any" {
@@ -187,9 +184,21 @@ mod server {
         };
         let locale = v.check(Locale::parse("locale", &form.locale));
         v.finish()?;
-        let (brand, name, purpose, platform, locale) =
-            (brand.expect("validated"), name.expect("validated"), purpose.expect("validated"), platform.expect("validated"), locale.expect("validated"));
-        let form = TemplateForm { client_id, brand_id: brand.id, name, purpose: purpose.as_str().into(), platform, locale: locale.as_str().into() };
+        let (brand, name, purpose, platform, locale) = (
+            brand.expect("validated"),
+            name.expect("validated"),
+            purpose.expect("validated"),
+            platform.expect("validated"),
+            locale.expect("validated"),
+        );
+        let form = TemplateForm {
+            client_id,
+            brand_id: brand.id,
+            name,
+            purpose: purpose.as_str().into(),
+            platform,
+            locale: locale.as_str().into(),
+        };
         let template_id = store::insert_template(db, client_id, &form, &actor).await?;
         let template = template_of(db, template_id).await?;
         let (subject, html, text) = starter_text(&template, locale.as_str());
@@ -197,12 +206,30 @@ mod server {
         let (blocking, warnings) = counts(&findings);
         let version_id = store::insert_version(
             db,
-            &store::NewVersion { template_id, client_id, locale: locale.as_str(), subject: &subject, html: &html, text: &text, blocking, warnings },
+            &store::NewVersion {
+                template_id,
+                client_id,
+                locale: locale.as_str(),
+                subject: &subject,
+                html: &html,
+                text: &text,
+                blocking,
+                warnings,
+            },
             &actor,
         )
         .await?;
         store::record(db, version_id, client_id, Status::Draft, "created", "", &actor).await?;
-        audit::record(db, Some(&actor), &actor.email, "template_created", Some(client_id), &form.name, &format!("purpose={} platform={} locale={}", form.purpose, form.platform, form.locale)).await?;
+        audit::record(
+            db,
+            Some(&actor),
+            &actor.email,
+            "template_created",
+            Some(client_id),
+            &form.name,
+            &format!("purpose={} platform={} locale={}", form.purpose, form.platform, form.locale),
+        )
+        .await?;
         Ok((template_id, version_id))
     }
 
@@ -210,7 +237,13 @@ mod server {
     /// for its platform (the copywriter replaces the body).
     fn starter_text(template: &Template, locale: &str) -> (String, String, String) {
         let (hello, there, thanks, subject, unsubscribe) = match locale.split('-').next().unwrap_or("") {
-            "de" => ("Hallo", "zusammen", "vielen Dank für Ihre Bestellung von", "Ihre Bestellung {{ order.id }} bei {{ brand.name }}", "Abmelden"),
+            "de" => (
+                "Hallo",
+                "zusammen",
+                "vielen Dank für Ihre Bestellung von",
+                "Ihre Bestellung {{ order.id }} bei {{ brand.name }}",
+                "Abmelden",
+            ),
             "fr" => ("Bonjour", "", "merci pour votre commande de", "Votre commande {{ order.id }} chez {{ brand.name }}", "Se désabonner"),
             "es" => ("Hola", "", "gracias por su pedido de", "Su pedido {{ order.id }} en {{ brand.name }}", "Darse de baja"),
             "it" => ("Ciao", "", "grazie per il tuo ordine di", "Il tuo ordine {{ order.id }} da {{ brand.name }}", "Disiscriviti"),
@@ -220,8 +253,13 @@ mod server {
         };
         let greeting = format!("{hello} {{{{ customer.first_name | default(\"{there}\") }}}}").trim().to_string();
         let amazon = template.platform == "amazon";
-        let footer_html = if amazon { String::new() } else { format!("\n<p style=\"font-size:12px;color:#666\">{{{{ brand.postal_address }}}}<br><a href=\"{{{{ unsubscribe_url }}}}\">{unsubscribe}</a></p>") };
-        let footer_text = if amazon { String::new() } else { format!("\n\n{{{{ brand.postal_address }}}}\n{unsubscribe}: {{{{ unsubscribe_url }}}}") };
+        let footer_html = if amazon {
+            String::new()
+        } else {
+            format!("\n<p style=\"font-size:12px;color:#666\">{{{{ brand.postal_address }}}}<br><a href=\"{{{{ unsubscribe_url }}}}\">{unsubscribe}</a></p>")
+        };
+        let footer_text =
+            if amazon { String::new() } else { format!("\n\n{{{{ brand.postal_address }}}}\n{unsubscribe}: {{{{ unsubscribe_url }}}}") };
         let html = format!("<p>{greeting},</p>\n<p>{thanks} {{{{ product.name }}}}.</p>{footer_html}");
         let text = format!("{greeting},\n\n{thanks} {{{{ product.name }}}}.{footer_text}");
         (subject.to_string(), html, text)
@@ -257,9 +295,9 @@ mod server {
             None => None,
         };
         // One open draft per locale: editing goes on there instead of forking.
-        let open = existing.iter().find(|v| {
-            v.locale == locale.as_str() && (v.status.editable() || matches!(v.status, Status::InReview | Status::ClientReview))
-        });
+        let open = existing
+            .iter()
+            .find(|v| v.locale == locale.as_str() && (v.status.editable() || matches!(v.status, Status::InReview | Status::ClientReview)));
         if let Some(open) = open {
             return Err(AppError::Conflict(format!(
                 "{} already has version {} that is {}; continue there.",
@@ -277,7 +315,16 @@ mod server {
         let (blocking, warnings) = counts(&findings);
         let id = store::insert_version(
             db,
-            &store::NewVersion { template_id, client_id: template.client_id, locale: locale.as_str(), subject: &subject, html: &html, text: &text, blocking, warnings },
+            &store::NewVersion {
+                template_id,
+                client_id: template.client_id,
+                locale: locale.as_str(),
+                subject: &subject,
+                html: &html,
+                text: &text,
+                blocking,
+                warnings,
+            },
             &actor,
         )
         .await?;
@@ -383,7 +430,15 @@ mod server {
 
     /// Mails whoever acts next: reviewers of the locale on submission, the client's
     /// viewers when it waits for them, the writers when changes are asked or it is approved.
-    async fn notify(state: &ServerState, template: &Template, version: &VersionRow, editors: &[i64], to: Status, actor: &Actor, comment: &str) {
+    async fn notify(
+        state: &ServerState,
+        template: &Template,
+        version: &VersionRow,
+        editors: &[i64],
+        to: Status,
+        actor: &Actor,
+        comment: &str,
+    ) {
         let db = &state.db;
         let link = format!("{}/clients/{}/templates/{}/versions/{}", state.public_url, template.client_id, template.id, version.id);
         let what = format!("\"{}\" ({}, version {})", template.name, version.locale, version.number);
@@ -415,7 +470,10 @@ mod server {
         };
         let (subject, intro) = match to {
             Status::InReview => (format!("Review requested: {what}"), format!("{} submitted {what} for your review.", actor.email)),
-            Status::ClientReview => (format!("Your approval is requested: {what}"), format!("The agency's reviewer approved {what}; it now waits for your approval.")),
+            Status::ClientReview => (
+                format!("Your approval is requested: {what}"),
+                format!("The agency's reviewer approved {what}; it now waits for your approval."),
+            ),
             Status::ChangesRequested => (format!("Changes requested: {what}"), format!("{} asked for changes to {what}.", actor.email)),
             Status::Approved => (format!("Approved: {what}"), format!("{what} is approved and can be used by campaigns.")),
             _ => return,

@@ -219,7 +219,8 @@ mod tests {
     fn buyer_named_script_is_escaped_in_html_and_kept_in_text() {
         let mut ctx = context();
         ctx.customer.first_name = "<script>alert(1)</script>".into();
-        let out = render("Hi {{ customer.first_name }}", "<p>Hi {{ customer.first_name }}</p>", "Hi {{ customer.first_name }}", &ctx).unwrap();
+        let out =
+            render("Hi {{ customer.first_name }}", "<p>Hi {{ customer.first_name }}</p>", "Hi {{ customer.first_name }}", &ctx).unwrap();
         assert_eq!(out.html, "<p>Hi &lt;script&gt;alert(1)&lt;&#x2f;script&gt;</p>");
         assert!(!out.html.contains("<script>"));
         assert_eq!(out.text, "Hi <script>alert(1)</script>");

@@ -90,10 +90,7 @@ pub fn next(facts: &VersionFacts, step: Step, actor: &Actor) -> Result<Status, R
             match facts.status {
                 Status::InReview => {
                     if actor.role != Role::Copywriter || !reviews_locale(actor, &facts.locale) {
-                        return Err(Refusal::NotAllowed(format!(
-                            "a copywriter assigned to {} reviews this version.",
-                            facts.locale
-                        )));
+                        return Err(Refusal::NotAllowed(format!("a copywriter assigned to {} reviews this version.", facts.locale)));
                     }
                     if facts.editors.contains(&actor.user_id) {
                         return Err(Refusal::NotAllowed("you wrote part of this version; another reviewer approves it.".into()));
@@ -104,9 +101,7 @@ pub fn next(facts: &VersionFacts, step: Step, actor: &Actor) -> Result<Status, R
                         return Err(Refusal::NotAllowed("the client approves this version last.".into()));
                     }
                 }
-                other => {
-                    return Err(Refusal::Conflict(format!("the version is {}, not in review.", other.label().to_lowercase())))
-                }
+                other => return Err(Refusal::Conflict(format!("the version is {}, not in review.", other.label().to_lowercase()))),
             }
             if !approving {
                 return Ok(Status::ChangesRequested);
@@ -195,12 +190,7 @@ mod tests {
     }
 
     fn any_actor() -> impl Strategy<Value = Actor> {
-        let role = prop_oneof![
-            Just(Role::Admin),
-            Just(Role::AccountManager),
-            Just(Role::Copywriter),
-            Just(Role::ClientViewer)
-        ];
+        let role = prop_oneof![Just(Role::Admin), Just(Role::AccountManager), Just(Role::Copywriter), Just(Role::ClientViewer)];
         let locales = proptest::sample::subsequence(vec!["de", "de-AT", "en", "fr"], 0..3);
         (1i64..6, role, locales, any::<bool>()).prop_map(|(id, role, locales, assigned)| Actor {
             user_id: id,

@@ -28,13 +28,11 @@ fn version_row(r: &AnyRow) -> VersionRow {
 pub async fn list(db: &Db, client_id: i64, query: &ListQuery) -> Result<Page<TemplateRow>, AppError> {
     let filter = query.like_pattern();
     let where_sql = "WHERE t.client_id = $1 AND (lower(t.name) LIKE $2 ESCAPE '\\' OR lower(b.name) LIKE $2 ESCAPE '\\')";
-    let (total,): (i64,) = sqlx::query_as(&format!(
-        "SELECT COUNT(*) FROM templates t JOIN brands b ON b.id = t.brand_id {where_sql}"
-    ))
-    .bind(client_id)
-    .bind(&filter)
-    .fetch_one(&db.pool)
-    .await?;
+    let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM templates t JOIN brands b ON b.id = t.brand_id {where_sql}"))
+        .bind(client_id)
+        .bind(&filter)
+        .fetch_one(&db.pool)
+        .await?;
     let order = match query.sort.as_str() {
         "brand" => "lower(b.name)",
         "purpose" => "t.purpose",
@@ -137,17 +135,13 @@ pub async fn versions(db: &Db, template_id: i64) -> Result<Vec<VersionRow>, AppE
 
 /// A version with its text, and the client it belongs to.
 pub async fn version(db: &Db, id: i64) -> Result<Option<(Version, i64)>, AppError> {
-    let row = sqlx::query(&format!(
-        "SELECT {VERSION_COLUMNS}, v.subject, v.html, v.text, v.client_id FROM template_versions v WHERE v.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&db.pool)
-    .await?;
+    let row =
+        sqlx::query(&format!("SELECT {VERSION_COLUMNS}, v.subject, v.html, v.text, v.client_id FROM template_versions v WHERE v.id = $1"))
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?;
     Ok(row.map(|r| {
-        (
-            Version { row: version_row(&r), subject: r.get("subject"), html: r.get("html"), text: r.get("text") },
-            r.get("client_id"),
-        )
+        (Version { row: version_row(&r), subject: r.get("subject"), html: r.get("html"), text: r.get("text") }, r.get("client_id"))
     }))
 }
 
@@ -166,13 +160,12 @@ pub struct NewVersion<'a> {
 pub async fn insert_version(db: &Db, v: &NewVersion<'_>, actor: &Actor) -> Result<i64, AppError> {
     let now = now_millis();
     let mut tx = db.pool.begin().await?;
-    let (number,): (i64,) = sqlx::query_as(
-        "SELECT COALESCE(MAX(number), 0) + 1 FROM template_versions WHERE template_id = $1 AND locale = $2",
-    )
-    .bind(v.template_id)
-    .bind(v.locale)
-    .fetch_one(&mut *tx)
-    .await?;
+    let (number,): (i64,) =
+        sqlx::query_as("SELECT COALESCE(MAX(number), 0) + 1 FROM template_versions WHERE template_id = $1 AND locale = $2")
+            .bind(v.template_id)
+            .bind(v.locale)
+            .fetch_one(&mut *tx)
+            .await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO template_versions (template_id, client_id, locale, number, subject, html, text, status, \
            author_id, author_email, blocking, warnings, created_at, updated_at) \
@@ -251,10 +244,8 @@ pub async fn update_text(
 }
 
 pub async fn editors(db: &Db, version_id: i64) -> Result<Vec<i64>, AppError> {
-    let rows: Vec<(i64,)> = sqlx::query_as("SELECT user_id FROM template_version_editors WHERE version_id = $1")
-        .bind(version_id)
-        .fetch_all(&db.pool)
-        .await?;
+    let rows: Vec<(i64,)> =
+        sqlx::query_as("SELECT user_id FROM template_version_editors WHERE version_id = $1").bind(version_id).fetch_all(&db.pool).await?;
     Ok(rows.into_iter().map(|(u,)| u).collect())
 }
 
@@ -290,14 +281,13 @@ pub async fn transition(
     }
     insert_event(&mut tx, version.id, client_id, now, actor, action, version.status, to, comment).await?;
     if to == Status::Approved {
-        let older: Vec<(i64,)> = sqlx::query_as(
-            "SELECT id FROM template_versions WHERE template_id = $1 AND locale = $2 AND status = 'approved' AND id <> $3",
-        )
-        .bind(version.template_id)
-        .bind(&version.locale)
-        .bind(version.id)
-        .fetch_all(&mut *tx)
-        .await?;
+        let older: Vec<(i64,)> =
+            sqlx::query_as("SELECT id FROM template_versions WHERE template_id = $1 AND locale = $2 AND status = 'approved' AND id <> $3")
+                .bind(version.template_id)
+                .bind(&version.locale)
+                .bind(version.id)
+                .fetch_all(&mut *tx)
+                .await?;
         for (old,) in older {
             sqlx::query("UPDATE template_versions SET status = 'retired', updated_at = $1 WHERE id = $2")
                 .bind(now)
@@ -343,7 +333,15 @@ async fn insert_event(
 }
 
 /// Records an event that does not change the status (created, edited, commented).
-pub async fn record(db: &Db, version_id: i64, client_id: i64, status: Status, action: &str, comment: &str, actor: &Actor) -> Result<(), AppError> {
+pub async fn record(
+    db: &Db,
+    version_id: i64,
+    client_id: i64,
+    status: Status,
+    action: &str,
+    comment: &str,
+    actor: &Actor,
+) -> Result<(), AppError> {
     let mut tx = db.pool.begin().await?;
     insert_event(&mut tx, version_id, client_id, now_millis(), actor, action, status, status, comment).await?;
     tx.commit().await?;
@@ -411,10 +409,8 @@ pub async fn assigned_users(db: &Db, client_id: i64, role: &str) -> Result<Vec<(
 }
 
 pub async fn user_email(db: &Db, user_id: i64) -> Result<Option<String>, AppError> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT email FROM users WHERE id = $1 AND disabled = 0")
-        .bind(user_id)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT email FROM users WHERE id = $1 AND disabled = 0").bind(user_id).fetch_optional(&db.pool).await?;
     Ok(row.map(|(e,)| e))
 }
 
@@ -450,10 +446,7 @@ pub async fn sample(db: &Db, brand_id: i64, locale: &str, unsubscribe_url: &str)
     let item = items.into_iter().next();
     let placed: i64 = r.get("placed_at");
     let currency: String = r.get("currency");
-    let total = r
-        .get::<Option<i64>, _>("total_minor")
-        .map(|m| super::render::local_amount(locale, m, &currency))
-        .unwrap_or_default();
+    let total = r.get::<Option<i64>, _>("total_minor").map(|m| super::render::local_amount(locale, m, &currency)).unwrap_or_default();
     let date = chrono::DateTime::from_timestamp_millis(placed)
         .map(|t| {
             use chrono::Datelike;

@@ -11,8 +11,8 @@ use crate::compliance::{lint, Finding, Part, Severity};
 use crate::orders::ui::ClientTabs;
 use crate::shell::table::ListQuery;
 use crate::shell::{
-    field_error, format_time, last_answer, Breadcrumbs, EmptyState, ErrorBox, FormStatus, Pager, SearchBox, SelectField,
-    SortHeader, TextField,
+    field_error, format_time, last_answer, Breadcrumbs, EmptyState, ErrorBox, FormStatus, Pager, SearchBox, SelectField, SortHeader,
+    TextField,
 };
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -291,9 +291,7 @@ fn Editor(data: EditorData, client_id: i64, reload: RwSignal<u32>) -> impl IntoV
     let data = StoredValue::new(data);
     // The lint and the preview run in the browser on every keystroke: the same Rust code
     // the server runs on save, submit and approve.
-    let findings = Memo::new(move |_| {
-        data.with_value(|d| lint(&d.lint_input(&subject.get(), &html.get(), &text.get())))
-    });
+    let findings = Memo::new(move |_| data.with_value(|d| lint(&d.lint_input(&subject.get(), &html.get(), &text.get()))));
     let preview = Memo::new(move |_| data.with_value(|d| render(&subject.get(), &html.get(), &text.get(), &d.sample)));
     let blocking = Signal::derive(move || findings.with(|f| f.iter().filter(|f| f.blocks()).count()));
     let warnings = Signal::derive(move || findings.with(|f| f.len()) - blocking.get());
@@ -528,9 +526,8 @@ fn FindingItem(finding: Finding) -> impl IntoView {
 fn Marked(part: Part, source: RwSignal<String>, findings: Memo<Vec<Finding>>) -> impl IntoView {
     move || {
         let text = source.get();
-        let mut marks: Vec<Finding> = findings.with(|all| {
-            all.iter().filter(|f| f.part == part && f.end > f.start && text.get(f.start..f.end).is_some()).cloned().collect()
-        });
+        let mut marks: Vec<Finding> = findings
+            .with(|all| all.iter().filter(|f| f.part == part && f.end > f.start && text.get(f.start..f.end).is_some()).cloned().collect());
         if marks.is_empty() {
             return ().into_any();
         }

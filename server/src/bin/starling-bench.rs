@@ -26,10 +26,15 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-const FIRST: [&str; 16] = ["Anna", "Jonas", "Léa", "Marco", "Yuki", "Sofia", "Lukas", "Chloé", "Hiro", "Emma", "Mateo", "Ingrid", "Noah", "Mia", "Elif", "Olga"];
-const LAST: [&str; 16] = ["Becker", "Schmidt", "Dubois", "Rossi", "Tanaka", "García", "Müller", "Martin", "Sato", "Wilson", "López", "Larsen", "Nowak", "Kovač", "Yılmaz", "Ivanova"];
+const FIRST: [&str; 16] =
+    ["Anna", "Jonas", "Léa", "Marco", "Yuki", "Sofia", "Lukas", "Chloé", "Hiro", "Emma", "Mateo", "Ingrid", "Noah", "Mia", "Elif", "Olga"];
+const LAST: [&str; 16] = [
+    "Becker", "Schmidt", "Dubois", "Rossi", "Tanaka", "García", "Müller", "Martin", "Sato", "Wilson", "López", "Larsen", "Nowak", "Kovač",
+    "Yılmaz", "Ivanova",
+];
 const COUNTRIES: [&str; 8] = ["DE", "AT", "FR", "IT", "ES", "GB", "US", "NL"];
-const PRODUCTS: [&str; 8] = ["Trail Jacket", "Wool Socks", "Headlamp \"Pro\"", "Tea Set, 4 cups", "Linen Towels", "Rice Cooker", "Plant Pot", "Camping Stove"];
+const PRODUCTS: [&str; 8] =
+    ["Trail Jacket", "Wool Socks", "Headlamp \"Pro\"", "Tea Set, 4 cups", "Linen Towels", "Rice Cooker", "Plant Pot", "Camping Stove"];
 
 /// A Shopify export with the platform's full header; one row per line item.
 fn generate(path: &Path, rows: u64) -> anyhow::Result<()> {
@@ -99,7 +104,13 @@ fn generate(path: &Path, rows: u64) -> anyhow::Result<()> {
     }
     out.flush()?;
     let size = std::fs::metadata(path)?.len();
-    println!("generated {rows} rows ({} orders, {:.1} MB) in {:.1} s: {}", order - 100_000, size as f64 / 1e6, started.elapsed().as_secs_f64(), path.display());
+    println!(
+        "generated {rows} rows ({} orders, {:.1} MB) in {:.1} s: {}",
+        order - 100_000,
+        size as f64 / 1e6,
+        started.elapsed().as_secs_f64(),
+        path.display()
+    );
     Ok(())
 }
 
@@ -107,7 +118,9 @@ fn generate(path: &Path, rows: u64) -> anyhow::Result<()> {
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok())
+        })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
 }
@@ -143,7 +156,8 @@ async fn import(file: &Path, kind: &str) -> anyhow::Result<()> {
     app::demo::seed(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let salt = privacy::salt(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     // The demo's Shopify store of the first client.
-    let (store_id,): (i64,) = sqlx::query_as("SELECT id FROM stores WHERE platform = 'shopify' ORDER BY id LIMIT 1").fetch_one(&db.pool).await?;
+    let (store_id,): (i64,) =
+        sqlx::query_as("SELECT id FROM stores WHERE platform = 'shopify' ORDER BY id LIMIT 1").fetch_one(&db.pool).await?;
     let target = store::target(&db, store_id).await.map_err(|e| anyhow::anyhow!("{e}"))?.ok_or_else(|| anyhow::anyhow!("no store"))?;
     let mut results = Vec::new();
     for run in ["first import", "same file again"] {
@@ -169,7 +183,10 @@ async fn import(file: &Path, kind: &str) -> anyhow::Result<()> {
         results.push((run, seconds, done));
     }
     let (_, seconds, first) = &results[0];
-    let stored: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders WHERE store_id = $1 AND source LIKE 'import:%'").bind(store_id).fetch_one(&db.pool).await?;
+    let stored: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders WHERE store_id = $1 AND source LIKE 'import:%'")
+        .bind(store_id)
+        .fetch_one(&db.pool)
+        .await?;
     anyhow::ensure!(stored.0 == first.orders_new, "stored {} orders, the job says {}", stored.0, first.orders_new);
     anyhow::ensure!(results[1].2.orders_new == 0 && results[1].2.orders_updated == 0, "the second import changed something");
     println!("RESULT db={kind} rows={rows} seconds={seconds:.3} rows_per_s={:.0} peak_rss_mb={:.0}", rows as f64 / seconds, peak_rss_mb());
@@ -211,8 +228,10 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
     app::demo::seed(&db).await.map_err(e)?;
     let salt = privacy::salt(&db).await.map_err(e)?;
     // Demo template 1 (Nordlicht's review request, German version approved) and its store.
-    let (template_id, brand_id, client_id): (i64, i64, i64) = sqlx::query_as("SELECT id, brand_id, client_id FROM templates ORDER BY id LIMIT 1").fetch_one(&db.pool).await?;
-    let (store_id,): (i64,) = sqlx::query_as("SELECT id FROM stores WHERE brand_id = $1 ORDER BY id LIMIT 1").bind(brand_id).fetch_one(&db.pool).await?;
+    let (template_id, brand_id, client_id): (i64, i64, i64) =
+        sqlx::query_as("SELECT id, brand_id, client_id FROM templates ORDER BY id LIMIT 1").fetch_one(&db.pool).await?;
+    let (store_id,): (i64,) =
+        sqlx::query_as("SELECT id FROM stores WHERE brand_id = $1 ORDER BY id LIMIT 1").bind(brand_id).fetch_one(&db.pool).await?;
     let target = store::target(&db, store_id).await.map_err(e)?.ok_or_else(|| anyhow::anyhow!("no store"))?;
     let started = Instant::now();
     let now = app::db::now_millis();
@@ -222,7 +241,15 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
         (state >> 33) % n
     };
     const COUNTRIES: [&str; 6] = ["DE", "FR", "IT", "ES", "GB", "AT"];
-    const STATUSES: [OrderStatus; 7] = [OrderStatus::Delivered, OrderStatus::Delivered, OrderStatus::Delivered, OrderStatus::Fulfilled, OrderStatus::Pending, OrderStatus::Refunded, OrderStatus::Returned];
+    const STATUSES: [OrderStatus; 7] = [
+        OrderStatus::Delivered,
+        OrderStatus::Delivered,
+        OrderStatus::Delivered,
+        OrderStatus::Fulfilled,
+        OrderStatus::Pending,
+        OrderStatus::Refunded,
+        OrderStatus::Returned,
+    ];
     let mut batch = Vec::with_capacity(10_000);
     for i in 0..orders {
         let buyer = next(customers);
@@ -240,7 +267,13 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
             marketplace: String::new(),
             currency: "EUR".into(),
             total_minor: Some(1_000 + next(20_000) as i64),
-            items: vec![OrderItem { sku: "SKU-1".into(), product_name: "Trail Jacket".into(), listing_id: String::new(), quantity: 1, unit_price_minor: Some(4_990) }],
+            items: vec![OrderItem {
+                sku: "SKU-1".into(),
+                product_name: "Trail Jacket".into(),
+                listing_id: String::new(),
+                quantity: 1,
+                unit_price_minor: Some(4_990),
+            }],
             accepts_marketing: Some(buyer % 3 != 0),
         });
         if batch.len() == 10_000 {
@@ -266,7 +299,12 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
     let stats = planner::plan(&db, &salt, id, now).await.map_err(e)?;
     let seconds = started.elapsed().as_secs_f64();
     println!("planned: {stats:?}");
-    println!("RESULT db={kind} orders={} seconds={seconds:.3} orders_per_s={:.0} peak_rss_mb={:.0}", stats.looked_at, stats.looked_at as f64 / seconds, peak_rss_mb());
+    println!(
+        "RESULT db={kind} orders={} seconds={seconds:.3} orders_per_s={:.0} peak_rss_mb={:.0}",
+        stats.looked_at,
+        stats.looked_at as f64 / seconds,
+        peak_rss_mb()
+    );
     db.pool.close().await;
     if let Some(name) = pg_name {
         drop_database(&name).await?;

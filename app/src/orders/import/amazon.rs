@@ -9,10 +9,7 @@ use std::io::Read;
 const LAYOUT: &str = "Amazon order report";
 const DATES: &[&str] = &["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S"];
 
-pub(super) fn orders<R: Read + Send + 'static>(
-    columns: Columns,
-    rows: Rows<R>,
-) -> Result<impl Iterator<Item = Item> + Send, FileError> {
+pub(super) fn orders<R: Read + Send + 'static>(columns: Columns, rows: Rows<R>) -> Result<impl Iterator<Item = Item> + Send, FileError> {
     columns.require(LAYOUT, &["amazon-order-id", "purchase-date", "order-status", "sku", "product-name", "ship-country"])?;
     Ok(grouped(rows, columns, "amazon-order-id", is_blank, order))
 }
@@ -26,7 +23,11 @@ fn order(c: &Columns, group: &Group) -> Item {
         "cancelled" | "canceled" => OrderStatus::Cancelled,
         "pending" | "unshipped" | "shipping" | "partiallyshipped" | "" => OrderStatus::Pending,
         other => {
-            return Err(RowError::new(line, "order-status", format!("\"{other}\" is not an Amazon order status (Pending, Shipped, Cancelled…)")))
+            return Err(RowError::new(
+                line,
+                "order-status",
+                format!("\"{other}\" is not an Amazon order status (Pending, Shipped, Cancelled…)"),
+            ))
         }
     };
     let items = group.items(|l, row| item(c, l, row))?;
@@ -45,7 +46,11 @@ fn order(c: &Columns, group: &Group) -> Item {
         status_at: if status == OrderStatus::Pending { None } else { updated_at },
         buyer_email: fields::email(c.get(first, "buyer-email")),
         buyer_phone: c.get(first, "buyer-phone-number").to_string(),
-        buyer_name: [c.get(first, "buyer-name"), c.get(first, "recipient-name")].into_iter().find(|n| !n.is_empty()).unwrap_or("").to_string(),
+        buyer_name: [c.get(first, "buyer-name"), c.get(first, "recipient-name")]
+            .into_iter()
+            .find(|n| !n.is_empty())
+            .unwrap_or("")
+            .to_string(),
         country: fields::country(c.get(first, "ship-country")),
         marketplace: c.get(first, "sales-channel").to_ascii_lowercase(),
         currency: c.get(first, "currency").to_ascii_uppercase(),

@@ -9,10 +9,7 @@ use std::io::Read;
 const LAYOUT: &str = "eBay orders report";
 const DATES: &[&str] = &["%b-%d-%y", "%b-%d-%Y", "%b-%d-%y %H:%M:%S", "%Y-%m-%d", "%d.%m.%Y", "%m/%d/%Y"];
 
-pub(super) fn orders<R: Read + Send + 'static>(
-    columns: Columns,
-    rows: Rows<R>,
-) -> Result<impl Iterator<Item = Item> + Send, FileError> {
+pub(super) fn orders<R: Read + Send + 'static>(columns: Columns, rows: Rows<R>) -> Result<impl Iterator<Item = Item> + Send, FileError> {
     columns.require(LAYOUT, &["Order Number", "Item Title", "Quantity", "Sale Date"])?;
     Ok(grouped(rows, columns, "Order Number", is_filler, order))
 }
@@ -40,8 +37,14 @@ fn order(c: &Columns, group: &Group) -> Item {
         status_at,
         buyer_email: fields::email(c.get(first, "Buyer Email")),
         buyer_phone: c.get(first, "Ship To Phone").to_string(),
-        buyer_name: [c.get(first, "Ship To Name"), c.get(first, "Buyer Name")].into_iter().find(|n| !n.is_empty()).unwrap_or("").to_string(),
-        country: fields::country([c.get(first, "Ship To Country"), c.get(first, "Buyer Country")].into_iter().find(|n| !n.is_empty()).unwrap_or("")),
+        buyer_name: [c.get(first, "Ship To Name"), c.get(first, "Buyer Name")]
+            .into_iter()
+            .find(|n| !n.is_empty())
+            .unwrap_or("")
+            .to_string(),
+        country: fields::country(
+            [c.get(first, "Ship To Country"), c.get(first, "Buyer Country")].into_iter().find(|n| !n.is_empty()).unwrap_or(""),
+        ),
         marketplace: String::new(),
         currency: String::new(),
         total_minor: fields::money(line, "Total Price", c.get(first, "Total Price"))?,

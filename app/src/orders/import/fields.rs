@@ -68,11 +68,7 @@ fn example(formats: &[&str]) -> String {
 pub fn money(line: u64, field: &str, value: &str) -> Result<Option<i64>, RowError> {
     let cleaned: String = value.chars().filter(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '-')).collect();
     if cleaned.is_empty() {
-        return if value.trim().is_empty() {
-            Ok(None)
-        } else {
-            Err(RowError::new(line, field, format!("\"{value}\" is not an amount")))
-        };
+        return if value.trim().is_empty() { Ok(None) } else { Err(RowError::new(line, field, format!("\"{value}\" is not an amount"))) };
     }
     // The last separator followed by one or two digits is the decimal point.
     let decimal_at = cleaned.rfind(['.', ',']).filter(|i| (1..=2).contains(&(cleaned.len() - i - 1)));
@@ -83,8 +79,12 @@ pub fn money(line: u64, field: &str, value: &str) -> Result<Option<i64>, RowErro
     let whole: String = whole.chars().filter(|c| c.is_ascii_digit() || *c == '-').collect();
     let negative = whole.starts_with('-');
     let whole: i64 = whole.trim_start_matches('-').parse().unwrap_or(0);
-    let fraction: i64 = format!("{fraction:0<2}").parse().map_err(|_| RowError::new(line, field, format!("\"{value}\" is not an amount")))?;
-    let minor = whole.checked_mul(100).and_then(|w| w.checked_add(fraction)).ok_or_else(|| RowError::new(line, field, format!("\"{value}\" is too large")))?;
+    let fraction: i64 =
+        format!("{fraction:0<2}").parse().map_err(|_| RowError::new(line, field, format!("\"{value}\" is not an amount")))?;
+    let minor = whole
+        .checked_mul(100)
+        .and_then(|w| w.checked_add(fraction))
+        .ok_or_else(|| RowError::new(line, field, format!("\"{value}\" is too large")))?;
     Ok(Some(if negative { -minor } else { minor }))
 }
 
@@ -114,13 +114,30 @@ pub fn country(value: &str) -> String {
         return v.to_ascii_uppercase();
     }
     const NAMES: [(&str, &str); 24] = [
-        ("germany", "DE"), ("deutschland", "DE"), ("austria", "AT"), ("switzerland", "CH"),
-        ("france", "FR"), ("italy", "IT"), ("spain", "ES"), ("netherlands", "NL"),
-        ("belgium", "BE"), ("poland", "PL"), ("sweden", "SE"), ("denmark", "DK"),
-        ("united kingdom", "GB"), ("great britain", "GB"), ("ireland", "IE"),
-        ("united states", "US"), ("united states of america", "US"), ("canada", "CA"),
-        ("australia", "AU"), ("japan", "JP"), ("china", "CN"), ("mexico", "MX"),
-        ("portugal", "PT"), ("czech republic", "CZ"),
+        ("germany", "DE"),
+        ("deutschland", "DE"),
+        ("austria", "AT"),
+        ("switzerland", "CH"),
+        ("france", "FR"),
+        ("italy", "IT"),
+        ("spain", "ES"),
+        ("netherlands", "NL"),
+        ("belgium", "BE"),
+        ("poland", "PL"),
+        ("sweden", "SE"),
+        ("denmark", "DK"),
+        ("united kingdom", "GB"),
+        ("great britain", "GB"),
+        ("ireland", "IE"),
+        ("united states", "US"),
+        ("united states of america", "US"),
+        ("canada", "CA"),
+        ("australia", "AU"),
+        ("japan", "JP"),
+        ("china", "CN"),
+        ("mexico", "MX"),
+        ("portugal", "PT"),
+        ("czech republic", "CZ"),
     ];
     let lower = v.to_lowercase();
     NAMES.iter().find(|(name, _)| *name == lower).map(|(_, code)| code.to_string()).unwrap_or_default()

@@ -42,11 +42,13 @@ fn status(line: u64, field: &str, value: &str) -> Result<Option<OrderStatus>, Ro
         (&["shipped", "fulfilled", "sent", "versendet", "versandt"], OrderStatus::Fulfilled),
         (&["pending", "open", "paid", "unfulfilled", "unshipped", "new", "offen"], OrderStatus::Pending),
     ];
-    words
-        .iter()
-        .find(|(names, _)| names.contains(&v.as_str()))
-        .map(|(_, s)| Some(*s))
-        .ok_or_else(|| RowError::new(line, field, format!("\"{value}\" is not a status Starling knows (pending, shipped, delivered, cancelled, refunded, returned)")))
+    words.iter().find(|(names, _)| names.contains(&v.as_str())).map(|(_, s)| Some(*s)).ok_or_else(|| {
+        RowError::new(
+            line,
+            field,
+            format!("\"{value}\" is not a status Starling knows (pending, shipped, delivered, cancelled, refunded, returned)"),
+        )
+    })
 }
 
 fn order(c: &Columns, group: &Group, m: &Mapping) -> Item {

@@ -181,10 +181,7 @@ type Opened = (&'static Encoding, u8, Vec<String>, Rows<Box<dyn Read + Send>>);
 /// preamble lines such as eBay's).
 fn read_header(mut input: impl Read + Send + 'static) -> Result<Opened, FileError> {
     let mut sample = Vec::with_capacity(SNIFF_BYTES);
-    (&mut input)
-        .take(SNIFF_BYTES as u64)
-        .read_to_end(&mut sample)
-        .map_err(|e| FileError::Unreadable(e.to_string()))?;
+    (&mut input).take(SNIFF_BYTES as u64).read_to_end(&mut sample).map_err(|e| FileError::Unreadable(e.to_string()))?;
     if sample.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(FileError::Empty);
     }
@@ -217,9 +214,7 @@ fn read_header(mut input: impl Read + Send + 'static) -> Result<Opened, FileErro
             None => return Err(FileError::Empty),
             Some(Err(e)) => return Err(FileError::Unreadable(e.reason)),
             Some(Ok((_, record))) if record.iter().all(|f| f.trim().is_empty()) => continue,
-            Some(Ok((_, record))) => {
-                break record.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_string()).collect::<Vec<_>>()
-            }
+            Some(Ok((_, record))) => break record.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_string()).collect::<Vec<_>>(),
         }
     };
     Ok((encoding, delimiter, headers, rows))

@@ -9,10 +9,7 @@ use std::io::Read;
 const LAYOUT: &str = "Shopify orders export";
 const DATES: &[&str] = &["%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"];
 
-pub(super) fn orders<R: Read + Send + 'static>(
-    columns: Columns,
-    rows: Rows<R>,
-) -> Result<impl Iterator<Item = Item> + Send, FileError> {
+pub(super) fn orders<R: Read + Send + 'static>(columns: Columns, rows: Rows<R>) -> Result<impl Iterator<Item = Item> + Send, FileError> {
     columns.require(LAYOUT, &["Name", "Created at", "Financial Status", "Fulfillment Status", "Lineitem name", "Lineitem quantity"])?;
     Ok(grouped(rows, columns, "Name", is_blank, order))
 }

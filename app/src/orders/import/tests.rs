@@ -6,7 +6,21 @@ use crate::orders::model::OrderStatus;
 
 const SHOPIFY_HEADER: &str = "Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Accepts Marketing,Currency,Subtotal,Shipping,Taxes,Total,Discount Code,Discount Amount,Shipping Method,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem compare at price,Lineitem sku,Lineitem requires shipping,Lineitem taxable,Lineitem fulfillment status,Billing Name,Billing Street,Billing Address1,Billing Address2,Billing Company,Billing City,Billing Zip,Billing Province,Billing Country,Billing Phone,Shipping Name,Shipping Street,Shipping Address1,Shipping Address2,Shipping Company,Shipping City,Shipping Zip,Shipping Province,Shipping Country,Shipping Phone,Notes,Note Attributes,Cancelled at,Payment Method,Payment Reference,Refunded Amount,Vendor,Id,Tags,Risk Level,Source,Lineitem discount,Phone";
 
-fn shopify_row(name: &str, email: &str, financial: &str, fulfillment: &str, fulfilled_at: &str, created: &str, qty: &str, item: &str, price: &str, sku: &str, ship_name: &str, country: &str, cancelled: &str) -> String {
+fn shopify_row(
+    name: &str,
+    email: &str,
+    financial: &str,
+    fulfillment: &str,
+    fulfilled_at: &str,
+    created: &str,
+    qty: &str,
+    item: &str,
+    price: &str,
+    sku: &str,
+    ship_name: &str,
+    country: &str,
+    cancelled: &str,
+) -> String {
     let mut cells = vec![""; 57];
     cells[0] = name;
     cells[1] = email;
@@ -23,17 +37,63 @@ fn shopify_row(name: &str, email: &str, financial: &str, fulfillment: &str, fulf
     cells[34] = ship_name;
     cells[42] = country;
     cells[46] = cancelled;
-    cells.iter().map(|c| if c.contains([',', '"', '\n']) { format!("\"{}\"", c.replace('"', "\"\"")) } else { c.to_string() }).collect::<Vec<_>>().join(",")
+    cells
+        .iter()
+        .map(|c| if c.contains([',', '"', '\n']) { format!("\"{}\"", c.replace('"', "\"\"")) } else { c.to_string() })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn shopify_file() -> String {
     [
         SHOPIFY_HEADER.to_string(),
-        shopify_row("#1001", " Anna.Becker@Example.DE ", "paid", "fulfilled", "2024-03-06 10:00:00 +0100", "2024-03-05 14:22:11 +0100", "1", "Trail Jacket", "39.90", "TJ-1", "Anna Becker", "DE", ""),
+        shopify_row(
+            "#1001",
+            " Anna.Becker@Example.DE ",
+            "paid",
+            "fulfilled",
+            "2024-03-06 10:00:00 +0100",
+            "2024-03-05 14:22:11 +0100",
+            "1",
+            "Trail Jacket",
+            "39.90",
+            "TJ-1",
+            "Anna Becker",
+            "DE",
+            "",
+        ),
         shopify_row("#1001", "", "", "", "", "", "2", "Wool Socks", "9,95", "WS-2", "", "", ""),
-        shopify_row("#1002", "tom@example.co.uk", "refunded", "", "", "2024-03-05 15:00:00 +0000", "1", "Tent \"Fjell\", 2 persons,\nwith footprint", "199.00", "TN-2", "<script>alert(1)</script>", "GB", ""),
+        shopify_row(
+            "#1002",
+            "tom@example.co.uk",
+            "refunded",
+            "",
+            "",
+            "2024-03-05 15:00:00 +0000",
+            "1",
+            "Tent \"Fjell\", 2 persons,\nwith footprint",
+            "199.00",
+            "TN-2",
+            "<script>alert(1)</script>",
+            "GB",
+            "",
+        ),
         shopify_row("#1003", "x@example.com", "paid", "", "", "yesterday", "1", "Cap", "5.00", "CP", "", "FR", ""),
-        shopify_row("#1004", "y@example.com", "voided", "", "", "2024-03-07 09:00:00 +0100", "1", "Cap", "5.00", "CP", "", "FR", "2024-03-07 10:00:00 +0100"),
+        shopify_row(
+            "#1004",
+            "y@example.com",
+            "voided",
+            "",
+            "",
+            "2024-03-07 09:00:00 +0100",
+            "1",
+            "Cap",
+            "5.00",
+            "CP",
+            "",
+            "FR",
+            "2024-03-07 10:00:00 +0100",
+        ),
     ]
     .join("\n")
 }
@@ -145,7 +205,17 @@ fn an_amazon_report_reads_tab_separated_items_without_buyer_emails() {
 
 const EBAY_HEADER: &str = "Sales Record Number,Order Number,Buyer Username,Buyer Name,Buyer Email,Buyer Note,Buyer Address 1,Buyer Address 2,Buyer City,Buyer State,Buyer Zip,Buyer Country,Ship To Name,Ship To Phone,Ship To Address 1,Ship To Address 2,Ship To City,Ship To State,Ship To Zip,Ship To Country,Item Number,Item Title,Custom Label,Sold Via Promoted Listings,Quantity,Sold For,Shipping And Handling,Seller Collected Tax,eBay Collected Tax,Electronic Waste Recycling Fee,Mattress Recycling Fee,Additional Fee,Total Price,eBay Collected Tax and Fees Included in Total,Payment Method,Sale Date,Paid On Date,Ship By Date,Minimum Estimated Delivery Date,Maximum Estimated Delivery Date,Shipped On Date,Feedback Left,Feedback Received,My Item Note,PayPal Transaction ID,Shipping Service,Tracking Number,Transaction ID,Variation Details,Global Shipping Program,Global Shipping Reference ID,Click And Collect,Click And Collect Reference Number,eBay Plus";
 
-fn ebay_row(order: &str, email: &str, country: &str, title: &str, qty: &str, price: &str, total: &str, sale: &str, shipped: &str) -> String {
+fn ebay_row(
+    order: &str,
+    email: &str,
+    country: &str,
+    title: &str,
+    qty: &str,
+    price: &str,
+    total: &str,
+    sale: &str,
+    shipped: &str,
+) -> String {
     let mut cells = vec![String::new(); 54];
     cells[0] = "101".into();
     cells[1] = order.into();
