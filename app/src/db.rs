@@ -27,6 +27,12 @@ impl Backend {
     pub fn params(self, first: usize, count: usize) -> String {
         (first..first + count).map(|i| self.param(i)).collect::<Vec<_>>().join(",")
     }
+
+    /// `(…),(…)`: the VALUES of a multi-row statement, `rows` rows of `per_row`
+    /// parameters each, numbered from 1.
+    pub fn rows(self, rows: usize, per_row: usize) -> String {
+        (0..rows).map(|r| format!("({})", self.params(1 + r * per_row, per_row))).collect::<Vec<_>>().join(",")
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -260,7 +260,7 @@ async fn seed_orders(db: &Db) -> Result<(), AppError> {
 /// A draft campaign on the first template of each of these clients: a review request 7
 /// days after delivery with an A/B test of two variants.
 async fn seed_campaigns(db: &Db, clients: &[i64]) -> Result<(), AppError> {
-    use crate::campaigns::eligibility::{Audience, Trigger};
+    use crate::campaigns::eligibility::Trigger;
     use crate::campaigns::planner::{self, CampaignRules};
     for &client_id in clients {
         let first: Option<(i64, i64, String)> =
@@ -271,12 +271,8 @@ async fn seed_campaigns(db: &Db, clients: &[i64]) -> Result<(), AppError> {
         let Some((template_id, brand_id, purpose)) = first else { continue };
         let purpose = crate::templates::model::Purpose::parse("purpose", &purpose)?;
         let rules = CampaignRules {
-            trigger: Trigger::AfterDelivery { days: 7 },
-            audience: Audience::default(),
-            cap: Default::default(),
-            window: Default::default(),
             fallback_locales: vec!["en".into()],
-            weights: vec![50, 50],
+            ..CampaignRules::new(Trigger::AfterDelivery { days: 7 }).weighted(&[50, 50])
         };
         planner::create(db, client_id, brand_id, template_id, "Review request, 7 days after delivery", purpose, &rules, "demo").await?;
     }

@@ -84,7 +84,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     use accounts::ui::{AccountPage, SignInPage, UsersPage};
     use audit::ui::AuditPage;
-    use campaigns::ui::CampaignsPage;
+    use campaigns::ui::{CampaignPage, CampaignsPage};
     use clients::ui::{BrandFormPage, ClientFormPage, ClientPage, ClientsPage, DashboardPage, StoreFormPage};
     use delivery::ui::OutboxPage;
     use orders::ui::{ApiKeysPage, CustomerPage, ImportJobPage, ImportsPage, OrdersPage, PrivacyPage};
@@ -117,6 +117,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/clients/:id/templates/:template") view=|| view! { <Layout><TemplatePage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/templates/:template/versions/:version") view=|| view! { <Layout><VersionPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/campaigns") view=|| view! { <Layout><CampaignsPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/campaigns/:campaign") view=|| view! { <Layout><CampaignPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/approvals") view=|| view! { <Layout><ApprovalsPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/outbox") view=|| view! { <Layout><OutboxPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/users") view=|| view! { <Layout><UsersPage/></Layout> } ssr=SsrMode::Async/>

@@ -131,6 +131,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     // Background work: import jobs and the daily retention purge.
     tokio::spawn(app::orders::jobs::work(db.clone(), config.data_dir.clone()));
     tokio::spawn(orders::retention_loop(db.clone()));
+    tokio::spawn(app::campaigns::monitor::work(db.clone()));
     let task = tokio::spawn(async move {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;

@@ -51,6 +51,7 @@ pub const HTTP_ROUTES: &[(&str, RouteAccess)] = &[
     ("/clients/{id}/customers/{customer}", RouteAccess::ClientOrders),
     ("/clients/{id}/imports", RouteAccess::ClientManage),
     ("/clients/{id}/campaigns", RouteAccess::ClientManage),
+    ("/clients/{id}/campaigns/{campaign}", RouteAccess::ClientManage),
     ("/clients/{id}/imports/{job}", RouteAccess::ClientManage),
     ("/clients/{id}/privacy", RouteAccess::ClientOrders),
     ("/clients/{id}/orders.csv", RouteAccess::ClientOrders),

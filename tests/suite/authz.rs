@@ -197,10 +197,19 @@ fn rpc_case(name: &str, who: Who, target: Target, n: usize) -> Option<Case> {
         }
         "create_campaign" => case(
             json!({ "form": { "client_id": client, "template_id": template_of(target), "name": format!("Matrix campaign {n}"),
-                              "trigger": "batch", "days": 0, "countries": "", "fallback": "", "weights": "" } }),
+                              "trigger": "batch", "days": 0, "countries": "", "fallback": "", "variants": [] } }),
             allow_if(manages_orders(who, own)),
         ),
         "preview_campaign" => case(json!({ "id": campaign_of(target) }), allow_if(manages_orders(who, own))),
+        "campaign_form" => case(json!({ "id": campaign_of(target) }), allow_if(manages_orders(who, own))),
+        "update_campaign" => case(
+            json!({ "id": campaign_of(target), "form": { "client_id": client, "template_id": template_of(target), "name": format!("Matrix edit {n}"),
+                              "trigger": "delivery", "days": 7, "countries": "", "fallback": "en", "variants": [] } }),
+            allow_if(manages_orders(who, own)),
+        ),
+        "campaign_detail" => {
+            Case { body: json!({ "id": campaign_of(target) }), expect: allow_if(manages_orders(who, own)), hidden: foreign_names(who) }
+        }
         "campaign_step" => case(
             json!({ "id": campaign_of(target), "step": "Resume" }),
             if manages_orders(who, own) { Expect::Status(409) } else { Expect::Deny },
@@ -345,6 +354,7 @@ fn concrete(pattern: &str, target: Target, records: &Records) -> String {
         .replace("{version}", &version_of(target).to_string())
         .replace("{customer}", &records.customer[i].to_string())
         .replace("{job}", &records.job[i].to_string())
+        .replace("{campaign}", &campaign_of(target).to_string())
 }
 
 #[tokio::test]

@@ -300,7 +300,8 @@ async fn every_page_comes_alive_when_opened_directly() {
             .replace("{customer}", &customer.to_string())
             .replace("{job}", &job.to_string())
             .replace("{template}", "1")
-            .replace("{version}", "1");
+            .replace("{version}", "1")
+            .replace("{campaign}", "1");
         browser.goto(&app.url(&path)).await.unwrap();
         let waited = browser.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("body[data-hydrated]")).await;
         assert!(waited.is_ok(), "{path} did not hydrate when opened directly");
@@ -457,11 +458,16 @@ async fn a_german_version_is_linted_as_typed_then_approved_by_reviewer_and_clien
     browser.close().await.ok();
 }
 
-/// An account manager builds a campaign with two A/B variants, previews its audience with
-/// the reasons orders are excluded, and launches it.
+/// An account manager builds a campaign with two A/B variants (one subject is refused for
+/// gating, with the reason) and a canary, previews its audience with the reasons orders are
+/// excluded, and launches it; the canary goes first and the rest is held. Synthetic bounce
+/// reports then halt it: the campaign page says which threshold with which numbers, and the
+/// manager resumes it.
 #[tokio::test]
 async fn a_manager_builds_previews_and_launches_a_campaign() {
     let app = TestApp::spawn().await;
+    let (brand_id,): (i64,) = sqlx::query_as("SELECT brand_id FROM templates WHERE id = 1").fetch_one(&app.db.pool).await.unwrap();
+    delivered_orders(&app, brand_id, 0, 120).await;
     let driver = Driver::start().await;
     let browser = driver.browser(1280, 1000, false).await;
 
@@ -475,10 +481,15 @@ async fn a_manager_builds_previews_and_launches_a_campaign() {
     fill(&browser, "#field-name", "Bewertung A/B").await;
     browser.find(Locator::Css("#field-trigger")).await.unwrap().select_by_label("One-off batch, now").await.unwrap();
     fill(&browser, "#field-fallback", "de").await;
-    fill(&browser, "#field-weights", "50,60,x").await;
+    browser.find(Locator::Css("#field-variant_count")).await.unwrap().select_by_label("2 variants").await.unwrap();
+    fill(&browser, "#field-variant-1-subject", "Gib uns 5 Sterne").await;
+    browser.find(Locator::Css("#field-canary")).await.unwrap().click().await.unwrap();
+    fill(&browser, "#field-canary_share", "80").await;
     button(&browser, "Create and preview").await.click().await.unwrap();
-    wait_for_text(&browser, "form", "2 to 4 variants").await;
-    fill(&browser, "#field-weights", "50,50").await;
+    wait_for_text(&browser, "#field-variant-1-subject-error", "Variant B").await;
+    wait_for_text(&browser, "#field-canary_share-error", "at most 50").await;
+    fill(&browser, "#field-variant-1-subject", "Wie gefällt Ihnen {{ product.name }}?").await;
+    fill(&browser, "#field-canary_share", "40").await;
     button(&browser, "Create and preview").await.click().await.unwrap();
 
     wait_for_text(&browser, ".preview", "orders qualify now").await;
@@ -487,13 +498,47 @@ async fn a_manager_builds_previews_and_launches_a_campaign() {
     let row = "//tr[td[contains(., 'Bewertung A/B')]]";
     browser.find(Locator::XPath(&format!("{row}//button[normalize-space()='Launch']"))).await.unwrap().click().await.unwrap();
     wait_for_text(&browser, "main table", "running").await;
-    let planned = app.db.pool.clone();
-    let (n,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM messages m JOIN campaigns c ON c.id = m.campaign_id WHERE c.name = 'Bewertung A/B'")
-            .fetch_one(&planned)
+    let (id,): (i64,) = sqlx::query_as("SELECT id FROM campaigns WHERE name = 'Bewertung A/B'").fetch_one(&app.db.pool).await.unwrap();
+    let canary: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM messages WHERE campaign_id = $1 AND canary = 1 AND state = 'queued' ORDER BY id")
+            .bind(id)
+            .fetch_all(&app.db.pool)
             .await
             .unwrap();
-    assert!(n > 0, "launching planned messages");
-    screenshot(&browser, "campaign-launched.png").await;
+    let (held,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE campaign_id = $1 AND state = 'held'")
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(canary.len() >= 20 && held > 0, "the canary goes first ({}), the rest is held ({held})", canary.len());
+
+    click_link(&browser, "Bewertung A/B").await;
+    wait_for_path(&browser, &format!("/clients/1/campaigns/{id}")).await;
+    wait_for_text(&browser, "#canary", "held until").await;
+    wait_for_text(&browser, "#ab-test", "Wie gefällt Ihnen").await;
+    screenshot(&browser, "campaign-canary.png").await;
+
+    // The canary goes out and a quarter of it bounces (synthetic reports).
+    let now = app::db::now_millis();
+    for (i, &m) in canary.iter().enumerate() {
+        app::campaigns::monitor::record_event(&app.db, m, "sent", &format!("smtp-{m}"), now, "250 OK").await.unwrap();
+        if i % 4 == 0 {
+            app::campaigns::monitor::record_event(&app.db, m, "bounced", &format!("dsn-{m}"), now, "550 5.1.1").await.unwrap();
+        }
+    }
+    browser.refresh().await.unwrap();
+    hydrated(&browser).await;
+    wait_for_text(&browser, "#halt-reason", "passed the 5.00% threshold").await;
+    wait_for_text(&browser, ".page-head .badge", "halted").await;
+    screenshot(&browser, "campaign-halted.png").await;
+    button(&browser, "Resume").await.click().await.unwrap();
+    wait_for_text(&browser, ".page-head .badge", "running").await;
+    wait_for_text(&browser, ".history", "campaign.resume").await;
+    let (held,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE campaign_id = $1 AND state = 'held'")
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(held, 0, "resuming releases the held audience");
     browser.close().await.ok();
 }

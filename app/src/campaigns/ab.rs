@@ -50,6 +50,15 @@ pub fn assign(campaign_id: i64, customer_id: i64, weights: &[u32]) -> usize {
     weights.len() - 1
 }
 
+/// Whether a customer is in a campaign's canary share: a hash of its own, independent of
+/// the A/B variant, so the canary is a fair sample of every variant.
+pub fn in_canary(campaign_id: i64, customer_id: i64, share: f64) -> bool {
+    let digest = Sha256::digest(format!("canary:{campaign_id}:{customer_id}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    (u64::from_be_bytes(first) as f64 / 18_446_744_073_709_551_616.0) < share
+}
+
 /// One variant's counts for the target metric.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Arm {

@@ -22,6 +22,24 @@ pub async fn preview_campaign(id: i64) -> Result<Preview, AppError> {
     crate::request::scoped(server::preview_campaign(id)).await
 }
 
+/// Changes a campaign that is not running (audit-logged with what changed).
+#[server(prefix = "/rpc", endpoint = "update_campaign", input = Json)]
+pub async fn update_campaign(id: i64, form: CampaignForm) -> Result<i64, AppError> {
+    crate::request::scoped(server::update_campaign(id, form)).await
+}
+
+/// A campaign as its form shows it, for editing.
+#[server(prefix = "/rpc", endpoint = "campaign_form", input = Json)]
+pub async fn campaign_for_edit(id: i64) -> Result<CampaignForm, AppError> {
+    crate::request::scoped(server::campaign_form(id)).await
+}
+
+/// One campaign with its canary, A/B results and history.
+#[server(prefix = "/rpc", endpoint = "campaign_detail", input = Json)]
+pub async fn get_campaign(id: i64) -> Result<CampaignDetail, AppError> {
+    crate::request::scoped(server::campaign_detail(id)).await
+}
+
 /// Launch (and plan at once), pause, resume or cancel; answers the new state.
 #[server(prefix = "/rpc", endpoint = "campaign_step", input = Json)]
 pub async fn run_campaign_step(id: i64, step: CampaignStep) -> Result<String, AppError> {
@@ -33,8 +51,11 @@ mod server {
     use super::*;
     use crate::accounts::api::caller;
     use crate::accounts::rules::{authorize, Action};
+    use crate::campaigns::canary::{CanaryRule, Thresholds};
     use crate::campaigns::eligibility::{Audience, Trigger};
-    use crate::campaigns::planner::{self, CampaignRules};
+    use crate::campaigns::monitor;
+    use crate::campaigns::planner::{self, CampaignRules, Variant};
+    use crate::compliance::model::{Finding, LintInput, Part};
     use crate::db::{now_millis, Db};
     use crate::error::FieldError;
     use crate::templates::model::Purpose;
@@ -81,13 +102,19 @@ mod server {
                 created_at: r.get("created_at"),
             })
             .collect();
+        let templates = usable_templates(db, client_id).await?;
+        Ok(CampaignList { client_id, client: client.name, campaigns, templates })
+    }
+
+    /// The client's templates with at least one approved version, with those locales.
+    async fn usable_templates(db: &Db, client_id: i64) -> Result<Vec<UsableTemplate>, AppError> {
         let approved: Vec<(i64, String, String, String, String)> = sqlx::query_as(
-            "SELECT t.id, t.name, b.name, t.purpose, v.locale FROM templates t JOIN brands b ON b.id = t.brand_id \
-             JOIN template_versions v ON v.template_id = t.id AND v.status = 'approved' WHERE t.client_id = $1 ORDER BY t.name, v.locale",
-        )
-        .bind(client_id)
-        .fetch_all(&db.pool)
-        .await?;
+                "SELECT t.id, t.name, b.name, t.purpose, v.locale FROM templates t JOIN brands b ON b.id = t.brand_id \
+                 JOIN template_versions v ON v.template_id = t.id AND v.status = 'approved' WHERE t.client_id = $1 ORDER BY t.name, v.locale",
+            )
+            .bind(client_id)
+            .fetch_all(&db.pool)
+            .await?;
         let mut templates: Vec<UsableTemplate> = Vec::new();
         for (id, name, brand, purpose, locale) in approved {
             match templates.iter_mut().find(|t| t.0 == id) {
@@ -96,17 +123,16 @@ mod server {
                 None => templates.push((id, name, brand, purpose, vec![locale])),
             }
         }
-        Ok(CampaignList { client_id, client: client.name, campaigns, templates })
+        Ok(templates)
     }
 
     fn list_of(raw: &str) -> Vec<String> {
         raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
     }
 
-    pub async fn create_campaign(form: CampaignForm) -> Result<i64, AppError> {
-        let actor = caller().await?;
-        authorize(&actor, Action::ManageCampaigns(form.client_id))?;
-        let db = &ServerState::get()?.db;
+    /// The form checked against the client's templates: the template's (id, brand,
+    /// purpose) and the rules, or every problem, each naming its field.
+    async fn validate(db: &Db, form: &CampaignForm) -> Result<(i64, Purpose, CampaignRules), AppError> {
         let template = sqlx::query("SELECT id, client_id, brand_id, purpose FROM templates WHERE id = $1")
             .bind(form.template_id)
             .fetch_optional(&db.pool)
@@ -136,30 +162,266 @@ mod server {
         if let Some(bad) = countries.iter().find(|c| c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_alphabetic())) {
             errors.push(FieldError::new("countries", format!("\"{bad}\" is not a two-letter country code (DE, FR, …).")));
         }
-        let weights: Vec<u32> = match list_of(&form.weights).iter().map(|w| w.parse::<u32>()).collect::<Result<Vec<_>, _>>() {
-            Ok(w) if w.is_empty() || ((2..=4).contains(&w.len()) && w.iter().all(|&x| (1..=100).contains(&x))) => w,
+        let lint: Vec<LintInput> = match &template {
+            Some(t) => sqlx::query_as::<_, (String, String, String)>(
+                "SELECT DISTINCT v.locale, t.platform, t.purpose FROM template_versions v JOIN templates t ON t.id = v.template_id \
+                 WHERE v.template_id = $1 AND v.status = 'approved'",
+            )
+            .bind(t.get::<i64, _>("id"))
+            .fetch_all(&db.pool)
+            .await?
+            .into_iter()
+            .map(|(locale, platform, purpose)| LintInput { locale, platform, purpose, ..LintInput::default() })
+            .collect(),
+            None => Vec::new(),
+        };
+        let variants = parse_variants(&form.variants, &lint, &mut errors);
+        let metric = match form.metric.as_str() {
+            "" | "click" => "click",
+            "review" => "review",
             _ => {
-                errors.push(FieldError::new(
-                    "weights",
-                    "An A/B test has 2 to 4 variants, each weighted 1-100 (e.g. 50,50); leave empty for none.",
-                ));
-                Vec::new()
+                errors.push(FieldError::new("metric", "Choose click rate or review rate."));
+                "click"
             }
         };
+        let canary = if form.canary { parse_canary(form, &mut errors) } else { None };
         let Some(template) = template.filter(|_| errors.is_empty()) else { return Err(AppError::Invalid(errors)) };
         let purpose = Purpose::parse("purpose", &template.get::<String, _>("purpose"))?;
         let rules = CampaignRules {
-            trigger,
             audience: Audience { countries, ..Audience::default() },
-            cap: Default::default(),
-            window: Default::default(),
             fallback_locales: list_of(&form.fallback),
-            weights,
+            variants,
+            metric: metric.into(),
+            auto_promote: form.auto_promote,
+            canary,
+            ..CampaignRules::new(trigger)
         };
-        let id =
-            planner::create(db, form.client_id, template.get("brand_id"), form.template_id, name, purpose, &rules, &actor.email).await?;
+        Ok((template.get("brand_id"), purpose, rules))
+    }
+
+    pub async fn create_campaign(form: CampaignForm) -> Result<i64, AppError> {
+        let actor = caller().await?;
+        authorize(&actor, Action::ManageCampaigns(form.client_id))?;
+        let db = &ServerState::get()?.db;
+        let (brand_id, purpose, rules) = validate(db, &form).await?;
+        let name = form.name.trim();
+        let id = planner::create(db, form.client_id, brand_id, form.template_id, name, purpose, &rules, &actor.email).await?;
         audit::record(db, Some(&actor), &actor.email, "campaign.create", Some(form.client_id), &format!("campaign {id}"), name).await?;
         Ok(id)
+    }
+
+    /// Changes a draft, paused or halted campaign (a running one is paused first). After
+    /// launch the template and the A/B variants stay as they were, so messages already
+    /// planned and the test's counts keep their meaning; every change is audit-logged with
+    /// what changed.
+    pub async fn update_campaign(id: i64, form: CampaignForm) -> Result<i64, AppError> {
+        let actor = caller().await?;
+        let db = &ServerState::get()?.db;
+        let (client_id, state) = client_of(db, id).await?;
+        authorize(&actor, Action::ManageCampaigns(client_id))?;
+        if form.client_id != client_id {
+            return Err(AppError::NotFound(format!("campaign {id}")));
+        }
+        if !matches!(state.as_str(), "draft" | "paused" | "halted") {
+            return Err(AppError::Conflict(format!("A {state} campaign cannot be changed; pause it first.")));
+        }
+        let (old_name, old_template, old_rules): (String, i64, String) =
+            sqlx::query_as("SELECT name, template_id, rules FROM campaigns WHERE id = $1").bind(id).fetch_one(&db.pool).await?;
+        let old: CampaignRules = serde_json::from_str(&old_rules).map_err(|e| AppError::Internal(format!("campaign rules: {e}")))?;
+        let (brand_id, purpose, rules) = validate(db, &form).await?;
+        if state != "draft" {
+            let mut errors = Vec::new();
+            if form.template_id != old_template {
+                errors.push(FieldError::new("template_id", "The template cannot change after launch; create a new campaign."));
+            }
+            if rules.variants != old.variants {
+                errors.push(FieldError::new(
+                    "variants",
+                    "The A/B test's variants cannot change after launch: its counts would lose their meaning.",
+                ));
+            }
+            if !errors.is_empty() {
+                return Err(AppError::Invalid(errors));
+            }
+        }
+        let name = form.name.trim();
+        let mut changed: Vec<String> = Vec::new();
+        if name != old_name {
+            changed.push(format!("name: {old_name} → {name}"));
+        }
+        if form.template_id != old_template {
+            changed.push(format!("template: {old_template} → {}", form.template_id));
+        }
+        let (before, after) = (serde_json::to_value(&old).unwrap_or_default(), serde_json::to_value(&rules).unwrap_or_default());
+        if let (Some(before), Some(after)) = (before.as_object(), after.as_object()) {
+            for (key, value) in after {
+                if before.get(key) != Some(value) {
+                    changed.push(format!("{key}: {} → {value}", before.get(key).cloned().unwrap_or_default()));
+                }
+            }
+        }
+        if changed.is_empty() {
+            return Ok(id);
+        }
+        // A draft's canary choice decides the phase it starts in; after launch the phase
+        // is the canary's own business.
+        let phase = if state == "draft" {
+            if rules.canary.is_some() {
+                "canary"
+            } else {
+                "full"
+            }
+        } else {
+            ""
+        };
+        sqlx::query(
+            "UPDATE campaigns SET name = $1, template_id = $2, brand_id = $3, purpose = $4, rules = $5, updated_at = $6, \
+               phase = CASE WHEN $7 = '' THEN phase ELSE $7 END WHERE id = $8",
+        )
+        .bind(name)
+        .bind(form.template_id)
+        .bind(brand_id)
+        .bind(purpose.as_str())
+        .bind(serde_json::to_string(&rules).map_err(|e| AppError::Internal(e.to_string()))?)
+        .bind(now_millis())
+        .bind(phase)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+        audit::record(db, Some(&actor), &actor.email, "campaign.edit", Some(client_id), &format!("campaign {id}"), &changed.join("; "))
+            .await?;
+        Ok(id)
+    }
+
+    /// The campaign as the form shows it, for editing.
+    pub async fn campaign_form(id: i64) -> Result<CampaignForm, AppError> {
+        let actor = caller().await?;
+        let db = &ServerState::get()?.db;
+        let (client_id, _) = client_of(db, id).await?;
+        authorize(&actor, Action::ManageCampaigns(client_id))?;
+        let (name, template_id, rules): (String, i64, String) =
+            sqlx::query_as("SELECT name, template_id, rules FROM campaigns WHERE id = $1").bind(id).fetch_one(&db.pool).await?;
+        let rules: CampaignRules = serde_json::from_str(&rules).map_err(|e| AppError::Internal(format!("campaign rules: {e}")))?;
+        let (trigger, days) = match rules.trigger {
+            Trigger::AfterFulfilment { days } => ("fulfilment", days),
+            Trigger::AfterDelivery { days } => ("delivery", days),
+            Trigger::Batch => ("batch", 0),
+        };
+        let number = |x: f64| {
+            let s = format!("{:.3}", x * 100.0);
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        };
+        let canary = rules.canary.unwrap_or_default();
+        Ok(CampaignForm {
+            client_id,
+            template_id,
+            name,
+            trigger: trigger.into(),
+            days,
+            countries: rules.audience.countries.join(", "),
+            fallback: rules.fallback_locales.join(", "),
+            variants: rules
+                .variants
+                .iter()
+                .map(|v| VariantForm { weight: v.weight.to_string(), subject: v.subject.clone(), delay_hours: v.delay_hours.to_string() })
+                .collect(),
+            metric: rules.metric.clone(),
+            auto_promote: rules.auto_promote,
+            canary: rules.canary.is_some(),
+            canary_share: number(canary.share),
+            bounce_pct: number(canary.thresholds.bounce),
+            complaint_pct: number(canary.thresholds.complaint),
+            unsubscribe_pct: number(canary.thresholds.unsubscribe),
+            hold_hours: canary.hold_hours.to_string(),
+        })
+    }
+
+    /// Variants as typed: none, or 2-4 with weights 1-100, subjects of at most 200
+    /// characters and delays of at most 720 hours; errors name the variant and field.
+    fn parse_variants(forms: &[VariantForm], lint: &[LintInput], errors: &mut Vec<FieldError>) -> Vec<Variant> {
+        if forms.is_empty() {
+            return Vec::new();
+        }
+        if !(2..=4).contains(&forms.len()) {
+            errors.push(FieldError::new("variants", "An A/B test has 2 to 4 variants."));
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (i, f) in forms.iter().enumerate() {
+            let label = variant_label(i);
+            let weight = match f.weight.trim().parse::<u32>() {
+                Ok(w) if (1..=100).contains(&w) => w,
+                _ => {
+                    errors.push(FieldError::new(format!("variant-{i}-weight"), format!("Variant {label}: a weight from 1 to 100.")));
+                    0
+                }
+            };
+            let delay_hours = match f.delay_hours.trim() {
+                "" => 0,
+                raw => match raw.parse::<u32>() {
+                    Ok(h) if h <= 720 => h,
+                    _ => {
+                        errors.push(FieldError::new(
+                            format!("variant-{i}-delay"),
+                            format!("Variant {label}: extra delay in whole hours, at most 720 (30 days)."),
+                        ));
+                        0
+                    }
+                },
+            };
+            let subject = f.subject.trim().to_string();
+            if subject.chars().count() > 200 {
+                errors.push(FieldError::new(format!("variant-{i}-subject"), format!("Variant {label}: at most 200 characters.")));
+            } else if let Some(problem) = crate::templates::render::variable_problems(&subject).into_iter().next() {
+                errors.push(FieldError::new(format!("variant-{i}-subject"), format!("Variant {label}: {}", problem.message)));
+            } else if let Some((locale, finding)) = blocking_subject_finding(&subject, lint) {
+                errors.push(FieldError::new(
+                    format!("variant-{i}-subject"),
+                    format!("Variant {label} ({locale}): {} {}", finding.message, finding.explanation),
+                ));
+            }
+            out.push(Variant { weight, subject, delay_hours });
+        }
+        out
+    }
+
+    /// A subject override is checked like the approved subject it replaces: against the
+    /// compliance rules of each approved locale (incentives, gating, …).
+    fn blocking_subject_finding(subject: &str, lint: &[LintInput]) -> Option<(String, Finding)> {
+        if subject.is_empty() {
+            return None;
+        }
+        lint.iter().find_map(|input| {
+            let input = LintInput { subject: subject.to_string(), ..input.clone() };
+            crate::compliance::lint(&input).into_iter().find(|f| f.blocks() && f.part == Part::Subject).map(|f| (input.locale.clone(), f))
+        })
+    }
+
+    /// A percentage as typed ("5", "0.1", "2,5") within `max`, as a fraction.
+    fn percent(raw: &str, field: &str, what: &str, max: f64, errors: &mut Vec<FieldError>) -> f64 {
+        match raw.trim().trim_end_matches('%').replace(',', ".").trim().parse::<f64>() {
+            Ok(p) if p > 0.0 && p <= max => p / 100.0,
+            _ => {
+                errors.push(FieldError::new(field, format!("{what}: a percentage above 0 and at most {max}.")));
+                0.0
+            }
+        }
+    }
+
+    fn parse_canary(form: &CampaignForm, errors: &mut Vec<FieldError>) -> Option<CanaryRule> {
+        let or = |raw: &str, default: &str| if raw.trim().is_empty() { default.to_string() } else { raw.to_string() };
+        let share = percent(&or(&form.canary_share, "5"), "canary_share", "Canary share", 50.0, errors);
+        let bounce = percent(&or(&form.bounce_pct, "5"), "bounce_pct", "Bounce threshold", 100.0, errors);
+        let complaint = percent(&or(&form.complaint_pct, "0.1"), "complaint_pct", "Complaint threshold", 100.0, errors);
+        let unsubscribe = percent(&or(&form.unsubscribe_pct, "2"), "unsubscribe_pct", "Unsubscribe threshold", 100.0, errors);
+        let hold_hours = match or(&form.hold_hours, "24").trim().parse::<u32>() {
+            Ok(h) if h <= 168 => h,
+            _ => {
+                errors.push(FieldError::new("hold_hours", "Watch the canary for 0 to 168 hours (a week)."));
+                0
+            }
+        };
+        Some(CanaryRule { share, thresholds: Thresholds { bounce, complaint, unsubscribe, ..Thresholds::default() }, hold_hours })
     }
 
     async fn client_of(db: &Db, id: i64) -> Result<(i64, String), AppError> {
@@ -205,10 +467,146 @@ mod server {
             &format!("{state} -> {next}"),
         )
         .await?;
+        match (state.as_str(), next) {
+            // Resuming a halted campaign accepts what halted it: rates are judged afresh
+            // from now, and a halted canary counts as seen, so the held audience goes.
+            ("halted", "running") => {
+                sqlx::query("UPDATE campaigns SET halt_reason = '', monitor_from = $1 WHERE id = $2")
+                    .bind(now_millis())
+                    .bind(id)
+                    .execute(&db.pool)
+                    .await?;
+                monitor::release(db, id, now_millis()).await?;
+            }
+            (_, "cancelled") => {
+                sqlx::query("UPDATE messages SET state = 'cancelled' WHERE campaign_id = $1 AND state IN ('queued', 'held')")
+                    .bind(id)
+                    .execute(&db.pool)
+                    .await?;
+            }
+            _ => {}
+        }
         if next == "running" {
             let salt = crate::orders::privacy::salt(db).await?;
             planner::plan(db, &salt, id, now_millis()).await?;
         }
         Ok(next.to_string())
+    }
+
+    pub async fn campaign_detail(id: i64) -> Result<CampaignDetail, AppError> {
+        let actor = caller().await?;
+        let db = &ServerState::get()?.db;
+        let (client_id, _) = client_of(db, id).await?;
+        authorize(&actor, Action::ManageCampaigns(client_id))?;
+        let row = sqlx::query(
+            "SELECT c.name, c.purpose, c.state, c.phase, c.rules, c.halt_reason, c.monitor_from, b.name AS brand, t.name AS template, \
+               k.name AS client \
+             FROM campaigns c JOIN brands b ON b.id = c.brand_id JOIN templates t ON t.id = c.template_id JOIN clients k ON k.id = c.client_id \
+             WHERE c.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await?;
+        let raw_rules: String = row.get("rules");
+        let rules: CampaignRules = serde_json::from_str(&raw_rules).map_err(|e| AppError::Internal(format!("campaign rules: {e}")))?;
+        let phase: String = row.get("phase");
+        let messages: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM messages WHERE campaign_id = $1 GROUP BY state ORDER BY state")
+                .bind(id)
+                .fetch_all(&db.pool)
+                .await?;
+        let canary = match rules.canary {
+            Some(rule) => {
+                let counts = monitor::counts(db, id, phase == "canary", row.get("monitor_from")).await?;
+                let held = messages.iter().find(|(s, _)| s == "held").map_or(0, |m| m.1 as u64);
+                Some(CanaryView {
+                    share: rule.share,
+                    bounce: rule.thresholds.bounce,
+                    complaint: rule.thresholds.complaint,
+                    unsubscribe: rule.thresholds.unsubscribe,
+                    min_sent: rule.thresholds.min_sent,
+                    hold_hours: rule.hold_hours,
+                    phase: phase.clone(),
+                    sent: counts.sent,
+                    delivered: counts.delivered,
+                    bounced: counts.bounced,
+                    complained: counts.complained,
+                    unsubscribed: counts.unsubscribed,
+                    held,
+                })
+            }
+            None => None,
+        };
+        let (mut variants, mut verdict, mut winner) = (Vec::new(), String::new(), None);
+        if rules.variants.len() > 1 {
+            let (counts, arms, decision, won) = monitor::judge_test(db, id).await?;
+            for (i, v) in rules.variants.iter().enumerate() {
+                let c = counts.iter().find(|c| c.variant == i as i64).cloned().unwrap_or_default();
+                let (low, high) = arms[i].interval();
+                variants.push(VariantResult {
+                    label: variant_label(i),
+                    weight: v.weight,
+                    subject: v.subject.clone(),
+                    delay_hours: v.delay_hours,
+                    planned: c.planned,
+                    sent: c.sent,
+                    delivered: c.delivered,
+                    opened: c.opened,
+                    successes: arms[i].successes,
+                    rate: arms[i].rate(),
+                    low,
+                    high,
+                });
+            }
+            verdict = match decision {
+                crate::campaigns::ab::Verdict::Collecting => format!(
+                    "Collecting: every variant needs {} delivered messages before the test can decide.",
+                    crate::campaigns::ab::MIN_PER_ARM
+                ),
+                crate::campaigns::ab::Verdict::Undecided => "No winner yet: the difference is not yet beyond chance.".into(),
+                crate::campaigns::ab::Verdict::Winner(w) => format!("Variant {} wins.", variant_label(w)),
+            };
+            winner = won.map(|w| variant_label(w as usize));
+        }
+        let history: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT at, actor_email, action, detail FROM audit_log WHERE client_id = $1 AND subject = $2 ORDER BY at DESC, id DESC LIMIT 100",
+        )
+        .bind(client_id)
+        .bind(format!("campaign {id}"))
+        .fetch_all(&db.pool)
+        .await?;
+        let window = rules.window;
+        let settings = vec![
+            ("Countries".to_string(), if rules.audience.countries.is_empty() { "all".into() } else { rules.audience.countries.join(", ") }),
+            ("Excluded statuses".into(), rules.audience.exclude_statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+            ("Send window".into(), format!("{:02}:00-{:02}:00 buyer's local time", window.start_hour, window.end_hour)),
+            ("Frequency cap".into(), format!("{} proactive messages per {} days", rules.cap.max, rules.cap.window_days)),
+            (
+                "Fallback languages".into(),
+                if rules.fallback_locales.is_empty() { "none".into() } else { rules.fallback_locales.join(" → ") },
+            ),
+        ];
+        Ok(CampaignDetail {
+            client_id,
+            client: row.get("client"),
+            id,
+            name: row.get("name"),
+            brand: row.get("brand"),
+            template: row.get("template"),
+            purpose: row.get("purpose"),
+            state: row.get("state"),
+            trigger: describe_trigger(&raw_rules),
+            halt_reason: row.get("halt_reason"),
+            settings,
+            messages,
+            canary,
+            metric: rules.metric.clone(),
+            variants,
+            verdict,
+            winner,
+            auto_promote: rules.auto_promote,
+            history,
+            templates: usable_templates(db, client_id).await?,
+        })
     }
 }

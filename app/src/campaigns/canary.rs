@@ -22,6 +22,21 @@ impl Default for Thresholds {
     }
 }
 
+/// A campaign's canary: the share of the audience that goes first, the thresholds that
+/// halt it, and how long the canary is watched after its last message before the rest go.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CanaryRule {
+    pub share: f64,
+    pub thresholds: Thresholds,
+    pub hold_hours: u32,
+}
+
+impl Default for CanaryRule {
+    fn default() -> Self {
+        CanaryRule { share: 0.05, thresholds: Thresholds::default(), hold_hours: 24 }
+    }
+}
+
 /// A campaign's message counts (the canary's, while it holds).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {

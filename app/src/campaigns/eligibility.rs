@@ -91,6 +91,8 @@ pub struct Rules {
     pub approved_locales: Vec<String>,
     /// Tried after the buyer's own locale and its language (e.g. `["en"]`).
     pub fallback_locales: Vec<String>,
+    /// Added to the trigger's due time (an A/B variant's extra send delay; 0 otherwise).
+    pub delay_ms: i64,
 }
 
 /// What the planner knows about one order.
@@ -375,7 +377,7 @@ pub fn decide(order: &OrderFacts, customer: Option<&CustomerFacts>, history: &Hi
     let Some(locale) = resolve_locale(&customer.locale, &rules.approved_locales, &rules.fallback_locales) else {
         return Exclude(Exclusion::NoApprovedVersion { locale: customer.locale.clone() });
     };
-    let Some(due) = due_at(order, rules.trigger, now) else {
+    let Some(due) = due_at(order, rules.trigger, now).map(|due| due + rules.delay_ms) else {
         return Wait(Waiting::Trigger);
     };
     let mut at = due.max(now);

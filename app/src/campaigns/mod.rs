@@ -10,6 +10,8 @@ pub mod canary;
 pub mod eligibility;
 pub mod model;
 #[cfg(feature = "ssr")]
+pub mod monitor;
+#[cfg(feature = "ssr")]
 pub mod planner;
 pub mod ui;
 

@@ -30,6 +30,16 @@ pub struct CampaignList {
     pub templates: Vec<UsableTemplate>,
 }
 
+/// One A/B variant in the new-campaign form (text as typed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariantForm {
+    pub weight: String,
+    /// Subject override; empty keeps the template's.
+    pub subject: String,
+    /// Extra hours before sending.
+    pub delay_hours: String,
+}
+
 /// The new-campaign form.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignForm {
@@ -43,8 +53,98 @@ pub struct CampaignForm {
     pub countries: String,
     /// Comma-separated locales tried after the buyer's own (e.g. `en`).
     pub fallback: String,
-    /// A/B weights, comma-separated (`50,50`); empty = no test.
-    pub weights: String,
+    /// The A/B test's variants: none, or 2-4.
+    #[serde(default)]
+    pub variants: Vec<VariantForm>,
+    /// `click` or `review`.
+    #[serde(default)]
+    pub metric: String,
+    #[serde(default)]
+    pub auto_promote: bool,
+    /// A canary goes first when set.
+    #[serde(default)]
+    pub canary: bool,
+    /// Percentages as typed: the canary share and the halt thresholds.
+    #[serde(default)]
+    pub canary_share: String,
+    #[serde(default)]
+    pub bounce_pct: String,
+    #[serde(default)]
+    pub complaint_pct: String,
+    #[serde(default)]
+    pub unsubscribe_pct: String,
+    #[serde(default)]
+    pub hold_hours: String,
+}
+
+/// One variant's results on the campaign page.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VariantResult {
+    pub label: String,
+    pub weight: u32,
+    pub subject: String,
+    pub delay_hours: u32,
+    pub planned: u64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub opened: u64,
+    pub successes: u64,
+    /// Successes / delivered, with its 95% Wilson interval.
+    pub rate: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// The canary's state on the campaign page.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CanaryView {
+    pub share: f64,
+    pub bounce: f64,
+    pub complaint: f64,
+    pub unsubscribe: f64,
+    pub min_sent: u64,
+    pub hold_hours: u32,
+    /// `canary` while it holds, `full` after.
+    pub phase: String,
+    pub sent: u64,
+    pub delivered: u64,
+    pub bounced: u64,
+    pub complained: u64,
+    pub unsubscribed: u64,
+    /// Messages waiting for the canary to pass.
+    pub held: u64,
+}
+
+/// One campaign, whole.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CampaignDetail {
+    pub client_id: i64,
+    pub client: String,
+    pub id: i64,
+    pub name: String,
+    pub brand: String,
+    pub template: String,
+    pub purpose: String,
+    pub state: String,
+    pub trigger: String,
+    /// Which threshold halted it, with the numbers (empty unless halted).
+    pub halt_reason: String,
+    /// (label, value) of the rules, for reading.
+    pub settings: Vec<(String, String)>,
+    /// Messages per outbox state.
+    pub messages: Vec<(String, i64)>,
+    pub canary: Option<CanaryView>,
+    /// `click` or `review`.
+    pub metric: String,
+    pub variants: Vec<VariantResult>,
+    /// "Collecting", "Undecided" or "B wins", in words.
+    pub verdict: String,
+    pub winner: Option<String>,
+    pub auto_promote: bool,
+    /// (at, who, action, detail): the campaign's audit trail, newest first.
+    pub history: Vec<(i64, String, String, String)>,
+    /// The client's usable templates, for the edit form.
+    pub templates: Vec<UsableTemplate>,
 }
 
 /// What planning now would decide (the audience preview).
@@ -96,4 +196,9 @@ impl CampaignStep {
             .filter(|s| s.next(state).is_some())
             .collect()
     }
+}
+
+/// A variant's name in pages: A, B, C, D.
+pub fn variant_label(index: usize) -> String {
+    char::from(b'A' + (index.min(25) as u8)).to_string()
 }

@@ -2,12 +2,20 @@
 //! records each final decision durably, once per (campaign, order). A message to send goes
 //! into the `messages` outbox with the exact approved version it will use; the unique
 //! index on (order, purpose) makes a second message for the same order and purpose
-//! impossible, whichever planner (process, restart) gets there first. Planners of one
-//! brand take turns (a row lock on the brand on PostgreSQL; SQLite has one writer), so the
-//! frequency cap sees every message already planned.
+//! impossible, whichever planner (process, restart) gets there first.
+//!
+//! One pass is one transaction that first takes the brand's turn (a row write on the
+//! brand: a row lock on PostgreSQL, the write lock on SQLite), so planners of one brand
+//! never interleave and the frequency cap sees every message already planned. It reads
+//! the brand's facts once (planned sends, consents, suppressions), then the orders page
+//! by page with their history joined in, decides in memory, and writes each page's
+//! decisions and messages as multi-row statements.
 
 use super::ab;
-use super::eligibility::{decide, Audience, Cap, CustomerFacts, Decision, Exclusion, History, OrderFacts, Rules, SendWindow, Trigger};
+use super::canary::CanaryRule;
+use super::eligibility::{
+    decide, Audience, Cap, CustomerFacts, Decision, Exclusion, History, OrderFacts, Rules, SendWindow, Trigger, DAY_MS,
+};
 use crate::db::{Backend, Db};
 use crate::error::AppError;
 use crate::orders::model::OrderStatus;
@@ -17,11 +25,25 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
 
-/// Orders looked at per transaction.
-const PAGE: i64 = 2_000;
+/// Orders read and decided per page.
+const PAGE: i64 = 20_000;
+/// Rows per multi-row INSERT.
+const ROWS_PER_INSERT: usize = 1_000;
+
+/// One A/B variant: its share and what it changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Variant {
+    pub weight: u32,
+    /// Replaces the template's subject when not empty (same variables allowed).
+    #[serde(default)]
+    pub subject: String,
+    /// Hours added to the trigger's delay.
+    #[serde(default)]
+    pub delay_hours: u32,
+}
 
 /// What a campaign keeps in its `rules` column.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CampaignRules {
     pub trigger: Trigger,
     #[serde(default)]
@@ -32,9 +54,51 @@ pub struct CampaignRules {
     pub window: SendWindow,
     #[serde(default)]
     pub fallback_locales: Vec<String>,
-    /// A/B weights (empty: no test, everyone gets variant 0).
+    /// The A/B test's variants (empty: no test, everyone gets variant 0).
     #[serde(default)]
-    pub weights: Vec<u32>,
+    pub variants: Vec<Variant>,
+    /// The A/B test's target metric: `click` (clicks / delivered) or `review`.
+    #[serde(default = "click")]
+    pub metric: String,
+    /// Once a winner is declared, the rest of the audience gets it.
+    #[serde(default)]
+    pub auto_promote: bool,
+    /// A canary share goes first (none: everything goes at once).
+    #[serde(default)]
+    pub canary: Option<CanaryRule>,
+}
+
+fn click() -> String {
+    "click".into()
+}
+
+impl CampaignRules {
+    /// A campaign with this trigger and every other rule at its default.
+    pub fn new(trigger: Trigger) -> CampaignRules {
+        CampaignRules {
+            trigger,
+            audience: Audience::default(),
+            cap: Cap::default(),
+            window: SendWindow::default(),
+            fallback_locales: Vec::new(),
+            variants: Vec::new(),
+            metric: click(),
+            auto_promote: false,
+            canary: None,
+        }
+    }
+
+    /// With an A/B test of variants that differ only in their weights.
+    pub fn weighted(self, weights: &[u32]) -> CampaignRules {
+        CampaignRules {
+            variants: weights.iter().map(|&weight| Variant { weight, subject: String::new(), delay_hours: 0 }).collect(),
+            ..self
+        }
+    }
+
+    pub fn weights(&self) -> Vec<u32> {
+        self.variants.iter().map(|v| v.weight).collect()
+    }
 }
 
 /// What one planning pass did.
@@ -42,12 +106,15 @@ pub struct CampaignRules {
 pub struct PlanStats {
     pub looked_at: u64,
     pub planned: u64,
+    /// Of the planned, how many wait for the canary.
+    pub held: u64,
     pub excluded: u64,
     pub waiting: u64,
     /// Exclusions per rule key.
     pub by_rule: Vec<(String, u64)>,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn create(
     db: &Db,
     client_id: i64,
@@ -60,9 +127,10 @@ pub async fn create(
 ) -> Result<i64, AppError> {
     let json = serde_json::to_string(rules).map_err(|e| AppError::Internal(e.to_string()))?;
     let now = crate::db::now_millis();
+    let phase = if rules.canary.is_some() { "canary" } else { "full" };
     let row = sqlx::query(
-        "INSERT INTO campaigns (client_id, brand_id, template_id, name, purpose, rules, state, created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7, $8, $8) RETURNING id",
+        "INSERT INTO campaigns (client_id, brand_id, template_id, name, purpose, rules, state, phase, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7, $8, $9, $9) RETURNING id",
     )
     .bind(client_id)
     .bind(brand_id)
@@ -70,6 +138,7 @@ pub async fn create(
     .bind(name)
     .bind(purpose.as_str())
     .bind(json)
+    .bind(phase)
     .bind(by)
     .bind(now)
     .fetch_one(&db.pool)
@@ -87,26 +156,29 @@ pub async fn set_state(db: &Db, campaign_id: i64, state: &str) -> Result<(), App
     Ok(())
 }
 
-struct Campaign {
-    client_id: i64,
-    brand_id: i64,
-    purpose: Purpose,
-    rules: CampaignRules,
+pub struct Campaign {
+    pub id: i64,
+    pub client_id: i64,
+    pub brand_id: i64,
+    pub purpose: Purpose,
+    pub state: String,
+    pub phase: String,
+    pub winner: Option<i64>,
+    pub rules: CampaignRules,
     /// Approved version per locale.
-    versions: HashMap<String, i64>,
+    pub versions: HashMap<String, i64>,
 }
 
-async fn load(db: &Db, campaign_id: i64, running_only: bool) -> Result<Option<Campaign>, AppError> {
-    let Some(row) = sqlx::query("SELECT client_id, brand_id, template_id, purpose, rules, state FROM campaigns WHERE id = $1")
-        .bind(campaign_id)
-        .fetch_optional(&db.pool)
-        .await?
+/// The campaign with its approved versions (read inside `tx`, after any lock it took).
+pub async fn load(tx: &mut Tx<'_>, campaign_id: i64) -> Result<Option<Campaign>, AppError> {
+    let Some(row) =
+        sqlx::query("SELECT client_id, brand_id, template_id, purpose, rules, state, phase, winner FROM campaigns WHERE id = $1")
+            .bind(campaign_id)
+            .fetch_optional(&mut **tx)
+            .await?
     else {
         return Ok(None);
     };
-    if running_only && row.get::<String, _>("state") != "running" {
-        return Ok(None);
-    }
     let purpose = Purpose::parse("purpose", &row.get::<String, _>("purpose"))?;
     let rules: CampaignRules =
         serde_json::from_str(&row.get::<String, _>("rules")).map_err(|e| AppError::Internal(format!("campaign rules: {e}")))?;
@@ -114,20 +186,25 @@ async fn load(db: &Db, campaign_id: i64, running_only: bool) -> Result<Option<Ca
     let versions: Vec<(String, i64)> =
         sqlx::query_as("SELECT locale, id FROM template_versions WHERE template_id = $1 AND status = 'approved' ORDER BY number")
             .bind(row.get::<i64, _>("template_id"))
-            .fetch_all(&db.pool)
+            .fetch_all(&mut **tx)
             .await?;
     Ok(Some(Campaign {
+        id: campaign_id,
         client_id: row.get("client_id"),
         brand_id: row.get("brand_id"),
         purpose,
+        state: row.get("state"),
+        phase: row.get("phase"),
+        winner: row.get("winner"),
         rules,
         versions: versions.into_iter().collect(),
     }))
 }
 
 impl Campaign {
-    fn rules(&self) -> Rules {
-        Rules {
+    /// The rules of each variant (one when there is no test): they differ in delay only.
+    fn variant_rules(&self) -> Vec<Rules> {
+        let base = Rules {
             purpose: self.purpose,
             trigger: self.rules.trigger,
             audience: self.rules.audience.clone(),
@@ -135,6 +212,23 @@ impl Campaign {
             window: self.rules.window,
             approved_locales: self.versions.keys().cloned().collect(),
             fallback_locales: self.rules.fallback_locales.clone(),
+            delay_ms: 0,
+        };
+        if self.rules.variants.is_empty() {
+            return vec![base];
+        }
+        self.rules.variants.iter().map(|v| Rules { delay_ms: i64::from(v.delay_hours) * 3_600_000, ..base.clone() }).collect()
+    }
+
+    /// The variant a customer gets: the promoted winner, or the deterministic assignment.
+    pub fn variant_of(&self, customer_id: i64) -> usize {
+        let weights = self.rules.weights();
+        if weights.len() < 2 {
+            return 0;
+        }
+        match self.winner {
+            Some(w) if self.rules.auto_promote && (w as usize) < weights.len() => w as usize,
+            _ => ab::assign(self.id, customer_id, &weights),
         }
     }
 }
@@ -144,101 +238,171 @@ struct Decided {
     order_id: i64,
     platform_order_id: String,
     customer_id: Option<i64>,
+    variant: usize,
     decision: Decision,
+}
+
+pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// Takes the brand's planning turn inside `tx`: a write on the brand's row (a row lock on
+/// PostgreSQL, the database's write lock on SQLite), held until `tx` ends.
+pub async fn take_brand_turn(tx: &mut Tx<'_>, brand_id: i64) -> Result<(), AppError> {
+    sqlx::query("UPDATE brands SET name = name WHERE id = $1").bind(brand_id).execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// One planning pass over every undecided order of a running campaign's brand.
 pub async fn plan(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result<PlanStats, AppError> {
     let mut stats = PlanStats::default();
-    let Some(campaign) = load(db, campaign_id, true).await? else { return Ok(stats) };
-    let rules = campaign.rules();
+    let Some(brand_id) =
+        sqlx::query_scalar::<_, i64>("SELECT brand_id FROM campaigns WHERE id = $1").bind(campaign_id).fetch_optional(&db.pool).await?
+    else {
+        return Ok(stats);
+    };
+    let mut tx = db.pool.begin().await?;
+    take_brand_turn(&mut tx, brand_id).await?;
+    let Some(campaign) = load(&mut tx, campaign_id).await?.filter(|c| c.state == "running") else {
+        tx.rollback().await?;
+        return Ok(stats);
+    };
+    let mut decider = Decider::new(&mut tx, salt, &campaign, now).await?;
     let mut by_rule: HashMap<String, u64> = HashMap::new();
-    let mut after = 0i64;
     loop {
-        let mut tx = db.pool.begin().await?;
-        if db.backend == Backend::Postgres {
-            // Planners of one brand take turns: the cap must see every planned message.
-            sqlx::query("SELECT id FROM brands WHERE id = $1 FOR UPDATE").bind(campaign.brand_id).execute(&mut *tx).await?;
+        let page = decider.next_page(&mut tx).await?;
+        if page.is_empty() {
+            break;
         }
-        let page = decide_page(&mut tx, db.backend, salt, &campaign, &rules, campaign_id, after, now).await?;
-        let Some(last) = page.last() else { break };
-        after = last.order_id;
-        for Decided { order_id, customer_id, decision, .. } in page {
-            stats.looked_at += 1;
-            match decision {
-                Decision::Wait(_) => stats.waiting += 1,
-                Decision::Exclude(exclusion) => {
-                    stats.excluded += 1;
-                    *by_rule.entry(exclusion.key().to_string()).or_default() += 1;
-                    record(&mut tx, campaign_id, order_id, "exclude", exclusion.key(), &exclusion.explain(), now).await?;
-                }
-                Decision::Send { at, locale } => {
-                    let (Some(customer_id), Some(&version)) = (customer_id, campaign.versions.get(&locale)) else { continue };
-                    let variant =
-                        if campaign.rules.weights.len() > 1 { ab::assign(campaign_id, customer_id, &campaign.rules.weights) } else { 0 };
-                    let inserted = sqlx::query(
-                        "INSERT INTO messages (client_id, brand_id, campaign_id, order_id, customer_id, purpose, channel, \
-                           template_version_id, locale, variant, send_at, state, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, 'email', $7, $8, $9, $10, 'queued', $11) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(campaign.client_id)
-                    .bind(campaign.brand_id)
-                    .bind(campaign_id)
-                    .bind(order_id)
-                    .bind(customer_id)
-                    .bind(campaign.purpose.as_str())
-                    .bind(version)
-                    .bind(locale.as_str())
-                    .bind(variant as i64)
-                    .bind(at)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if inserted == 1 {
-                        stats.planned += 1;
-                        record(&mut tx, campaign_id, order_id, "send", "", "", now).await?;
-                    } else {
-                        // Another campaign planned this order's message of this purpose first.
-                        stats.excluded += 1;
-                        *by_rule.entry("already_asked".into()).or_default() += 1;
-                        record(
-                            &mut tx,
-                            campaign_id,
-                            order_id,
-                            "exclude",
-                            "already_asked",
-                            "this order already has a message for this purpose",
-                            now,
-                        )
-                        .await?;
-                    }
-                }
-            }
-        }
-        tx.commit().await?;
+        write_page(&mut tx, db.backend, &campaign, page, now, &mut stats, &mut by_rule).await?;
     }
+    tx.commit().await?;
     let mut by_rule: Vec<(String, u64)> = by_rule.into_iter().collect();
     by_rule.sort();
     stats.by_rule = by_rule;
     Ok(stats)
 }
 
+/// A message row of the outbox, before it is written.
+struct Planned {
+    order_id: i64,
+    customer_id: i64,
+    version: i64,
+    locale: String,
+    variant: i64,
+    send_at: i64,
+    state: &'static str,
+    canary: i64,
+}
+
+async fn write_page(
+    tx: &mut Tx<'_>,
+    b: Backend,
+    campaign: &Campaign,
+    page: Vec<Decided>,
+    now: i64,
+    stats: &mut PlanStats,
+    by_rule: &mut HashMap<String, u64>,
+) -> Result<(), AppError> {
+    let canary_phase = campaign.phase == "canary";
+    let mut planned = Vec::new();
+    // (order, outcome, rule key, detail)
+    let mut decisions: Vec<(i64, &'static str, String, String)> = Vec::new();
+    for Decided { order_id, customer_id, variant, decision, .. } in page {
+        stats.looked_at += 1;
+        match decision {
+            Decision::Wait(_) => stats.waiting += 1,
+            Decision::Exclude(exclusion) => {
+                stats.excluded += 1;
+                *by_rule.entry(exclusion.key().to_string()).or_default() += 1;
+                decisions.push((order_id, "exclude", exclusion.key().to_string(), exclusion.explain()));
+            }
+            Decision::Send { at, locale } => {
+                let (Some(customer_id), Some(&version)) = (customer_id, campaign.versions.get(&locale)) else { continue };
+                let (state, canary) = match &campaign.rules.canary {
+                    Some(rule) if canary_phase => {
+                        if ab::in_canary(campaign.id, customer_id, rule.share) {
+                            ("queued", 1)
+                        } else {
+                            ("held", 0)
+                        }
+                    }
+                    _ => ("queued", 0),
+                };
+                planned.push(Planned { order_id, customer_id, version, locale, variant: variant as i64, send_at: at, state, canary });
+            }
+        }
+    }
+    // Messages first: the unique (order, purpose) index answers which were really new.
+    let mut inserted: HashSet<i64> = HashSet::new();
+    const MESSAGE_BINDS: usize = 8;
+    for chunk in planned.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO messages (order_id, customer_id, template_version_id, locale, variant, send_at, state, canary, \
+               client_id, brand_id, campaign_id, purpose, channel, created_at) \
+             SELECT v.*, {}, {}, {}, '{}', 'email', {now} FROM (VALUES {}) AS v WHERE true \
+             ON CONFLICT DO NOTHING RETURNING order_id",
+            campaign.client_id,
+            campaign.brand_id,
+            campaign.id,
+            campaign.purpose.as_str(),
+            b.rows(chunk.len(), MESSAGE_BINDS)
+        );
+        let mut query = sqlx::query_scalar::<_, i64>(&sql).persistent(chunk.len() == ROWS_PER_INSERT);
+        for m in chunk {
+            query = query
+                .bind(m.order_id)
+                .bind(m.customer_id)
+                .bind(m.version)
+                .bind(m.locale.as_str())
+                .bind(m.variant)
+                .bind(m.send_at)
+                .bind(m.state)
+                .bind(m.canary);
+        }
+        inserted.extend(query.fetch_all(&mut **tx).await?);
+    }
+    for m in &planned {
+        if inserted.contains(&m.order_id) {
+            stats.planned += 1;
+            stats.held += u64::from(m.state == "held");
+            decisions.push((m.order_id, "send", String::new(), String::new()));
+        } else {
+            // Another campaign planned this order's message of this purpose first.
+            stats.excluded += 1;
+            *by_rule.entry("already_asked".into()).or_default() += 1;
+            decisions.push((m.order_id, "exclude", "already_asked".into(), "this order already has a message for this purpose".into()));
+        }
+    }
+    const DECISION_BINDS: usize = 4;
+    for chunk in decisions.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO campaign_decisions (order_id, outcome, rule, detail, campaign_id, decided_at) \
+             SELECT v.*, {}, {now} FROM (VALUES {}) AS v WHERE true ON CONFLICT DO NOTHING",
+            campaign.id,
+            b.rows(chunk.len(), DECISION_BINDS)
+        );
+        let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_INSERT);
+        for (order_id, outcome, rule, detail) in chunk {
+            query = query.bind(*order_id).bind(*outcome).bind(rule.as_str()).bind(detail.as_str());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 pub use super::model::Preview;
 
 pub async fn preview(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result<Preview, AppError> {
     let mut out = Preview::default();
-    let Some(campaign) = load(db, campaign_id, false).await? else { return Ok(out) };
-    let rules = campaign.rules();
+    let mut tx = db.pool.begin().await?;
+    let Some(campaign) = load(&mut tx, campaign_id).await? else { return Ok(out) };
+    let mut decider = Decider::new(&mut tx, salt, &campaign, now).await?;
     let mut excluded: HashMap<String, (String, u64, Vec<String>)> = HashMap::new();
     let mut locales: HashMap<String, u64> = HashMap::new();
-    let mut after = 0i64;
     loop {
-        let mut tx = db.pool.begin().await?;
-        let page = decide_page(&mut tx, db.backend, salt, &campaign, &rules, campaign_id, after, now).await?;
-        tx.rollback().await?;
-        let Some(last) = page.last() else { break };
-        after = last.order_id;
+        let page = decider.next_page(&mut tx).await?;
+        if page.is_empty() {
+            break;
+        }
         for d in page {
             out.looked_at += 1;
             match d.decision {
@@ -264,6 +428,7 @@ pub async fn preview(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result
             }
         }
     }
+    tx.rollback().await?;
     let mut excluded: Vec<_> = excluded
         .into_iter()
         .map(|(group, (why, n, sample))| (group.split('\u{1f}').next().unwrap_or_default().to_string(), why, n, sample))
@@ -276,153 +441,173 @@ pub async fn preview(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result
     Ok(out)
 }
 
-/// Decides the next page of undecided orders after `after` (nothing is written; sends
-/// decided earlier in the page count for the cap of later ones).
-#[allow(clippy::too_many_arguments)]
-async fn decide_page(
-    tx: &mut Tx<'_>,
-    b: Backend,
-    salt: &Salt,
-    campaign: &Campaign,
-    rules: &Rules,
-    campaign_id: i64,
+/// Decides a campaign's undecided orders page by page, with the brand's facts read once.
+/// Sends decided earlier count for the cap of later orders.
+struct Decider<'c> {
+    campaign: &'c Campaign,
+    rules: Vec<Rules>,
+    salt: &'c Salt,
+    now: i64,
     after: i64,
-    now: i64,
-) -> Result<Vec<Decided>, AppError> {
-    let rows = sqlx::query(
-        "SELECT o.id, o.platform_order_id, o.store_id, s.platform, o.status, o.status_at, o.placed_at, o.country, o.total_minor, o.customer_id, \
-           (SELECT MIN(h.reached_at) FROM order_status_history h WHERE h.order_id = o.id AND h.to_status = 'fulfilled') AS fulfilled_at, \
-           (SELECT MIN(h.reached_at) FROM order_status_history h WHERE h.order_id = o.id AND h.to_status = 'delivered') AS delivered_at, \
-           c.email, c.country AS customer_country, c.locale, \
-           (SELECT COUNT(*) FROM consents k WHERE k.customer_id = c.id AND k.channel = 'email') AS consents \
-         FROM orders o JOIN stores s ON s.id = o.store_id LEFT JOIN customers c ON c.id = o.customer_id \
-         WHERE o.brand_id = $1 AND o.id > $2 \
-           AND NOT EXISTS (SELECT 1 FROM campaign_decisions d WHERE d.campaign_id = $3 AND d.order_id = o.id) \
-         ORDER BY o.id LIMIT $4",
-    )
-    .bind(campaign.brand_id)
-    .bind(after)
-    .bind(campaign_id)
-    .bind(PAGE)
-    .fetch_all(&mut **tx)
-    .await?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
+    /// Planned send times per customer of the brand (within reach of the cap).
+    sends: HashMap<i64, Vec<i64>>,
+    /// Customers with a recorded e-mail consent.
+    consents: HashSet<i64>,
+    /// Suppressed fingerprints (brand and agency-wide) and their reason.
+    suppressed: HashMap<String, String>,
+    /// Each customer's suppression reason, once worked out.
+    suppressed_customer: HashMap<i64, Option<String>>,
+}
 
-    // What is already planned for these orders and their customers.
-    let order_ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
-    let customer_ids: Vec<i64> =
-        rows.iter().filter_map(|r| r.get::<Option<i64>, _>("customer_id")).collect::<HashSet<_>>().into_iter().collect();
-    let mut order_purposes: HashMap<i64, Vec<Purpose>> = HashMap::new();
-    let planned: Vec<(i64, String)> = in_list(tx, b, "SELECT order_id, purpose FROM messages WHERE order_id IN", &order_ids).await?;
-    for (order, purpose) in planned {
-        if let Ok(p) = Purpose::parse("purpose", &purpose) {
-            order_purposes.entry(order).or_default().push(p);
+impl<'c> Decider<'c> {
+    async fn new(tx: &mut Tx<'_>, salt: &'c Salt, campaign: &'c Campaign, now: i64) -> Result<Decider<'c>, AppError> {
+        let brand = campaign.brand_id;
+        let reach = now - i64::from(campaign.rules.cap.window_days) * DAY_MS;
+        let mut sends: HashMap<i64, Vec<i64>> = HashMap::new();
+        let planned: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT customer_id, send_at FROM messages WHERE brand_id = $1 AND send_at > $2 AND state <> 'cancelled'")
+                .bind(brand)
+                .bind(reach)
+                .fetch_all(&mut **tx)
+                .await?;
+        for (customer, at) in planned {
+            sends.entry(customer).or_default().push(at);
         }
-    }
-    let mut sends: HashMap<i64, Vec<i64>> = HashMap::new();
-    let brand_filter = format!("SELECT customer_id, send_at FROM messages WHERE brand_id = {} AND customer_id IN", campaign.brand_id);
-    let planned: Vec<(i64, i64)> = in_list(tx, b, &brand_filter, &customer_ids).await?;
-    for (customer, at) in planned {
-        sends.entry(customer).or_default().push(at);
-    }
-    // Suppressed addresses, by their fingerprint (erased ones are kept only so).
-    let prints: HashMap<String, String> = rows
-        .iter()
-        .filter_map(|r| r.get::<Option<String>, _>("email"))
-        .filter_map(|e| normalise_address(&e).map(|value| (fingerprint(salt, &value), e)))
+        let consents: HashSet<i64> = sqlx::query_scalar::<_, i64>(
+            "SELECT DISTINCT k.customer_id FROM consents k JOIN customers c ON c.id = k.customer_id \
+             WHERE c.brand_id = $1 AND k.channel = 'email'",
+        )
+        .bind(brand)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
         .collect();
-    let keys: Vec<String> = prints.keys().cloned().collect();
-    let suppressed_sql = format!(
-        "SELECT value_hash, reason FROM suppressions WHERE (brand_id IS NULL OR brand_id = {}) AND value_hash IN",
-        campaign.brand_id
-    );
-    let found: Vec<(String, String)> = in_list(tx, b, &suppressed_sql, &keys).await?;
-    let suppressed: HashMap<String, String> =
-        found.into_iter().filter_map(|(hash, reason)| prints.get(&hash).map(|email| (email.clone(), reason))).collect();
-
-    let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let status = OrderStatus::parse(&row.get::<String, _>("status")).unwrap_or(OrderStatus::Pending);
-        let status_at: i64 = row.get("status_at");
-        let fulfilled_at = row.get::<Option<i64>, _>("fulfilled_at").or((status == OrderStatus::Fulfilled).then_some(status_at));
-        let delivered_at = row.get::<Option<i64>, _>("delivered_at").or((status == OrderStatus::Delivered).then_some(status_at));
-        let order = OrderFacts {
-            order_id: row.get("id"),
-            store_id: row.get("store_id"),
-            platform: row.get("platform"),
-            status,
-            placed_at: row.get("placed_at"),
-            fulfilled_at,
-            delivered_at,
-            latest_delivery_at: None,
-            country: row.get("country"),
-            total_minor: row.get("total_minor"),
-        };
-        let customer_id: Option<i64> = row.get("customer_id");
-        let email: String = row.get::<Option<String>, _>("email").unwrap_or_default();
-        let customer = customer_id.map(|id| CustomerFacts {
-            customer_id: id,
-            has_email: !email.is_empty(),
-            country: row.get::<Option<String>, _>("customer_country").unwrap_or_default(),
-            locale: row.get::<Option<String>, _>("locale").unwrap_or_default(),
-            suppressed: suppressed.get(&email).cloned(),
-            email_consent: row.get::<i64, _>("consents") > 0,
-        });
-        let history = History {
-            order_purposes: order_purposes.get(&order.order_id).cloned().unwrap_or_default(),
-            customer_sends: customer_id.and_then(|c| sends.get(&c).cloned()).unwrap_or_default(),
-        };
-        let decision = decide(&order, customer.as_ref(), &history, rules, now);
-        if let (Decision::Send { at, .. }, Some(c)) = (&decision, customer_id) {
-            sends.entry(c).or_default().push(*at);
-        }
-        out.push(Decided { order_id: order.order_id, platform_order_id: row.get("platform_order_id"), customer_id, decision });
+        let suppressed: HashMap<String, String> =
+            sqlx::query_as::<_, (String, String)>("SELECT value_hash, reason FROM suppressions WHERE brand_id IS NULL OR brand_id = $1")
+                .bind(brand)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .collect();
+        Ok(Decider {
+            campaign,
+            rules: campaign.variant_rules(),
+            salt,
+            now,
+            after: 0,
+            sends,
+            consents,
+            suppressed,
+            suppressed_customer: HashMap::new(),
+        })
     }
-    Ok(out)
-}
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+    /// The next page of undecided orders, decided (empty when there are no more).
+    async fn next_page(&mut self, tx: &mut Tx<'_>) -> Result<Vec<Decided>, AppError> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.platform_order_id, o.store_id, s.platform, o.status, o.status_at, o.placed_at, o.country, \
+               o.total_minor, o.customer_id, c.email, c.country AS customer_country, c.locale \
+             FROM orders o JOIN stores s ON s.id = o.store_id LEFT JOIN customers c ON c.id = o.customer_id \
+             WHERE o.brand_id = $1 AND o.id > $2 \
+               AND NOT EXISTS (SELECT 1 FROM campaign_decisions d WHERE d.campaign_id = $3 AND d.order_id = o.id) \
+             ORDER BY o.id LIMIT $4",
+        )
+        .bind(self.campaign.brand_id)
+        .bind(self.after)
+        .bind(self.campaign.id)
+        .bind(PAGE)
+        .fetch_all(&mut **tx)
+        .await?;
+        let Some(last) = rows.last().map(|r| r.get::<i64, _>("id")) else { return Ok(Vec::new()) };
+        let first = self.after;
+        self.after = last;
 
-async fn record(
-    tx: &mut Tx<'_>,
-    campaign_id: i64,
-    order_id: i64,
-    outcome: &str,
-    rule: &str,
-    detail: &str,
-    now: i64,
-) -> Result<(), AppError> {
-    sqlx::query(
-        "INSERT INTO campaign_decisions (campaign_id, order_id, outcome, rule, detail, decided_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(campaign_id)
-    .bind(order_id)
-    .bind(outcome)
-    .bind(rule)
-    .bind(detail)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Runs `select (…)` with the values as bound parameters, in chunks.
-async fn in_list<T, V>(tx: &mut Tx<'_>, b: Backend, select: &str, values: &[V]) -> Result<Vec<T>, AppError>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
-    V: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Clone + Send + 'static,
-{
-    let mut out = Vec::new();
-    for chunk in values.chunks(500) {
-        let sql = format!("{select} ({})", b.params(1, chunk.len()));
-        let mut query = sqlx::query_as::<_, T>(&sql);
-        for v in chunk {
-            query = query.bind(v.clone());
+        // The page's status history and planned messages, by order id range.
+        let mut reached: HashMap<(i64, bool), i64> = HashMap::new();
+        let history: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT order_id, to_status, MIN(reached_at) FROM order_status_history \
+             WHERE order_id > $1 AND order_id <= $2 AND to_status IN ('fulfilled', 'delivered') GROUP BY order_id, to_status",
+        )
+        .bind(first)
+        .bind(last)
+        .fetch_all(&mut **tx)
+        .await?;
+        for (order, status, at) in history {
+            reached.insert((order, status == "delivered"), at);
         }
-        out.extend(query.fetch_all(&mut **tx).await?);
+        let mut order_purposes: HashMap<i64, Vec<Purpose>> = HashMap::new();
+        let planned: Vec<(i64, String)> = sqlx::query_as("SELECT order_id, purpose FROM messages WHERE order_id > $1 AND order_id <= $2")
+            .bind(first)
+            .bind(last)
+            .fetch_all(&mut **tx)
+            .await?;
+        for (order, purpose) in planned {
+            if let Ok(p) = Purpose::parse("purpose", &purpose) {
+                order_purposes.entry(order).or_default().push(p);
+            }
+        }
+
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let order_id: i64 = row.get("id");
+            let status = OrderStatus::parse(&row.get::<String, _>("status")).unwrap_or(OrderStatus::Pending);
+            let status_at: i64 = row.get("status_at");
+            let fulfilled_at = reached.get(&(order_id, false)).copied().or((status == OrderStatus::Fulfilled).then_some(status_at));
+            let delivered_at = reached.get(&(order_id, true)).copied().or((status == OrderStatus::Delivered).then_some(status_at));
+            let order = OrderFacts {
+                order_id,
+                store_id: row.get("store_id"),
+                platform: row.get("platform"),
+                status,
+                placed_at: row.get("placed_at"),
+                fulfilled_at,
+                delivered_at,
+                latest_delivery_at: None,
+                country: row.get("country"),
+                total_minor: row.get("total_minor"),
+            };
+            let customer_id: Option<i64> = row.get("customer_id");
+            let customer = match customer_id {
+                Some(id) => {
+                    let email: String = row.get::<Option<String>, _>("email").unwrap_or_default();
+                    let suppressed = self.suppression_of(id, &email);
+                    Some(CustomerFacts {
+                        customer_id: id,
+                        has_email: !email.is_empty(),
+                        country: row.get::<Option<String>, _>("customer_country").unwrap_or_default(),
+                        locale: row.get::<Option<String>, _>("locale").unwrap_or_default(),
+                        suppressed,
+                        email_consent: self.consents.contains(&id),
+                    })
+                }
+                None => None,
+            };
+            let variant = customer_id.map_or(0, |c| self.campaign.variant_of(c));
+            let history = History {
+                order_purposes: order_purposes.remove(&order_id).unwrap_or_default(),
+                customer_sends: customer_id.and_then(|c| self.sends.get(&c).cloned()).unwrap_or_default(),
+            };
+            let rules = &self.rules[variant.min(self.rules.len() - 1)];
+            let decision = decide(&order, customer.as_ref(), &history, rules, self.now);
+            if let (Decision::Send { at, .. }, Some(c)) = (&decision, customer_id) {
+                self.sends.entry(c).or_default().push(*at);
+            }
+            out.push(Decided { order_id, platform_order_id: row.get("platform_order_id"), customer_id, variant, decision });
+        }
+        Ok(out)
     }
-    Ok(out)
+
+    /// The customer's suppression reason (by the fingerprint of the address: erased
+    /// addresses are kept only so), worked out once per customer.
+    fn suppression_of(&mut self, customer_id: i64, email: &str) -> Option<String> {
+        if self.suppressed.is_empty() {
+            return None;
+        }
+        if let Some(known) = self.suppressed_customer.get(&customer_id) {
+            return known.clone();
+        }
+        let reason = normalise_address(email).and_then(|value| self.suppressed.get(&fingerprint(self.salt, &value)).cloned());
+        self.suppressed_customer.insert(customer_id, reason.clone());
+        reason
+    }
 }

@@ -43,6 +43,7 @@ fn rules(purpose: Purpose) -> Rules {
         window: SendWindow::default(),
         approved_locales: vec!["en".into(), "de".into(), "fr".into()],
         fallback_locales: vec!["en".into()],
+        delay_ms: 0,
     }
 }
 
@@ -278,4 +279,14 @@ proptest! {
         let local = chrono::DateTime::from_timestamp_millis(at).unwrap().with_timezone(&time_zone(country));
         prop_assert!((9..20).contains(&chrono::Timelike::hour(&local)), "{local}");
     }
+}
+
+#[test]
+fn a_variant_delay_moves_the_due_time() {
+    let r = rules(Purpose::Care);
+    let o = order("shopify", "DE", Some(1));
+    let c = customer("DE", "de");
+    assert!(matches!(decide_now(&o, &c, &r), Decision::Send { .. }));
+    let later = Rules { delay_ms: 2 * DAY_MS, ..r };
+    assert_eq!(decide_now(&o, &c, &later), Decision::Wait(Waiting::Due { at: NOON + DAY_MS }));
 }

@@ -113,9 +113,7 @@ fn customer_join(key: Option<&BuyerKey>) -> &'static str {
 /// `WITH v(columns) AS (VALUES (…), (…))` for `rows` rows: a batch as a table both
 /// databases can join (SQLite takes no column list on a VALUES alias, but does on a CTE).
 fn values_table(b: Backend, columns: &[&str], rows: usize) -> String {
-    let n = columns.len();
-    let values: Vec<String> = (0..rows).map(|r| format!("({})", b.params(1 + r * n, n))).collect();
-    format!("WITH v({}) AS (VALUES {})", columns.join(", "), values.join(","))
+    format!("WITH v({}) AS (VALUES {})", columns.join(", "), b.rows(rows, columns.len()))
 }
 
 fn key_value(key: Option<&BuyerKey>) -> &str {
@@ -443,11 +441,10 @@ async fn insert_customers(tx: &mut Tx<'_>, b: Backend, target: &Target, prepared
     let buyers = buyers(prepared);
     for chunk in buyers.chunks(ROWS_PER_STATEMENT) {
         const COLUMNS: usize = 9;
-        let values: Vec<String> = (0..chunk.len()).map(|r| format!("({})", b.params(1 + r * COLUMNS, COLUMNS))).collect();
         let sql = format!(
             "INSERT INTO customers (client_id, brand_id, email, phone, name, country, locale, created_at, updated_at) \
              VALUES {} ON CONFLICT DO NOTHING",
-            values.join(",")
+            b.rows(chunk.len(), COLUMNS)
         );
         // Only full-size statements are kept prepared: the last, shorter chunk of each
         // batch would otherwise fill the statement cache with large one-off programs.

@@ -271,10 +271,11 @@ where
 /// The field error of a server action's last answer, for one field.
 pub fn field_error<T: Clone + Send + Sync + 'static>(
     value: Signal<Option<Result<T, AppError>>>,
-    field: &'static str,
+    field: impl Into<String>,
 ) -> Signal<Option<String>> {
+    let field: String = field.into();
     Signal::derive(move || match value.get() {
-        Some(Err(e)) => e.field(field),
+        Some(Err(e)) => e.field(&field),
         _ => None,
     })
 }

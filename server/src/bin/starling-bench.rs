@@ -218,7 +218,7 @@ fn parse_only(file: &Path) -> anyhow::Result<()> {
 /// placed over the last 120 days) for one brand, then times one planning pass of a
 /// review-request campaign with an A/B test over all of them through every rule.
 async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
-    use app::campaigns::eligibility::{Audience, Trigger};
+    use app::campaigns::eligibility::Trigger;
     use app::campaigns::planner::{self, CampaignRules};
     use app::orders::model::{OrderItem, OrderStatus, ParsedOrder};
     let dir: PathBuf = std::env::temp_dir().join(format!("starling-bench-{}", std::process::id()));
@@ -284,13 +284,37 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
         store::upsert(&db, &target, &batch, "bench", &salt).await.map_err(e)?;
     }
     println!("stored {orders} orders of {customers} buyers in {:.1} s", started.elapsed().as_secs_f64());
+    // History: every fifth order already had a care message ten days ago (it counts for the
+    // frequency cap), and 2% of the buyers are on the brand's suppression list.
+    let purpose = app::templates::model::Purpose::Care;
+    let earlier = CampaignRules::new(Trigger::AfterFulfilment { days: 1 });
+    let previous = planner::create(&db, client_id, brand_id, template_id, "earlier care", purpose, &earlier, "bench").await.map_err(e)?;
+    let (version,): (i64,) =
+        sqlx::query_as("SELECT id FROM template_versions WHERE template_id = $1 AND status = 'approved' ORDER BY id LIMIT 1")
+            .bind(template_id)
+            .fetch_one(&db.pool)
+            .await?;
+    sqlx::query(
+        "INSERT INTO messages (client_id, brand_id, campaign_id, order_id, customer_id, purpose, channel, template_version_id, locale, \
+           variant, send_at, state, created_at, sent_at) \
+         SELECT client_id, brand_id, $1, id, customer_id, 'care', 'email', $2, 'de', 0, $3, 'sent', $3, $3 FROM orders \
+         WHERE brand_id = $4 AND id % 5 = 0 AND customer_id IS NOT NULL",
+    )
+    .bind(previous)
+    .bind(version)
+    .bind(now - 10 * 86_400_000)
+    .bind(brand_id)
+    .execute(&db.pool)
+    .await?;
+    let scope = privacy::Scope { client_id: Some(client_id), brand_id: Some(brand_id) };
+    for buyer in (0..customers).step_by(50) {
+        let address = format!("buyer{buyer}@example.test");
+        privacy::suppress(&db, &salt, scope, &address, app::orders::model::Reason::Unsubscribed, "bench", "bench").await.map_err(e)?;
+    }
     let rules = CampaignRules {
-        trigger: Trigger::AfterDelivery { days: 3 },
-        audience: Audience::default(),
-        cap: Default::default(),
-        window: Default::default(),
         fallback_locales: vec!["de".into()],
-        weights: vec![50, 50],
+        canary: Some(Default::default()),
+        ..CampaignRules::new(Trigger::AfterDelivery { days: 3 }).weighted(&[50, 50])
     };
     let purpose = app::templates::model::Purpose::ReviewRequest;
     let id = planner::create(&db, client_id, brand_id, template_id, "bench", purpose, &rules, "bench").await.map_err(e)?;
