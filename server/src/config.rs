@@ -37,6 +37,10 @@ pub struct Config {
     /// Key for signing tokens; generated into `<data_dir>/secret.key` when absent.
     #[serde(skip_serializing)]
     pub secret_key: Option<SecretString>,
+    /// Run the outbox worker (send campaigns' planned messages); off in most tests.
+    pub send: bool,
+    /// Messages sent at once by the outbox worker.
+    pub send_concurrency: usize,
 }
 
 impl Default for Config {
@@ -54,6 +58,8 @@ impl Default for Config {
             mail_from: "Starling <starling@localhost>".into(),
             smtp_url: None,
             secret_key: None,
+            send: true,
+            send_concurrency: 20,
         }
     }
 }

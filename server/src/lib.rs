@@ -6,6 +6,7 @@
 pub mod config;
 pub mod orders;
 pub mod routes;
+pub mod tracking;
 
 use app::db::Db;
 use app::{shell, App, ServerState};
@@ -56,11 +57,7 @@ pub fn router(
             secret_key,
             data_dir: config.data_dir.clone(),
             max_upload_bytes: config.max_upload_bytes,
-            public_url: if config.public_url.is_empty() {
-                format!("http://{addr}")
-            } else {
-                config.public_url.trim_end_matches('/').to_string()
-            },
+            public_url: public_url(config, addr),
             mailer,
         },
         max_body_bytes: config.max_body_bytes,
@@ -77,6 +74,9 @@ pub fn router(
     let api = Router::new().route("/api/v1/orders", post(orders::ingest_orders)).layer(DefaultBodyLimit::max(16 * 1024 * 1024));
     let pages = Router::new()
         .route("/healthz", get(routes::healthz))
+        .route("/t/o/{client}/{token}", get(tracking::open))
+        .route("/t/c/{client}/{token}", get(tracking::click))
+        .route("/t/u/{client}/{token}", get(tracking::unsubscribe_page).post(tracking::unsubscribe))
         .route("/clients/{id}/orders.csv", get(orders::orders_csv))
         .route("/clients/{id}/suppression.csv", get(orders::suppression_csv))
         .route("/clients/{id}/imports/{job}/rejects.csv", get(orders::rejects_csv))
@@ -106,6 +106,34 @@ pub fn router(
         .with_state(state)
 }
 
+/// The outbox worker of this process (named by host and process id in its claims).
+pub fn sender(
+    config: &Config,
+    db: Db,
+    addr: SocketAddr,
+    secret_key: secrecy::SecretString,
+    mailer: std::sync::Arc<app::delivery::mailer::Mailer>,
+) -> app::delivery::sender::Sender {
+    app::delivery::sender::Sender {
+        db,
+        mailer,
+        secret: std::sync::Arc::new(secret_key),
+        public_url: public_url(config, addr),
+        worker: format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "starling".into()), std::process::id()),
+        concurrency: config.send_concurrency,
+        batch: 200,
+    }
+}
+
+/// Base URL for links in e-mails.
+pub fn public_url(config: &Config, addr: SocketAddr) -> String {
+    if config.public_url.is_empty() {
+        format!("http://{addr}")
+    } else {
+        config.public_url.trim_end_matches('/').to_string()
+    }
+}
+
 /// A running server: where it listens and its database.
 pub struct Running {
     pub addr: SocketAddr,
@@ -127,7 +155,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let mailer = app::delivery::mailer::Mailer::new(config.smtp_url.as_ref(), config.data_dir.join("outbox"), &config.mail_from)
         .map_err(|e| anyhow::anyhow!(e))?;
     tracing::info!(mailer = ?mailer, "mail");
-    let app = router(&config, db.clone(), addr, secret_key, std::sync::Arc::new(mailer));
+    let mailer = std::sync::Arc::new(mailer);
+    let app = router(&config, db.clone(), addr, secret_key.clone(), mailer.clone());
+    if config.send {
+        tokio::spawn(sender(&config, db.clone(), addr, secret_key, mailer).run());
+    }
     // Background work: import jobs and the daily retention purge.
     tokio::spawn(app::orders::jobs::work(db.clone(), config.data_dir.clone()));
     tokio::spawn(orders::retention_loop(db.clone()));

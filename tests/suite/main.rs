@@ -5,6 +5,7 @@
 mod authz;
 mod browser;
 mod campaigns;
+mod delivery;
 mod foundation;
 mod orders;
 mod templates;

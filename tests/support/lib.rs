@@ -82,6 +82,8 @@ impl TestApp {
             data_dir: data_dir.clone(),
             site_root: std::env::var("LEPTOS_SITE_ROOT").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("target/site")),
             demo: true,
+            // Tests that send start the outbox worker themselves (or run its passes).
+            send: false,
             ..Config::default()
         };
         adjust(&mut config);
@@ -300,7 +302,9 @@ impl SmtpSink {
         let inbox = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let handler = SinkHandler { inbox: inbox.clone(), from: String::new(), to: vec![], data: vec![] };
         let mut server = mailin_embedded::Server::new(handler);
-        server.with_name("smtp.test").with_tcp_listener(listener);
+        // One thread per connection: the sender keeps up to its concurrency of pooled
+        // connections open, and a connection waiting for a free thread would stall.
+        server.with_name("smtp.test").with_num_threads(32).with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
         });

@@ -93,6 +93,25 @@ impl Mailer {
         Ok(())
     }
 
+    /// Sends prepared bytes (already signed) to one recipient; answers the server's reply.
+    pub async fn send_raw(&self, from: &str, to: &str, bytes: &[u8]) -> Result<String, SendError> {
+        use lettre::address::{Address, Envelope};
+        let parse = |a: &str| a.parse::<Address>().map_err(|e| SendError { permanent: true, message: format!("\"{a}\": {e}") });
+        let envelope = Envelope::new(Some(parse(from)?), vec![parse(to)?])
+            .map_err(|e| SendError { permanent: true, message: format!("envelope: {e}") })?;
+        match self {
+            Mailer::Smtp { transport, .. } => match transport.send_raw(&envelope, bytes).await {
+                Ok(response) => Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" "))),
+                Err(e) => Err(SendError { permanent: e.is_permanent(), message: e.to_string() }),
+            },
+            Mailer::Outbox { folder, .. } => AsyncFileTransport::<Tokio1Executor>::new(folder)
+                .send_raw(&envelope, bytes)
+                .await
+                .map(|id| format!("written to the outbox as {id}.eml"))
+                .map_err(|e| SendError { permanent: false, message: format!("writing to the outbox: {e}") }),
+        }
+    }
+
     /// The newest `limit` messages of the outbox folder, newest first.
     pub fn list_outbox(&self, limit: usize) -> Vec<OutboxEntry> {
         let Some(folder) = self.outbox() else { return vec![] };
@@ -142,6 +161,14 @@ impl Mailer {
         }
         std::fs::read_to_string(folder.join(file)).ok()
     }
+}
+
+/// Why a send failed: `permanent` for a 5xx answer (the address or the message is refused
+/// for good), otherwise worth another try (4xx, a dropped connection, a timeout).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendError {
+    pub permanent: bool,
+    pub message: String,
 }
 
 /// `smtps://user:secret@host:465` → `smtps://host:465` for logs.

@@ -1,10 +1,57 @@
-//! Delivery: getting mail out. So far the mailer (SMTP or the outbox folder) and the
-//! Outbox page; campaigns' sending, DKIM and tracking come with the Delivery issue.
+//! Delivery: getting mail out. The mailer (SMTP or the outbox folder), the outbox worker
+//! that sends campaigns' planned messages (`sender`), composing and DKIM-signing them,
+//! signed tracking and unsubscribe links, and the Outbox page.
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod compose;
+#[cfg(feature = "ssr")]
+pub mod dkim;
+#[cfg(feature = "ssr")]
 pub mod mailer;
+#[cfg(feature = "ssr")]
+pub mod sender;
+#[cfg(feature = "ssr")]
+pub mod tokens;
 pub mod ui;
+
+/// Unsubscribes a message's buyer from its brand, effective at once: the address joins the
+/// brand's suppression list, anything still queued or held for the buyer by the brand is
+/// cancelled, and an `unsubscribed` event (which the canary counts) records how long the
+/// processing took. Answers the brand's name.
+#[cfg(feature = "ssr")]
+pub async fn unsubscribe(db: &crate::db::Db, message_id: i64, requested_at: i64) -> Result<String, crate::error::AppError> {
+    use crate::orders::{model::Reason, privacy};
+    let (client_id, brand_id, customer_id, email, brand): (i64, i64, i64, String, String) = sqlx::query_as(
+        "SELECT m.client_id, m.brand_id, m.customer_id, c.email, b.name FROM messages m JOIN customers c ON c.id = m.customer_id \
+         JOIN brands b ON b.id = m.brand_id WHERE m.id = $1",
+    )
+    .bind(message_id)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or_else(|| crate::error::AppError::NotFound(format!("message {message_id}")))?;
+    if !email.is_empty() {
+        let salt = privacy::salt(db).await?;
+        let scope = privacy::Scope { client_id: Some(client_id), brand_id: Some(brand_id) };
+        privacy::suppress(db, &salt, scope, &email, Reason::Unsubscribed, "unsubscribe link", "buyer").await?;
+    }
+    sqlx::query("UPDATE messages SET state = 'cancelled' WHERE brand_id = $1 AND customer_id = $2 AND state IN ('queued', 'held')")
+        .bind(brand_id)
+        .bind(customer_id)
+        .execute(&db.pool)
+        .await?;
+    let took = crate::db::now_millis() - requested_at;
+    crate::campaigns::monitor::record_event(
+        db,
+        message_id,
+        "unsubscribed",
+        "unsubscribe",
+        requested_at,
+        &format!("processed in {took} ms"),
+    )
+    .await?;
+    Ok(brand)
+}
 
 use serde::{Deserialize, Serialize};
 

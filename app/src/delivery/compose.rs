@@ -1,0 +1,266 @@
+//! Turning a planned message into the exact bytes that go out: the approved version
+//! recorded at planning rendered for its order and buyer, the A/B variant's subject,
+//! tracked links and the open pixel, and the headers mailbox providers expect —
+//! Message-ID (stable across attempts), `List-Unsubscribe` (https and mailto) with
+//! `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058), Feedback-ID, and a
+//! multipart/alternative body with the plain-text part. Messages to Amazon buyers follow
+//! Amazon's rules instead: no opt-out link or header, no pixel, no rewritten links.
+
+use super::tokens::{self, Claims, Purpose as TokenPurpose};
+use crate::campaigns::planner::CampaignRules;
+use crate::error::AppError;
+use crate::orders::model::OrderItem;
+use crate::templates::render::{self, BrandVars, CustomerVars, OrderVars, ProductVars, RenderContext, StoreVars};
+use hmac::{Hmac, Mac};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::Message;
+use sha2::Sha256;
+use sqlx::Row;
+use std::sync::OnceLock;
+
+/// Everything the sender needs about one message, read in one query per batch.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub id: i64,
+    pub client_id: i64,
+    pub brand_id: i64,
+    pub campaign_id: i64,
+    pub purpose: String,
+    pub locale: String,
+    pub variant: i64,
+    pub attempts: i64,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    pub rules: String,
+    pub email: String,
+    pub customer_name: String,
+    pub platform_order_id: String,
+    pub placed_at: i64,
+    pub total_minor: Option<i64>,
+    pub currency: String,
+    pub items: String,
+    pub store_name: String,
+    pub platform: String,
+    pub marketplace: String,
+    pub brand_name: String,
+    pub sender_name: String,
+    pub sender_email: String,
+    pub sending_domain: String,
+    pub postal_address: String,
+}
+
+/// The columns of `Outgoing`, joined from the message's version, campaign, buyer, order,
+/// store and brand.
+pub const OUTGOING_SQL: &str = "SELECT m.id, m.client_id, m.brand_id, m.campaign_id, m.purpose, m.locale, m.variant, m.attempts, \
+       v.subject, v.html, v.text, c.rules, cu.email, cu.name AS customer_name, o.platform_order_id, o.placed_at, o.total_minor, \
+       o.currency, o.items, s.name AS store_name, s.platform, s.marketplace, b.name AS brand_name, b.sender_name, b.sender_email, \
+       b.sending_domain, b.postal_address \
+     FROM messages m JOIN template_versions v ON v.id = m.template_version_id JOIN campaigns c ON c.id = m.campaign_id \
+       JOIN customers cu ON cu.id = m.customer_id JOIN orders o ON o.id = m.order_id JOIN stores s ON s.id = o.store_id \
+       JOIN brands b ON b.id = m.brand_id";
+
+impl Outgoing {
+    pub fn from_row(r: &sqlx::any::AnyRow) -> Outgoing {
+        Outgoing {
+            id: r.get("id"),
+            client_id: r.get("client_id"),
+            brand_id: r.get("brand_id"),
+            campaign_id: r.get("campaign_id"),
+            purpose: r.get("purpose"),
+            locale: r.get("locale"),
+            variant: r.get("variant"),
+            attempts: r.get("attempts"),
+            subject: r.get("subject"),
+            html: r.get("html"),
+            text: r.get("text"),
+            rules: r.get("rules"),
+            email: r.get("email"),
+            customer_name: r.get("customer_name"),
+            platform_order_id: r.get("platform_order_id"),
+            placed_at: r.get("placed_at"),
+            total_minor: r.get("total_minor"),
+            currency: r.get("currency"),
+            items: r.get("items"),
+            store_name: r.get("store_name"),
+            platform: r.get("platform"),
+            marketplace: r.get("marketplace"),
+            brand_name: r.get("brand_name"),
+            sender_name: r.get("sender_name"),
+            sender_email: r.get("sender_email"),
+            sending_domain: r.get("sending_domain"),
+            postal_address: r.get("postal_address"),
+        }
+    }
+
+    pub fn is_amazon(&self) -> bool {
+        self.platform.eq_ignore_ascii_case("amazon")
+    }
+}
+
+/// A message ready for the SMTP envelope.
+#[derive(Clone, Debug)]
+pub struct Composed {
+    /// The envelope sender (bounces come back here, addressed to this message).
+    pub from: String,
+    pub to: String,
+    pub message_id: String,
+    pub bytes: Vec<u8>,
+}
+
+/// `<m42.1a2b3c4d@mail.brand.example>`: the same for every attempt at one message, so a
+/// receiver that sees a repeat after an ambiguous SMTP failure can tell it is one.
+pub fn message_id(secret: &str, id: i64, domain: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(format!("message-id {id}").as_bytes());
+    let tag = hex::encode(&mac.finalize().into_bytes()[..4]);
+    format!("<m{id}.{tag}@{domain}>")
+}
+
+/// The message id a Message-ID header of ours names, if it is ours.
+pub fn parse_message_id(header: &str) -> Option<i64> {
+    let inner = header.trim().trim_start_matches('<').trim_end_matches('>');
+    let (local, _) = inner.split_once('@')?;
+    let (id, _) = local.strip_prefix('m')?.split_once('.')?;
+    id.parse().ok()
+}
+
+fn href_pattern() -> &'static regex::Regex {
+    static HREF: OnceLock<regex::Regex> = OnceLock::new();
+    HREF.get_or_init(|| regex::Regex::new(r#"href="([^"]+)""#).expect("a valid pattern"))
+}
+
+/// An attribute value as the browser reads it: the entities minijinja's HTML escaping
+/// writes (`&#x2f;` for `/` among them) decoded.
+fn unescape_attribute(value: &str) -> String {
+    value
+        .replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Renders and builds the message. `public_url` is where tracking links point.
+pub fn compose(m: &Outgoing, secret: &str, public_url: &str, now: i64) -> Result<Composed, AppError> {
+    let token = |purpose: TokenPurpose, url: &str| {
+        tokens::sign(secret, m.client_id, &Claims { purpose, message_id: m.id, issued_at: now, url: url.to_string() })
+    };
+    let base = public_url.trim_end_matches('/');
+    let amazon = m.is_amazon();
+    let unsubscribe_token = token(TokenPurpose::Unsubscribe, "");
+    let unsubscribe_url = if amazon { String::new() } else { format!("{base}/t/u/{}/{unsubscribe_token}", m.client_id) };
+    let items: Vec<OrderItem> = serde_json::from_str(&m.items).unwrap_or_default();
+    let first = items.first();
+    let date = chrono::DateTime::from_timestamp_millis(m.placed_at).unwrap_or_default();
+    let (first_name, last_name) = m.customer_name.split_once(' ').unwrap_or((m.customer_name.as_str(), ""));
+    use chrono::Datelike;
+    let context = RenderContext {
+        customer: CustomerVars { first_name: first_name.into(), last_name: last_name.into(), name: m.customer_name.clone() },
+        order: OrderVars {
+            id: m.platform_order_id.clone(),
+            date: render::local_date(&m.locale, date.year(), date.month(), date.day()),
+            total: m.total_minor.map(|t| render::local_amount(&m.locale, t, &m.currency)).unwrap_or_default(),
+        },
+        product: ProductVars {
+            name: first.map(|i| i.product_name.clone()).unwrap_or_default(),
+            sku: first.map(|i| i.sku.clone()).unwrap_or_default(),
+        },
+        brand: BrandVars { name: m.brand_name.clone(), postal_address: m.postal_address.clone() },
+        store: StoreVars { name: m.store_name.clone() },
+        review_url: review_url(m, first),
+        unsubscribe_url: unsubscribe_url.clone(),
+    };
+    let rules: Option<CampaignRules> = serde_json::from_str(&m.rules).ok();
+    let subject_source = rules
+        .as_ref()
+        .and_then(|r| r.variants.get(m.variant as usize))
+        .map(|v| v.subject.clone())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| m.subject.clone());
+    let rendered = render::render(&subject_source, &m.html, &m.text, &context)
+        .map_err(|e| AppError::Internal(format!("message {} cannot be rendered ({}): {}", m.id, e.part.as_str(), e.message)))?;
+    let mut html = rendered.html;
+    if !amazon {
+        // Tracked clicks: every absolute link except the unsubscribe link itself.
+        html = href_pattern()
+            .replace_all(&html, |caps: &regex::Captures| {
+                let url = unescape_attribute(&caps[1]);
+                let web = url.starts_with("https://") || url.starts_with("http://");
+                if !web || url == unsubscribe_url {
+                    caps[0].to_string()
+                } else {
+                    format!("href=\"{base}/t/c/{}/{}\"", m.client_id, token(TokenPurpose::Click, &url))
+                }
+            })
+            .into_owned();
+        let pixel = format!(
+            "<img src=\"{base}/t/o/{}/{}\" width=\"1\" height=\"1\" alt=\"\" style=\"display:block;border:0\">",
+            m.client_id,
+            token(TokenPurpose::Open, "")
+        );
+        html = match html.rfind("</body>") {
+            Some(at) => format!("{}{pixel}{}", &html[..at], &html[at..]),
+            None => format!("{html}{pixel}"),
+        };
+    }
+    let domain = if m.sending_domain.is_empty() { "localhost".to_string() } else { m.sending_domain.clone() };
+    let from: Mailbox = format!("{} <{}>", m.sender_name.replace(['<', '>', '"'], ""), m.sender_email)
+        .parse()
+        .map_err(|e| AppError::Internal(format!("brand {} sender address: {e}", m.brand_id)))?;
+    let to: Mailbox = m.email.parse().map_err(|e| AppError::invalid("email", format!("\"{}\" is not an address: {e}", m.email)))?;
+    let id = message_id(secret, m.id, &domain);
+    let mut builder = Message::builder().from(from).to(to).subject(rendered.subject).message_id(Some(id.clone())).date_now();
+    let header = |name: &'static str, value: String| HeaderValue::new(HeaderName::new_from_ascii_str(name), value);
+    if !amazon {
+        builder = builder
+            .raw_header(header(
+                "List-Unsubscribe",
+                format!("<{unsubscribe_url}>, <mailto:unsubscribe@{domain}?subject=unsubscribe%20{unsubscribe_token}>"),
+            ))
+            .raw_header(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()));
+    }
+    builder = builder.raw_header(header("Feedback-ID", format!("{}:{}:{}:starling", m.campaign_id, m.client_id, m.purpose)));
+    let message = builder
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(rendered.text))
+                .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
+        )
+        .map_err(|e| AppError::Internal(format!("building message {}: {e}", m.id)))?;
+    Ok(Composed { from: format!("bounces+{}@{domain}", m.id), to: m.email.clone(), message_id: id, bytes: message.formatted() })
+}
+
+/// Where the buyer leaves a review: the platform's own page for the first product.
+fn review_url(m: &Outgoing, first: Option<&OrderItem>) -> String {
+    let listing = first.map(|i| i.listing_id.as_str()).unwrap_or("");
+    let market = if m.marketplace.is_empty() { "amazon.com" } else { m.marketplace.as_str() };
+    match m.platform.to_ascii_lowercase().as_str() {
+        "amazon" if !listing.is_empty() => format!("https://www.{market}/review/create-review?asin={listing}"),
+        "amazon" => format!("https://www.{market}/gp/css/order-history"),
+        "ebay" => "https://www.ebay.com/fdbk/leave_feedback".into(),
+        _ if !m.sending_domain.is_empty() => format!("https://{}/", m.sending_domain.trim_start_matches("mail.")),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_links_are_read_as_the_browser_reads_them() {
+        assert_eq!(unescape_attribute("https:&#x2f;&#x2f;shop.example&#x2f;p?a=1&amp;b=2"), "https://shop.example/p?a=1&b=2");
+    }
+
+    #[test]
+    fn message_ids_are_stable_and_parse_back() {
+        let a = message_id("k", 42, "mail.example.com");
+        assert_eq!(a, message_id("k", 42, "mail.example.com"));
+        assert_ne!(a, message_id("k", 43, "mail.example.com"));
+        assert_eq!(parse_message_id(&a), Some(42));
+        assert_eq!(parse_message_id("<abc@example.com>"), None);
+    }
+}
