@@ -112,6 +112,9 @@ pub struct PlanStats {
     pub waiting: u64,
     /// Exclusions per rule key.
     pub by_rule: Vec<(String, u64)>,
+    /// Milliseconds spent reading and deciding, and writing (the rest is the status pass).
+    pub read_ms: u64,
+    pub write_ms: u64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -265,16 +268,48 @@ pub async fn plan(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result<Pl
         tx.rollback().await?;
         return Ok(stats);
     };
-    let mut decider = Decider::new(&mut tx, salt, &campaign, now).await?;
     let mut by_rule: HashMap<String, u64> = HashMap::new();
-    loop {
-        let page = decider.next_page(&mut tx).await?;
-        if page.is_empty() {
-            break;
+    let started = std::time::Instant::now();
+    // The first rule depends on the order's status alone: excluded statuses are decided
+    // and recorded in the database, without reading those orders out.
+    for &status in &campaign.rules.audience.exclude_statuses {
+        let excluded = Exclusion::Status { status };
+        let recorded = sqlx::query(
+            "INSERT INTO campaign_decisions (campaign_id, order_id, outcome, rule, detail, decided_at) \
+             SELECT $1, o.id, 'exclude', $2, $3, $4 FROM orders o WHERE o.brand_id = $5 AND o.status = $6 \
+               AND NOT EXISTS (SELECT 1 FROM campaign_decisions d WHERE d.campaign_id = $1 AND d.order_id = o.id) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(campaign_id)
+        .bind(excluded.key())
+        .bind(excluded.explain())
+        .bind(now)
+        .bind(campaign.brand_id)
+        .bind(status.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if recorded > 0 {
+            stats.looked_at += recorded;
+            stats.excluded += recorded;
+            *by_rule.entry(excluded.key().to_string()).or_default() += recorded;
         }
+    }
+    let mut decider = Decider::new(&mut tx, salt, &campaign, now).await?;
+    let (mut reading, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    loop {
+        let read = std::time::Instant::now();
+        let page = decider.next_page(&mut tx).await?;
+        reading += read.elapsed();
+        let Some(page) = page else { break };
+        let write = std::time::Instant::now();
         write_page(&mut tx, db.backend, &campaign, page, now, &mut stats, &mut by_rule).await?;
+        writing += write.elapsed();
     }
     tx.commit().await?;
+    stats.read_ms = reading.as_millis() as u64;
+    stats.write_ms = writing.as_millis() as u64;
+    tracing::debug!(campaign_id, total_ms = started.elapsed().as_millis() as u64, stats.read_ms, stats.write_ms, "planned");
     let mut by_rule: Vec<(String, u64)> = by_rule.into_iter().collect();
     by_rule.sort();
     stats.by_rule = by_rule;
@@ -399,10 +434,7 @@ pub async fn preview(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result
     let mut excluded: HashMap<String, (String, u64, Vec<String>)> = HashMap::new();
     let mut locales: HashMap<String, u64> = HashMap::new();
     loop {
-        let page = decider.next_page(&mut tx).await?;
-        if page.is_empty() {
-            break;
-        }
+        let Some(page) = decider.next_page(&mut tx).await? else { break };
         for d in page {
             out.looked_at += 1;
             match d.decision {
@@ -503,22 +535,34 @@ impl<'c> Decider<'c> {
     }
 
     /// The next page of undecided orders, decided (empty when there are no more).
-    async fn next_page(&mut self, tx: &mut Tx<'_>) -> Result<Vec<Decided>, AppError> {
+    /// `None` when every order has been looked at; a window may hold no undecided order.
+    async fn next_page(&mut self, tx: &mut Tx<'_>) -> Result<Option<Vec<Decided>>, AppError> {
+        // The next window of the brand's orders by id, then its undecided orders: the range
+        // is repeated inside NOT EXISTS so PostgreSQL's anti-join reads only this window's
+        // decisions (it does not carry the inequality over from o.id by itself).
+        let upper: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(id) FROM (SELECT id FROM orders WHERE brand_id = $1 AND id > $2 ORDER BY id LIMIT $3) w")
+                .bind(self.campaign.brand_id)
+                .bind(self.after)
+                .bind(PAGE)
+                .fetch_one(&mut **tx)
+                .await?;
+        let Some(last) = upper else { return Ok(None) };
         let rows = sqlx::query(
             "SELECT o.id, o.platform_order_id, o.store_id, s.platform, o.status, o.status_at, o.placed_at, o.country, \
                o.total_minor, o.customer_id, c.email, c.country AS customer_country, c.locale \
              FROM orders o JOIN stores s ON s.id = o.store_id LEFT JOIN customers c ON c.id = o.customer_id \
-             WHERE o.brand_id = $1 AND o.id > $2 \
-               AND NOT EXISTS (SELECT 1 FROM campaign_decisions d WHERE d.campaign_id = $3 AND d.order_id = o.id) \
-             ORDER BY o.id LIMIT $4",
+             WHERE o.brand_id = $1 AND o.id > $2 AND o.id <= $3 \
+               AND NOT EXISTS (SELECT 1 FROM campaign_decisions d \
+                               WHERE d.campaign_id = $4 AND d.order_id = o.id AND d.order_id > $2 AND d.order_id <= $3) \
+             ORDER BY o.id",
         )
         .bind(self.campaign.brand_id)
         .bind(self.after)
+        .bind(last)
         .bind(self.campaign.id)
-        .bind(PAGE)
         .fetch_all(&mut **tx)
         .await?;
-        let Some(last) = rows.last().map(|r| r.get::<i64, _>("id")) else { return Ok(Vec::new()) };
         let first = self.after;
         self.after = last;
 
@@ -594,7 +638,7 @@ impl<'c> Decider<'c> {
             }
             out.push(Decided { order_id, platform_order_id: row.get("platform_order_id"), customer_id, variant, decision });
         }
-        Ok(out)
+        Ok(Some(out))
     }
 
     /// The customer's suppression reason (by the fingerprint of the address: erased
