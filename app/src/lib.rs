@@ -86,7 +86,7 @@ pub fn App() -> impl IntoView {
     use audit::ui::AuditPage;
     use campaigns::ui::{CampaignPage, CampaignsPage};
     use clients::ui::{BrandFormPage, ClientFormPage, ClientPage, ClientsPage, DashboardPage, StoreFormPage};
-    use delivery::ui::OutboxPage;
+    use delivery::ui::{OutboxPage, SendingPage};
     use orders::ui::{ApiKeysPage, CustomerPage, ImportJobPage, ImportsPage, OrdersPage, PrivacyPage};
     use shell::{Layout, NotFound};
     use templates::ui::{ApprovalsPage, TemplatePage, TemplatesPage, VersionPage};
@@ -105,6 +105,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/clients/:id/edit") view=|| view! { <Layout><ClientFormPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/brands/new") view=|| view! { <Layout><BrandFormPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/brands/:brand/edit") view=|| view! { <Layout><BrandFormPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/brands/:brand/sending") view=|| view! { <Layout><SendingPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/stores/new") view=|| view! { <Layout><StoreFormPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/stores/:store/edit") view=|| view! { <Layout><StoreFormPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/stores/:store/keys") view=|| view! { <Layout><ApiKeysPage/></Layout> } ssr=SsrMode::Async/>

@@ -44,6 +44,7 @@ pub const HTTP_ROUTES: &[(&str, RouteAccess)] = &[
     ("/clients/{id}/edit", RouteAccess::Client),
     ("/clients/{id}/brands/new", RouteAccess::Client),
     ("/clients/{id}/brands/{brand}/edit", RouteAccess::Client),
+    ("/clients/{id}/brands/{brand}/sending", RouteAccess::ClientManage),
     ("/clients/{id}/stores/new", RouteAccess::Client),
     ("/clients/{id}/stores/{store}/edit", RouteAccess::Client),
     ("/clients/{id}/stores/{store}/keys", RouteAccess::ClientManage),

@@ -201,6 +201,20 @@ fn rpc_case(name: &str, who: Who, target: Target, n: usize) -> Option<Case> {
             allow_if(manages_orders(who, own)),
         ),
         "preview_campaign" => case(json!({ "id": campaign_of(target) }), allow_if(manages_orders(who, own))),
+        // Brands' sending set-up: admins and the client's account managers.
+        "brand_sending" => Case {
+            body: json!({ "brand_id": brand_of(target) }),
+            expect: allow_if(admin || (who == Who::Manager && own)),
+            hidden: foreign_names(who),
+        },
+        "generate_dkim_key" => {
+            case(json!({ "brand_id": brand_of(target), "algorithm": "ed25519" }), allow_if(admin || (who == Who::Manager && own)))
+        }
+        "campaign_messages" => Case {
+            body: json!({ "id": campaign_of(target), "query": { "q": "", "sort": "", "desc": false, "page": 1 } }),
+            expect: allow_if(manages_orders(who, own)),
+            hidden: foreign_names(who),
+        },
         "campaign_form" => case(json!({ "id": campaign_of(target) }), allow_if(manages_orders(who, own))),
         "update_campaign" => case(
             json!({ "id": campaign_of(target), "form": { "client_id": client, "template_id": template_of(target), "name": format!("Matrix edit {n}"),

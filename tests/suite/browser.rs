@@ -472,6 +472,14 @@ async fn a_manager_builds_previews_and_launches_a_campaign() {
     let browser = driver.browser(1280, 1000, false).await;
 
     sign_in(&browser, &app, MANAGER).await;
+    // The brand's sending set-up: a DKIM key and the records to publish.
+    browser.goto(&app.url(&format!("/clients/1/brands/{brand_id}/sending"))).await.unwrap();
+    hydrated(&browser).await;
+    wait_for_text(&browser, "main", "goes out unsigned").await;
+    button(&browser, "Generate Ed25519 key").await.click().await.unwrap();
+    wait_for_text(&browser, "table.records", "v=DKIM1; k=ed25519; p=").await;
+    wait_for_text(&browser, "table.records", "v=DMARC1").await;
+    screenshot(&browser, "brand-sending.png").await;
     browser.goto(&app.url("/clients/1")).await.unwrap();
     hydrated(&browser).await;
     click_link(&browser, "Campaigns").await;
@@ -529,6 +537,7 @@ async fn a_manager_builds_previews_and_launches_a_campaign() {
     browser.refresh().await.unwrap();
     hydrated(&browser).await;
     wait_for_text(&browser, "#halt-reason", "passed the 5.00% threshold").await;
+    wait_for_text(&browser, "#messages", "bounced").await;
     wait_for_text(&browser, ".page-head .badge", "halted").await;
     screenshot(&browser, "campaign-halted.png").await;
     button(&browser, "Resume").await.click().await.unwrap();

@@ -189,6 +189,17 @@ async fn tracking_and_one_click_unsubscribe() {
         .await
         .unwrap();
     assert_eq!(kinds, vec!["sent", "clicked", "opened"]);
+    // The campaign's message log shows the timeline.
+    let manager = app.signed_in("am@starling.test").await;
+    let log = manager
+        .rpc("campaign_messages", serde_json::json!({ "id": id, "query": { "q": mail.to[0], "sort": "", "desc": false, "page": 1 } }))
+        .await;
+    assert_eq!(log.status, 200, "{}", log.body);
+    let rows = log.json()["rows"].clone();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    let timeline: Vec<&str> = rows[0]["events"].as_array().unwrap().iter().map(|e| e[0].as_str().unwrap()).collect();
+    assert_eq!(timeline, vec!["sent", "clicked", "opened"]);
+    assert_eq!(rows[0]["state"], "sent");
 
     // Another message for this buyer waits in the queue (a later campaign).
     sqlx::query("INSERT INTO messages (client_id, brand_id, campaign_id, order_id, customer_id, purpose, channel, template_version_id, locale, variant, send_at, state, created_at) \

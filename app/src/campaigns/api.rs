@@ -40,6 +40,12 @@ pub async fn get_campaign(id: i64) -> Result<CampaignDetail, AppError> {
     crate::request::scoped(server::campaign_detail(id)).await
 }
 
+/// A campaign's messages, a page at a time, each with its event timeline.
+#[server(prefix = "/rpc", endpoint = "campaign_messages", input = Json)]
+pub async fn campaign_messages(id: i64, query: crate::shell::table::ListQuery) -> Result<crate::shell::table::Page<MessageRow>, AppError> {
+    crate::request::scoped(server::campaign_messages(id, query)).await
+}
+
 /// Launch (and plan at once), pause, resume or cancel; answers the new state.
 #[server(prefix = "/rpc", endpoint = "campaign_step", input = Json)]
 pub async fn run_campaign_step(id: i64, step: CampaignStep) -> Result<String, AppError> {
@@ -608,5 +614,75 @@ mod server {
             history,
             templates: usable_templates(db, client_id).await?,
         })
+    }
+
+    pub async fn campaign_messages(
+        id: i64,
+        query: crate::shell::table::ListQuery,
+    ) -> Result<crate::shell::table::Page<MessageRow>, AppError> {
+        let actor = caller().await?;
+        let db = &ServerState::get()?.db;
+        let (client_id, _) = client_of(db, id).await?;
+        authorize(&actor, Action::ManageCampaigns(client_id))?;
+        let order_by = match query.sort.as_str() {
+            "state" => "m.state",
+            "recipient" => "c.email",
+            "attempts" => "m.attempts",
+            _ => "m.send_at",
+        };
+        let direction = if query.desc { "DESC" } else { "ASC" };
+        let state = query.filter("state").unwrap_or("").to_string();
+        let filter = "m.campaign_id = $1 AND lower(c.email) LIKE $2 ESCAPE '\\' AND ($3 = '' OR m.state = $3)";
+        let total: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM messages m JOIN customers c ON c.id = m.customer_id WHERE {filter}"))
+                .bind(id)
+                .bind(query.like_pattern())
+                .bind(&state)
+                .fetch_one(&db.pool)
+                .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT m.id, c.email, o.platform_order_id, m.variant, m.locale, m.state, m.send_at, m.attempts, m.last_error \
+             FROM messages m JOIN customers c ON c.id = m.customer_id JOIN orders o ON o.id = m.order_id WHERE {filter} \
+             ORDER BY {order_by} {direction}, m.id LIMIT $4 OFFSET $5"
+        ))
+        .bind(id)
+        .bind(query.like_pattern())
+        .bind(&state)
+        .bind(query.limit())
+        .bind(query.offset())
+        .fetch_all(&db.pool)
+        .await?;
+        let mut messages: Vec<MessageRow> = rows
+            .iter()
+            .map(|r| MessageRow {
+                id: r.get("id"),
+                recipient: r.get("email"),
+                order: r.get("platform_order_id"),
+                variant: variant_label(r.get::<i64, _>("variant") as usize),
+                locale: r.get("locale"),
+                state: r.get("state"),
+                send_at: r.get("send_at"),
+                attempts: r.get("attempts"),
+                last_error: r.get("last_error"),
+                events: Vec::new(),
+            })
+            .collect();
+        if !messages.is_empty() {
+            let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+            let sql = format!(
+                "SELECT message_id, kind, at, detail FROM message_events WHERE message_id IN ({}) ORDER BY at, id",
+                db.backend.params(1, ids.len())
+            );
+            let mut events = sqlx::query_as::<_, (i64, String, i64, String)>(&sql);
+            for id in &ids {
+                events = events.bind(*id);
+            }
+            for (message, kind, at, detail) in events.fetch_all(&db.pool).await? {
+                if let Some(m) = messages.iter_mut().find(|m| m.id == message) {
+                    m.events.push((kind, at, detail));
+                }
+            }
+        }
+        Ok(crate::shell::table::Page::new(messages, total, &query))
     }
 }

@@ -202,3 +202,20 @@ impl CampaignStep {
 pub fn variant_label(index: usize) -> String {
     char::from(b'A' + (index.min(25) as u8)).to_string()
 }
+
+/// One message of a campaign's log, with its events in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRow {
+    pub id: i64,
+    pub recipient: String,
+    pub order: String,
+    pub variant: String,
+    pub locale: String,
+    /// queued | held | sending | sent | failed | cancelled
+    pub state: String,
+    pub send_at: i64,
+    pub attempts: i64,
+    pub last_error: String,
+    /// (kind, at, detail), oldest first.
+    pub events: Vec<(String, i64, String)>,
+}

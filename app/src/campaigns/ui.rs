@@ -6,9 +6,12 @@ use super::api::*;
 use super::model::*;
 use crate::orders::ui::ClientTabs;
 use crate::shell::route_id as param;
+use crate::shell::table::{ListQuery, Page};
 use crate::shell::{field_error, format_time, last_answer, Breadcrumbs, EmptyState, ErrorBox, FormStatus, SelectField, TextField};
+use crate::shell::{Pager, SearchBox, SortHeader};
 use crate::templates::model::Purpose;
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn CampaignsPage() -> impl IntoView {
@@ -340,7 +343,24 @@ pub fn CampaignPage() -> impl IntoView {
     let campaign_id = param("campaign");
     let step = ServerAction::<RunCampaignStep>::new();
     let saved = RwSignal::new(0u32);
-    let data = Resource::new(move || (campaign_id.get(), step.version().get(), saved.get()), |(id, _, _)| get_campaign(id));
+    // Live progress: while the page is open the numbers refresh every five seconds.
+    let tick = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(5)).ok();
+        on_cleanup(move || {
+            if let Some(h) = handle {
+                h.clear();
+            }
+        });
+    });
+    let data = Resource::new(move || (campaign_id.get(), step.version().get(), saved.get(), tick.get()), |(id, _, _, _)| get_campaign(id));
+    let params = use_query_map();
+    let query = Signal::derive(move || {
+        let p = params.get();
+        ListQuery::from_params_with(|k| p.get(k), &["state"])
+    });
+    let messages =
+        Resource::new(move || (campaign_id.get(), query.get(), step.version().get(), tick.get()), |(id, q, _, _)| campaign_messages(id, q));
     let step_value = last_answer(step);
     let editing = RwSignal::new(false);
     let form = Resource::new(
@@ -424,6 +444,13 @@ pub fn CampaignPage() -> impl IntoView {
                         </div>
                         {d.canary.clone().map(|c| view! { <CanaryCard canary=c/> })}
                         {(!d.variants.is_empty()).then(|| view! { <TestCard detail=d.clone()/> })}
+                        <section class="card" aria-label="Messages" id="messages">
+                            <div class="section-head">
+                                <h2>"Messages"</h2>
+                                <SearchBox query=query placeholder="Find a recipient"/>
+                            </div>
+                            <MessageLog messages=messages query=query/>
+                        </section>
                         <section class="card">
                             <h2>"History"</h2>
                             {if d.history.is_empty() {
@@ -555,5 +582,60 @@ fn TestCard(detail: CampaignDetail) -> impl IntoView {
                 </tbody>
             </table></div>
         </section>
+    }
+}
+
+/// The campaign's messages with their event timelines, sortable and paged.
+#[component]
+fn MessageLog(messages: Resource<Result<Page<MessageRow>, crate::error::AppError>>, query: Signal<ListQuery>) -> impl IntoView {
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading messages…"</p> }>
+            {move || messages.get().map(|r| match r {
+                Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                Ok(page) if page.rows.is_empty() => view! {
+                    <p class="muted">"No messages yet: they are planned when the campaign is launched and its orders are due."</p>
+                }.into_any(),
+                Ok(page) => view! {
+                    <div class="table-wrap"><table class="messages">
+                        <thead><tr>
+                            <SortHeader label="Recipient" column="recipient" query=query/>
+                            <th>"Order"</th><th>"Variant"</th><th>"Language"</th>
+                            <SortHeader label="State" column="state" query=query/>
+                            <SortHeader label="Due" column="send_at" query=query/>
+                            <SortHeader label="Tries" column="attempts" query=query numeric=true/>
+                            <th>"Timeline"</th>
+                        </tr></thead>
+                        <tbody>
+                            {page.rows.clone().into_iter().map(|m| view! {
+                                <tr>
+                                    <td data-label="Recipient">{m.recipient}</td>
+                                    <td data-label="Order">{m.order}</td>
+                                    <td data-label="Variant">{m.variant}</td>
+                                    <td data-label="Language">{m.locale}</td>
+                                    <td data-label="State"><span class=format!("badge message-{}", m.state)>{m.state.clone()}</span>
+                                        {(!m.last_error.is_empty()).then(|| view! { <div class="muted small">{m.last_error.clone()}</div> })}</td>
+                                    <td data-label="Due">{format_time(m.send_at)}</td>
+                                    <td data-label="Tries" class="num">{m.attempts}</td>
+                                    <td data-label="Timeline">
+                                        {if m.events.is_empty() {
+                                            view! { <span class="muted">"—"</span> }.into_any()
+                                        } else {
+                                            view! {
+                                                <ol class="events">
+                                                    {m.events.into_iter().map(|(kind, at, detail)| view! {
+                                                        <li title=detail><strong>{kind}</strong>" "<span class="muted">{format_time(at)}</span></li>
+                                                    }).collect_view()}
+                                                </ol>
+                                            }.into_any()
+                                        }}
+                                    </td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table></div>
+                    <Pager page=page query=query.get()/>
+                }.into_any(),
+            })}
+        </Transition>
     }
 }

@@ -165,7 +165,10 @@ fn ClientView(detail: ClientDetail) -> impl IntoView {
                                     <td data-label="Sending domain"><code>{b.sending_domain.clone()}</code></td>
                                     <td data-label="Language">{b.default_locale.clone()}</td>
                                     <td data-label="Postal address">{b.postal_address.clone()}</td>
-                                    <td>{can.then(|| view! { <A href=format!("{base}/brands/{}/edit", b.id)>"Edit"</A> })}</td>
+                                    <td>{can.then(|| view! {
+                                        <A href=format!("{base}/brands/{}/edit", b.id)>"Edit"</A>" · "
+                                        <A href=format!("{base}/brands/{}/sending", b.id)>"Sending & DKIM"</A>
+                                    })}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>

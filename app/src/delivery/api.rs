@@ -34,3 +34,75 @@ pub async fn outbox_message(file: String) -> Result<String, AppError> {
     })
     .await
 }
+
+/// A brand's sending domain, DKIM key and the DNS records to publish.
+#[server(prefix = "/rpc", endpoint = "brand_sending", input = Json)]
+pub async fn brand_sending(brand_id: i64) -> Result<super::SendingSettings, AppError> {
+    crate::request::scoped(async move {
+        let actor = crate::accounts::api::caller().await?;
+        let db = &crate::ServerState::get()?.db;
+        let client_id = brand_client(db, brand_id).await?;
+        crate::accounts::rules::authorize(&actor, crate::accounts::rules::Action::ManageBrands(client_id))?;
+        sending_settings(db, brand_id).await
+    })
+    .await
+}
+
+/// Generates a new DKIM key pair for the brand (`rsa` or `ed25519`); the previous key stays
+/// until the new record is published.
+#[server(prefix = "/rpc", endpoint = "generate_dkim_key", input = Json)]
+pub async fn generate_dkim_key(brand_id: i64, algorithm: String) -> Result<super::SendingSettings, AppError> {
+    crate::request::scoped(async move {
+        use super::dkim::{self, Algorithm};
+        let actor = crate::accounts::api::caller().await?;
+        let db = &crate::ServerState::get()?.db;
+        let client_id = brand_client(db, brand_id).await?;
+        crate::accounts::rules::authorize(&actor, crate::accounts::rules::Action::ManageBrands(client_id))?;
+        let algorithm = match algorithm.as_str() {
+            "rsa" => Algorithm::Rsa2048,
+            "ed25519" => Algorithm::Ed25519,
+            _ => return Err(AppError::invalid("algorithm", "Choose RSA-2048 or Ed25519.")),
+        };
+        let key = dkim::create_key(db, brand_id, algorithm, crate::db::now_millis()).await?;
+        crate::audit::record(
+            db,
+            Some(&actor),
+            &actor.email,
+            "brand.dkim_key",
+            Some(client_id),
+            &format!("brand {brand_id}"),
+            &format!("new {} key, selector {}", key.algorithm, key.selector),
+        )
+        .await?;
+        sending_settings(db, brand_id).await
+    })
+    .await
+}
+
+#[cfg(feature = "ssr")]
+async fn brand_client(db: &crate::db::Db, brand_id: i64) -> Result<i64, AppError> {
+    sqlx::query_scalar::<_, i64>("SELECT client_id FROM brands WHERE id = $1")
+        .bind(brand_id)
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("brand {brand_id}")))
+}
+
+#[cfg(feature = "ssr")]
+async fn sending_settings(db: &crate::db::Db, brand_id: i64) -> Result<super::SendingSettings, AppError> {
+    let (client_id, client, brand, domain, sender_email): (i64, String, String, String, String) = sqlx::query_as(
+        "SELECT b.client_id, c.name, b.name, b.sending_domain, b.sender_email FROM brands b JOIN clients c ON c.id = b.client_id WHERE b.id = $1",
+    )
+    .bind(brand_id)
+    .fetch_one(&db.pool)
+    .await?;
+    let dkim = super::dkim::public_key(db, brand_id).await?;
+    let mut records = vec![
+        (domain.clone(), "TXT".to_string(), "v=spf1 include:<your relay's SPF domain> ~all".to_string()),
+        (format!("_dmarc.{domain}"), "TXT".to_string(), format!("v=DMARC1; p=none; rua=mailto:dmarc@{domain}; adkim=r; aspf=r")),
+    ];
+    if let Some(key) = &dkim {
+        records.insert(0, (key.record_name.clone(), "TXT".to_string(), key.record.clone()));
+    }
+    Ok(super::SendingSettings { client_id, client, brand_id, brand, domain, sender_email, dkim, records })
+}

@@ -138,16 +138,7 @@ impl Signer {
     }
 }
 
-/// A brand's active key as the settings page shows it (no private half).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicKey {
-    pub domain: String,
-    pub selector: String,
-    pub algorithm: String,
-    pub record_name: String,
-    pub record: String,
-    pub created_at: i64,
-}
+pub use super::DkimRecord as PublicKey;
 
 /// Generates and stores a new active key for the brand (the previous one is kept, inactive,
 /// until the new record is published).

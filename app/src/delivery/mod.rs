@@ -55,6 +55,31 @@ pub async fn unsubscribe(db: &crate::db::Db, message_id: i64, requested_at: i64)
 
 use serde::{Deserialize, Serialize};
 
+/// A brand's active DKIM key as the settings page shows it (never the private half).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DkimRecord {
+    pub domain: String,
+    pub selector: String,
+    pub algorithm: String,
+    pub record_name: String,
+    pub record: String,
+    pub created_at: i64,
+}
+
+/// A brand's sending set-up: its domain, its DKIM key and the records to publish.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendingSettings {
+    pub client_id: i64,
+    pub client: String,
+    pub brand_id: i64,
+    pub brand: String,
+    pub domain: String,
+    pub sender_email: String,
+    pub dkim: Option<DkimRecord>,
+    /// (name, type, value) of each record to publish.
+    pub records: Vec<(String, String, String)>,
+}
+
 /// A message in the outbox folder, as the Outbox page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEntry {

@@ -1,7 +1,7 @@
 //! The Outbox page: mail Starling wrote to the outbox folder (no SMTP configured).
 
-use super::api::{list_outbox, outbox_message};
-use crate::shell::{format_time, Breadcrumbs, EmptyState, ErrorBox};
+use super::api::{brand_sending, list_outbox, outbox_message, GenerateDkimKey};
+use crate::shell::{format_time, last_answer, route_id, Breadcrumbs, EmptyState, ErrorBox, FormStatus};
 use leptos::prelude::*;
 
 #[component]
@@ -60,6 +60,79 @@ pub fn OutboxPage() -> impl IntoView {
                 }.into_any(),
                 Ok(None) => ().into_any(),
                 Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+/// A brand's sending set-up: the DKIM key (generate RSA-2048 or Ed25519) and the exact SPF,
+/// DKIM and DMARC records to publish.
+#[component]
+pub fn SendingPage() -> impl IntoView {
+    let brand_id = route_id("brand");
+    let generate = ServerAction::<GenerateDkimKey>::new();
+    let data = Resource::new(move || (brand_id.get(), generate.version().get()), |(id, _)| brand_sending(id));
+    let answer = last_answer(generate);
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || data.get().map(|r| match r {
+                Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                Ok(s) => {
+                    let id = s.brand_id;
+                    view! {
+                        <Breadcrumbs items=vec![
+                            ("Clients".into(), "/clients".into()),
+                            (s.client.clone(), format!("/clients/{}", s.client_id)),
+                            (format!("{}: sending", s.brand), String::new()),
+                        ]/>
+                        <div class="page-head"><h1>{format!("Sending for {}", s.brand)}</h1></div>
+                        <FormStatus value=answer/>
+                        <section class="card">
+                            <h2>"DKIM key"</h2>
+                            {match s.dkim.clone() {
+                                Some(k) => view! {
+                                    <dl class="facts" id="dkim-key">
+                                        <dt>"Domain"</dt><dd>{k.domain}</dd>
+                                        <dt>"Selector"</dt><dd><code>{k.selector}</code></dd>
+                                        <dt>"Algorithm"</dt><dd>{k.algorithm}</dd>
+                                        <dt>"Created"</dt><dd>{format_time(k.created_at)}</dd>
+                                    </dl>
+                                }.into_any(),
+                                None => view! {
+                                    <p class="notice">"No DKIM key yet: mail from "{s.domain.clone()}" goes out unsigned. Generate one and publish its record."</p>
+                                }.into_any(),
+                            }}
+                            <div class="actions">
+                                <button class="primary" disabled=move || generate.pending().get()
+                                    on:click=move |_| { generate.dispatch(GenerateDkimKey { brand_id: id, algorithm: "rsa".into() }); }>
+                                    "Generate RSA-2048 key"
+                                </button>
+                                <button disabled=move || generate.pending().get()
+                                    on:click=move |_| { generate.dispatch(GenerateDkimKey { brand_id: id, algorithm: "ed25519".into() }); }>
+                                    "Generate Ed25519 key"
+                                </button>
+                            </div>
+                            <p class="muted small">"The private key stays on the server; only the public half appears, in the record below."</p>
+                        </section>
+                        <section class="card">
+                            <h2>"Records to publish"</h2>
+                            <div class="table-wrap"><table class="records">
+                                <thead><tr><th>"Name"</th><th>"Type"</th><th>"Value"</th></tr></thead>
+                                <tbody>
+                                    {s.records.iter().map(|(name, kind, value)| view! {
+                                        <tr>
+                                            <td data-label="Name"><code>{name.clone()}</code></td>
+                                            <td data-label="Type">{kind.clone()}</td>
+                                            <td data-label="Value"><code class="record">{value.clone()}</code></td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table></div>
+                            <p class="muted small">"From-domain alignment: the From address "{s.sender_email.clone()}
+                                " must be at "{s.domain.clone()}" (or a subdomain) for DKIM and DMARC to align."</p>
+                        </section>
+                    }.into_any()
+                }
             })}
         </Transition>
     }
