@@ -16,13 +16,7 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 
 /// A running campaign of the brand whose template has an approved version.
 async fn campaign(app: &TestApp, purpose: Purpose, weights: Vec<u32>) -> i64 {
-    let (template_id, client_id, brand_id): (i64, i64, i64) = sqlx::query_as(
-        "SELECT t.id, t.client_id, t.brand_id FROM templates t WHERE EXISTS \
-         (SELECT 1 FROM template_versions v WHERE v.template_id = t.id AND v.status = 'approved') ORDER BY t.id LIMIT 1",
-    )
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
+    let (template_id, client_id, brand_id) = approved_template(app).await;
     // Every buyer falls back to the approved German version.
     let rules = CampaignRules { fallback_locales: vec!["de".into()], ..CampaignRules::new(Trigger::Batch).weighted(&weights) };
     let id = planner::create(&app.db, client_id, brand_id, template_id, "Test", purpose, &rules, "test").await.unwrap();

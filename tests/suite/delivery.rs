@@ -17,13 +17,7 @@ use std::sync::Arc;
 /// of British buyers (every demo order is cancelled first), with two variants: B has its
 /// own subject. Planned at once; answers (campaign, brand).
 async fn campaign(app: &TestApp, n: u64) -> (i64, i64) {
-    let (template_id, client_id, brand_id): (i64, i64, i64) = sqlx::query_as(
-        "SELECT t.id, t.client_id, t.brand_id FROM templates t WHERE EXISTS \
-         (SELECT 1 FROM template_versions v WHERE v.template_id = t.id AND v.status = 'approved') ORDER BY t.id LIMIT 1",
-    )
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
+    let (template_id, client_id, brand_id) = approved_template(app).await;
     sqlx::query("UPDATE orders SET status = 'cancelled'").execute(&app.db.pool).await.unwrap();
     delivered_orders(app, brand_id, 0, n).await;
     let variants = vec![

@@ -374,3 +374,15 @@ pub async fn delivered_orders(app: &TestApp, brand_id: i64, from: u64, n: u64) {
         .collect();
     app::orders::store::upsert(&app.db, &target, &orders, "test", &salt).await.unwrap();
 }
+
+/// (template, client, brand) of the first demo template with an approved version (the
+/// German review request of Nordlicht's Fjell Gear).
+pub async fn approved_template(app: &TestApp) -> (i64, i64, i64) {
+    sqlx::query_as(
+        "SELECT t.id, t.client_id, t.brand_id FROM templates t WHERE EXISTS \
+         (SELECT 1 FROM template_versions v WHERE v.template_id = t.id AND v.status = 'approved') ORDER BY t.id LIMIT 1",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap()
+}

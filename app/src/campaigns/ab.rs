@@ -36,10 +36,7 @@ pub fn assign(campaign_id: i64, customer_id: i64, weights: &[u32]) -> usize {
     if total == 0 {
         return 0;
     }
-    let digest = Sha256::digest(format!("{campaign_id}:{customer_id}").as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    let point = ((u128::from(u64::from_be_bytes(first)) * u128::from(total)) >> 64) as u64;
+    let point = ((u128::from(hash64(&format!("{campaign_id}:{customer_id}"))) * u128::from(total)) >> 64) as u64;
     let mut upto = 0u64;
     for (i, &w) in weights.iter().enumerate() {
         upto += u64::from(w);
@@ -53,10 +50,15 @@ pub fn assign(campaign_id: i64, customer_id: i64, weights: &[u32]) -> usize {
 /// Whether a customer is in a campaign's canary share: a hash of its own, independent of
 /// the A/B variant, so the canary is a fair sample of every variant.
 pub fn in_canary(campaign_id: i64, customer_id: i64, share: f64) -> bool {
-    let digest = Sha256::digest(format!("canary:{campaign_id}:{customer_id}").as_bytes());
+    (hash64(&format!("canary:{campaign_id}:{customer_id}")) as f64 / 18_446_744_073_709_551_616.0) < share
+}
+
+/// The first 8 bytes of the SHA-256 of `seed`, as a big-endian integer.
+fn hash64(seed: &str) -> u64 {
+    let digest = Sha256::digest(seed.as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
-    (u64::from_be_bytes(first) as f64 / 18_446_744_073_709_551_616.0) < share
+    u64::from_be_bytes(first)
 }
 
 /// One variant's counts for the target metric.

@@ -69,7 +69,7 @@ mod server {
     use sqlx::Row;
 
     fn describe_trigger(rules: &str) -> String {
-        match serde_json::from_str::<CampaignRules>(rules).map(|r| r.trigger) {
+        match CampaignRules::parse(rules).map(|r| r.trigger) {
             Ok(Trigger::AfterFulfilment { days }) => format!("{days} days after fulfilment"),
             Ok(Trigger::AfterDelivery { days }) => format!("{days} days after delivery"),
             Ok(Trigger::Batch) => "one-off batch".into(),
@@ -233,7 +233,7 @@ mod server {
         }
         let (old_name, old_template, old_rules): (String, i64, String) =
             sqlx::query_as("SELECT name, template_id, rules FROM campaigns WHERE id = $1").bind(id).fetch_one(&db.pool).await?;
-        let old: CampaignRules = serde_json::from_str(&old_rules).map_err(|e| AppError::Internal(format!("campaign rules: {e}")))?;
+        let old: CampaignRules = CampaignRules::parse(&old_rules)?;
         let (brand_id, purpose, rules) = validate(db, &form).await?;
         if state != "draft" {
             let mut errors = Vec::new();
@@ -307,7 +307,7 @@ mod server {
         authorize(&actor, Action::ManageCampaigns(client_id))?;
         let (name, template_id, rules): (String, i64, String) =
             sqlx::query_as("SELECT name, template_id, rules FROM campaigns WHERE id = $1").bind(id).fetch_one(&db.pool).await?;
-        let rules: CampaignRules = serde_json::from_str(&rules).map_err(|e| AppError::Internal(format!("campaign rules: {e}")))?;
+        let rules: CampaignRules = CampaignRules::parse(&rules)?;
         let (trigger, days) = match rules.trigger {
             Trigger::AfterFulfilment { days } => ("fulfilment", days),
             Trigger::AfterDelivery { days } => ("delivery", days),
@@ -514,7 +514,7 @@ mod server {
         .fetch_one(&db.pool)
         .await?;
         let raw_rules: String = row.get("rules");
-        let rules: CampaignRules = serde_json::from_str(&raw_rules).map_err(|e| AppError::Internal(format!("campaign rules: {e}")))?;
+        let rules: CampaignRules = CampaignRules::parse(&raw_rules)?;
         let phase: String = row.get("phase");
         let messages: Vec<(String, i64)> =
             sqlx::query_as("SELECT state, COUNT(*) FROM messages WHERE campaign_id = $1 GROUP BY state ORDER BY state")

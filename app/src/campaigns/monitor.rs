@@ -64,22 +64,25 @@ pub enum Outcome {
     Released { messages: u64 },
 }
 
+/// SQL counting the messages `m` with at least one event of `kind` (each message once,
+/// however many reports came in). `kind` is one of `KINDS`, never user input.
+fn messages_with(kind: &str) -> String {
+    debug_assert!(KINDS.contains(&kind));
+    format!("COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.kind = '{kind}') THEN 1 ELSE 0 END), 0)")
+}
+
 /// The counts the thresholds are judged on: messages sent since `monitor_from` (only the
 /// canary's while the canary holds). Each message counts once per kind, however many
 /// reports came in. Delivered = sent − bounced.
 pub async fn counts(db: &Db, campaign_id: i64, canary_only: bool, from: i64) -> Result<Counts, AppError> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS sent, \
-           COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.kind = 'bounced') THEN 1 ELSE 0 END), 0) AS bounced, \
-           COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.kind = 'complained') THEN 1 ELSE 0 END), 0) AS complained, \
-           COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.kind = 'unsubscribed') THEN 1 ELSE 0 END), 0) AS unsubscribed \
+    let sql = format!(
+        "SELECT COUNT(*) AS sent, {} AS bounced, {} AS complained, {} AS unsubscribed \
          FROM messages m WHERE m.campaign_id = $1 AND m.sent_at IS NOT NULL AND m.sent_at >= $2 AND (m.canary = 1 OR $3 = 0)",
-    )
-    .bind(campaign_id)
-    .bind(from)
-    .bind(i64::from(canary_only))
-    .fetch_one(&db.pool)
-    .await?;
+        messages_with("bounced"),
+        messages_with("complained"),
+        messages_with("unsubscribed")
+    );
+    let row = sqlx::query(&sql).bind(campaign_id).bind(from).bind(i64::from(canary_only)).fetch_one(&db.pool).await?;
     let sent = row.get::<i64, _>("sent") as u64;
     let bounced = row.get::<i64, _>("bounced") as u64;
     Ok(Counts {
@@ -106,8 +109,7 @@ pub async fn evaluate(db: &Db, campaign_id: i64, now: i64) -> Result<Outcome, Ap
         return Ok(Outcome::Unchanged);
     }
     let client_id: i64 = row.get("client_id");
-    let rules: CampaignRules =
-        serde_json::from_str(&row.get::<String, _>("rules")).map_err(|e| AppError::Internal(format!("campaign rules: {e}")))?;
+    let rules = CampaignRules::parse(&row.get::<String, _>("rules"))?;
     let Some(canary) = rules.canary else { return Ok(Outcome::Unchanged) };
     let in_canary = row.get::<String, _>("phase") == "canary";
     let counts = counts(db, campaign_id, in_canary, row.get("monitor_from")).await?;
@@ -184,7 +186,7 @@ pub async fn evaluate_running(db: &Db, now: i64) -> Result<Vec<(i64, Outcome)>, 
         if outcome != Outcome::Unchanged {
             out.push((id, outcome));
         }
-        if serde_json::from_str::<CampaignRules>(&rules).is_ok_and(|r| r.variants.len() > 1) {
+        if CampaignRules::parse(&rules).is_ok_and(|r| r.variants.len() > 1) {
             judge_test(db, id).await?;
         }
     }
@@ -214,17 +216,14 @@ pub struct VariantCounts {
 
 /// Per-variant counts (unique per message), from the outbox and the events.
 pub async fn variant_counts(db: &Db, campaign_id: i64) -> Result<Vec<VariantCounts>, AppError> {
-    let has = |kind: &str| {
-        format!("COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.kind = '{kind}') THEN 1 ELSE 0 END), 0)")
-    };
     let sql = format!(
         "SELECT m.variant, COUNT(*) AS planned, COALESCE(SUM(CASE WHEN m.sent_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS sent, \
            {} AS bounced, {} AS opened, {} AS clicked, {} AS reviewed \
          FROM messages m WHERE m.campaign_id = $1 AND m.state <> 'cancelled' GROUP BY m.variant ORDER BY m.variant",
-        has("bounced"),
-        has("opened"),
-        has("clicked"),
-        has("reviewed")
+        messages_with("bounced"),
+        messages_with("opened"),
+        messages_with("clicked"),
+        messages_with("reviewed")
     );
     let rows = sqlx::query(&sql).bind(campaign_id).fetch_all(&db.pool).await?;
     Ok(rows
@@ -264,8 +263,7 @@ pub async fn judge_test(db: &Db, campaign_id: i64) -> Result<(Vec<VariantCounts>
         .fetch_optional(&db.pool)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("campaign {campaign_id}")))?;
-    let rules: CampaignRules =
-        serde_json::from_str(&row.get::<String, _>("rules")).map_err(|e| AppError::Internal(format!("campaign rules: {e}")))?;
+    let rules = CampaignRules::parse(&row.get::<String, _>("rules"))?;
     let counts = variant_counts(db, campaign_id).await?;
     let arms = arms(&counts, rules.variants.len(), &rules.metric);
     let verdict = ab::verdict(&arms, ab::TAU2, ab::ALPHA);
@@ -313,7 +311,7 @@ async fn sweep(db: &Db) -> Result<(), AppError> {
         sqlx::query_as("SELECT id, rules FROM campaigns WHERE state = 'running' ORDER BY id").fetch_all(&db.pool).await?;
     for (id, rules) in running {
         // A one-off batch was planned at launch; automations pick up newly due orders.
-        let batch = serde_json::from_str::<CampaignRules>(&rules).is_ok_and(|r| r.trigger == super::eligibility::Trigger::Batch);
+        let batch = CampaignRules::parse(&rules).is_ok_and(|r| r.trigger == super::eligibility::Trigger::Batch);
         if !batch {
             super::planner::plan(db, &salt, id, now_millis()).await?;
         }

@@ -96,6 +96,11 @@ impl CampaignRules {
         }
     }
 
+    /// The rules as a campaign's `rules` column keeps them.
+    pub fn parse(json: &str) -> Result<CampaignRules, AppError> {
+        serde_json::from_str(json).map_err(|e| AppError::Internal(format!("campaign rules: {e}")))
+    }
+
     pub fn weights(&self) -> Vec<u32> {
         self.variants.iter().map(|v| v.weight).collect()
     }
@@ -183,8 +188,7 @@ pub async fn load(tx: &mut Tx<'_>, campaign_id: i64) -> Result<Option<Campaign>,
         return Ok(None);
     };
     let purpose = Purpose::parse("purpose", &row.get::<String, _>("purpose"))?;
-    let rules: CampaignRules =
-        serde_json::from_str(&row.get::<String, _>("rules")).map_err(|e| AppError::Internal(format!("campaign rules: {e}")))?;
+    let rules = CampaignRules::parse(&row.get::<String, _>("rules"))?;
     // The newest approved version of each locale.
     let versions: Vec<(String, i64)> =
         sqlx::query_as("SELECT locale, id FROM template_versions WHERE template_id = $1 AND status = 'approved' ORDER BY number")
