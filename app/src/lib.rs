@@ -43,6 +43,10 @@ pub struct ServerState {
     pub public_url: String,
     /// Where mail goes: the SMTP relay, or the outbox folder.
     pub mailer: std::sync::Arc<delivery::mailer::Mailer>,
+    /// The DNS server domain checks ask (host:port); the system's when `None`.
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// The relay's SPF domain (`include:` it in brands' SPF records); empty when unknown.
+    pub spf_include: String,
 }
 
 #[cfg(feature = "ssr")]

@@ -41,6 +41,21 @@ pub struct Config {
     pub send: bool,
     /// Messages sent at once by the outbox worker.
     pub send_concurrency: usize,
+    /// Per-recipient-domain send rates, `gmail.com=20,*=50` (messages per second).
+    pub domain_rate_limits: String,
+    /// The first retry's delay after a 4xx or a dropped connection (doubling after).
+    pub retry_first_ms: u64,
+    /// The longest delay between two tries.
+    pub retry_max_ms: u64,
+    /// A message still failing temporarily this long after its first try fails.
+    pub retry_give_up_hours: u64,
+    /// How long a claim may go unrenewed before it counts as abandoned by a process that
+    /// died and is settled (a live worker renews its claims every third of this).
+    pub send_lease_secs: u64,
+    /// The DNS server brand domain checks ask (`host:port`); empty means the system's.
+    pub dns_server: Option<SocketAddr>,
+    /// The relay's SPF domain, which brands' SPF records must `include:`; empty if unknown.
+    pub spf_include: String,
 }
 
 impl Default for Config {
@@ -60,6 +75,13 @@ impl Default for Config {
             secret_key: None,
             send: true,
             send_concurrency: 20,
+            domain_rate_limits: String::new(),
+            retry_first_ms: 60_000,
+            retry_max_ms: 2 * 3_600_000,
+            retry_give_up_hours: 24,
+            send_lease_secs: 60,
+            dns_server: None,
+            spf_include: String::new(),
         }
     }
 }

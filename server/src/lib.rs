@@ -59,6 +59,8 @@ pub fn router(
             max_upload_bytes: config.max_upload_bytes,
             public_url: public_url(config, addr),
             mailer,
+            dns_server: config.dns_server,
+            spf_include: config.spf_include.clone(),
         },
         max_body_bytes: config.max_body_bytes,
     };
@@ -71,7 +73,11 @@ pub fn router(
         .route("/clients/{id}/suppression/upload", post(orders::upload_suppression))
         .layer(DefaultBodyLimit::disable());
     // The ingest API: at most 1,000 orders per request, in at most 16 MB of JSON.
-    let api = Router::new().route("/api/v1/orders", post(orders::ingest_orders)).layer(DefaultBodyLimit::max(16 * 1024 * 1024));
+    // Bounce and complaint reports may quote the whole original message.
+    let api = Router::new()
+        .route("/api/v1/orders", post(orders::ingest_orders))
+        .route("/webhooks/feedback", post(tracking::feedback))
+        .layer(DefaultBodyLimit::max(16 * 1024 * 1024));
     let pages = Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/t/o/{client}/{token}", get(tracking::open))
@@ -122,6 +128,14 @@ pub fn sender(
         worker: format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "starling".into()), std::process::id()),
         concurrency: config.send_concurrency,
         batch: 200,
+        // Checked when the server starts (`start`), so a bad entry stops it with its name.
+        limits: std::sync::Arc::new(app::delivery::limits::DomainLimits::parse(&config.domain_rate_limits).unwrap_or_default()),
+        retry: app::delivery::sender::RetryPolicy {
+            first_ms: config.retry_first_ms as i64,
+            max_ms: config.retry_max_ms as i64,
+            give_up_after_ms: config.retry_give_up_hours as i64 * 3_600_000,
+        },
+        lease_ms: config.send_lease_secs as i64 * 1000,
     }
 }
 
@@ -144,6 +158,8 @@ pub struct Running {
 /// Opens the database, runs migrations, optionally seeds demo data, binds and serves in
 /// the background.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
+    app::delivery::limits::DomainLimits::parse(&config.domain_rate_limits)
+        .map_err(|e| anyhow::anyhow!("STARLING_DOMAIN_RATE_LIMITS: {e}"))?;
     std::fs::create_dir_all(&config.data_dir)?;
     let db = Db::connect(&config.database_url()).await?;
     if config.demo {

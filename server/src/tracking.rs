@@ -108,3 +108,23 @@ pub async fn unsubscribe(State(state): State<AppState>, Path((client_id, token))
         }
     }
 }
+
+/// `POST /webhooks/feedback`: a bounce (RFC 3464 DSN) or complaint (RFC 5965 ARF) report,
+/// the raw message as the body, from the relay, the ESP or the mailbox that forwards them.
+/// No key: a report counts only when it names a message by its signed Message-ID or return
+/// path (`app::delivery::feedback`). 200 with what was recorded (a replay records nothing
+/// new), 422 naming what is missing when the report can't be read or matched.
+pub async fn feedback(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+    let secret = state.server.secret_key.expose_secret().to_string();
+    match app::delivery::feedback::process(&state.server.db, &secret, &body, now_millis()).await {
+        Ok(outcome) => axum::Json(outcome).into_response(),
+        Err(app::error::AppError::Request(why)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(serde_json::json!({ "error": why }))).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "processing a feedback report failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({ "error": "the report could not be processed; try again" })))
+                .into_response()
+        }
+    }
+}

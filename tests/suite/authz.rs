@@ -207,6 +207,11 @@ fn rpc_case(name: &str, who: Who, target: Target, n: usize) -> Option<Case> {
             expect: allow_if(admin || (who == Who::Manager && own)),
             hidden: foreign_names(who),
         },
+        "check_domain" => Case {
+            body: json!({ "brand_id": brand_of(target) }),
+            expect: allow_if(admin || (who == Who::Manager && own)),
+            hidden: foreign_names(who),
+        },
         "generate_dkim_key" => {
             case(json!({ "brand_id": brand_of(target), "algorithm": "ed25519" }), allow_if(admin || (who == Who::Manager && own)))
         }

@@ -50,6 +50,10 @@ pub fn repo_root() -> PathBuf {
 /// A running Starling with demo data, over its own database, gone when dropped.
 pub struct TestApp {
     pub base: String,
+    /// The database the server runs on (SQLite file or PostgreSQL database).
+    pub database_url: String,
+    /// The DNS server the app's domain checks ask (no records until a test adds some).
+    pub dns: DnsServer,
     pub db: app::db::Db,
     pub data_dir: PathBuf,
     pg_database: Option<String>,
@@ -76,8 +80,10 @@ impl TestApp {
                 (url, Some(name))
             }
         };
+        let dns = DnsServer::start();
         let mut config = Config {
             database_url,
+            dns_server: Some(dns.addr),
             listen: "127.0.0.1:0".parse().expect("address"),
             data_dir: data_dir.clone(),
             site_root: std::env::var("LEPTOS_SITE_ROOT").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("target/site")),
@@ -87,8 +93,9 @@ impl TestApp {
             ..Config::default()
         };
         adjust(&mut config);
+        let database_url = config.database_url.clone();
         let running = server::start(config).await.expect("server starts");
-        TestApp { base: format!("http://{}", running.addr), db: running.db, data_dir, pg_database, task: running.task }
+        TestApp { base: format!("http://{}", running.addr), database_url, dns, db: running.db, data_dir, pg_database, task: running.task }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -385,4 +392,278 @@ pub async fn approved_template(app: &TestApp) -> (i64, i64, i64) {
     .fetch_one(&app.db.pool)
     .await
     .unwrap()
+}
+
+/// A DNS server on a free loopback UDP port answering TXT queries from a table the test
+/// fills (hickory-proto reads and writes the messages): unknown names get NXDOMAIN.
+pub struct DnsServer {
+    pub addr: std::net::SocketAddr,
+    records: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>>,
+}
+
+impl DnsServer {
+    pub fn start() -> DnsServer {
+        use hickory_proto::op::{Message, ResponseCode};
+        use hickory_proto::rr::{rdata::TXT, RData, Record, RecordType};
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a DNS port");
+        let addr = socket.local_addr().expect("address");
+        let records: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>> = Default::default();
+        let table = records.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+                let Ok(query) = Message::from_vec(&buf[..n]) else { continue };
+                let mut answer = Message::response(query.id(), query.op_code());
+                answer.set_recursion_desired(true).set_recursion_available(true).set_authoritative(true);
+                for q in query.queries() {
+                    answer.add_query(q.clone());
+                    let name = q.name().to_ascii().trim_end_matches('.').to_ascii_lowercase();
+                    let known = table.lock().map(|t| t.get(&name).cloned()).unwrap_or_default();
+                    match known {
+                        None => {
+                            answer.set_response_code(ResponseCode::NXDomain);
+                        }
+                        Some(texts) if q.query_type() == RecordType::TXT => {
+                            for text in texts {
+                                // Character-strings hold at most 255 bytes; longer records are split.
+                                let parts = text.as_bytes().chunks(255).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+                                answer.add_answer(Record::from_rdata(q.name().clone(), 60, RData::TXT(TXT::new(parts))));
+                            }
+                        }
+                        Some(_) => {}
+                    }
+                }
+                if let Ok(bytes) = answer.to_vec() {
+                    let _ = socket.send_to(&bytes, peer);
+                }
+            }
+        });
+        DnsServer { addr, records }
+    }
+
+    /// Publishes (or, with no records, removes) the TXT records of `name`.
+    pub fn set_txt(&self, name: &str, texts: &[&str]) {
+        let mut table = self.records.lock().expect("DNS table");
+        if texts.is_empty() {
+            table.remove(&name.to_ascii_lowercase());
+        } else {
+            table.insert(name.to_ascii_lowercase(), texts.iter().map(|t| t.to_string()).collect());
+        }
+    }
+}
+
+/// An SMTP server on a free loopback port that fails the way real ones and networks do:
+/// a share of messages (per mille) is answered `421` (closing) or `451` at the end of
+/// DATA; a share of connections is cut in the middle of DATA (the message is not taken);
+/// a share of accepted messages never gets its `250` to the client (the connection is cut
+/// after the message was kept: the SMTP ambiguity); and it can be taken down (every
+/// connection cut, new ones closed at once) for a while. It keeps what it accepted.
+pub struct FaultySmtp {
+    pub port: u16,
+    state: std::sync::Arc<FaultState>,
+}
+
+/// Fault rates, per mille.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Faults {
+    pub transient: u32,
+    pub cut_mid_data: u32,
+    pub lose_reply: u32,
+}
+
+#[derive(Default)]
+struct FaultState {
+    faults: Faults,
+    down: std::sync::atomic::AtomicBool,
+    generation: std::sync::atomic::AtomicU64,
+    inbox: std::sync::Mutex<Vec<ReceivedMail>>,
+    transient_replies: std::sync::atomic::AtomicU64,
+    cut_mid_data: std::sync::atomic::AtomicU64,
+    lost_replies: std::sync::atomic::AtomicU64,
+}
+
+impl FaultySmtp {
+    pub fn start(faults: Faults) -> FaultySmtp {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("an SMTP port");
+        let port = listener.local_addr().expect("address").port();
+        let state = std::sync::Arc::new(FaultState { faults, ..FaultState::default() });
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                if shared.down.load(Ordering::SeqCst) {
+                    drop(stream);
+                    continue;
+                }
+                let state = shared.clone();
+                std::thread::spawn(move || {
+                    let generation = state.generation.load(Ordering::SeqCst);
+                    let _ = serve_faulty(stream, &state, generation);
+                });
+            }
+        });
+        FaultySmtp { port, state }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    pub fn messages(&self) -> Vec<ReceivedMail> {
+        self.state.inbox.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Cuts every connection and refuses service for `seconds`.
+    pub fn outage(&self, seconds: u64) {
+        use std::sync::atomic::Ordering;
+        self.state.down.store(true, Ordering::SeqCst);
+        self.state.generation.fetch_add(1, Ordering::SeqCst);
+        let state = self.state.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(seconds));
+            state.down.store(false, Ordering::SeqCst);
+        });
+    }
+
+    /// (4xx replies, connections cut mid-DATA, accepted messages whose reply was lost).
+    pub fn counts(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering;
+        (
+            self.state.transient_replies.load(Ordering::SeqCst),
+            self.state.cut_mid_data.load(Ordering::SeqCst),
+            self.state.lost_replies.load(Ordering::SeqCst),
+        )
+    }
+}
+
+fn serve_faulty(stream: std::net::TcpStream, state: &FaultState, generation: u64) -> std::io::Result<()> {
+    use std::io::{BufRead, Write};
+    use std::sync::atomic::Ordering;
+    let roll = |permille: u32| rand::random::<u32>() % 1000 < permille;
+    stream.set_read_timeout(Some(std::time::Duration::from_millis(100)))?;
+    let mut out = stream.try_clone()?;
+    let mut input = std::io::BufReader::new(stream.try_clone()?);
+    let cut = || {
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+        Ok(())
+    };
+    out.write_all(b"220 faulty.test ESMTP\r\n")?;
+    let (mut from, mut to, mut data, mut in_data, mut cut_this) = (String::new(), Vec::new(), Vec::new(), false, false);
+    let mut line = Vec::new();
+    loop {
+        if state.generation.load(Ordering::SeqCst) != generation {
+            return cut();
+        }
+        match input.read_until(b'\n', &mut line) {
+            Ok(0) => return Ok(()),
+            Ok(_) if !line.ends_with(b"\n") => continue,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+            Err(e) => return Err(e),
+        }
+        let text = std::mem::take(&mut line);
+        if in_data {
+            if text == b".\r\n" {
+                in_data = false;
+                if roll(state.faults.transient) {
+                    state.transient_replies.fetch_add(1, Ordering::SeqCst);
+                    if rand::random::<bool>() {
+                        out.write_all(b"421 4.3.2 Service busy, closing the connection\r\n")?;
+                        return cut();
+                    }
+                    out.write_all(b"451 4.3.0 Temporary local problem, try again later\r\n")?;
+                    continue;
+                }
+                let mail = ReceivedMail {
+                    from: std::mem::take(&mut from),
+                    to: std::mem::take(&mut to),
+                    data: String::from_utf8_lossy(&std::mem::take(&mut data)).replace("\r\n", "\n"),
+                };
+                state.inbox.lock().expect("inbox").push(mail);
+                if roll(state.faults.lose_reply) {
+                    state.lost_replies.fetch_add(1, Ordering::SeqCst);
+                    return cut();
+                }
+                out.write_all(b"250 2.0.0 Ok: queued\r\n")?;
+            } else {
+                if cut_this && data.len() > 200 {
+                    state.cut_mid_data.fetch_add(1, Ordering::SeqCst);
+                    return cut();
+                }
+                data.extend_from_slice(text.strip_prefix(b".").filter(|_| text.starts_with(b"..")).unwrap_or(&text));
+            }
+            continue;
+        }
+        let command = String::from_utf8_lossy(&text).trim_end().to_string();
+        let verb = command.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" => b"250-faulty.test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+            "HELO" | "NOOP" => b"250 Ok\r\n",
+            "RSET" => {
+                (from, to, data) = (String::new(), Vec::new(), Vec::new());
+                b"250 Ok\r\n"
+            }
+            "MAIL" => {
+                from = command
+                    .split_once(':')
+                    .map(|(_, a)| a.trim().trim_matches(['<', '>']).split_whitespace().next().unwrap_or("").to_string())
+                    .unwrap_or_default();
+                from = from.trim_end_matches('>').to_string();
+                b"250 Ok\r\n"
+            }
+            "RCPT" => {
+                to.push(command.split_once(':').map(|(_, a)| a.trim().trim_matches(['<', '>']).to_string()).unwrap_or_default());
+                b"250 Ok\r\n"
+            }
+            "DATA" => {
+                in_data = true;
+                cut_this = roll(state.faults.cut_mid_data);
+                data.clear();
+                b"354 End data with <CR><LF>.<CR><LF>\r\n"
+            }
+            "QUIT" => {
+                out.write_all(b"221 Bye\r\n")?;
+                return cut();
+            }
+            _ => b"502 5.5.2 Command not recognized\r\n",
+        };
+        out.write_all(reply)?;
+    }
+}
+
+/// A Starling server in a process of its own (this test binary run again as the ignored
+/// test `delivery::child_server_process`), over a test app's database and data folder,
+/// sending to `smtp_url` with the outbox worker on: the real thing to `kill -9`, or to run
+/// twice at once.
+pub struct ChildServer {
+    child: std::process::Child,
+}
+
+impl ChildServer {
+    pub fn start(app: &TestApp, smtp_url: &str, lease_secs: u64) -> ChildServer {
+        let exe = std::env::current_exe().expect("the test binary");
+        let child = std::process::Command::new(exe)
+            .args(["--exact", "delivery::child_server_process", "--ignored", "--nocapture", "--test-threads=1"])
+            .env("STARLING_CHILD_DATABASE_URL", &app.database_url)
+            .env("STARLING_CHILD_DATA_DIR", &app.data_dir)
+            .env("STARLING_CHILD_SMTP_URL", smtp_url)
+            .env("STARLING_CHILD_LEASE_SECS", lease_secs.to_string())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("starting a child server");
+        ChildServer { child }
+    }
+
+    /// `kill -9`: the process gets no chance to finish anything.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
 }

@@ -19,7 +19,8 @@ pub const KINDS: [&str; 7] = ["sent", "bounced", "complained", "unsubscribed", "
 
 /// Records that `kind` happened to a message; `source` names the report it came from (a
 /// replayed report changes nothing). Answers whether the event was new. A new event
-/// re-evaluates the message's campaign.
+/// re-evaluates the message's campaign, except `sent`: more sent messages never pass a
+/// threshold, and the release after the canary's watch period is the sweep's (`work`).
 pub async fn record_event(db: &Db, message_id: i64, kind: &str, source: &str, at: i64, detail: &str) -> Result<bool, AppError> {
     if !KINDS.contains(&kind) {
         return Err(AppError::Internal(format!("unknown message event {kind:?}")));
@@ -44,6 +45,7 @@ pub async fn record_event(db: &Db, message_id: i64, kind: &str, source: &str, at
             .bind(message_id)
             .execute(&db.pool)
             .await?;
+        return Ok(true);
     }
     let campaign: Option<i64> =
         sqlx::query_scalar("SELECT campaign_id FROM messages WHERE id = $1").bind(message_id).fetch_optional(&db.pool).await?;

@@ -16,7 +16,7 @@ use super::canary::CanaryRule;
 use super::eligibility::{
     decide, Audience, Cap, CustomerFacts, Decision, Exclusion, History, OrderFacts, Rules, SendWindow, Trigger, DAY_MS,
 };
-use crate::db::{Backend, Db};
+use crate::db::{Backend, Db, FIELD_SEP, RECORD_SEP};
 use crate::error::AppError;
 use crate::orders::model::OrderStatus;
 use crate::orders::privacy::{fingerprint, normalise_address, Salt};
@@ -249,6 +249,54 @@ struct Decided {
     decision: Decision,
 }
 
+/// One order of a window as the packed read gives it (fields in the SELECT's order).
+struct PackedOrder<'a> {
+    id: i64,
+    store_id: i64,
+    platform: &'a str,
+    status: &'a str,
+    status_at: i64,
+    placed_at: i64,
+    country: &'a str,
+    total_minor: Option<i64>,
+    customer_id: Option<i64>,
+    customer_country: &'a str,
+    locale: &'a str,
+    email: &'a str,
+    platform_order_id: &'a str,
+}
+
+impl<'a> PackedOrder<'a> {
+    fn parse(record: &'a str) -> Option<PackedOrder<'a>> {
+        let mut f = record.split(FIELD_SEP);
+        Some(PackedOrder {
+            id: int(f.next())?,
+            store_id: int(f.next())?,
+            platform: f.next()?,
+            status: f.next()?,
+            status_at: int(f.next())?,
+            placed_at: int(f.next())?,
+            country: f.next()?,
+            total_minor: int(f.next()),
+            customer_id: int(f.next()),
+            customer_country: f.next()?,
+            locale: f.next()?,
+            email: f.next()?,
+            platform_order_id: f.next()?,
+        })
+    }
+}
+
+/// The records of a packed value (none for NULL, the aggregate of no rows).
+fn records(packed: Option<&str>) -> impl Iterator<Item = &str> {
+    packed.unwrap_or_default().split(RECORD_SEP).filter(|r| !r.is_empty())
+}
+
+/// An integer field of a packed record; `None` when empty (NULL) or absent.
+fn int(field: Option<&str>) -> Option<i64> {
+    field.filter(|f| !f.is_empty())?.parse().ok()
+}
+
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 /// Takes the brand's planning turn inside `tx`: a write on the brand's row (a row lock on
@@ -299,7 +347,7 @@ pub async fn plan(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result<Pl
             *by_rule.entry(excluded.key().to_string()).or_default() += recorded;
         }
     }
-    let mut decider = Decider::new(&mut tx, salt, &campaign, now).await?;
+    let mut decider = Decider::new(&mut tx, db.backend, salt, &campaign, now).await?;
     let (mut reading, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     loop {
         let read = std::time::Instant::now();
@@ -434,7 +482,7 @@ pub async fn preview(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result
     let mut out = Preview::default();
     let mut tx = db.pool.begin().await?;
     let Some(campaign) = load(&mut tx, campaign_id).await? else { return Ok(out) };
-    let mut decider = Decider::new(&mut tx, salt, &campaign, now).await?;
+    let mut decider = Decider::new(&mut tx, db.backend, salt, &campaign, now).await?;
     let mut excluded: HashMap<String, (String, u64, Vec<String>)> = HashMap::new();
     let mut locales: HashMap<String, u64> = HashMap::new();
     loop {
@@ -481,6 +529,7 @@ pub async fn preview(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result
 /// Sends decided earlier count for the cap of later orders.
 struct Decider<'c> {
     campaign: &'c Campaign,
+    backend: Backend,
     rules: Vec<Rules>,
     salt: &'c Salt,
     now: i64,
@@ -496,7 +545,7 @@ struct Decider<'c> {
 }
 
 impl<'c> Decider<'c> {
-    async fn new(tx: &mut Tx<'_>, salt: &'c Salt, campaign: &'c Campaign, now: i64) -> Result<Decider<'c>, AppError> {
+    async fn new(tx: &mut Tx<'_>, backend: Backend, salt: &'c Salt, campaign: &'c Campaign, now: i64) -> Result<Decider<'c>, AppError> {
         let brand = campaign.brand_id;
         let reach = now - i64::from(campaign.rules.cap.window_days) * DAY_MS;
         let mut sends: HashMap<i64, Vec<i64>> = HashMap::new();
@@ -527,6 +576,7 @@ impl<'c> Decider<'c> {
                 .collect();
         Ok(Decider {
             campaign,
+            backend,
             rules: campaign.variant_rules(),
             salt,
             now,
@@ -552,78 +602,100 @@ impl<'c> Decider<'c> {
                 .fetch_one(&mut **tx)
                 .await?;
         let Some(last) = upper else { return Ok(None) };
-        let rows = sqlx::query(
-            "SELECT o.id, o.platform_order_id, o.store_id, s.platform, o.status, o.status_at, o.placed_at, o.country, \
-               o.total_minor, o.customer_id, c.email, c.country AS customer_country, c.locale \
-             FROM orders o JOIN stores s ON s.id = o.store_id LEFT JOIN customers c ON c.id = o.customer_id \
+        let b = self.backend;
+        let us = b.field_sep();
+        // Each read comes back packed into one text value (see `Backend::packed`): through
+        // sqlx's Any driver a row costs microseconds, and a window has tens of thousands.
+        let orders_sql = format!(
+            "SELECT {} FROM orders o JOIN stores s ON s.id = o.store_id LEFT JOIN customers c ON c.id = o.customer_id \
              WHERE o.brand_id = $1 AND o.id > $2 AND o.id <= $3 \
                AND NOT EXISTS (SELECT 1 FROM campaign_decisions d \
-                               WHERE d.campaign_id = $4 AND d.order_id = o.id AND d.order_id > $2 AND d.order_id <= $3) \
-             ORDER BY o.id",
-        )
-        .bind(self.campaign.brand_id)
-        .bind(self.after)
-        .bind(last)
-        .bind(self.campaign.id)
-        .fetch_all(&mut **tx)
-        .await?;
+                               WHERE d.campaign_id = $4 AND d.order_id = o.id AND d.order_id > $2 AND d.order_id <= $3)",
+            b.packed(&format!(
+                "o.id || {us} || o.store_id || {us} || s.platform || {us} || o.status || {us} || o.status_at || {us} || \
+                 o.placed_at || {us} || {} || {us} || {} || {us} || {} || {us} || {} || {us} || {} || {us} || {} || {us} || {}",
+                b.packable("o.country"),
+                b.packable("o.total_minor"),
+                b.packable("o.customer_id"),
+                b.packable("c.country"),
+                b.packable("c.locale"),
+                b.packable("c.email"),
+                b.packable("o.platform_order_id"),
+            ))
+        );
+        let orders: Option<String> = sqlx::query_scalar(&orders_sql)
+            .bind(self.campaign.brand_id)
+            .bind(self.after)
+            .bind(last)
+            .bind(self.campaign.id)
+            .fetch_one(&mut **tx)
+            .await?;
         let first = self.after;
         self.after = last;
 
-        // The page's status history and planned messages, by order id range.
+        // The window's status history and planned messages, by order id range.
         let mut reached: HashMap<(i64, bool), i64> = HashMap::new();
-        let history: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT order_id, to_status, MIN(reached_at) FROM order_status_history \
-             WHERE order_id > $1 AND order_id <= $2 AND to_status IN ('fulfilled', 'delivered') GROUP BY order_id, to_status",
-        )
-        .bind(first)
-        .bind(last)
-        .fetch_all(&mut **tx)
-        .await?;
-        for (order, status, at) in history {
+        let history_sql = format!(
+            "SELECT {} FROM (SELECT order_id, to_status, MIN(reached_at) AS at FROM order_status_history \
+               WHERE order_id > $1 AND order_id <= $2 AND to_status IN ('fulfilled', 'delivered') GROUP BY order_id, to_status) h",
+            b.packed(&format!("h.order_id || {us} || h.to_status || {us} || h.at"))
+        );
+        let history: Option<String> = sqlx::query_scalar(&history_sql).bind(first).bind(last).fetch_one(&mut **tx).await?;
+        for record in records(history.as_deref()) {
+            let mut f = record.split(FIELD_SEP);
+            let (Some(order), Some(status), Some(at)) = (int(f.next()), f.next(), int(f.next())) else { continue };
             reached.insert((order, status == "delivered"), at);
         }
         let mut order_purposes: HashMap<i64, Vec<Purpose>> = HashMap::new();
-        let planned: Vec<(i64, String)> = sqlx::query_as("SELECT order_id, purpose FROM messages WHERE order_id > $1 AND order_id <= $2")
-            .bind(first)
-            .bind(last)
-            .fetch_all(&mut **tx)
-            .await?;
-        for (order, purpose) in planned {
-            if let Ok(p) = Purpose::parse("purpose", &purpose) {
+        let planned_sql = format!(
+            "SELECT {} FROM messages m WHERE m.order_id > $1 AND m.order_id <= $2",
+            b.packed(&format!("m.order_id || {us} || m.purpose"))
+        );
+        let planned: Option<String> = sqlx::query_scalar(&planned_sql).bind(first).bind(last).fetch_one(&mut **tx).await?;
+        for record in records(planned.as_deref()) {
+            let mut f = record.split(FIELD_SEP);
+            let (Some(order), Some(purpose)) = (int(f.next()), f.next()) else { continue };
+            if let Ok(p) = Purpose::parse("purpose", purpose) {
                 order_purposes.entry(order).or_default().push(p);
             }
         }
 
+        let mut rows = records(orders.as_deref())
+            .map(|r| {
+                PackedOrder::parse(r).ok_or_else(|| {
+                    // The order id only: the record holds the buyer's address.
+                    AppError::Internal(format!("unreadable packed order record (order {:?})", r.split(FIELD_SEP).next()))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.sort_unstable_by_key(|r| r.id);
         let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let order_id: i64 = row.get("id");
-            let status = OrderStatus::parse(&row.get::<String, _>("status")).unwrap_or(OrderStatus::Pending);
-            let status_at: i64 = row.get("status_at");
-            let fulfilled_at = reached.get(&(order_id, false)).copied().or((status == OrderStatus::Fulfilled).then_some(status_at));
-            let delivered_at = reached.get(&(order_id, true)).copied().or((status == OrderStatus::Delivered).then_some(status_at));
+        for row in rows {
+            let order_id = row.id;
+            let status = OrderStatus::parse(row.status).unwrap_or(OrderStatus::Pending);
+            let fulfilled_at = reached.get(&(order_id, false)).copied().or((status == OrderStatus::Fulfilled).then_some(row.status_at));
+            let delivered_at = reached.get(&(order_id, true)).copied().or((status == OrderStatus::Delivered).then_some(row.status_at));
             let order = OrderFacts {
                 order_id,
-                store_id: row.get("store_id"),
-                platform: row.get("platform"),
+                store_id: row.store_id,
+                platform: row.platform.to_string(),
                 status,
-                placed_at: row.get("placed_at"),
+                placed_at: row.placed_at,
                 fulfilled_at,
                 delivered_at,
                 latest_delivery_at: None,
-                country: row.get("country"),
-                total_minor: row.get("total_minor"),
+                country: row.country.to_string(),
+                total_minor: row.total_minor,
             };
-            let customer_id: Option<i64> = row.get("customer_id");
+            let customer_id = row.customer_id;
             let customer = match customer_id {
                 Some(id) => {
-                    let email: String = row.get::<Option<String>, _>("email").unwrap_or_default();
-                    let suppressed = self.suppression_of(id, &email);
+                    let suppressed = self.suppression_of(id, row.email);
                     Some(CustomerFacts {
                         customer_id: id,
-                        has_email: !email.is_empty(),
-                        country: row.get::<Option<String>, _>("customer_country").unwrap_or_default(),
-                        locale: row.get::<Option<String>, _>("locale").unwrap_or_default(),
+                        has_email: !row.email.is_empty(),
+                        country: row.customer_country.to_string(),
+                        locale: row.locale.to_string(),
                         suppressed,
                         email_consent: self.consents.contains(&id),
                     })
@@ -640,7 +712,7 @@ impl<'c> Decider<'c> {
             if let (Decision::Send { at, .. }, Some(c)) = (&decision, customer_id) {
                 self.sends.entry(c).or_default().push(*at);
             }
-            out.push(Decided { order_id, platform_order_id: row.get("platform_order_id"), customer_id, variant, decision });
+            out.push(Decided { order_id, platform_order_id: row.platform_order_id.to_string(), customer_id, variant, decision });
         }
         Ok(Some(out))
     }

@@ -79,6 +79,22 @@ pub async fn generate_dkim_key(brand_id: i64, algorithm: String) -> Result<super
     .await
 }
 
+/// Looks up the brand's SPF, DKIM and DMARC records now and judges them, with alignment.
+#[server(prefix = "/rpc", endpoint = "check_domain", input = Json)]
+pub async fn check_domain(brand_id: i64) -> Result<super::DomainCheck, AppError> {
+    crate::request::scoped(async move {
+        let actor = crate::accounts::api::caller().await?;
+        let state = crate::ServerState::get()?;
+        let db = &state.db;
+        let client_id = brand_client(db, brand_id).await?;
+        crate::accounts::rules::authorize(&actor, crate::accounts::rules::Action::ManageBrands(client_id))?;
+        let settings = sending_settings(db, brand_id).await?;
+        let resolver = super::domain::resolver(state.dns_server)?;
+        Ok(super::domain::check_domain(&resolver, &settings, &state.spf_include, crate::db::now_millis()).await)
+    })
+    .await
+}
+
 #[cfg(feature = "ssr")]
 async fn brand_client(db: &crate::db::Db, brand_id: i64) -> Result<i64, AppError> {
     sqlx::query_scalar::<_, i64>("SELECT client_id FROM brands WHERE id = $1")
@@ -86,6 +102,12 @@ async fn brand_client(db: &crate::db::Db, brand_id: i64) -> Result<i64, AppError
         .fetch_optional(&db.pool)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("brand {brand_id}")))
+}
+
+/// The relay's SPF domain when configured, else a placeholder naming what goes there.
+#[cfg(feature = "ssr")]
+fn spf_include(state: Option<crate::ServerState>) -> String {
+    state.map(|s| s.spf_include).filter(|s| !s.is_empty()).unwrap_or_else(|| "<your relay's SPF domain>".into())
 }
 
 #[cfg(feature = "ssr")]
@@ -98,7 +120,7 @@ async fn sending_settings(db: &crate::db::Db, brand_id: i64) -> Result<super::Se
     .await?;
     let dkim = super::dkim::public_key(db, brand_id).await?;
     let mut records = vec![
-        (domain.clone(), "TXT".to_string(), "v=spf1 include:<your relay's SPF domain> ~all".to_string()),
+        (domain.clone(), "TXT".to_string(), format!("v=spf1 include:{} ~all", spf_include(crate::ServerState::get().ok()))),
         (format!("_dmarc.{domain}"), "TXT".to_string(), format!("v=DMARC1; p=none; rua=mailto:dmarc@{domain}; adkim=r; aspf=r")),
     ];
     if let Some(key) = &dkim {

@@ -109,21 +109,38 @@ pub struct Composed {
     pub bytes: Vec<u8>,
 }
 
-/// `<m42.1a2b3c4d@mail.brand.example>`: the same for every attempt at one message, so a
-/// receiver that sees a repeat after an ambiguous SMTP failure can tell it is one.
-pub fn message_id(secret: &str, id: i64, domain: &str) -> String {
+/// The signed local part naming a message, `m42.<tag>`: the tag is 64 bits of an HMAC of
+/// the message id, so a report naming a message can't be forged by guessing ids.
+fn signed_local(secret: &str, id: i64) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
     mac.update(format!("message-id {id}").as_bytes());
-    let tag = hex::encode(&mac.finalize().into_bytes()[..4]);
-    format!("<m{id}.{tag}@{domain}>")
+    format!("m{id}.{}", hex::encode(&mac.finalize().into_bytes()[..8]))
 }
 
-/// The message id a Message-ID header of ours names, if it is ours.
-pub fn parse_message_id(header: &str) -> Option<i64> {
-    let inner = header.trim().trim_start_matches('<').trim_end_matches('>');
-    let (local, _) = inner.split_once('@')?;
-    let (id, _) = local.strip_prefix('m')?.split_once('.')?;
-    id.parse().ok()
+/// `<m42.1a2b3c4d5e6f7a8b@mail.brand.example>`: the same for every attempt at one message,
+/// so a receiver that sees a repeat after an ambiguous SMTP failure can tell it is one.
+pub fn message_id(secret: &str, id: i64, domain: &str) -> String {
+    format!("<{}@{domain}>", signed_local(secret, id))
+}
+
+/// `bounces+m42.<tag>@mail.brand.example`: the envelope sender (VERP), so a bounce that
+/// quotes nothing of the original still names the message it is about.
+pub fn return_path(secret: &str, id: i64, domain: &str) -> String {
+    format!("bounces+{}@{domain}", signed_local(secret, id))
+}
+
+/// The message a Message-ID header or return path of ours names, when its tag verifies
+/// (anything else, ours with an altered tag included, is `None`).
+pub fn parse_message_id(secret: &str, value: &str) -> Option<i64> {
+    let inner = value.trim().trim_start_matches('<').trim_end_matches('>');
+    let (local, _) = inner.rsplit_once('@')?;
+    let local = local.strip_prefix("bounces+").unwrap_or(local);
+    let (id, tag) = local.strip_prefix('m')?.split_once('.')?;
+    let id: i64 = id.parse().ok()?;
+    let tag = hex::decode(tag).ok()?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(format!("message-id {id}").as_bytes());
+    (tag.len() == 8 && mac.verify_truncated_left(&tag).is_ok()).then_some(id)
 }
 
 fn href_pattern() -> &'static regex::Regex {
@@ -230,7 +247,7 @@ pub fn compose(m: &Outgoing, secret: &str, public_url: &str, now: i64) -> Result
                 .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
         )
         .map_err(|e| AppError::Internal(format!("building message {}: {e}", m.id)))?;
-    Ok(Composed { from: format!("bounces+{}@{domain}", m.id), to: m.email.clone(), message_id: id, bytes: message.formatted() })
+    Ok(Composed { from: return_path(secret, m.id, &domain), to: m.email.clone(), message_id: id, bytes: message.formatted() })
 }
 
 /// Where the buyer leaves a review: the platform's own page for the first product.
@@ -260,7 +277,10 @@ mod tests {
         let a = message_id("k", 42, "mail.example.com");
         assert_eq!(a, message_id("k", 42, "mail.example.com"));
         assert_ne!(a, message_id("k", 43, "mail.example.com"));
-        assert_eq!(parse_message_id(&a), Some(42));
-        assert_eq!(parse_message_id("<abc@example.com>"), None);
+        assert_eq!(parse_message_id("k", &a), Some(42));
+        assert_eq!(parse_message_id("k", &return_path("k", 42, "mail.example.com")), Some(42));
+        assert_eq!(parse_message_id("other key", &a), None, "a tag made with another key");
+        assert_eq!(parse_message_id("k", &a.replace("m42.", "m43.")), None, "another message's id with this tag");
+        assert_eq!(parse_message_id("k", "<abc@example.com>"), None);
     }
 }

@@ -8,6 +8,12 @@ pub mod compose;
 #[cfg(feature = "ssr")]
 pub mod dkim;
 #[cfg(feature = "ssr")]
+pub mod domain;
+#[cfg(feature = "ssr")]
+pub mod feedback;
+#[cfg(feature = "ssr")]
+pub mod limits;
+#[cfg(feature = "ssr")]
 pub mod mailer;
 #[cfg(feature = "ssr")]
 pub mod sender;
@@ -15,13 +21,17 @@ pub mod sender;
 pub mod tokens;
 pub mod ui;
 
-/// Unsubscribes a message's buyer from its brand, effective at once: the address joins the
-/// brand's suppression list, anything still queued or held for the buyer by the brand is
-/// cancelled, and an `unsubscribed` event (which the canary counts) records how long the
-/// processing took. Answers the brand's name.
+/// Puts a message's buyer on its brand's suppression list and cancels anything still
+/// queued or held for them by the brand, at once. Answers the brand's name.
 #[cfg(feature = "ssr")]
-pub async fn unsubscribe(db: &crate::db::Db, message_id: i64, requested_at: i64) -> Result<String, crate::error::AppError> {
-    use crate::orders::{model::Reason, privacy};
+pub async fn suppress_buyer(
+    db: &crate::db::Db,
+    message_id: i64,
+    reason: crate::orders::model::Reason,
+    note: &str,
+    by: &str,
+) -> Result<String, crate::error::AppError> {
+    use crate::orders::privacy;
     let (client_id, brand_id, customer_id, email, brand): (i64, i64, i64, String, String) = sqlx::query_as(
         "SELECT m.client_id, m.brand_id, m.customer_id, c.email, b.name FROM messages m JOIN customers c ON c.id = m.customer_id \
          JOIN brands b ON b.id = m.brand_id WHERE m.id = $1",
@@ -33,13 +43,22 @@ pub async fn unsubscribe(db: &crate::db::Db, message_id: i64, requested_at: i64)
     if !email.is_empty() {
         let salt = privacy::salt(db).await?;
         let scope = privacy::Scope { client_id: Some(client_id), brand_id: Some(brand_id) };
-        privacy::suppress(db, &salt, scope, &email, Reason::Unsubscribed, "unsubscribe link", "buyer").await?;
+        privacy::suppress(db, &salt, scope, &email, reason, note, by).await?;
     }
     sqlx::query("UPDATE messages SET state = 'cancelled' WHERE brand_id = $1 AND customer_id = $2 AND state IN ('queued', 'held')")
         .bind(brand_id)
         .bind(customer_id)
         .execute(&db.pool)
         .await?;
+    Ok(brand)
+}
+
+/// Unsubscribes a message's buyer from its brand, effective at once (`suppress_buyer`),
+/// and records an `unsubscribed` event (which the canary counts) with how long the
+/// processing took. Answers the brand's name.
+#[cfg(feature = "ssr")]
+pub async fn unsubscribe(db: &crate::db::Db, message_id: i64, requested_at: i64) -> Result<String, crate::error::AppError> {
+    let brand = suppress_buyer(db, message_id, crate::orders::model::Reason::Unsubscribed, "unsubscribe link", "buyer").await?;
     let took = crate::db::now_millis() - requested_at;
     crate::campaigns::monitor::record_event(
         db,
@@ -78,6 +97,31 @@ pub struct SendingSettings {
     pub dkim: Option<DkimRecord>,
     /// (name, type, value) of each record to publish.
     pub records: Vec<(String, String, String)>,
+}
+
+/// One record of a brand's DNS check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordCheck {
+    /// `SPF`, `DKIM`, `DMARC` or `Alignment`.
+    pub record: String,
+    /// The DNS name looked up.
+    pub name: String,
+    /// What DNS has there now (empty: nothing).
+    pub found: String,
+    /// `ok`, `warning` or `error`.
+    pub level: String,
+    pub verdict: String,
+    /// The record to publish instead, when there is one.
+    pub publish: String,
+}
+
+/// What DNS says now about a brand's sending domain.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainCheck {
+    pub checked_at: i64,
+    /// Whether the From domain aligns with the DKIM signing domain.
+    pub aligned: bool,
+    pub checks: Vec<RecordCheck>,
 }
 
 /// A message in the outbox folder, as the Outbox page lists it.

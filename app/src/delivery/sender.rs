@@ -9,7 +9,7 @@
 //! **Outcomes.** 2xx: `sent` (and a `sent` event, which the canary counts). 5xx: `failed`,
 //! a hard bounce (event and suppression of the address for the brand). 4xx, a dropped
 //! connection or a timeout: back to `queued` with exponential back-off and jitter (1 min,
-//! 2, 4, … capped at 2 h), `failed` after 8 tries.
+//! 2, 4, … capped at 2 h), `failed` once the first try is 24 h old (`RetryPolicy`).
 //!
 //! **Crashes.** A message left in `sending` by a process that died (its claim older than
 //! the lease) had an attempt that may or may not have reached the SMTP server: SMTP gives
@@ -30,10 +30,34 @@ use crate::orders::privacy::{self, Scope};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Tries before a message is given up.
-pub const MAX_ATTEMPTS: i64 = 8;
-/// A claim older than this belongs to a process that is gone.
-pub const LEASE_MS: i64 = 5 * 60_000;
+/// Rows per multi-row statement.
+const ROWS_PER_STATEMENT: usize = 400;
+/// Accepted messages recorded together at most …
+pub const FLUSH_ROWS: usize = 64;
+/// … or after at most this long.
+pub const FLUSH_MS: u64 = 20;
+
+/// A claim not renewed for this long belongs to a process that is gone (the default lease;
+/// a live worker renews its claims every third of it).
+pub const LEASE_MS: i64 = 60_000;
+/// When a message that got a temporary failure (a 4xx reply, a dropped or refused
+/// connection, a timeout) is tried again: after `first_ms`, then twice as long each time up
+/// to `max_ms`, with up to 20% jitter; it fails once its first try is older than
+/// `give_up_after_ms`. Time, not a count of tries, decides, as MTAs do: an outage of the
+/// relay costs a message waiting time, not its chances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub first_ms: i64,
+    pub max_ms: i64,
+    pub give_up_after_ms: i64,
+}
+
+impl Default for RetryPolicy {
+    /// 1 min, 2, 4, … up to 2 h between tries, for up to 24 h.
+    fn default() -> Self {
+        RetryPolicy { first_ms: 60_000, max_ms: 2 * 3_600_000, give_up_after_ms: 24 * 3_600_000 }
+    }
+}
 
 /// What the worker needs: the database, the mailer, the key for links and Message-IDs, the
 /// public URL links point to, and how many sends run at once.
@@ -46,6 +70,12 @@ pub struct Sender {
     pub worker: String,
     pub concurrency: usize,
     pub batch: i64,
+    /// Per-recipient-domain send rates.
+    pub limits: Arc<super::limits::DomainLimits>,
+    /// When and for how long 4xx replies and dropped connections are retried.
+    pub retry: RetryPolicy,
+    /// A claim not renewed for this long belongs to a process that is gone (`settle`).
+    pub lease_ms: i64,
 }
 
 /// What one pass did.
@@ -57,26 +87,43 @@ pub struct PassStats {
     pub failed: u64,
 }
 
-/// Back-off before try `attempt + 1`: 1 min · 2^(attempt − 1), capped at 2 h, with up to
-/// 20% jitter so retries of one outage do not arrive together.
-pub fn backoff_ms(attempt: i64, jitter: f64) -> i64 {
-    let base = 60_000i64.saturating_mul(1i64 << (attempt - 1).clamp(0, 20)).min(2 * 3_600_000);
+/// Back-off before try `attempt + 1`: `first_ms` · 2^(attempt − 1), capped at `max_ms`, with
+/// up to 20% jitter so retries of one outage do not arrive together.
+pub fn backoff_ms(policy: RetryPolicy, attempt: i64, jitter: f64) -> i64 {
+    let base = policy.first_ms.saturating_mul(1i64 << (attempt - 1).clamp(0, 20)).min(policy.max_ms);
     base + (base as f64 * 0.2 * jitter.clamp(0.0, 1.0)) as i64
 }
 
 impl Sender {
-    /// Runs until the process ends: settles abandoned claims, then sends what is due.
+    /// Runs until the process ends: sends what is due, keeps this worker's claims alive
+    /// (a heartbeat every third of the lease), and settles claims whose process stopped
+    /// beating (at start, then once per lease).
     pub async fn run(self) {
-        if let Err(e) = settle(&self.db, now_millis()).await {
-            tracing::error!(error = %e, "settling abandoned sends failed");
-        }
+        let beat = self.clone();
+        tokio::spawn(async move {
+            let every = std::time::Duration::from_millis((beat.lease_ms / 3).max(100) as u64);
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = heartbeat(&beat.db, &beat.worker, now_millis()).await {
+                    tracing::error!(error = %e, "refreshing this worker's claims failed");
+                }
+            }
+        });
+        let mut settled_at = 0;
         loop {
-            match self.pass(now_millis()).await {
+            let now = now_millis();
+            if now - settled_at >= self.lease_ms {
+                settled_at = now;
+                if let Err(e) = settle(&self.db, now, self.lease_ms).await {
+                    tracing::error!(error = %e, "settling abandoned sends failed");
+                }
+            }
+            match self.pass(now).await {
                 Ok(stats) if stats.claimed > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "delivery pass failed"),
             }
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
     }
 
@@ -100,49 +147,83 @@ impl Sender {
                 slot.insert(dkim::signer(&self.db, m.brand_id).await?.map(Arc::new));
             }
         }
+        // One row per try, written before any message of the batch leaves.
+        let started = now_millis();
+        let attempts: Vec<String> = outgoing.iter().map(|m| format!("{}-{}", m.id, m.attempts)).collect();
+        for (chunk, names) in outgoing.chunks(ROWS_PER_STATEMENT).zip(attempts.chunks(ROWS_PER_STATEMENT)) {
+            let sql = format!(
+                "INSERT INTO delivery_attempts (message_id, attempt, worker, started_at) SELECT v.*, {started} FROM (VALUES {}) AS v WHERE true",
+                self.db.backend.rows(chunk.len(), 3)
+            );
+            let mut query = sqlx::query(&sql);
+            for (m, name) in chunk.iter().zip(names) {
+                query = query.bind(m.id).bind(name.as_str()).bind(self.worker.as_str());
+            }
+            query.execute(&self.db.pool).await?;
+        }
         let limit = Arc::new(tokio::sync::Semaphore::new(self.concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
-        for m in outgoing {
+        for (m, attempt) in outgoing.into_iter().zip(attempts) {
             let signer = signers.get(&m.brand_id).cloned().flatten();
             let this = self.clone();
             let permit = limit.clone().acquire_owned().await.map_err(|e| AppError::Internal(e.to_string()))?;
             tasks.spawn(async move {
-                let outcome = this.send_one(&m, signer.as_deref(), now).await;
+                let result = this.send_one(&m, signer.as_deref(), now).await;
                 drop(permit);
-                outcome
+                (m, attempt, result, now_millis())
             });
         }
-        while let Some(done) = tasks.join_next().await {
-            match done.map_err(|e| AppError::Internal(e.to_string()))? {
-                Ok(Outcome::Sent) => stats.sent += 1,
-                Ok(Outcome::Retry) => stats.retried += 1,
-                Ok(Outcome::Failed) => stats.failed += 1,
-                Err(e) => {
-                    stats.failed += 1;
-                    tracing::error!(error = %e, "a message could not be recorded");
+        // Accepted messages are recorded in small groups (group commit): at most
+        // FLUSH_ROWS messages or FLUSH_MS of them wait to be recorded, which bounds what a
+        // crash can leave unrecorded beyond the SMTP ambiguity itself.
+        let mut delivered = Vec::new();
+        let mut oldest = std::time::Instant::now();
+        let flush_after = std::time::Duration::from_millis(FLUSH_MS);
+        loop {
+            let next = tokio::time::timeout(flush_after, tasks.join_next()).await;
+            let finished = match next {
+                Ok(None) => true,
+                Ok(Some(done)) => {
+                    let (m, attempt, result, at) = done.map_err(|e| AppError::Internal(e.to_string()))?;
+                    match result {
+                        Ok(reply) => {
+                            if delivered.is_empty() {
+                                oldest = std::time::Instant::now();
+                            }
+                            delivered.push((m.id, attempt, at, reply));
+                        }
+                        Err(e) => match self.finish(&m, &attempt, Err(e)).await {
+                            Ok(Outcome::Retry) => stats.retried += 1,
+                            Ok(_) => stats.failed += 1,
+                            Err(e) => {
+                                stats.failed += 1;
+                                tracing::error!(error = %e, "a message could not be recorded");
+                            }
+                        },
+                    }
+                    false
                 }
+                Err(_) => false,
+            };
+            if !delivered.is_empty() && (finished || delivered.len() >= FLUSH_ROWS || oldest.elapsed() >= flush_after) {
+                record_sent(&self.db, &delivered).await?;
+                stats.sent += delivered.len() as u64;
+                delivered.clear();
+            }
+            if finished {
+                return Ok(stats);
             }
         }
-        Ok(stats)
     }
 
-    async fn send_one(&self, m: &Outgoing, signer: Option<&Signer>, now: i64) -> Result<Outcome, AppError> {
+    /// Composes, signs and sends one message (its try is recorded already).
+    async fn send_one(&self, m: &Outgoing, signer: Option<&Signer>, now: i64) -> Result<String, super::mailer::SendError> {
         use secrecy::ExposeSecret;
-        let attempt = format!("{}-{}", m.id, m.attempts);
-        sqlx::query("INSERT INTO delivery_attempts (message_id, attempt, worker, started_at) VALUES ($1, $2, $3, $4)")
-            .bind(m.id)
-            .bind(&attempt)
-            .bind(&self.worker)
-            .bind(now_millis())
-            .execute(&self.db.pool)
-            .await?;
-        let composed = compose::compose(m, self.secret.expose_secret(), &self.public_url, now).and_then(|c| sign(c, signer));
-        let composed = match composed {
-            Ok(c) => c,
-            Err(e) => return self.finish(m, &attempt, Err(super::mailer::SendError { permanent: true, message: e.to_string() })).await,
-        };
-        let result = self.mailer.send_raw(&composed.from, &composed.to, &composed.bytes).await;
-        self.finish(m, &attempt, result).await
+        let composed = compose::compose(m, self.secret.expose_secret(), &self.public_url, now)
+            .and_then(|c| sign(c, signer))
+            .map_err(|e| super::mailer::SendError { permanent: true, message: e.to_string() })?;
+        self.limits.wait_turn(&composed.to).await;
+        self.mailer.send_raw(&composed.from, &composed.to, &composed.bytes).await
     }
 
     async fn finish(&self, m: &Outgoing, attempt: &str, result: Result<String, super::mailer::SendError>) -> Result<Outcome, AppError> {
@@ -151,7 +232,10 @@ impl Sender {
         let (outcome, reply) = match &result {
             Ok(reply) => (Outcome::Sent, reply.clone()),
             Err(e) if e.permanent => (Outcome::Failed, e.message.clone()),
-            Err(e) if m.attempts >= MAX_ATTEMPTS => (Outcome::Failed, e.message.clone()),
+            Err(e) if self.queued_too_long(m.id, now).await? => (
+                Outcome::Failed,
+                format!("gave up after {} h of temporary failures: {}", self.retry.give_up_after_ms / 3_600_000, e.message),
+            ),
             Err(e) => (Outcome::Retry, e.message.clone()),
         };
         sqlx::query("UPDATE delivery_attempts SET finished_at = $1, outcome = $2, reply = $3 WHERE attempt = $4")
@@ -162,18 +246,11 @@ impl Sender {
             .execute(&db.pool)
             .await?;
         match outcome {
-            Outcome::Sent => {
-                sqlx::query("UPDATE messages SET state = 'sent', sent_at = $1, last_error = '' WHERE id = $2")
-                    .bind(now)
-                    .bind(m.id)
-                    .execute(&db.pool)
-                    .await?;
-                monitor::record_event(db, m.id, "sent", attempt, now, &reply).await?;
-            }
+            Outcome::Sent => {}
             Outcome::Retry => {
                 let jitter = (now.rem_euclid(997) as f64) / 997.0;
                 sqlx::query("UPDATE messages SET state = 'queued', send_at = $1, last_error = $2 WHERE id = $3 AND state = 'sending'")
-                    .bind(now + backoff_ms(m.attempts, jitter))
+                    .bind(now + backoff_ms(self.retry, m.attempts, jitter))
                     .bind(&reply)
                     .bind(m.id)
                     .execute(&db.pool)
@@ -195,6 +272,17 @@ impl Sender {
             }
         }
         Ok(outcome)
+    }
+}
+
+impl Sender {
+    /// Whether the message's first try is older than the policy's give-up time.
+    async fn queued_too_long(&self, message_id: i64, now: i64) -> Result<bool, AppError> {
+        let first: Option<i64> = sqlx::query_scalar("SELECT MIN(started_at) FROM delivery_attempts WHERE message_id = $1")
+            .bind(message_id)
+            .fetch_one(&self.db.pool)
+            .await?;
+        Ok(first.is_some_and(|at| now - at >= self.retry.give_up_after_ms))
     }
 }
 
@@ -225,6 +313,50 @@ impl Outcome {
     }
 }
 
+/// Records a batch's accepted messages in one transaction: each try's reply, the messages
+/// `sent`, and their `sent` events (kept once per try, like every event).
+async fn record_sent(db: &Db, delivered: &[(i64, String, i64, String)]) -> Result<(), AppError> {
+    if delivered.is_empty() {
+        return Ok(());
+    }
+    let b = db.backend;
+    let mut tx = db.pool.begin().await?;
+    for chunk in delivered.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "UPDATE delivery_attempts SET finished_at = v.column2, outcome = 'sent', reply = v.column3 \
+             FROM (VALUES {}) AS v WHERE delivery_attempts.attempt = v.column1",
+            b.rows(chunk.len(), 3)
+        );
+        let mut query = sqlx::query(&sql);
+        for (_, attempt, at, reply) in chunk {
+            query = query.bind(attempt.as_str()).bind(*at).bind(reply.as_str());
+        }
+        query.execute(&mut *tx).await?;
+        let sql = format!(
+            "UPDATE messages SET state = 'sent', sent_at = COALESCE(messages.sent_at, v.column2), last_error = '' \
+             FROM (VALUES {}) AS v WHERE messages.id = v.column1",
+            b.rows(chunk.len(), 2)
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, _, at, _) in chunk {
+            query = query.bind(*id).bind(*at);
+        }
+        query.execute(&mut *tx).await?;
+        let sql = format!(
+            "INSERT INTO message_events (message_id, source, at, detail, kind) SELECT v.*, 'sent' FROM (VALUES {}) AS v WHERE true \
+             ON CONFLICT DO NOTHING",
+            b.rows(chunk.len(), 4)
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, attempt, at, reply) in chunk {
+            query = query.bind(*id).bind(attempt.as_str()).bind(*at).bind(reply.as_str());
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Moves up to `limit` due messages of running campaigns to `sending` under `worker`.
 pub async fn claim(db: &Db, worker: &str, now: i64, limit: i64) -> Result<Vec<i64>, AppError> {
     let lock = if db.backend == Backend::Postgres { "FOR UPDATE OF m SKIP LOCKED" } else { "" };
@@ -238,33 +370,78 @@ pub async fn claim(db: &Db, worker: &str, now: i64, limit: i64) -> Result<Vec<i6
     Ok(ids)
 }
 
-/// Settles claims abandoned by a process that died: their last attempt is marked
-/// `unknown` (it may have reached the server) and the message is queued again, keeping its
-/// Message-ID. Answers how many were settled.
-pub async fn settle(db: &Db, now: i64) -> Result<u64, AppError> {
-    let stale: Vec<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE state = 'sending' AND claimed_at < $1")
-        .bind(now - LEASE_MS)
-        .fetch_all(&db.pool)
-        .await?;
-    for id in &stale {
-        sqlx::query(
-            "UPDATE delivery_attempts SET outcome = 'unknown', finished_at = $1, reply = 'the process stopped during this attempt' \
-             WHERE message_id = $2 AND finished_at IS NULL",
-        )
+/// Renews the claims `worker` holds: a live process's messages in `sending` never look
+/// abandoned, however long its batch takes.
+pub async fn heartbeat(db: &Db, worker: &str, now: i64) -> Result<u64, AppError> {
+    Ok(sqlx::query("UPDATE messages SET claimed_at = $1 WHERE claimed_by = $2 AND state = 'sending'")
         .bind(now)
-        .bind(id)
+        .bind(worker)
         .execute(&db.pool)
+        .await?
+        .rows_affected())
+}
+
+/// Settles claims abandoned by a process that died. A message whose last try was recorded
+/// as sent (or failed) before the process died takes that state; otherwise its unfinished
+/// try is marked `unknown` (it may have reached the server) and the message is queued
+/// again, keeping its Message-ID. Answers how many were settled.
+pub async fn settle(db: &Db, now: i64, lease_ms: i64) -> Result<u64, AppError> {
+    let cutoff = now - lease_ms;
+    let stale: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM messages WHERE state = 'sending' AND claimed_at < $1").bind(cutoff).fetch_all(&db.pool).await?;
+    let mut settled = 0;
+    for &id in &stale {
+        // The last try may have been recorded as finished before the process died (then
+        // its outcome stands), or not (then it may or may not have reached the server).
+        let last: Option<(String, String, Option<i64>, String)> = sqlx::query_as(
+            "SELECT attempt, outcome, finished_at, reply FROM delivery_attempts WHERE message_id = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&db.pool)
         .await?;
-        sqlx::query("UPDATE messages SET state = 'queued', send_at = $1 WHERE id = $2 AND state = 'sending'")
-            .bind(now)
-            .bind(id)
-            .execute(&db.pool)
-            .await?;
+        let (state, sent_at) = match &last {
+            Some((_, outcome, Some(at), _)) if outcome == "sent" => ("sent", Some(*at)),
+            Some((_, outcome, Some(_), _)) if outcome == "failed" => ("failed", None),
+            _ => ("queued", None),
+        };
+        // Still abandoned when it is settled (not claimed again or renewed meanwhile).
+        let changed = sqlx::query(
+            "UPDATE messages SET state = $1, send_at = CASE WHEN $1 = 'queued' THEN $2 ELSE send_at END, sent_at = COALESCE(sent_at, $3) \
+             WHERE id = $4 AND state = 'sending' AND claimed_at < $5",
+        )
+        .bind(state)
+        .bind(now)
+        .bind(sent_at)
+        .bind(id)
+        .bind(cutoff)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            continue;
+        }
+        settled += 1;
+        match (state, &last) {
+            ("sent", Some((attempt, _, Some(at), reply))) => {
+                monitor::record_event(db, id, "sent", attempt, *at, reply).await?;
+            }
+            ("queued", _) => {
+                sqlx::query(
+                    "UPDATE delivery_attempts SET outcome = 'unknown', finished_at = $1, reply = 'the process stopped during this attempt' \
+                     WHERE message_id = $2 AND finished_at IS NULL",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&db.pool)
+                .await?;
+            }
+            _ => {}
+        }
     }
-    if !stale.is_empty() {
-        tracing::warn!(messages = stale.len(), "re-queued messages whose sending process stopped (same Message-ID)");
+    if settled > 0 {
+        tracing::warn!(messages = settled, "re-queued messages whose sending process stopped (same Message-ID)");
     }
-    Ok(stale.len() as u64)
+    Ok(settled)
 }
 
 #[cfg(test)]
@@ -273,11 +450,15 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {
-        assert_eq!(backoff_ms(1, 0.0), 60_000);
-        assert_eq!(backoff_ms(2, 0.0), 120_000);
-        assert_eq!(backoff_ms(4, 0.0), 480_000);
-        assert_eq!(backoff_ms(30, 0.0), 7_200_000);
-        assert_eq!(backoff_ms(1, 1.0), 72_000);
-        assert!(backoff_ms(3, 0.5) > backoff_ms(3, 0.0));
+        let policy = RetryPolicy::default();
+        assert_eq!(backoff_ms(policy, 1, 0.0), 60_000);
+        assert_eq!(backoff_ms(policy, 2, 0.0), 120_000);
+        assert_eq!(backoff_ms(policy, 4, 0.0), 480_000);
+        assert_eq!(backoff_ms(policy, 30, 0.0), 7_200_000);
+        assert_eq!(backoff_ms(policy, 1, 1.0), 72_000);
+        assert!(backoff_ms(policy, 3, 0.5) > backoff_ms(policy, 3, 0.0));
+        let quick = RetryPolicy { first_ms: 500, max_ms: 3_000, give_up_after_ms: 60_000 };
+        assert_eq!(backoff_ms(quick, 3, 0.0), 2_000);
+        assert_eq!(backoff_ms(quick, 9, 0.0), 3_000);
     }
 }

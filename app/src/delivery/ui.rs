@@ -1,6 +1,6 @@
 //! The Outbox page: mail Starling wrote to the outbox folder (no SMTP configured).
 
-use super::api::{brand_sending, list_outbox, outbox_message, GenerateDkimKey};
+use super::api::{brand_sending, list_outbox, outbox_message, CheckDomain, GenerateDkimKey};
 use crate::shell::{format_time, last_answer, route_id, Breadcrumbs, EmptyState, ErrorBox, FormStatus};
 use leptos::prelude::*;
 
@@ -71,6 +71,7 @@ pub fn OutboxPage() -> impl IntoView {
 pub fn SendingPage() -> impl IntoView {
     let brand_id = route_id("brand");
     let generate = ServerAction::<GenerateDkimKey>::new();
+    let check = ServerAction::<CheckDomain>::new();
     let data = Resource::new(move || (brand_id.get(), generate.version().get()), |(id, _)| brand_sending(id));
     let answer = last_answer(generate);
     view! {
@@ -131,9 +132,61 @@ pub fn SendingPage() -> impl IntoView {
                             <p class="muted small">"From-domain alignment: the From address "{s.sender_email.clone()}
                                 " must be at "{s.domain.clone()}" (or a subdomain) for DKIM and DMARC to align."</p>
                         </section>
+                        <section class="card" id="dns-check">
+                            <div class="section-head">
+                                <h2>"What DNS says now"</h2>
+                                <button class="primary" disabled=move || check.pending().get()
+                                    on:click=move |_| { check.dispatch(CheckDomain { brand_id: id }); }>
+                                    {move || if check.pending().get() { "Checking…" } else { "Check" }}
+                                </button>
+                            </div>
+                            {move || match check.value().get() {
+                                None => view! { <p class="muted">"Press Check to look up the SPF, DKIM and DMARC records and whether the From domain aligns."</p> }.into_any(),
+                                Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
+                                Some(Ok(result)) => view! { <DomainCheckTable result/> }.into_any(),
+                            }}
+                        </section>
                     }.into_any()
                 }
             })}
         </Transition>
+    }
+}
+
+/// The verdicts of a DNS check, one row per record.
+#[component]
+fn DomainCheckTable(result: super::DomainCheck) -> impl IntoView {
+    let summary = if result.checks.iter().all(|c| c.level == "ok") {
+        "Everything is in place."
+    } else if result.aligned {
+        "Some records need attention."
+    } else {
+        "DMARC will fail: the From domain does not align."
+    };
+    view! {
+        <p class="muted">{format!("Checked {}. {summary}", format_time(result.checked_at))}</p>
+        <div class="table-wrap"><table class="records dns-check">
+            <thead><tr><th>"Record"</th><th>"Name"</th><th>"Found"</th><th>"Verdict"</th></tr></thead>
+            <tbody>
+                {result.checks.into_iter().map(|c| {
+                    let badge = format!("badge {}", match c.level.as_str() { "ok" => "on", "warning" => "warning", _ => "off" });
+                    let label = match c.level.as_str() { "ok" => "OK", "warning" => "Warning", _ => "Error" };
+                    let record = c.record.clone();
+                    view! {
+                        <tr data-record=record>
+                            <td data-label="Record">{c.record}</td>
+                            <td data-label="Name"><code>{c.name}</code></td>
+                            <td data-label="Found">
+                                {if c.found.is_empty() { view! { <span class="muted">"nothing"</span> }.into_any() } else { view! { <code class="record">{c.found}</code> }.into_any() }}
+                            </td>
+                            <td data-label="Verdict">
+                                <span class=badge>{label}</span>" "{c.verdict}
+                                {(!c.publish.is_empty() && c.level != "ok").then(|| view! { <div class="small">"Publish: "<code class="record">{c.publish}</code></div> })}
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table></div>
     }
 }
