@@ -109,6 +109,30 @@ const CLIENTS: [DemoClient; 3] = [
 ];
 
 /// Seeds the demo agency when there are no users yet. Returns whether it seeded.
+/// Order `{prefix}-{i}` of its own British buyer (`buyer{i}@example.test`, no opt-in
+/// needed, marketing accepted): one pair of Wool Socks placed at `placed_at` and delivered
+/// four days later. For tests and benchmarks that need many sendable orders.
+pub fn delivered_order(prefix: &str, i: u64, placed_at: i64) -> crate::orders::model::ParsedOrder {
+    use crate::orders::model::{OrderStatus, ParsedOrder};
+    ParsedOrder {
+        line: i + 2,
+        currency: "GBP".into(),
+        accepts_marketing: Some(true),
+        ..ParsedOrder::one_item(
+            format!("{prefix}-{i}"),
+            format!("buyer{i}@example.test"),
+            format!("Buyer {i}"),
+            "GB",
+            placed_at,
+            OrderStatus::Delivered,
+            placed_at + 4 * 86_400_000,
+            "Wool Socks",
+            1,
+            2_500,
+        )
+    }
+}
+
 pub async fn seed(db: &Db) -> Result<bool, AppError> {
     if users::count_users(db).await? > 0 {
         return Ok(false);
@@ -224,27 +248,27 @@ async fn seed_orders(db: &Db) -> Result<(), AppError> {
             } else {
                 format!("{}.{}{}@example.test", first.to_lowercase(), last.to_lowercase(), next(4))
             };
+            // The same draws in the same order as always, so the demo data stays the same.
+            let sku = format!("SKU-{}", next(50));
+            let product = PRODUCTS[next(8)];
+            let one = ParsedOrder::one_item(
+                format!("{}-{}", store_id, 1001 + i),
+                email,
+                format!("{first} {last}"),
+                country,
+                placed_at,
+                status,
+                placed_at + 2 * 86_400_000,
+                product,
+                quantity,
+                price,
+            );
             orders.push(ParsedOrder {
                 line: i + 2,
-                platform_order_id: format!("{}-{}", store_id, 1001 + i),
-                placed_at: Some(placed_at),
-                status: Some(status),
-                status_at: Some(placed_at + 2 * 86_400_000),
-                buyer_email: email,
-                buyer_phone: String::new(),
-                buyer_name: format!("{first} {last}"),
-                country: country.into(),
                 marketplace: target.marketplace.clone(),
-                currency: String::new(),
-                total_minor: Some(price * i64::from(quantity)),
-                items: vec![OrderItem {
-                    sku: format!("SKU-{}", next(50)),
-                    product_name: PRODUCTS[next(8)].into(),
-                    listing_id: String::new(),
-                    quantity,
-                    unit_price_minor: Some(price),
-                }],
                 accepts_marketing: Some(next(2) == 0),
+                items: vec![OrderItem { sku, ..one.items[0].clone() }],
+                ..one
             });
         }
         store::upsert(db, &target, &orders, "demo", &salt).await?;

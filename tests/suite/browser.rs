@@ -479,6 +479,11 @@ async fn a_manager_builds_previews_and_launches_a_campaign() {
     button(&browser, "Generate Ed25519 key").await.click().await.unwrap();
     wait_for_text(&browser, "table.records", "v=DKIM1; k=ed25519; p=").await;
     wait_for_text(&browser, "table.records", "v=DMARC1").await;
+    // What DNS says now: the SPF record is published, the new DKIM key's record not yet.
+    app.dns.set_txt("mail.nordlicht.test", &["v=spf1 include:_spf.relay.example ~all"]);
+    button(&browser, "Check").await.click().await.unwrap();
+    wait_for_text(&browser, "#dns-check", "One valid SPF record.").await;
+    wait_for_text(&browser, "#dns-check", "No DKIM record at").await;
     screenshot(&browser, "brand-sending.png").await;
     browser.goto(&app.url("/clients/1")).await.unwrap();
     hydrated(&browser).await;

@@ -620,3 +620,28 @@ async fn two_server_processes_on_postgresql_send_each_message_once() {
     assert_eq!(total, N, "no message twice");
     assert_eq!(workers.len(), 2, "both processes sent: {workers:?}");
 }
+
+#[tokio::test]
+async fn sends_to_one_recipient_domain_keep_to_its_rate() {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn().await;
+    let (_, _) = campaign(&app, 60).await;
+    let mut limited = sender(&app, &sink);
+    // Every buyer is at example.test: 20 a second, after the bucket's first second's worth.
+    limited.limits = Arc::new(app::delivery::limits::DomainLimits::parse("example.test=20,gmail.com=1000").unwrap());
+    let started = std::time::Instant::now();
+    let stats = limited.pass(now_millis()).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(stats.sent, 60, "{stats:?}");
+    assert!(took >= std::time::Duration::from_millis(1_900), "60 messages at 20/s with a burst of 20 take 2 s at least: {took:?}");
+
+    // Another domain's limit does not hold these back.
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn().await;
+    let (_, _) = campaign(&app, 60).await;
+    let mut other = sender(&app, &sink);
+    other.limits = Arc::new(app::delivery::limits::DomainLimits::parse("gmail.com=1").unwrap());
+    let started = std::time::Instant::now();
+    assert_eq!(other.pass(now_millis()).await.unwrap().sent, 60);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "unlimited domains are not slowed to gmail.com's rate");
+}

@@ -346,7 +346,6 @@ impl SmtpSink {
 /// delivered five days ago, each from its own British buyer (no opt-in needed), numbered
 /// from `from`.
 pub async fn delivered_orders(app: &TestApp, brand_id: i64, from: u64, n: u64) {
-    use app::orders::model::{OrderItem, OrderStatus, ParsedOrder};
     let salt = app::orders::privacy::salt(&app.db).await.unwrap();
     let (store_id,): (i64,) = sqlx::query_as("SELECT id FROM stores WHERE brand_id = $1 AND platform <> 'amazon' ORDER BY id LIMIT 1")
         .bind(brand_id)
@@ -355,30 +354,7 @@ pub async fn delivered_orders(app: &TestApp, brand_id: i64, from: u64, n: u64) {
         .unwrap();
     let target = app::orders::store::target(&app.db, store_id).await.unwrap().unwrap();
     let placed = app::db::now_millis() - 9 * 86_400_000;
-    let orders: Vec<ParsedOrder> = (from..from + n)
-        .map(|i| ParsedOrder {
-            line: i + 2,
-            platform_order_id: format!("T-{i}"),
-            placed_at: Some(placed),
-            status: Some(OrderStatus::Delivered),
-            status_at: Some(placed + 4 * 86_400_000),
-            buyer_email: format!("buyer{i}@example.test"),
-            buyer_phone: String::new(),
-            buyer_name: format!("Buyer {i}"),
-            country: "GB".into(),
-            marketplace: String::new(),
-            currency: "GBP".into(),
-            total_minor: Some(2_500),
-            items: vec![OrderItem {
-                sku: "SKU-1".into(),
-                product_name: "Wool Socks".into(),
-                listing_id: String::new(),
-                quantity: 1,
-                unit_price_minor: Some(2_500),
-            }],
-            accepts_marketing: Some(true),
-        })
-        .collect();
+    let orders: Vec<_> = (from..from + n).map(|i| app::demo::delivered_order("T", i, placed)).collect();
     app::orders::store::upsert(&app.db, &target, &orders, "test", &salt).await.unwrap();
 }
 

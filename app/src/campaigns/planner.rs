@@ -7,9 +7,10 @@
 //! One pass is one transaction that first takes the brand's turn (a row write on the
 //! brand: a row lock on PostgreSQL, the write lock on SQLite), so planners of one brand
 //! never interleave and the frequency cap sees every message already planned. It reads
-//! the brand's facts once (planned sends, consents, suppressions), then the orders page
-//! by page with their history joined in, decides in memory, and writes each page's
-//! decisions and messages as multi-row statements.
+//! the brand's facts once (planned sends, consents, suppressions, stores, and its customers
+//! in one scan), then the orders window by window with their history, each read packed into
+//! one value (`Backend::packed`), decides in memory, and writes each window's decisions and
+//! messages as multi-row statements.
 
 use super::ab;
 use super::canary::CanaryRule;
@@ -253,16 +254,12 @@ struct Decided {
 struct PackedOrder<'a> {
     id: i64,
     store_id: i64,
-    platform: &'a str,
     status: &'a str,
     status_at: i64,
     placed_at: i64,
     country: &'a str,
     total_minor: Option<i64>,
     customer_id: Option<i64>,
-    customer_country: &'a str,
-    locale: &'a str,
-    email: &'a str,
     platform_order_id: &'a str,
 }
 
@@ -272,16 +269,12 @@ impl<'a> PackedOrder<'a> {
         Some(PackedOrder {
             id: int(f.next())?,
             store_id: int(f.next())?,
-            platform: f.next()?,
             status: f.next()?,
             status_at: int(f.next())?,
             placed_at: int(f.next())?,
             country: f.next()?,
             total_minor: int(f.next()),
             customer_id: int(f.next()),
-            customer_country: f.next()?,
-            locale: f.next()?,
-            email: f.next()?,
             platform_order_id: f.next()?,
         })
     }
@@ -531,21 +524,28 @@ struct Decider<'c> {
     campaign: &'c Campaign,
     backend: Backend,
     rules: Vec<Rules>,
-    salt: &'c Salt,
     now: i64,
     after: i64,
     /// Planned send times per customer of the brand (within reach of the cap).
     sends: HashMap<i64, Vec<i64>>,
     /// Customers with a recorded e-mail consent.
     consents: HashSet<i64>,
-    /// Suppressed fingerprints (brand and agency-wide) and their reason.
-    suppressed: HashMap<String, String>,
-    /// Each customer's suppression reason, once worked out.
-    suppressed_customer: HashMap<i64, Option<String>>,
+    /// The brand's stores' platforms.
+    platforms: HashMap<i64, String>,
+    /// The brand's customers, read once (a scan, not a lookup per order).
+    customers: HashMap<i64, Buyer>,
+}
+
+/// What the planner needs of a customer; the suppression reason is worked out once.
+struct Buyer {
+    has_email: bool,
+    country: String,
+    locale: String,
+    suppressed: Option<String>,
 }
 
 impl<'c> Decider<'c> {
-    async fn new(tx: &mut Tx<'_>, backend: Backend, salt: &'c Salt, campaign: &'c Campaign, now: i64) -> Result<Decider<'c>, AppError> {
+    async fn new(tx: &mut Tx<'_>, backend: Backend, salt: &Salt, campaign: &'c Campaign, now: i64) -> Result<Decider<'c>, AppError> {
         let brand = campaign.brand_id;
         let reach = now - i64::from(campaign.rules.cap.window_days) * DAY_MS;
         let mut sends: HashMap<i64, Vec<i64>> = HashMap::new();
@@ -574,18 +574,44 @@ impl<'c> Decider<'c> {
                 .await?
                 .into_iter()
                 .collect();
-        Ok(Decider {
-            campaign,
-            backend,
-            rules: campaign.variant_rules(),
-            salt,
-            now,
-            after: 0,
-            sends,
-            consents,
-            suppressed,
-            suppressed_customer: HashMap::new(),
-        })
+        let platforms: HashMap<i64, String> = sqlx::query_as("SELECT id, platform FROM stores WHERE brand_id = $1")
+            .bind(brand)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
+        let us = backend.field_sep();
+        let customers_sql = format!(
+            "SELECT {} FROM customers c WHERE c.brand_id = $1",
+            backend.packed(&format!(
+                "c.id || {us} || {} || {us} || {} || {us} || {}",
+                backend.packable("c.email"),
+                backend.packable("c.country"),
+                backend.packable("c.locale")
+            ))
+        );
+        let packed: Option<String> = sqlx::query_scalar(&customers_sql).bind(brand).fetch_one(&mut **tx).await?;
+        let mut customers = HashMap::new();
+        for record in records(packed.as_deref()) {
+            let mut f = record.split(FIELD_SEP);
+            let (Some(id), Some(email), Some(country), Some(locale)) = (int(f.next()), f.next(), f.next(), f.next()) else {
+                return Err(AppError::Internal(format!(
+                    "unreadable packed customer record (customer {:?})",
+                    record.split(FIELD_SEP).next()
+                )));
+            };
+            // By the fingerprint of the address: erased addresses are kept only so.
+            let reason = if suppressed.is_empty() {
+                None
+            } else {
+                normalise_address(email).and_then(|value| suppressed.get(&fingerprint(salt, &value)).cloned())
+            };
+            customers.insert(
+                id,
+                Buyer { has_email: !email.is_empty(), country: country.to_string(), locale: locale.to_string(), suppressed: reason },
+            );
+        }
+        Ok(Decider { campaign, backend, rules: campaign.variant_rules(), now, after: 0, sends, consents, platforms, customers })
     }
 
     /// The next page of undecided orders, decided (empty when there are no more).
@@ -607,19 +633,16 @@ impl<'c> Decider<'c> {
         // Each read comes back packed into one text value (see `Backend::packed`): through
         // sqlx's Any driver a row costs microseconds, and a window has tens of thousands.
         let orders_sql = format!(
-            "SELECT {} FROM orders o JOIN stores s ON s.id = o.store_id LEFT JOIN customers c ON c.id = o.customer_id \
+            "SELECT {} FROM orders o \
              WHERE o.brand_id = $1 AND o.id > $2 AND o.id <= $3 \
                AND NOT EXISTS (SELECT 1 FROM campaign_decisions d \
                                WHERE d.campaign_id = $4 AND d.order_id = o.id AND d.order_id > $2 AND d.order_id <= $3)",
             b.packed(&format!(
-                "o.id || {us} || o.store_id || {us} || s.platform || {us} || o.status || {us} || o.status_at || {us} || \
-                 o.placed_at || {us} || {} || {us} || {} || {us} || {} || {us} || {} || {us} || {} || {us} || {} || {us} || {}",
+                "o.id || {us} || o.store_id || {us} || o.status || {us} || o.status_at || {us} || o.placed_at || {us} || \
+                 {} || {us} || {} || {us} || {} || {us} || {}",
                 b.packable("o.country"),
                 b.packable("o.total_minor"),
                 b.packable("o.customer_id"),
-                b.packable("c.country"),
-                b.packable("c.locale"),
-                b.packable("c.email"),
                 b.packable("o.platform_order_id"),
             ))
         );
@@ -678,7 +701,7 @@ impl<'c> Decider<'c> {
             let order = OrderFacts {
                 order_id,
                 store_id: row.store_id,
-                platform: row.platform.to_string(),
+                platform: self.platforms.get(&row.store_id).cloned().unwrap_or_default(),
                 status,
                 placed_at: row.placed_at,
                 fulfilled_at,
@@ -688,20 +711,16 @@ impl<'c> Decider<'c> {
                 total_minor: row.total_minor,
             };
             let customer_id = row.customer_id;
-            let customer = match customer_id {
-                Some(id) => {
-                    let suppressed = self.suppression_of(id, row.email);
-                    Some(CustomerFacts {
-                        customer_id: id,
-                        has_email: !row.email.is_empty(),
-                        country: row.customer_country.to_string(),
-                        locale: row.locale.to_string(),
-                        suppressed,
-                        email_consent: self.consents.contains(&id),
-                    })
-                }
-                None => None,
-            };
+            let customer = customer_id.and_then(|id| {
+                self.customers.get(&id).map(|b| CustomerFacts {
+                    customer_id: id,
+                    has_email: b.has_email,
+                    country: b.country.clone(),
+                    locale: b.locale.clone(),
+                    suppressed: b.suppressed.clone(),
+                    email_consent: self.consents.contains(&id),
+                })
+            });
             let variant = customer_id.map_or(0, |c| self.campaign.variant_of(c));
             let history = History {
                 order_purposes: order_purposes.remove(&order_id).unwrap_or_default(),
@@ -715,19 +734,5 @@ impl<'c> Decider<'c> {
             out.push(Decided { order_id, platform_order_id: row.platform_order_id.to_string(), customer_id, variant, decision });
         }
         Ok(Some(out))
-    }
-
-    /// The customer's suppression reason (by the fingerprint of the address: erased
-    /// addresses are kept only so), worked out once per customer.
-    fn suppression_of(&mut self, customer_id: i64, email: &str) -> Option<String> {
-        if self.suppressed.is_empty() {
-            return None;
-        }
-        if let Some(known) = self.suppressed_customer.get(&customer_id) {
-            return known.clone();
-        }
-        let reason = normalise_address(email).and_then(|value| self.suppressed.get(&fingerprint(self.salt, &value)).cloned());
-        self.suppressed_customer.insert(customer_id, reason.clone());
-        reason
     }
 }

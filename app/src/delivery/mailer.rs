@@ -12,8 +12,18 @@ use std::path::{Path, PathBuf};
 
 /// Where mail goes. `Debug` never shows credentials.
 pub enum Mailer {
-    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox, relay: String },
-    Outbox { folder: PathBuf, from: Mailbox },
+    /// `direct` is set for a plain `smtp://host:port` relay (no TLS, no credentials): the
+    /// outbox worker's messages then go over Starling's own connections (`Direct`).
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+        relay: String,
+        direct: Option<Direct>,
+    },
+    Outbox {
+        folder: PathBuf,
+        from: Mailbox,
+    },
 }
 
 impl std::fmt::Debug for Mailer {
@@ -21,6 +31,83 @@ impl std::fmt::Debug for Mailer {
         match self {
             Mailer::Smtp { relay, .. } => write!(f, "Mailer::Smtp({relay})"),
             Mailer::Outbox { folder, .. } => write!(f, "Mailer::Outbox({})", folder.display()),
+        }
+    }
+}
+
+/// Connections of lettre's SMTP client that Starling opens itself, with `TCP_NODELAY`.
+/// lettre writes a message's final `.` on its own after the body; with Nagle's algorithm
+/// on (lettre's pooled transport leaves it on) that write waits for the server to
+/// acknowledge the body, which servers delay by up to 40 ms: one message per 45 ms per
+/// connection. Idle connections are kept for reuse and checked with NOOP first, as
+/// lettre's pool does; a connection that saw any error is closed.
+pub struct Direct {
+    addr: String,
+    hello: lettre::transport::smtp::extension::ClientId,
+    idle: tokio::sync::Mutex<Vec<lettre::transport::smtp::client::AsyncSmtpConnection>>,
+}
+
+impl Direct {
+    /// Kept connections at most.
+    const IDLE: usize = 32;
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// For `smtp://host[:port]` with nothing else in the URL.
+    fn for_url(url: &str) -> Option<Direct> {
+        let rest = url.strip_prefix("smtp://")?.trim_end_matches('/');
+        if rest.is_empty() || rest.contains(['@', '?', '/']) {
+            return None;
+        }
+        let addr = if rest.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()) {
+            rest.to_string()
+        } else {
+            format!("{rest}:25")
+        };
+        Some(Direct { addr, hello: Default::default(), idle: Default::default() })
+    }
+
+    async fn connect(&self) -> Result<lettre::transport::smtp::client::AsyncSmtpConnection, SendError> {
+        let transient = |message: String| SendError { permanent: false, message };
+        let stream = tokio::time::timeout(Self::TIMEOUT, tokio::net::TcpStream::connect(&self.addr))
+            .await
+            .map_err(|_| transient(format!("connecting to {}: timed out", self.addr)))?
+            .map_err(|e| transient(format!("connecting to {}: {e}", self.addr)))?;
+        stream.set_nodelay(true).map_err(|e| transient(format!("TCP_NODELAY: {e}")))?;
+        tokio::time::timeout(
+            Self::TIMEOUT,
+            lettre::transport::smtp::client::AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello),
+        )
+        .await
+        .map_err(|_| transient(format!("greeting from {}: timed out", self.addr)))?
+        .map_err(|e| SendError { permanent: e.is_permanent(), message: e.to_string() })
+    }
+
+    async fn send(&self, envelope: &lettre::address::Envelope, bytes: &[u8]) -> Result<String, SendError> {
+        let kept = self.idle.lock().await.pop();
+        let mut conn = match kept {
+            Some(mut conn) => {
+                if conn.test_connected().await {
+                    conn
+                } else {
+                    conn.abort().await;
+                    self.connect().await?
+                }
+            }
+            None => self.connect().await?,
+        };
+        match tokio::time::timeout(Self::TIMEOUT, conn.send(envelope, bytes)).await {
+            Ok(Ok(response)) => {
+                let mut idle = self.idle.lock().await;
+                if idle.len() < Self::IDLE {
+                    idle.push(conn);
+                }
+                Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")))
+            }
+            Ok(Err(e)) => {
+                conn.abort().await;
+                Err(SendError { permanent: e.is_permanent(), message: e.to_string() })
+            }
+            Err(_) => Err(SendError { permanent: false, message: "the SMTP server did not answer within 60 s".into() }),
         }
     }
 }
@@ -41,9 +128,13 @@ impl Mailer {
         let from: Mailbox = from.parse().map_err(|e| format!("mail_from \"{from}\" is not an address: {e}"))?;
         match smtp_url.map(|u| u.expose_secret().trim().to_string()).filter(|u| !u.is_empty()) {
             Some(url) => {
-                let transport =
-                    AsyncSmtpTransport::<Tokio1Executor>::from_url(&url).map_err(|e| format!("smtp_url is not usable: {e}"))?.build();
-                Ok(Mailer::Smtp { transport, from, relay: redact(&url) })
+                // Room for the outbox worker's concurrency (20 by default) plus Starling's
+                // own mail: lettre's default pool keeps 10 connections.
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
+                    .map_err(|e| format!("smtp_url is not usable: {e}"))?
+                    .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(32))
+                    .build();
+                Ok(Mailer::Smtp { transport, from, relay: redact(&url), direct: Direct::for_url(&url) })
             }
             None => {
                 std::fs::create_dir_all(&outbox).map_err(|e| format!("creating {}: {e}", outbox.display()))?;
@@ -100,6 +191,7 @@ impl Mailer {
         let envelope = Envelope::new(Some(parse(from)?), vec![parse(to)?])
             .map_err(|e| SendError { permanent: true, message: format!("envelope: {e}") })?;
         match self {
+            Mailer::Smtp { direct: Some(direct), .. } => direct.send(&envelope, bytes).await,
             Mailer::Smtp { transport, .. } => match transport.send_raw(&envelope, bytes).await {
                 Ok(response) => Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" "))),
                 Err(e) => Err(SendError { permanent: e.is_permanent(), message: e.to_string() }),

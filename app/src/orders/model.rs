@@ -93,6 +93,45 @@ pub struct ParsedOrder {
     pub accepts_marketing: Option<bool>,
 }
 
+impl ParsedOrder {
+    /// An order of `quantity` × one product at `unit_price_minor`, placed at `placed_at`
+    /// and in `status` since `status_at` (demo data, benchmarks and tests; the rest of the
+    /// fields by struct update).
+    #[allow(clippy::too_many_arguments)]
+    pub fn one_item(
+        platform_order_id: String,
+        buyer_email: String,
+        buyer_name: String,
+        country: &str,
+        placed_at: i64,
+        status: OrderStatus,
+        status_at: i64,
+        product_name: &str,
+        quantity: u32,
+        unit_price_minor: i64,
+    ) -> ParsedOrder {
+        ParsedOrder {
+            line: 0,
+            platform_order_id,
+            placed_at: Some(placed_at),
+            status: Some(status),
+            status_at: Some(status_at),
+            buyer_email,
+            buyer_name,
+            country: country.into(),
+            total_minor: Some(unit_price_minor * i64::from(quantity)),
+            items: vec![OrderItem {
+                sku: "SKU-1".into(),
+                product_name: product_name.into(),
+                listing_id: String::new(),
+                quantity,
+                unit_price_minor: Some(unit_price_minor),
+            }],
+            ..ParsedOrder::default()
+        }
+    }
+}
+
 /// The buyer's locale from the marketplace they bought on (amazon.de -> de-DE), else
 /// from their country (AT -> de-AT), else the brand's default.
 pub fn infer_locale(marketplace: &str, country: &str, brand_default: &str) -> String {

@@ -5,6 +5,11 @@
 //! - `starling-bench import <file> sqlite|postgres` imports it into a fresh database through
 //!   the same job runner the server uses, twice (the second run must change nothing), and
 //!   prints rows/s and the process's peak RSS.
+//! - `starling-bench plan sqlite|postgres <orders> <customers>` plans one campaign over
+//!   synthetic orders with history and suppressions, through every rule.
+//! - `starling-bench deliver sqlite|postgres <messages> <smtp url> none|rsa` plans that many
+//!   messages and times the outbox worker sending them all to the SMTP server (DKIM off or
+//!   RSA-2048), with the peak RSS of the sending phase alone.
 
 use app::db::Db;
 use app::orders::{jobs, privacy, store};
@@ -19,8 +24,12 @@ async fn main() -> anyhow::Result<()> {
         Some("import") if args.len() == 4 => import(Path::new(&args[2]), &args[3]).await,
         Some("parse") if args.len() == 3 => parse_only(Path::new(&args[2])),
         Some("plan") if args.len() == 5 => plan(&args[2], args[3].parse()?, args[4].parse()?).await,
+        Some("deliver") if args.len() == 6 => deliver(&args[2], args[3].parse()?, &args[4], &args[5]).await,
         _ => {
-            eprintln!("usage: starling-bench generate <file> <rows> | starling-bench import <file> sqlite|postgres | starling-bench plan sqlite|postgres <orders> <customers>");
+            eprintln!(
+                "usage: starling-bench generate <file> <rows> | starling-bench import <file> sqlite|postgres | \
+                 starling-bench plan sqlite|postgres <orders> <customers> | starling-bench deliver sqlite|postgres <messages> <smtp url> none|rsa"
+            );
             std::process::exit(2);
         }
     }
@@ -214,25 +223,46 @@ fn parse_only(file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Stores `orders` orders of `customers` buyers (a mix of countries, statuses and consent,
-/// placed over the last 120 days) for one brand, then times one planning pass of a
-/// review-request campaign with an A/B test over all of them through every rule.
-async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
-    use app::campaigns::eligibility::Trigger;
-    use app::campaigns::planner::{self, CampaignRules};
-    use app::orders::model::{OrderItem, OrderStatus, ParsedOrder};
+/// A fresh database with the demo data, and what the benchmarks use of it: demo template 1
+/// (Nordlicht's review request, German version approved), its brand and client, and the
+/// brand's first store matching `store_filter` (SQL after `WHERE brand_id = $1`).
+struct Setup {
+    dir: PathBuf,
+    db: Db,
+    pg_name: Option<String>,
+    salt: privacy::Salt,
+    template_id: i64,
+    brand_id: i64,
+    client_id: i64,
+    target: store::Target,
+}
+
+async fn setup(kind: &str, store_filter: &str) -> anyhow::Result<Setup> {
     let dir: PathBuf = std::env::temp_dir().join(format!("starling-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let (db, pg_name) = fresh_database(kind, &dir).await?;
     let e = |e: app::error::AppError| anyhow::anyhow!("{e}");
     app::demo::seed(&db).await.map_err(e)?;
     let salt = privacy::salt(&db).await.map_err(e)?;
-    // Demo template 1 (Nordlicht's review request, German version approved) and its store.
     let (template_id, brand_id, client_id): (i64, i64, i64) =
         sqlx::query_as("SELECT id, brand_id, client_id FROM templates ORDER BY id LIMIT 1").fetch_one(&db.pool).await?;
-    let (store_id,): (i64,) =
-        sqlx::query_as("SELECT id FROM stores WHERE brand_id = $1 ORDER BY id LIMIT 1").bind(brand_id).fetch_one(&db.pool).await?;
+    let (store_id,): (i64,) = sqlx::query_as(&format!("SELECT id FROM stores WHERE brand_id = $1 {store_filter} ORDER BY id LIMIT 1"))
+        .bind(brand_id)
+        .fetch_one(&db.pool)
+        .await?;
     let target = store::target(&db, store_id).await.map_err(e)?.ok_or_else(|| anyhow::anyhow!("no store"))?;
+    Ok(Setup { dir, db, pg_name, salt, template_id, brand_id, client_id, target })
+}
+
+/// Stores `orders` orders of `customers` buyers (a mix of countries, statuses and consent,
+/// placed over the last 120 days) for one brand, then times one planning pass of a
+/// review-request campaign with an A/B test over all of them through every rule.
+async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
+    use app::campaigns::eligibility::Trigger;
+    use app::campaigns::planner::{self, CampaignRules};
+    use app::orders::model::{OrderStatus, ParsedOrder};
+    let Setup { dir, db, pg_name, salt, template_id, brand_id, client_id, target } = setup(kind, "").await?;
+    let e = |e: app::error::AppError| anyhow::anyhow!("{e}");
     let started = Instant::now();
     let now = app::db::now_millis();
     let mut state: u64 = 0x9e37;
@@ -254,27 +284,25 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
     for i in 0..orders {
         let buyer = next(customers);
         let placed = now - (1 + next(120) as i64) * 86_400_000;
+        let status = STATUSES[next(7) as usize];
+        let placed_then = placed + (2 + next(5) as i64) * 86_400_000;
         batch.push(ParsedOrder {
             line: i + 2,
-            platform_order_id: format!("B-{i}"),
-            placed_at: Some(placed),
-            status: Some(STATUSES[next(7) as usize]),
-            status_at: Some(placed + (2 + next(5) as i64) * 86_400_000),
-            buyer_email: format!("buyer{buyer}@example.test"),
-            buyer_phone: String::new(),
-            buyer_name: format!("Buyer {buyer}"),
-            country: COUNTRIES[(buyer % 6) as usize].into(),
-            marketplace: String::new(),
             currency: "EUR".into(),
             total_minor: Some(1_000 + next(20_000) as i64),
-            items: vec![OrderItem {
-                sku: "SKU-1".into(),
-                product_name: "Trail Jacket".into(),
-                listing_id: String::new(),
-                quantity: 1,
-                unit_price_minor: Some(4_990),
-            }],
             accepts_marketing: Some(buyer % 3 != 0),
+            ..ParsedOrder::one_item(
+                format!("B-{i}"),
+                format!("buyer{buyer}@example.test"),
+                format!("Buyer {buyer}"),
+                COUNTRIES[(buyer % 6) as usize],
+                placed,
+                status,
+                placed_then,
+                "Trail Jacket",
+                1,
+                4_990,
+            )
         });
         if batch.len() == 10_000 {
             store::upsert(&db, &target, &std::mem::take(&mut batch), "bench", &salt).await.map_err(e)?;
@@ -327,6 +355,91 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
         "RESULT db={kind} orders={} seconds={seconds:.3} orders_per_s={:.0} peak_rss_mb={:.0}",
         stats.looked_at,
         stats.looked_at as f64 / seconds,
+        peak_rss_mb()
+    );
+    db.pool.close().await;
+    if let Some(name) = pg_name {
+        drop_database(&name).await?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Resets the process's peak RSS (Linux `clear_refs`), so a phase is measured alone.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+async fn deliver(kind: &str, messages: u64, smtp_url: &str, dkim: &str) -> anyhow::Result<()> {
+    use app::campaigns::eligibility::Trigger;
+    use app::campaigns::planner::{self, CampaignRules};
+    use app::delivery::{dkim as keys, mailer::Mailer, sender};
+    let Setup { dir, db, pg_name, salt, template_id, brand_id, client_id, target } = setup(kind, "AND platform <> 'amazon'").await?;
+    let e = |e: app::error::AppError| anyhow::anyhow!("{e}");
+    sqlx::query("UPDATE orders SET status = 'cancelled'").execute(&db.pool).await?;
+    let placed = app::db::now_millis() - 9 * 86_400_000;
+    let mut batch = Vec::with_capacity(10_000);
+    for i in 0..messages {
+        batch.push(app::demo::delivered_order("D", i, placed));
+        if batch.len() == 10_000 || i + 1 == messages {
+            store::upsert(&db, &target, &std::mem::take(&mut batch), "bench", &salt).await.map_err(e)?;
+        }
+    }
+    let rules = CampaignRules { fallback_locales: vec!["de".into()], ..CampaignRules::new(Trigger::Batch) };
+    let purpose = app::templates::model::Purpose::ReviewRequest;
+    let id = planner::create(&db, client_id, brand_id, template_id, "deliver", purpose, &rules, "bench").await.map_err(e)?;
+    planner::set_state(&db, id, "running").await.map_err(e)?;
+    let stats = planner::plan(&db, &salt, id, app::db::now_millis()).await.map_err(e)?;
+    sqlx::query("UPDATE messages SET send_at = $1 WHERE campaign_id = $2")
+        .bind(app::db::now_millis() - 1)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    match dkim {
+        "rsa" => {
+            keys::create_key(&db, brand_id, keys::Algorithm::Rsa2048, app::db::now_millis()).await.map_err(e)?;
+        }
+        "none" => {}
+        other => anyhow::bail!("DKIM {other}: none or rsa"),
+    }
+    // The size of one message as sent (unsigned), for smtp-source's -l.
+    let row = sqlx::query(&format!("{} WHERE m.campaign_id = $1 LIMIT 1", app::delivery::compose::OUTGOING_SQL))
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await?;
+    let one =
+        app::delivery::compose::compose(&app::delivery::compose::Outgoing::from_row(&row), "bench secret", "https://starling.example", 0)
+            .map_err(e)?;
+    println!("planned {} messages of about {} bytes", stats.planned, one.bytes.len());
+    let url = secrecy::SecretString::from(smtp_url.to_string());
+    let mailer = Mailer::new(Some(&url), dir.join("outbox"), "Starling <starling@localhost>").map_err(|e| anyhow::anyhow!(e))?;
+    let sender = sender::Sender {
+        db: db.clone(),
+        mailer: std::sync::Arc::new(mailer),
+        secret: std::sync::Arc::new(secrecy::SecretString::from("bench secret".to_string())),
+        public_url: "https://starling.example".into(),
+        worker: "bench".into(),
+        concurrency: 20,
+        batch: 500,
+        limits: std::sync::Arc::new(app::delivery::limits::DomainLimits::none()),
+        retry: sender::RetryPolicy::default(),
+        lease_ms: sender::LEASE_MS,
+    };
+    reset_peak_rss();
+    let started = Instant::now();
+    let (mut sent, mut failed) = (0, 0);
+    loop {
+        let pass = sender.pass(app::db::now_millis()).await.map_err(e)?;
+        if pass.claimed == 0 {
+            break;
+        }
+        sent += pass.sent;
+        failed += pass.failed + pass.retried;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "RESULT db={kind} dkim={dkim} messages={sent} not_sent={failed} seconds={seconds:.3} msg_per_s={:.0} peak_rss_mb={:.0}",
+        sent as f64 / seconds,
         peak_rss_mb()
     );
     db.pool.close().await;
