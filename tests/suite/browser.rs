@@ -480,7 +480,9 @@ async fn a_manager_builds_previews_and_launches_a_campaign() {
     wait_for_text(&browser, "table.records", "v=DKIM1; k=ed25519; p=").await;
     wait_for_text(&browser, "table.records", "v=DMARC1").await;
     // What DNS says now: the SPF record is published, the new DKIM key's record not yet.
-    app.dns.set_txt("mail.nordlicht.test", &["v=spf1 include:_spf.relay.example ~all"]);
+    let (domain,): (String,) =
+        sqlx::query_as("SELECT sending_domain FROM brands WHERE id = $1").bind(brand_id).fetch_one(&app.db.pool).await.unwrap();
+    app.dns.set_txt(&domain, &["v=spf1 include:_spf.relay.example ~all"]);
     button(&browser, "Check").await.click().await.unwrap();
     wait_for_text(&browser, "#dns-check", "One valid SPF record.").await;
     wait_for_text(&browser, "#dns-check", "No DKIM record at").await;

@@ -411,6 +411,16 @@ async fn deliver(kind: &str, messages: u64, smtp_url: &str, dkim: &str) -> anyho
         app::delivery::compose::compose(&app::delivery::compose::Outgoing::from_row(&row), "bench secret", "https://starling.example", 0)
             .map_err(e)?;
     println!("planned {} messages of about {} bytes", stats.planned, one.bytes.len());
+    // The sending phase gets fresh connections, as a server that only sends would have:
+    // the setup's connections hold the page caches the orders and planning filled.
+    let url_of_db = match &pg_name {
+        Some(name) => {
+            format!("{}/{name}", std::env::var("STARLING_BENCH_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into()))
+        }
+        None => format!("sqlite://{}", dir.join("bench.db").display()),
+    };
+    db.pool.close().await;
+    let db = Db::connect(&url_of_db).await?;
     let url = secrecy::SecretString::from(smtp_url.to_string());
     let mailer = Mailer::new(Some(&url), dir.join("outbox"), "Starling <starling@localhost>").map_err(|e| anyhow::anyhow!(e))?;
     let sender = sender::Sender {
