@@ -309,9 +309,10 @@ impl SmtpSink {
         let inbox = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let handler = SinkHandler { inbox: inbox.clone(), from: String::new(), to: vec![], data: vec![] };
         let mut server = mailin_embedded::Server::new(handler);
-        // One thread per connection: the sender keeps up to its concurrency of pooled
-        // connections open, and a connection waiting for a free thread would stall.
-        server.with_name("smtp.test").with_num_threads(32).with_tcp_listener(listener);
+        // One thread per connection: each sending process keeps up to its concurrency of
+        // connections open (two processes in the two-process test), and a connection
+        // waiting for a free thread would stall until it times out.
+        server.with_name("smtp.test").with_num_threads(128).with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
         });

@@ -199,12 +199,7 @@ async fn import(file: &Path, kind: &str) -> anyhow::Result<()> {
     anyhow::ensure!(stored.0 == first.orders_new, "stored {} orders, the job says {}", stored.0, first.orders_new);
     anyhow::ensure!(results[1].2.orders_new == 0 && results[1].2.orders_updated == 0, "the second import changed something");
     println!("RESULT db={kind} rows={rows} seconds={seconds:.3} rows_per_s={:.0} peak_rss_mb={:.0}", rows as f64 / seconds, peak_rss_mb());
-    db.pool.close().await;
-    if let Some(name) = pg_name {
-        drop_database(&name).await?;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    teardown(db, pg_name, &dir).await
 }
 
 /// Parses the file without storing it (how much of an import is reading).
@@ -252,6 +247,16 @@ async fn setup(kind: &str, store_filter: &str) -> anyhow::Result<Setup> {
         .await?;
     let target = store::target(&db, store_id).await.map_err(e)?.ok_or_else(|| anyhow::anyhow!("no store"))?;
     Ok(Setup { dir, db, pg_name, salt, template_id, brand_id, client_id, target })
+}
+
+/// Closes the benchmark's database and removes it with its folder.
+async fn teardown(db: Db, pg_name: Option<String>, dir: &Path) -> anyhow::Result<()> {
+    db.pool.close().await;
+    if let Some(name) = pg_name {
+        drop_database(&name).await?;
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(())
 }
 
 /// Stores `orders` orders of `customers` buyers (a mix of countries, statuses and consent,
@@ -357,12 +362,7 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
         stats.looked_at as f64 / seconds,
         peak_rss_mb()
     );
-    db.pool.close().await;
-    if let Some(name) = pg_name {
-        drop_database(&name).await?;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    teardown(db, pg_name, &dir).await
 }
 
 /// Resets the process's peak RSS (Linux `clear_refs`), so a phase is measured alone.
@@ -452,12 +452,7 @@ async fn deliver(kind: &str, messages: u64, smtp_url: &str, dkim: &str) -> anyho
         sent as f64 / seconds,
         peak_rss_mb()
     );
-    db.pool.close().await;
-    if let Some(name) = pg_name {
-        drop_database(&name).await?;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    teardown(db, pg_name, &dir).await
 }
 
 /// Data rows of the file (records, not lines: a quoted newline stays in its row).
