@@ -585,10 +585,9 @@ async fn a_server_killed_mid_send_loses_nothing_and_duplicates_only_what_was_in_
     );
     assert_eq!(arrived, N, "nothing is lost");
     assert!(claimed <= 200 && in_flight <= claimed, "at most one batch is claimed");
-    assert!(
-        duplicates <= 20 + app::delivery::sender::FLUSH_ROWS,
-        "duplicates only among messages at the SMTP server or waiting for their group commit"
-    );
+    // Messages keep going out while a group commit is written, so what a kill leaves
+    // unrecorded is bounded by the claimed batch, not by one group commit.
+    assert!(duplicates as i64 <= claimed, "duplicates only among the batch claimed at the kill");
     assert_eq!(unknown, in_flight, "every try in flight is settled as unknown");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM messages WHERE campaign_id = $1 AND state = 'sent'", id).await, N as i64);
 }
