@@ -101,7 +101,7 @@ impl Direct {
                 if idle.len() < Self::IDLE {
                     idle.push(conn);
                 }
-                Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")))
+                Ok(reply_text(&response))
             }
             Ok(Err(e)) => {
                 conn.abort().await;
@@ -110,6 +110,11 @@ impl Direct {
             Err(_) => Err(SendError { permanent: false, message: "the SMTP server did not answer within 60 s".into() }),
         }
     }
+}
+
+/// A server's reply as the message log keeps it: `250 2.0.0 Ok: queued`.
+fn reply_text(response: &lettre::transport::smtp::response::Response) -> String {
+    format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" "))
 }
 
 /// One message for one recipient: a subject and a plain-text body, optionally HTML too.
@@ -193,7 +198,7 @@ impl Mailer {
         match self {
             Mailer::Smtp { direct: Some(direct), .. } => direct.send(&envelope, bytes).await,
             Mailer::Smtp { transport, .. } => match transport.send_raw(&envelope, bytes).await {
-                Ok(response) => Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" "))),
+                Ok(response) => Ok(reply_text(&response)),
                 Err(e) => Err(SendError { permanent: e.is_permanent(), message: e.to_string() }),
             },
             Mailer::Outbox { folder, .. } => AsyncFileTransport::<Tokio1Executor>::new(folder)

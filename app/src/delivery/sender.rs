@@ -192,7 +192,7 @@ impl Sender {
                             }
                             delivered.push((m.id, attempt, at, reply));
                         }
-                        Err(e) => match self.finish(&m, &attempt, Err(e)).await {
+                        Err(e) => match self.record_failure(&m, &attempt, e).await {
                             Ok(Outcome::Retry) => stats.retried += 1,
                             Ok(_) => stats.failed += 1,
                             Err(e) => {
@@ -226,17 +226,19 @@ impl Sender {
         self.mailer.send_raw(&composed.from, &composed.to, &composed.bytes).await
     }
 
-    async fn finish(&self, m: &Outgoing, attempt: &str, result: Result<String, super::mailer::SendError>) -> Result<Outcome, AppError> {
+    /// Records a try that failed: queued again after its back-off, or failed (a 5xx, or
+    /// temporary failures for longer than the policy allows). Accepted messages are
+    /// recorded in groups by `record_sent`.
+    async fn record_failure(&self, m: &Outgoing, attempt: &str, error: super::mailer::SendError) -> Result<Outcome, AppError> {
         let db = &self.db;
         let now = now_millis();
-        let (outcome, reply) = match &result {
-            Ok(reply) => (Outcome::Sent, reply.clone()),
-            Err(e) if e.permanent => (Outcome::Failed, e.message.clone()),
-            Err(e) if self.queued_too_long(m.id, now).await? => (
-                Outcome::Failed,
-                format!("gave up after {} h of temporary failures: {}", self.retry.give_up_after_ms / 3_600_000, e.message),
-            ),
-            Err(e) => (Outcome::Retry, e.message.clone()),
+        let (outcome, reply) = if error.permanent {
+            (Outcome::Failed, error.message.clone())
+        } else if self.queued_too_long(m.id, now).await? {
+            let hours = self.retry.give_up_after_ms / 3_600_000;
+            (Outcome::Failed, format!("gave up after {hours} h of temporary failures: {}", error.message))
+        } else {
+            (Outcome::Retry, error.message.clone())
         };
         sqlx::query("UPDATE delivery_attempts SET finished_at = $1, outcome = $2, reply = $3 WHERE attempt = $4")
             .bind(now)
@@ -246,7 +248,6 @@ impl Sender {
             .execute(&db.pool)
             .await?;
         match outcome {
-            Outcome::Sent => {}
             Outcome::Retry => {
                 let jitter = (now.rem_euclid(997) as f64) / 997.0;
                 sqlx::query("UPDATE messages SET state = 'queued', send_at = $1, last_error = $2 WHERE id = $3 AND state = 'sending'")
@@ -262,7 +263,7 @@ impl Sender {
                     .bind(m.id)
                     .execute(&db.pool)
                     .await?;
-                if matches!(&result, Err(e) if e.permanent) {
+                if error.permanent {
                     // A 5xx is a hard bounce: the address is never tried again for this brand.
                     monitor::record_event(db, m.id, "bounced", attempt, now, &reply).await?;
                     let salt = privacy::salt(db).await?;
@@ -273,9 +274,7 @@ impl Sender {
         }
         Ok(outcome)
     }
-}
 
-impl Sender {
     /// Whether the message's first try is older than the policy's give-up time.
     async fn queued_too_long(&self, message_id: i64, now: i64) -> Result<bool, AppError> {
         let first: Option<i64> = sqlx::query_scalar("SELECT MIN(started_at) FROM delivery_attempts WHERE message_id = $1")
@@ -296,9 +295,9 @@ fn sign(mut composed: Composed, signer: Option<&Signer>) -> Result<Composed, App
     Ok(composed)
 }
 
+/// What became of a failed try.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Outcome {
-    Sent,
     Retry,
     Failed,
 }
@@ -306,7 +305,6 @@ enum Outcome {
 impl Outcome {
     fn as_str(self) -> &'static str {
         match self {
-            Outcome::Sent => "sent",
             Outcome::Retry => "retry",
             Outcome::Failed => "failed",
         }
