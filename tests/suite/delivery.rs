@@ -570,6 +570,13 @@ async fn a_server_killed_mid_send_loses_nothing_and_duplicates_only_what_was_in_
 
     let second = ChildServer::start(&app, &sink.url(), 2);
     let arrived = distinct_arrived(|| sink.messages(), N, 600).await;
+    // The last messages' group commit follows their arrival: wait for it before stopping.
+    for _ in 0..150 {
+        if count(&app, "SELECT COUNT(*) FROM messages WHERE campaign_id = $1 AND state = 'sent'", id).await == N as i64 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     drop(second);
     let (total, distinct) = received(&sink);
     let unknown =
