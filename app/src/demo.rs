@@ -394,3 +394,94 @@ async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<()
     }
     Ok(())
 }
+
+/// Six weeks of outreach history for the first demo client, so its report, reviews,
+/// alerts and SLA board have something to show: `orders` delivered orders, a two-variant
+/// review request sent over the last 42 days, with opens, clicks, a few bounces,
+/// unsubscribes and a complaint, and reviews (some negative, which open alerts). Run by
+/// `--demo` (not by tests, which build their own history). Deterministic.
+pub async fn seed_history(db: &Db, mailer: &crate::delivery::mailer::Mailer, public_url: &str, orders: u64) -> Result<(), AppError> {
+    use crate::campaigns::eligibility::Trigger;
+    use crate::campaigns::monitor::record_event;
+    use crate::campaigns::planner::{self, CampaignRules, Variant};
+    use crate::reports::reviews::{self, Alerting, Destination, Incoming};
+    const DAY: i64 = 86_400_000;
+    let template: Option<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT t.id, t.client_id, t.brand_id FROM templates t WHERE EXISTS \
+         (SELECT 1 FROM template_versions v WHERE v.template_id = t.id AND v.status = 'approved') ORDER BY t.id LIMIT 1",
+    )
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some((template_id, client_id, brand_id)) = template else { return Ok(()) };
+    let store_id: i64 = sqlx::query_scalar("SELECT id FROM stores WHERE brand_id = $1 AND platform <> 'amazon' ORDER BY id LIMIT 1")
+        .bind(brand_id)
+        .fetch_one(&db.pool)
+        .await?;
+    let Some(target) = crate::orders::store::target(db, store_id).await? else { return Ok(()) };
+    let salt = crate::orders::privacy::salt(db).await?;
+    let now = crate::db::now_millis();
+    let placed = now - 50 * DAY;
+    let history: Vec<_> = (0..orders).map(|i| delivered_order("H", i, placed)).collect();
+    crate::orders::store::upsert(db, &target, &history, "demo", &salt).await?;
+    let variants = vec![
+        Variant { weight: 50, subject: String::new(), delay_hours: 0 },
+        Variant { weight: 50, subject: "Wie gefällt Ihnen {{ product.name }}?".into(), delay_hours: 0 },
+    ];
+    let rules = CampaignRules { fallback_locales: vec!["de".into(), "en".into()], variants, ..CampaignRules::new(Trigger::Batch) };
+    let purpose = crate::templates::model::Purpose::ReviewRequest;
+    let campaign = planner::create(db, client_id, brand_id, template_id, "Review request, autumn batch", purpose, &rules, "demo").await?;
+    planner::set_state(db, campaign, "running").await?;
+    planner::plan(db, &salt, campaign, now).await?;
+    let messages: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT m.id, o.platform_order_id FROM messages m JOIN orders o ON o.id = m.order_id WHERE m.campaign_id = $1 ORDER BY m.id",
+    )
+    .bind(campaign)
+    .fetch_all(&db.pool)
+    .await?;
+    let alerting = Alerting { mailer, public_url };
+    let to = Destination { client_id, brand_id, store_id: Some(store_id) };
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for (i, (message, order)) in messages.iter().enumerate() {
+        let sent_at = now - (42 - (i as i64 * 42 / messages.len().max(1) as i64)) * DAY + next(8) as i64 * 3_600_000;
+        let at = |hours: u64| sent_at + hours as i64 * 3_600_000;
+        record_event(db, *message, "sent", &format!("demo:{message}"), sent_at, "250 2.0.0 Ok").await?;
+        let roll = next(1000);
+        if roll < 25 {
+            record_event(db, *message, "bounced", "demo", at(1), "550 5.1.1 mailbox unknown").await?;
+            continue;
+        }
+        if roll < 560 {
+            record_event(db, *message, "opened", "demo", at(3), "").await?;
+        }
+        if roll < 170 {
+            record_event(db, *message, "clicked", "demo", at(4), "").await?;
+        }
+        if (560..575).contains(&roll) {
+            crate::delivery::unsubscribe(db, *message, at(5)).await?;
+        }
+        if roll == 999 {
+            record_event(db, *message, "complained", "demo", at(6), "").await?;
+        }
+        if roll < 120 && at(30) < now {
+            let rating = [5, 5, 4, 5, 4, 3, 5, 2, 4, 5][next(10) as usize];
+            let review = Incoming {
+                review_id: format!("demo-{message}"),
+                platform_order_id: order.clone(),
+                rating,
+                title: ["Warm and comfortable", "Good value", "As described", "Runs small", "Fast delivery"][next(5) as usize].into(),
+                body: "Demo review.".into(),
+                author: format!("Buyer {i}"),
+                reviewed_at: at(30),
+                ..Incoming::default()
+            };
+            reviews::record(db, &alerting, to, &review, "import").await?;
+        }
+    }
+    Ok(())
+}

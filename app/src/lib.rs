@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod orders;
+pub mod reports;
 #[cfg(feature = "ssr")]
 pub mod request;
 pub mod shell;
@@ -123,6 +124,11 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/clients/:id/templates/:template/versions/:version") view=|| view! { <Layout><VersionPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/campaigns") view=|| view! { <Layout><CampaignsPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/campaigns/:campaign") view=|| view! { <Layout><CampaignPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/reports") view=|| view! { <Layout><reports::ui::ReportsPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/reviews") view=|| view! { <Layout><reports::ui::ReviewsPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/sla") view=|| view! { <Layout><reports::ui::ClientSlaPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/alerts") view=|| view! { <Layout><reports::ui::AlertsPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/sla") view=|| view! { <Layout><reports::ui::SlaOverviewPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/approvals") view=|| view! { <Layout><ApprovalsPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/outbox") view=|| view! { <Layout><OutboxPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/users") view=|| view! { <Layout><UsersPage/></Layout> } ssr=SsrMode::Async/>

@@ -29,6 +29,8 @@ pub struct Config {
     pub log_format: String,
     /// Seed demo data into an empty database and print the demo logins.
     pub demo: bool,
+    /// With `demo`: also six weeks of sent messages, events and reviews (the run command).
+    pub demo_history: bool,
     /// The sender of Starling's own mail (approval notifications).
     pub mail_from: String,
     /// SMTP relay URL (`smtps://user:pass@host:465`); empty means mail goes to the outbox folder.
@@ -56,6 +58,9 @@ pub struct Config {
     pub dns_server: Option<SocketAddr>,
     /// The relay's SPF domain, which brands' SPF records must `include:`; empty if unknown.
     pub spf_include: String,
+    /// Clients with at least this many sent messages get a daily Parquet snapshot of their
+    /// events, so their reports read it instead of the whole database.
+    pub snapshot_min_messages: u64,
 }
 
 impl Default for Config {
@@ -70,6 +75,7 @@ impl Default for Config {
             max_upload_bytes: 200 * 1024 * 1024,
             log_format: "text".into(),
             demo: false,
+            demo_history: false,
             mail_from: "Starling <starling@localhost>".into(),
             smtp_url: None,
             secret_key: None,
@@ -82,6 +88,7 @@ impl Default for Config {
             send_lease_secs: 60,
             dns_server: None,
             spf_include: String::new(),
+            snapshot_min_messages: 500_000,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod orders;
+pub mod reports;
 pub mod routes;
 pub mod tracking;
 
@@ -71,11 +72,13 @@ pub fn router(
     let uploads = Router::new()
         .route("/clients/{id}/imports/upload", post(orders::upload_orders))
         .route("/clients/{id}/suppression/upload", post(orders::upload_suppression))
+        .route("/clients/{id}/reviews/upload", post(reports::upload_reviews))
         .layer(DefaultBodyLimit::disable());
     // The ingest API: at most 1,000 orders per request, in at most 16 MB of JSON.
     // Bounce and complaint reports may quote the whole original message.
     let api = Router::new()
         .route("/api/v1/orders", post(orders::ingest_orders))
+        .route("/api/v1/reviews", post(reports::ingest_reviews))
         .route("/webhooks/feedback", post(tracking::feedback))
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024));
     let pages = Router::new()
@@ -87,6 +90,8 @@ pub fn router(
         .route("/clients/{id}/suppression.csv", get(orders::suppression_csv))
         .route("/clients/{id}/imports/{job}/rejects.csv", get(orders::rejects_csv))
         .route("/clients/{id}/customers/{customer}/export.json", get(orders::customer_export))
+        .route("/clients/{id}/reports/export.csv", get(reports::export_csv))
+        .route("/clients/{id}/reports/export.parquet", get(reports::export_parquet))
         .leptos_routes_with_context(&state, routes, context, {
             let leptos = leptos.clone();
             move || shell(leptos.clone())
@@ -162,24 +167,37 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .map_err(|e| anyhow::anyhow!("STARLING_DOMAIN_RATE_LIMITS: {e}"))?;
     std::fs::create_dir_all(&config.data_dir)?;
     let db = Db::connect(&config.database_url()).await?;
-    if config.demo {
-        app::demo::seed(&db).await.map_err(|e| anyhow::anyhow!("seeding demo data: {e}"))?;
-    }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let secret_key = config.resolve_secret_key()?;
     let mailer = app::delivery::mailer::Mailer::new(config.smtp_url.as_ref(), config.data_dir.join("outbox"), &config.mail_from)
         .map_err(|e| anyhow::anyhow!(e))?;
     tracing::info!(mailer = ?mailer, "mail");
+    if config.demo {
+        let seeded = app::demo::seed(&db).await.map_err(|e| anyhow::anyhow!("seeding demo data: {e}"))?;
+        if seeded && config.demo_history {
+            app::demo::seed_history(&db, &mailer, &public_url(&config, addr), 400)
+                .await
+                .map_err(|e| anyhow::anyhow!("seeding demo history: {e}"))?;
+        }
+    }
     let mailer = std::sync::Arc::new(mailer);
     let app = router(&config, db.clone(), addr, secret_key.clone(), mailer.clone());
     if config.send {
-        tokio::spawn(sender(&config, db.clone(), addr, secret_key, mailer).run());
+        tokio::spawn(sender(&config, db.clone(), addr, secret_key, mailer.clone()).run());
     }
     // Background work: import jobs and the daily retention purge.
     tokio::spawn(app::orders::jobs::work(db.clone(), config.data_dir.clone()));
     tokio::spawn(orders::retention_loop(db.clone()));
     tokio::spawn(app::campaigns::monitor::work(db.clone()));
+    // Hourly: SLA breaches of every client, and last month's report e-mails once a month.
+    tokio::spawn(app::reports::monthly::work(
+        db.clone(),
+        config.data_dir.clone(),
+        mailer.clone(),
+        public_url(&config, addr),
+        config.snapshot_min_messages as i64,
+    ));
     let task = tokio::spawn(async move {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;

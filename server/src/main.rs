@@ -14,6 +14,7 @@ async fn serve() -> anyhow::Result<()> {
     let mut config = Config::load()?;
     if std::env::args().any(|a| a == "--demo") {
         config.demo = true;
+        config.demo_history = true;
     }
     let filter = EnvFilter::try_from_env("STARLING_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     if config.log_format == "json" {

@@ -16,22 +16,22 @@ use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use tokio::io::AsyncWriteExt;
 
-fn redirect(to: &str) -> Response {
+pub(crate) fn redirect(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
 }
 
-fn error_response(e: AppError) -> Response {
+pub(crate) fn error_response(e: AppError) -> Response {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, e.to_string()).into_response()
 }
 
-async fn signed_in(state: &AppState, headers: &HeaderMap, action: Action) -> Result<Actor, AppError> {
+pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap, action: Action) -> Result<Actor, AppError> {
     let actor = caller_from_headers(&state.server.db, headers).await?;
     authorize(&actor, action)?;
     Ok(actor)
 }
 
-fn download(content_type: &'static str, file_name: &str, body: Vec<u8>) -> Response {
+pub(crate) fn download(content_type: &'static str, file_name: &str, body: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type.to_string()),
@@ -54,7 +54,7 @@ fn clean_file_name(name: Option<&str>) -> String {
     }
 }
 
-fn too_large(limit: u64) -> String {
+pub(crate) fn too_large(limit: u64) -> String {
     let size = if limit >= 1024 * 1024 { format!("{} MB", limit / (1024 * 1024)) } else { format!("{} KB", limit.div_ceil(1024)) };
     format!("The file is larger than the upload limit of {size}. Split it, or ask the admin to raise STARLING_MAX_UPLOAD_BYTES.")
 }

@@ -29,6 +29,9 @@ pub enum RouteAccess {
     /// Changing a client's orders and buyers (imports, keys, erasure): admins and that
     /// client's account managers; others get 403.
     ClientManage,
+    /// Agency work across clients (review alerts): admins and account managers; others
+    /// get 403.
+    Managers,
 }
 
 /// Every route the server answers besides server functions and static files: the health
@@ -62,6 +65,13 @@ pub const HTTP_ROUTES: &[(&str, RouteAccess)] = &[
     ("/clients/{id}/templates", RouteAccess::Client),
     ("/clients/{id}/templates/{template}", RouteAccess::Client),
     ("/clients/{id}/templates/{template}/versions/{version}", RouteAccess::Client),
+    ("/clients/{id}/reports", RouteAccess::Client),
+    ("/clients/{id}/reports/export.csv", RouteAccess::Client),
+    ("/clients/{id}/reports/export.parquet", RouteAccess::Client),
+    ("/clients/{id}/reviews", RouteAccess::Client),
+    ("/clients/{id}/sla", RouteAccess::Client),
+    ("/alerts", RouteAccess::Managers),
+    ("/sla", RouteAccess::SignedIn),
     ("/approvals", RouteAccess::SignedIn),
     ("/outbox", RouteAccess::AdminOnly),
     ("/users", RouteAccess::AdminOnly),

@@ -234,6 +234,31 @@ fn rpc_case(name: &str, who: Who, target: Target, n: usize) -> Option<Case> {
             if manages_orders(who, own) { Expect::Status(409) } else { Expect::Deny },
         ),
         "outbox_message" => case(json!({ "file": "no-such-message.eml" }), found_if(admin, who)),
+        // Reports: everyone assigned to the client reads them (the client viewers' portal);
+        // alerts are worked on by admins and account managers; contracts by admins.
+        "client_report" => Case {
+            body: json!({ "client_id": client, "from": "", "until": "" }),
+            expect: allow_if(admin || (signed_in && own)),
+            hidden: foreign_names(who),
+        },
+        "list_reviews" => Case {
+            body: json!({ "client_id": client, "query": { "q": "", "sort": "", "desc": false, "page": 1 } }),
+            expect: allow_if(admin || (signed_in && own)),
+            hidden: foreign_names(who),
+        },
+        "sla_board" => {
+            Case { body: json!({ "client_id": client }), expect: allow_if(admin || (signed_in && own)), hidden: foreign_names(who) }
+        }
+        "sla_overview" => Case { body: json!({}), expect: allow_if(signed_in), hidden: foreign_names(who) },
+        "save_contract" => case(
+            json!({ "client_id": client, "contract": { "min_delivery_rate_bp": 9500, "unsubscribe_hours": 48, "review_response_hours": 24,
+                                                       "approval_hours": 72, "launch_grace_hours": 24, "attribution_days": 30 } }),
+            allow_if(admin),
+        ),
+        "list_alerts" => Case { body: json!({ "status": "" }), expect: allow_if(admin || who == Who::Manager), hidden: foreign_names(who) },
+        "update_alert" => {
+            case(json!({ "id": 999_999, "status": "open", "owner_id": null, "note": "" }), found_if(admin || who == Who::Manager, who))
+        }
         _ => return None,
     })
 }
@@ -410,6 +435,8 @@ async fn every_route_is_in_the_matrix_and_pages_never_show_a_foreign_client() {
                     (RouteAccess::ClientOrders, _, _) if reads_orders(who, target == Target::Own) => 200,
                     (RouteAccess::ClientManage, _, _) if manages_orders(who, target == Target::Own) => 200,
                     (RouteAccess::ClientOrders | RouteAccess::ClientManage, _, _) => 403,
+                    (RouteAccess::Managers, Who::Manager, _) => 200,
+                    (RouteAccess::Managers, _, _) => 403,
                 };
                 if answer.status != wanted {
                     failures.push(format!("GET {path} as {who:?}: expected {wanted}, got {}", answer.status));

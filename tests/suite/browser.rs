@@ -290,7 +290,7 @@ async fn every_page_comes_alive_when_opened_directly() {
     let job = crate::orders::upload(&app.signed_in(ADMIN).await, 1, 2, "orders.csv", export.to_vec()).await;
     for (pattern, access) in HTTP_ROUTES {
         // Downloads (CSV, JSON) are files, not pages.
-        if *access == RouteAccess::Public || pattern.ends_with(".csv") || pattern.ends_with(".json") {
+        if *access == RouteAccess::Public || pattern.ends_with(".csv") || pattern.ends_with(".json") || pattern.ends_with(".parquet") {
             continue;
         }
         let path = pattern
@@ -557,4 +557,71 @@ async fn a_manager_builds_previews_and_launches_a_campaign() {
         .unwrap();
     assert_eq!(held, 0, "resuming releases the held audience");
     browser.close().await.ok();
+}
+
+#[tokio::test]
+async fn a_client_viewer_reads_the_report_changes_the_range_and_downloads_the_csv() {
+    let app = TestApp::spawn().await;
+    let mailer = app::delivery::mailer::Mailer::new(None, app.data_dir.join("outbox"), "Starling <starling@localhost>").unwrap();
+    app::demo::seed_history(&app.db, &mailer, &app.base, 150).await.unwrap();
+    let driver = Driver::start().await;
+    let browser = driver.browser(1280, 1000, false).await;
+    sign_in(&browser, &app, VIEWER).await;
+    browser.goto(&app.url("/clients/1")).await.unwrap();
+    hydrated(&browser).await;
+    wait_for_text(&browser, "main h1", "Nordlicht").await;
+    click_link(&browser, "Reports").await;
+    wait_for_path(&browser, "/clients/1/reports").await;
+    wait_for_text(&browser, "main h1", "Reports").await;
+    hydrated(&browser).await;
+    let days = |b: &Browser| {
+        let b = b.clone();
+        async move { b.find_all(Locator::Css(".chart-table tbody tr")).await.map(|r| r.len()).unwrap_or(0) }
+    };
+    let chart = |b: &Browser| {
+        let b = b.clone();
+        async move { b.find(Locator::Css("figure.chart svg")).await.unwrap().html(false).await.unwrap() }
+    };
+    let before_days = days(&browser).await;
+    let before_chart = chart(&browser).await;
+    assert!(before_days >= 20, "about six weeks of sending in the last 30 days: {before_days} days");
+    assert!(before_chart.contains("Messages per day"));
+    screenshot(&browser, "report-30-days.png").await;
+
+    // The last seven days only.
+    let today = chrono::Utc::now().date_naive();
+    let from = (today - chrono::Duration::days(6)).format("%Y-%m-%d").to_string();
+    browser.execute("document.getElementById('report-from').value = arguments[0];", vec![json!(from)]).await.unwrap();
+    button(&browser, "Show").await.click().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let url = browser.current_url().await.unwrap();
+        if url.query().unwrap_or("").contains(&format!("from={from}")) && days(&browser).await <= 7 && days(&browser).await > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the range did not change: {url}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_ne!(chart(&browser).await, before_chart, "the chart is redrawn for the new range");
+    screenshot(&browser, "report-7-days.png").await;
+
+    // The CSV link downloads the same range's numbers (fetched as the signed-in viewer).
+    let href = browser.find(Locator::LinkText("Download CSV")).await.unwrap().attr("href").await.unwrap().unwrap();
+    assert!(href.contains(&format!("from={from}")), "{href}");
+    let csv = browser.execute_async("fetch(arguments[0]).then(r => r.text()).then(arguments[1]);", vec![json!(href)]).await.unwrap();
+    let csv = csv.as_str().unwrap_or_default();
+    assert!(csv.starts_with("grouping,key,sent,delivered"), "{csv:.200}");
+    assert!(csv.lines().any(|l| l.starts_with("day,")), "days in the CSV");
+
+    browser.close().await.ok();
+
+    // At phone width the report still reads (no horizontal overflow of the page).
+    let phone = driver.browser(390, 844, true).await;
+    sign_in(&phone, &app, VIEWER).await;
+    phone.goto(&app.url("/clients/1/reports")).await.unwrap();
+    hydrated(&phone).await;
+    let overflow = phone.execute("return document.documentElement.scrollWidth - window.innerWidth;", vec![]).await.unwrap();
+    assert!(overflow.as_i64().unwrap_or(99) <= 1, "the page scrolls sideways at phone width: {overflow}");
+    screenshot(&phone, "report-phone.png").await;
+    phone.close().await.ok();
 }

@@ -8,4 +8,5 @@ mod campaigns;
 mod delivery;
 mod foundation;
 mod orders;
+mod reports;
 mod templates;

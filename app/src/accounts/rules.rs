@@ -36,6 +36,13 @@ pub enum Action {
     /// Create, preview, launch, pause and cancel a client's campaigns (they select buyers:
     /// account managers of the client, and admins).
     ManageCampaigns(i64),
+    /// Read a client's reports, reviews and SLA board (everyone assigned: it is the
+    /// client viewers' whole portal).
+    ReadReports(i64),
+    /// Import reviews and work on a client's negative-review alerts.
+    ManageAlerts(i64),
+    /// Change a client's contract targets (SLA).
+    EditContract(i64),
 }
 
 pub fn authorize(actor: &Actor, action: Action) -> Result<(), AppError> {
@@ -49,6 +56,8 @@ pub fn authorize(actor: &Actor, action: Action) -> Result<(), AppError> {
         (_, Action::ReadTemplates(client)) => assigned(client),
         (Role::AccountManager | Role::Copywriter, Action::WriteTemplates(client)) => assigned(client),
         (Role::AccountManager, Action::ManageCampaigns(client)) => assigned(client),
+        (_, Action::ReadReports(client)) => assigned(client),
+        (Role::AccountManager, Action::ManageAlerts(client)) => assigned(client),
         _ => false,
     };
     if allowed {
@@ -78,6 +87,9 @@ fn describe(action: Action) -> &'static str {
         Action::WriteTemplates(_) => "only the client's copywriters and account managers write templates.",
         Action::ReadOutbox => "only agency admins read the outbox.",
         Action::ManageCampaigns(_) => "only agency admins and the client's account managers run its campaigns.",
+        Action::ReadReports(_) => "this client's reports are shown to the people assigned to it only.",
+        Action::ManageAlerts(_) => "only agency admins and the client's account managers import reviews and work on alerts.",
+        Action::EditContract(_) => "only agency admins change a client's contract.",
     }
 }
 

@@ -191,6 +191,16 @@ mod server {
             }
         };
         let canary = if form.canary { parse_canary(form, &mut errors) } else { None };
+        let scheduled_at = match form.scheduled_at.trim() {
+            "" => None,
+            raw => match chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M") {
+                Ok(t) => Some(t.and_utc().timestamp_millis()),
+                Err(_) => {
+                    errors.push(FieldError::new("scheduled_at", format!("\"{raw}\" is not a date and time (YYYY-MM-DDTHH:MM, UTC).")));
+                    None
+                }
+            },
+        };
         let Some(template) = template.filter(|_| errors.is_empty()) else { return Err(AppError::Invalid(errors)) };
         let purpose = Purpose::parse("purpose", &template.get::<String, _>("purpose"))?;
         let rules = CampaignRules {
@@ -200,9 +210,16 @@ mod server {
             metric: metric.into(),
             auto_promote: form.auto_promote,
             canary,
+            scheduled_at,
             ..CampaignRules::new(trigger)
         };
         Ok((template.get("brand_id"), purpose, rules))
+    }
+
+    /// The planned launch as a column, for the SLA board.
+    async fn schedule(db: &Db, id: i64, rules: &CampaignRules) -> Result<(), AppError> {
+        sqlx::query("UPDATE campaigns SET scheduled_at = $1 WHERE id = $2").bind(rules.scheduled_at).bind(id).execute(&db.pool).await?;
+        Ok(())
     }
 
     pub async fn create_campaign(form: CampaignForm) -> Result<i64, AppError> {
@@ -212,6 +229,7 @@ mod server {
         let (brand_id, purpose, rules) = validate(db, &form).await?;
         let name = form.name.trim();
         let id = planner::create(db, form.client_id, brand_id, form.template_id, name, purpose, &rules, &actor.email).await?;
+        schedule(db, id, &rules).await?;
         audit::record(db, Some(&actor), &actor.email, "campaign.create", Some(form.client_id), &format!("campaign {id}"), name).await?;
         Ok(id)
     }
@@ -294,6 +312,7 @@ mod server {
         .bind(id)
         .execute(&db.pool)
         .await?;
+        schedule(db, id, &rules).await?;
         audit::record(db, Some(&actor), &actor.email, "campaign.edit", Some(client_id), &format!("campaign {id}"), &changed.join("; "))
             .await?;
         Ok(id)
@@ -339,6 +358,11 @@ mod server {
             complaint_pct: number(canary.thresholds.complaint),
             unsubscribe_pct: number(canary.thresholds.unsubscribe),
             hold_hours: canary.hold_hours.to_string(),
+            scheduled_at: rules
+                .scheduled_at
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.format("%Y-%m-%dT%H:%M").to_string())
+                .unwrap_or_default(),
         })
     }
 
@@ -453,13 +477,17 @@ mod server {
         let next = step
             .next(&state)
             .ok_or_else(|| AppError::Conflict(format!("A {state} campaign cannot be told to {}.", step.label().to_lowercase())))?;
-        let changed = sqlx::query("UPDATE campaigns SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4")
-            .bind(next)
-            .bind(now_millis())
-            .bind(id)
-            .bind(&state)
-            .execute(&db.pool)
-            .await?;
+        // The first launch is stamped once (the SLA's "launched on schedule").
+        let changed = sqlx::query(
+            "UPDATE campaigns SET state = $1, updated_at = $2, \
+             launched_at = CASE WHEN $1 = 'running' AND launched_at IS NULL THEN $2 ELSE launched_at END WHERE id = $3 AND state = $4",
+        )
+        .bind(next)
+        .bind(now_millis())
+        .bind(id)
+        .bind(&state)
+        .execute(&db.pool)
+        .await?;
         if changed.rows_affected() == 0 {
             return Err(AppError::Conflict("The campaign changed meanwhile; reload and try again.".into()));
         }

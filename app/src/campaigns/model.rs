@@ -73,6 +73,9 @@ pub struct CampaignForm {
     pub complaint_pct: String,
     #[serde(default)]
     pub unsubscribe_pct: String,
+    /// The planned launch, `YYYY-MM-DDTHH:MM` in UTC (empty: none).
+    #[serde(default)]
+    pub scheduled_at: String,
     #[serde(default)]
     pub hold_hours: String,
 }

@@ -67,6 +67,10 @@ pub struct CampaignRules {
     /// A canary share goes first (none: everything goes at once).
     #[serde(default)]
     pub canary: Option<CanaryRule>,
+    /// When the account manager plans to launch (epoch ms, UTC): the SLA's "launched on
+    /// schedule" is judged against it.
+    #[serde(default)]
+    pub scheduled_at: Option<i64>,
 }
 
 fn click() -> String {
@@ -85,6 +89,7 @@ impl CampaignRules {
             variants: Vec::new(),
             metric: click(),
             auto_promote: false,
+            scheduled_at: None,
             canary: None,
         }
     }

@@ -186,6 +186,7 @@ fn CampaignEditor(
     let complaint_pct = RwSignal::new(or(&initial.complaint_pct, "0.1"));
     let unsubscribe_pct = RwSignal::new(or(&initial.unsubscribe_pct, "2"));
     let hold_hours = RwSignal::new(or(&initial.hold_hours, "24"));
+    let scheduled_at = RwSignal::new(initial.scheduled_at.clone());
     let counts = Signal::derive(|| {
         vec![
             ("0".to_string(), "No A/B test".to_string()),
@@ -253,6 +254,7 @@ fn CampaignEditor(
                 complaint_pct: complaint_pct.get_untracked(),
                 unsubscribe_pct: unsubscribe_pct.get_untracked(),
                 hold_hours: hold_hours.get_untracked(),
+                scheduled_at: scheduled_at.get_untracked(),
             };
             match editing {
                 Some(id) => { update.dispatch(UpdateCampaign { id, form }); }
@@ -267,6 +269,8 @@ fn CampaignEditor(
             <TextField label="Days" name="days" value=days error=field_error(value, "days") kind="number" maxlength=3/>
             <TextField label="Countries" name="countries" value=countries error=field_error(value, "countries") maxlength=200
                 hint="Comma-separated country codes (DE, FR); empty for all."/>
+            <TextField label="Planned launch (UTC, optional)" name="scheduled_at" value=scheduled_at error=field_error(value, "scheduled_at") kind="datetime-local" maxlength=16
+                hint="The SLA board reports a launch later than this, past the contract's grace period."/>
             <TextField label="Fallback languages" name="fallback" value=fallback error=field_error(value, "fallback") maxlength=100
                 hint="Tried after the buyer's language and its region, in order: de-AT -> de -> these."/>
             <fieldset class="group">

@@ -121,9 +121,13 @@ fn reply_text(response: &lettre::transport::smtp::response::Response) -> String 
 #[derive(Clone, Debug, Default)]
 pub struct Mail {
     pub to: String,
+    /// Further recipients of the same message (one message, several RCPT TO).
+    pub cc: Vec<String>,
     pub subject: String,
     pub text: String,
     pub html: Option<String>,
+    /// (file name, MIME type, bytes) of each attachment (the monthly report's charts).
+    pub attachments: Vec<(String, String, Vec<u8>)>,
 }
 
 impl Mailer {
@@ -161,15 +165,29 @@ impl Mailer {
             Mailer::Smtp { from, .. } | Mailer::Outbox { from, .. } => from.clone(),
         };
         let to: Mailbox = mail.to.parse().map_err(|e| AppError::invalid("to", format!("\"{}\" is not an e-mail address: {e}", mail.to)))?;
-        let builder = Message::builder().from(from).to(to).subject(mail.subject.clone());
+        let mut builder = Message::builder().from(from).to(to).subject(mail.subject.clone());
+        for cc in &mail.cc {
+            let cc: Mailbox = cc.parse().map_err(|e| AppError::invalid("cc", format!("\"{cc}\" is not an e-mail address: {e}")))?;
+            builder = builder.cc(cc);
+        }
         let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(mail.text.clone());
-        let message = match &mail.html {
-            Some(html) => builder.multipart(
-                MultiPart::alternative()
-                    .singlepart(text)
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html.clone())),
-            ),
-            None => builder.singlepart(text),
+        let body = match &mail.html {
+            Some(html) => MultiPart::alternative()
+                .singlepart(text)
+                .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html.clone())),
+            None => MultiPart::mixed().singlepart(text),
+        };
+        let message = if mail.attachments.is_empty() && mail.html.is_none() {
+            builder.singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(mail.text.clone()))
+        } else if mail.attachments.is_empty() {
+            builder.multipart(body)
+        } else {
+            let mut mixed = if mail.html.is_some() { MultiPart::mixed().multipart(body) } else { body };
+            for (name, mime, bytes) in &mail.attachments {
+                let kind = ContentType::parse(mime).map_err(|e| AppError::Internal(format!("attachment type {mime}: {e}")))?;
+                mixed = mixed.singlepart(lettre::message::Attachment::new(name.clone()).body(bytes.clone(), kind));
+            }
+            builder.multipart(mixed)
         }
         .map_err(|e| AppError::Internal(format!("building a message: {e}")))?;
         match self {

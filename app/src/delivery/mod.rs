@@ -69,6 +69,12 @@ pub async fn unsubscribe(db: &crate::db::Db, message_id: i64, requested_at: i64)
         &format!("processed in {took} ms"),
     )
     .await?;
+    // When it took effect, for the SLA's unsubscribe processing time.
+    sqlx::query("UPDATE message_events SET processed_at = $1 WHERE message_id = $2 AND kind = 'unsubscribed' AND processed_at IS NULL")
+        .bind(requested_at + took)
+        .bind(message_id)
+        .execute(&db.pool)
+        .await?;
     Ok(brand)
 }
 

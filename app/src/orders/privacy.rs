@@ -274,6 +274,8 @@ pub async fn erase_buyer(db: &Db, salt: &Salt, customer_id: i64, by: &str) -> Re
         .execute(&mut *tx)
         .await?;
     }
+    // A review keeps its stars and words (the client's public review), not who wrote it.
+    sqlx::query("UPDATE reviews SET author = '', customer_id = NULL WHERE customer_id = $1").bind(customer_id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM consents WHERE customer_id = $1").bind(customer_id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM customers WHERE id = $1").bind(customer_id).execute(&mut *tx).await?;
     tx.commit().await?;

@@ -46,6 +46,9 @@ pub fn ClientTabs(client_id: i64, current: &'static str, #[prop(default = true)]
             })}
             {tab("templates", "Templates", format!("/clients/{client_id}/templates"))}
             {buyer_data.then(|| tab("campaigns", "Campaigns", format!("/clients/{client_id}/campaigns")))}
+            {tab("reports", "Reports", format!("/clients/{client_id}/reports"))}
+            {tab("reviews", "Reviews", format!("/clients/{client_id}/reviews"))}
+            {tab("sla", "SLA", format!("/clients/{client_id}/sla"))}
         </nav>
     }
 }

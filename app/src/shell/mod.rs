@@ -95,6 +95,10 @@ fn NavLinks(actor: Actor) -> impl IntoView {
             <li><A href="/" exact=true>"Dashboard"</A></li>
             <li><A href="/clients">"Clients"</A></li>
             <li><A href="/approvals">"Approvals"</A></li>
+            {matches!(actor.role, Role::Admin | Role::AccountManager).then(|| view! {
+                <li><A href="/alerts">"Review alerts"</A></li>
+            })}
+            <li><A href="/sla">"SLA board"</A></li>
             {admin.then(|| view! {
                 <li><A href="/users">"Users & roles"</A></li>
                 <li><A href="/audit">"Audit log"</A></li>

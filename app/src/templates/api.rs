@@ -481,7 +481,7 @@ mod server {
         let quoted = if comment.is_empty() { String::new() } else { format!("\n\nComment:\n{comment}") };
         let text = format!("{intro}{quoted}\n\nOpen it: {link}\nYour approval queue: {}/approvals\n\n— Starling", state.public_url);
         for to in recipients.into_iter().filter(|r| *r != actor.email) {
-            let mail = Mail { to: to.clone(), subject: subject.clone(), text: text.clone(), html: None };
+            let mail = Mail { to: to.clone(), subject: subject.clone(), text: text.clone(), ..Mail::default() };
             if let Err(e) = state.mailer.send(&mail).await {
                 tracing::warn!(error = %e, "approval notification not sent");
             }

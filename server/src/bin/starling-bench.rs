@@ -10,6 +10,11 @@
 //! - `starling-bench deliver sqlite|postgres <messages> <smtp url> none|rsa` plans that many
 //!   messages and times the outbox worker sending them all to the SMTP server (DKIM off or
 //!   RSA-2048), with the peak RSS of the sending phase alone.
+//! - `starling-bench report <events> <folder>` generates a year of `events` events of one
+//!   client (5 brands, 20 campaigns), keeps them as the client's Parquet snapshot in
+//!   `<folder>`, and times the full client report (all groupings) with polars, the report as
+//!   the page builds it, and the report page served over HTTP. `.ci/bench` then times the
+//!   same aggregations in DuckDB over the same Parquet file.
 
 use app::db::Db;
 use app::orders::{jobs, privacy, store};
@@ -25,6 +30,7 @@ async fn main() -> anyhow::Result<()> {
         Some("parse") if args.len() == 3 => parse_only(Path::new(&args[2])),
         Some("plan") if args.len() == 5 => plan(&args[2], args[3].parse()?, args[4].parse()?).await,
         Some("deliver") if args.len() == 6 => deliver(&args[2], args[3].parse()?, &args[4], &args[5]).await,
+        Some("report") if args.len() == 4 => report(args[2].parse()?, Path::new(&args[3])).await,
         _ => {
             eprintln!(
                 "usage: starling-bench generate <file> <rows> | starling-bench import <file> sqlite|postgres | \
@@ -464,4 +470,173 @@ fn count_rows(file: &Path) -> anyhow::Result<u64> {
         n += 1;
     }
     Ok(n)
+}
+
+/// A small deterministic generator (xorshift64*): the same events on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+/// A year of one client's events: every message is sent; 2 % bounce; half are opened
+/// (1-3 opens), 12 % clicked (1-2 clicks), 3 % reviewed; a few unsubscribe or complain.
+fn year_of_events(n: usize, today: i64) -> app::reports::engine::Events {
+    use app::reports::engine::{Event, Events};
+    use app::reports::model::*;
+    const LOCALES: [&str; 6] = ["de", "en", "fr", "it", "es", "ja"];
+    let mut events = Events::with_capacity(n + 16);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut message_id = 0;
+    while events.len() < n {
+        message_id += 1;
+        let campaign = rng.below(20) as i64 + 1;
+        let brand = (campaign - 1) / 4 + 1;
+        let base = Event {
+            message_id,
+            kind: SENT,
+            brand,
+            store: brand * 10 + rng.below(2) as i64,
+            campaign,
+            variant: if campaign % 2 == 0 { rng.below(2) as i64 } else { 0 },
+            locale: LOCALES[rng.below(6) as usize],
+            day: today - 364 + rng.below(365) as i64,
+            rating: None,
+        };
+        let mut push = |kind: i32, rating: Option<i64>| events.push(Event { kind, rating, ..base });
+        push(SENT, None);
+        let r = rng.below(10_000);
+        if r < 200 {
+            push(BOUNCED, None);
+            continue;
+        }
+        if r < 5_200 {
+            for _ in 0..=rng.below(3) {
+                push(OPENED, None);
+            }
+        }
+        if r < 1_400 {
+            for _ in 0..=rng.below(2) {
+                push(CLICKED, None);
+            }
+        }
+        if r < 500 {
+            push(REVIEWED, Some(rng.below(5) as i64 + 1));
+        }
+        if r % 97 == 5 {
+            push(UNSUBSCRIBED, None);
+        }
+        if r % 1999 == 7 {
+            push(COMPLAINED, None);
+        }
+    }
+    events
+}
+
+async fn report(n: usize, dir: &Path) -> anyhow::Result<()> {
+    use app::reports::{build, engine, rules};
+    let e = |e: app::error::AppError| anyhow::anyhow!("{e}");
+    std::fs::create_dir_all(dir)?;
+    let now = app::db::now_millis();
+    let today = rules::day_of(now);
+    let (from, until) = (today - 364, today);
+    let started = Instant::now();
+    let events = year_of_events(n, today);
+    let (mut frame, locales) = events.into_frame()?;
+    println!("generated {} events in {:.1} s", frame.height(), started.elapsed().as_secs_f64());
+    // The client's snapshot, as the server keeps it for a large client.
+    let started = Instant::now();
+    app::reports::snapshot::write(dir, 1, &mut frame, locales, now).map_err(e)?;
+    drop(frame);
+    let parquet = dir.join("snapshots/client-1.parquet");
+    println!(
+        "snapshot written in {:.1} s: {} ({} MB)",
+        started.elapsed().as_secs_f64(),
+        parquet.display(),
+        std::fs::metadata(&parquet)?.len() >> 20
+    );
+
+    // 1. The full client report's figures (every grouping), polars over the Parquet file.
+    let mut polars_times = Vec::new();
+    let mut counted = 0;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let counts = engine::figures(engine::scan(&parquet, from, until)?)?;
+        polars_times.push(started.elapsed().as_secs_f64());
+        counted = counts.iter().map(|g| g.len()).sum::<usize>();
+        let total = counts.last().and_then(|t| t.get(&(0, 0)).copied()).unwrap_or_default();
+        if polars_times.len() == 1 {
+            println!("totals: {total:?}");
+        }
+    }
+    polars_times.sort_by(f64::total_cmp);
+    println!("polars figures: {counted} rows over all groupings; runs {polars_times:.3?} s");
+
+    // 2. The report as the page builds it (snapshot + database since + labels + charts), and
+    // 3. the page served over HTTP, on a server over that folder with the demo data.
+    let config = server::config::Config {
+        database_url: format!("sqlite://{}", dir.join("starling.db").display()),
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: dir.to_path_buf(),
+        demo: true,
+        send: false,
+        ..server::config::Config::default()
+    };
+    let running = server::start(config).await?;
+    let db = running.db.clone();
+    let mut build_times = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let report = build::report(&db, Some(dir), 1, "bench".into(), from, until).await.map_err(e)?;
+        build_times.push(started.elapsed().as_secs_f64());
+        assert!(report.totals.sent > 0 && !report.trend_svg.is_empty());
+    }
+    build_times.sort_by(f64::total_cmp);
+    let admin: i64 = sqlx::query_scalar("SELECT id FROM users WHERE role = 'admin' ORDER BY id LIMIT 1").fetch_one(&db.pool).await?;
+    let token = app::accounts::session::create(&db, admin).await.map_err(e)?;
+    let cookie = app::accounts::session::set_cookie(&token, false);
+    let cookie = cookie.split(';').next().unwrap_or_default().to_string();
+    let mut page_times = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (status, body) = http_get(
+            running.addr,
+            &format!("/clients/1/reports?from={}&until={}", rules::day_label(from), rules::day_label(until)),
+            &cookie,
+        )
+        .await?;
+        page_times.push(started.elapsed().as_secs_f64());
+        anyhow::ensure!(status == 200 && body.contains("Messages per day"), "the report page answered {status}");
+        bytes = body.len();
+    }
+    page_times.sort_by(f64::total_cmp);
+    println!("report built for the page: runs {build_times:.3?} s; page served ({} KB): runs {page_times:.3?} s", bytes >> 10);
+    println!(
+        "RESULT events={n} polars_s={:.3} report_s={:.3} page_s={:.3} peak_rss_mb={:.0} parquet={} from_day={from} until_day={until}",
+        polars_times[1],
+        build_times[1],
+        page_times[1],
+        peak_rss_mb(),
+        parquet.display()
+    );
+    running.task.abort();
+    Ok(())
+}
+
+/// A plain HTTP/1.1 GET with a cookie: (status, body).
+async fn http_get(addr: std::net::SocketAddr, path: &str, cookie: &str) -> anyhow::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Ok((status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()))
 }

@@ -175,11 +175,11 @@ impl Import {
     }
 }
 
-type Opened = (&'static Encoding, u8, Vec<String>, Rows<Box<dyn Read + Send>>);
+pub(crate) type Opened = (&'static Encoding, u8, Vec<String>, Rows<Box<dyn Read + Send>>);
 
 /// Sniffs encoding and delimiter, then reads up to the header row (skipping blank
 /// preamble lines such as eBay's).
-fn read_header(mut input: impl Read + Send + 'static) -> Result<Opened, FileError> {
+pub(crate) fn read_header(mut input: impl Read + Send + 'static) -> Result<Opened, FileError> {
     let mut sample = Vec::with_capacity(SNIFF_BYTES);
     (&mut input).take(SNIFF_BYTES as u64).read_to_end(&mut sample).map_err(|e| FileError::Unreadable(e.to_string()))?;
     if sample.iter().all(|b| b.is_ascii_whitespace()) {

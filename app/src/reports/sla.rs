@@ -1,0 +1,408 @@
+//! SLA per client contract: the targets as data (editable by the admin), breaches found
+//! from events and stored once, when they happen, with their evidence, and the board's
+//! current values.
+
+use super::engine;
+use super::model::{Breach, Contract, Evidence, SlaBoard, SlaLine};
+use super::rules::{self, basis_points, day_label, duration, DAY_MS, HOUR_MS};
+use crate::db::Db;
+use crate::error::AppError;
+use std::path::Path;
+
+/// The client's contract (the defaults until the admin sets one).
+pub async fn contract(db: &Db, client_id: i64) -> Result<Contract, AppError> {
+    let row: Option<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT min_delivery_rate_bp, unsubscribe_hours, review_response_hours, approval_hours, launch_grace_hours, attribution_days \
+         FROM sla_contracts WHERE client_id = $1",
+    )
+    .bind(client_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row
+        .map(|r| Contract {
+            min_delivery_rate_bp: r.0,
+            unsubscribe_hours: r.1,
+            review_response_hours: r.2,
+            approval_hours: r.3,
+            launch_grace_hours: r.4,
+            attribution_days: r.5,
+        })
+        .unwrap_or_default())
+}
+
+/// Checks a contract form: every target in a sensible range, each error naming its field.
+pub fn validate(c: &Contract) -> Result<(), AppError> {
+    let mut errors = Vec::new();
+    let mut check = |field: &str, value: i64, range: std::ops::RangeInclusive<i64>, what: &str| {
+        if !range.contains(&value) {
+            errors.push(crate::error::FieldError::new(field, format!("{what} must be between {} and {}.", range.start(), range.end())));
+        }
+    };
+    check("min_delivery_rate_bp", c.min_delivery_rate_bp, 0..=10_000, "The minimum delivery rate (basis points)");
+    check(
+        "unsubscribe_hours",
+        c.unsubscribe_hours,
+        1..=240,
+        "The unsubscribe processing time (hours; the legal limit is 10 business days)",
+    );
+    check("review_response_hours", c.review_response_hours, 1..=720, "The first response to a negative review (hours)");
+    check("approval_hours", c.approval_hours, 1..=720, "The template approval turnaround (hours)");
+    check("launch_grace_hours", c.launch_grace_hours, 0..=720, "The launch grace period (hours)");
+    check("attribution_days", c.attribution_days, 1..=90, "The review attribution window (days)");
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(errors))
+    }
+}
+
+pub async fn save_contract(db: &Db, client_id: i64, c: &Contract, by: &str, now: i64) -> Result<(), AppError> {
+    validate(c)?;
+    sqlx::query(
+        "INSERT INTO sla_contracts (client_id, min_delivery_rate_bp, unsubscribe_hours, review_response_hours, approval_hours, \
+         launch_grace_hours, attribution_days, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (client_id) DO UPDATE SET min_delivery_rate_bp = $2, unsubscribe_hours = $3, review_response_hours = $4, \
+         approval_hours = $5, launch_grace_hours = $6, attribution_days = $7, updated_at = $8, updated_by = $9",
+    )
+    .bind(client_id)
+    .bind(c.min_delivery_rate_bp)
+    .bind(c.unsubscribe_hours)
+    .bind(c.review_response_hours)
+    .bind(c.approval_hours)
+    .bind(c.launch_grace_hours)
+    .bind(c.attribution_days)
+    .bind(now)
+    .bind(by)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// A breach found by `evaluate`, before it is stored.
+struct Found {
+    rule: &'static str,
+    subject: String,
+    measured: String,
+    target: String,
+    evidence: Vec<Evidence>,
+    happened_at: i64,
+}
+
+/// How far back each evaluation looks.
+const LOOKBACK_DAYS: i64 = 90;
+
+/// Finds the client's breaches up to `now` and stores each new one once. Answers how many
+/// were new.
+pub async fn evaluate(db: &Db, data_dir: Option<&Path>, client_id: i64, now: i64) -> Result<u64, AppError> {
+    let contract = contract(db, client_id).await?;
+    let since = now - LOOKBACK_DAYS * DAY_MS;
+    let mut found = Vec::new();
+    delivery_rate(db, data_dir, client_id, &contract, since, now, &mut found).await?;
+    unsubscribes(db, client_id, &contract, since, &mut found).await?;
+    review_responses(db, client_id, &contract, since, now, &mut found).await?;
+    approvals(db, client_id, &contract, since, now, &mut found).await?;
+    launches(db, client_id, &contract, since, now, &mut found).await?;
+    let mut new = 0;
+    for f in found {
+        let evidence = serde_json::to_string(&f.evidence).unwrap_or_else(|_| "[]".into());
+        new += sqlx::query(
+            "INSERT INTO sla_breaches (client_id, rule, subject, measured, target, evidence, happened_at, recorded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        )
+        .bind(client_id)
+        .bind(f.rule)
+        .bind(&f.subject)
+        .bind(&f.measured)
+        .bind(&f.target)
+        .bind(&evidence)
+        .bind(f.happened_at)
+        .bind(now)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    }
+    Ok(new)
+}
+
+/// Each finished day's delivery rate (figures from the report engine, so the board and the
+/// report never disagree).
+async fn delivery_rate(
+    db: &Db,
+    data_dir: Option<&Path>,
+    client_id: i64,
+    contract: &Contract,
+    since: i64,
+    now: i64,
+    found: &mut Vec<Found>,
+) -> Result<(), AppError> {
+    // Finished days only: today's rate is still moving.
+    let (events, _) = super::build::events(db, data_dir, client_id, rules::day_of(since), rules::day_of(now) - 1).await?;
+    let counts = tokio::task::spawn_blocking(move || engine::figures(events))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(polars_error)?;
+    let day_grouping = engine::GROUP_KEYS.iter().position(|(name, _, _)| *name == "day").unwrap_or(5);
+    for ((day, _), figures) in &counts[day_grouping] {
+        let Some(rate) = rules::delivery_rate_breach(figures.sent, figures.bounced, contract) else { continue };
+        let bounced: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT m.id, m.campaign_id FROM messages m JOIN message_events e ON e.message_id = m.id AND e.kind = 'bounced' \
+             WHERE m.client_id = $1 AND m.sent_at >= $2 AND m.sent_at < $3 ORDER BY m.id LIMIT 20",
+        )
+        .bind(client_id)
+        .bind(day * DAY_MS)
+        .bind((day + 1) * DAY_MS)
+        .fetch_all(&db.pool)
+        .await?;
+        found.push(Found {
+            rule: "delivery_rate",
+            subject: day_label(*day),
+            measured: format!("{} ({} of {} delivered)", basis_points(rate), figures.delivered(), figures.sent),
+            target: format!("at least {}", basis_points(contract.min_delivery_rate_bp)),
+            evidence: bounced
+                .into_iter()
+                .map(|(id, campaign)| Evidence {
+                    label: format!("message {id} bounced"),
+                    href: format!("/clients/{client_id}/campaigns/{campaign}?message={id}"),
+                })
+                .collect(),
+            happened_at: (day + 1) * DAY_MS,
+        });
+    }
+    Ok(())
+}
+
+async fn unsubscribes(db: &Db, client_id: i64, contract: &Contract, since: i64, found: &mut Vec<Found>) -> Result<(), AppError> {
+    let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT m.id, m.campaign_id, e.at, e.processed_at FROM message_events e JOIN messages m ON m.id = e.message_id \
+         WHERE m.client_id = $1 AND e.kind = 'unsubscribed' AND e.at >= $2 AND e.processed_at IS NOT NULL",
+    )
+    .bind(client_id)
+    .bind(since)
+    .fetch_all(&db.pool)
+    .await?;
+    for (id, campaign, requested, processed) in rows {
+        if let Some(took) = rules::overdue(requested, Some(processed), processed, contract.unsubscribe_hours) {
+            found.push(Found {
+                rule: "unsubscribe",
+                subject: format!("message {id}"),
+                measured: format!("processed after {}", duration(took)),
+                target: format!("within {} h", contract.unsubscribe_hours),
+                evidence: vec![Evidence {
+                    label: format!("unsubscribe from message {id}"),
+                    href: format!("/clients/{client_id}/campaigns/{campaign}?message={id}"),
+                }],
+                happened_at: requested + contract.unsubscribe_hours * HOUR_MS,
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn review_responses(
+    db: &Db,
+    client_id: i64,
+    contract: &Contract,
+    since: i64,
+    now: i64,
+    found: &mut Vec<Found>,
+) -> Result<(), AppError> {
+    let rows: Vec<(i64, i64, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT a.id, r.rating, a.opened_at, a.responded_at FROM alerts a JOIN reviews r ON r.id = a.review_id \
+         WHERE a.client_id = $1 AND a.opened_at >= $2",
+    )
+    .bind(client_id)
+    .bind(since)
+    .fetch_all(&db.pool)
+    .await?;
+    for (id, rating, opened, responded) in rows {
+        if let Some(took) = rules::overdue(opened, responded, now, contract.review_response_hours) {
+            let measured = match responded {
+                Some(_) => format!("first response after {}", duration(took)),
+                None => format!("no response after {}", duration(took)),
+            };
+            found.push(Found {
+                rule: "review_response",
+                subject: format!("alert {id}"),
+                measured,
+                target: format!("within {} h", contract.review_response_hours),
+                evidence: vec![Evidence { label: format!("alert {id}: {rating}-star review"), href: format!("/alerts?alert={id}") }],
+                happened_at: opened + contract.review_response_hours * HOUR_MS,
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn approvals(db: &Db, client_id: i64, contract: &Contract, since: i64, now: i64, found: &mut Vec<Found>) -> Result<(), AppError> {
+    let rows: Vec<(i64, i64, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT v.id, v.template_id, v.locale, v.submitted_at, v.approved_at FROM template_versions v \
+         WHERE v.client_id = $1 AND v.submitted_at IS NOT NULL AND v.submitted_at >= $2 \
+         AND (v.approved_at IS NOT NULL OR v.status IN ('in_review', 'client_review'))",
+    )
+    .bind(client_id)
+    .bind(since)
+    .fetch_all(&db.pool)
+    .await?;
+    for (id, template, locale, submitted, approved) in rows {
+        if let Some(took) = rules::overdue(submitted, approved, now, contract.approval_hours) {
+            let measured = match approved {
+                Some(_) => format!("approved after {}", duration(took)),
+                None => format!("still waiting after {}", duration(took)),
+            };
+            found.push(Found {
+                rule: "approval",
+                subject: format!("version {id}"),
+                measured,
+                target: format!("within {} h", contract.approval_hours),
+                evidence: vec![Evidence {
+                    label: format!("template version {id} ({locale})"),
+                    href: format!("/clients/{client_id}/templates/{template}/versions/{id}"),
+                }],
+                happened_at: submitted + contract.approval_hours * HOUR_MS,
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn launches(db: &Db, client_id: i64, contract: &Contract, since: i64, now: i64, found: &mut Vec<Found>) -> Result<(), AppError> {
+    let rows: Vec<(i64, String, i64, Option<i64>, String)> = sqlx::query_as(
+        "SELECT id, name, scheduled_at, launched_at, state FROM campaigns \
+         WHERE client_id = $1 AND scheduled_at IS NOT NULL AND scheduled_at >= $2",
+    )
+    .bind(client_id)
+    .bind(since)
+    .fetch_all(&db.pool)
+    .await?;
+    for (id, name, scheduled, launched, state) in rows {
+        // A campaign cancelled before its launch was not "late".
+        if launched.is_none() && state == "cancelled" {
+            continue;
+        }
+        if let Some(took) = rules::overdue(scheduled, launched, now, contract.launch_grace_hours) {
+            let measured = match launched {
+                Some(_) => format!("launched {} after schedule", duration(took)),
+                None => format!("not launched {} after schedule", duration(took)),
+            };
+            found.push(Found {
+                rule: "launch",
+                subject: format!("campaign {id}"),
+                measured,
+                target: format!("within {} h of the scheduled {}", contract.launch_grace_hours, day_label(rules::day_of(scheduled))),
+                evidence: vec![Evidence { label: format!("campaign \"{name}\""), href: format!("/clients/{client_id}/campaigns/{id}") }],
+                happened_at: scheduled + contract.launch_grace_hours * HOUR_MS,
+            });
+        }
+    }
+    Ok(())
+}
+
+pub fn polars_error(e: polars::prelude::PolarsError) -> AppError {
+    AppError::Internal(format!("report query: {e}"))
+}
+
+/// The board of one client: evaluates first, then shows each target with the last 30
+/// days' breaches and every breach stored.
+pub async fn board(
+    db: &Db,
+    data_dir: Option<&Path>,
+    client_id: i64,
+    client: String,
+    now: i64,
+    can_edit: bool,
+) -> Result<SlaBoard, AppError> {
+    evaluate(db, data_dir, client_id, now).await?;
+    let contract = contract(db, client_id).await?;
+    let rows: Vec<(i64, String, String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT id, rule, subject, measured, target, evidence, happened_at FROM sla_breaches WHERE client_id = $1 \
+         ORDER BY happened_at DESC, id DESC LIMIT 500",
+    )
+    .bind(client_id)
+    .fetch_all(&db.pool)
+    .await?;
+    let breaches: Vec<Breach> = rows
+        .into_iter()
+        .map(|(id, rule, subject, measured, target, evidence, happened_at)| Breach {
+            id,
+            rule,
+            subject,
+            measured,
+            target,
+            evidence: serde_json::from_str(&evidence).unwrap_or_default(),
+            happened_at,
+        })
+        .collect();
+    let recent = |rule: &str| breaches.iter().filter(|b| b.rule == rule && b.happened_at >= now - 30 * DAY_MS).count() as u64;
+    let current = current_values(db, data_dir, client_id, now).await?;
+    let lines = super::model::RULE_LABELS
+        .iter()
+        .map(|(rule, label)| {
+            let target = match *rule {
+                "delivery_rate" => format!("≥ {}", basis_points(contract.min_delivery_rate_bp)),
+                "unsubscribe" => format!("≤ {} h", contract.unsubscribe_hours),
+                "review_response" => format!("≤ {} h", contract.review_response_hours),
+                "approval" => format!("≤ {} h", contract.approval_hours),
+                _ => format!("≤ {} h late", contract.launch_grace_hours),
+            };
+            let count = recent(rule);
+            SlaLine {
+                rule: rule.to_string(),
+                label: label.to_string(),
+                target,
+                current: current.iter().find(|(r, _)| r == rule).map(|(_, v)| v.clone()).unwrap_or_else(|| "–".into()),
+                holds: count == 0,
+                breaches: count,
+            }
+        })
+        .collect();
+    Ok(SlaBoard { client_id, client, contract, lines, breaches, can_edit })
+}
+
+/// The last 30 days' value of each target, as the board shows it.
+async fn current_values(db: &Db, data_dir: Option<&Path>, client_id: i64, now: i64) -> Result<Vec<(&'static str, String)>, AppError> {
+    let since = now - 30 * DAY_MS;
+    let today = rules::day_of(now);
+    let (events, _) = super::build::events(db, data_dir, client_id, today - 29, today).await?;
+    let counts = tokio::task::spawn_blocking(move || engine::figures(events))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(polars_error)?;
+    let mut values = Vec::new();
+    if let Some(total) = counts.last().and_then(|t| t.get(&(0, 0))) {
+        values.push(("delivery_rate", rules::percent(total.rate(rules::Rate::Delivery))));
+    }
+    let slowest = |sql: &'static str| async move {
+        let v: Option<i64> = sqlx::query_scalar(sql).bind(client_id).bind(since).bind(now).fetch_one(&db.pool).await?;
+        Ok::<_, AppError>(v.map(|ms| format!("slowest {}", duration(ms))).unwrap_or_else(|| "none in 30 days".into()))
+    };
+    values.push((
+        "unsubscribe",
+        slowest(
+            "SELECT MAX(e.processed_at - e.at) FROM message_events e JOIN messages m ON m.id = e.message_id \
+             WHERE m.client_id = $1 AND e.kind = 'unsubscribed' AND e.at >= $2 AND e.at <= $3",
+        )
+        .await?,
+    ));
+    values.push((
+        "review_response",
+        slowest("SELECT MAX(COALESCE(responded_at, $3) - opened_at) FROM alerts WHERE client_id = $1 AND opened_at >= $2").await?,
+    ));
+    values.push((
+        "approval",
+        slowest(
+            "SELECT MAX(COALESCE(approved_at, $3) - submitted_at) FROM template_versions WHERE client_id = $1 AND submitted_at >= $2 \
+             AND (approved_at IS NOT NULL OR status IN ('in_review', 'client_review'))",
+        )
+        .await?,
+    ));
+    let late: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sla_breaches WHERE client_id = $1 AND rule = 'launch' AND happened_at >= $2 AND happened_at <= $3",
+    )
+    .bind(client_id)
+    .bind(since)
+    .bind(now)
+    .fetch_one(&db.pool)
+    .await?;
+    values.push(("launch", format!("{late} late in 30 days")));
+    Ok(values)
+}

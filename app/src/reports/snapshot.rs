@@ -1,0 +1,103 @@
+//! Parquet snapshots of large clients' events, so a year of tens of millions of events
+//! reports in about a second: the snapshot holds every event that happened before its
+//! watermark; the database adds what happened since. Written atomically (a new file is
+//! renamed over the old), refreshed daily by the background worker.
+
+use super::engine::Events;
+use super::store::{self, Window};
+use crate::db::Db;
+use crate::error::AppError;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// What a snapshot holds, kept beside its Parquet file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Every event before this time (epoch ms) is in the file; none after.
+    pub watermark: i64,
+    /// The names of the file's locale codes.
+    pub locales: Vec<String>,
+    pub events: u64,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+fn folder(data_dir: &Path) -> PathBuf {
+    data_dir.join("snapshots")
+}
+
+fn paths(data_dir: &Path, client_id: i64) -> (PathBuf, PathBuf) {
+    let dir = folder(data_dir);
+    (dir.join(format!("client-{client_id}.parquet")), dir.join(format!("client-{client_id}.json")))
+}
+
+/// The client's snapshot, when it has one.
+pub fn open(data_dir: &Path, client_id: i64) -> Option<Snapshot> {
+    let (parquet, meta) = paths(data_dir, client_id);
+    let mut snapshot: Snapshot = serde_json::from_slice(&std::fs::read(meta).ok()?).ok()?;
+    parquet.exists().then(|| {
+        snapshot.path = parquet;
+        snapshot
+    })
+}
+
+/// Writes `frame` (the columns of `Events`) as the client's snapshot up to `watermark`.
+pub fn write(data_dir: &Path, client_id: i64, frame: &mut DataFrame, locales: Vec<String>, watermark: i64) -> Result<(), AppError> {
+    let io = |e: std::io::Error| AppError::Internal(format!("writing a report snapshot: {e}"));
+    let (parquet, meta) = paths(data_dir, client_id);
+    std::fs::create_dir_all(folder(data_dir)).map_err(io)?;
+    let partial = parquet.with_extension("parquet.partial");
+    let file = std::fs::File::create(&partial).map_err(io)?;
+    ParquetWriter::new(std::io::BufWriter::new(file)).finish(frame).map_err(super::sla::polars_error)?;
+    let snapshot = Snapshot { watermark, locales, events: frame.height() as u64, path: PathBuf::new() };
+    // The metadata names the watermark of the file that is in place: it is written first
+    // for the new file only after that file is complete, and both are swapped by rename.
+    let meta_partial = meta.with_extension("json.partial");
+    std::fs::write(&meta_partial, serde_json::to_vec(&snapshot).unwrap_or_default()).map_err(io)?;
+    std::fs::rename(&partial, &parquet).map_err(io)?;
+    std::fs::rename(&meta_partial, &meta).map_err(io)?;
+    Ok(())
+}
+
+/// Takes a new snapshot of every event of the client before `watermark`. Answers the
+/// number of events in it.
+pub async fn refresh(db: &Db, data_dir: &Path, client_id: i64, watermark: i64) -> Result<u64, AppError> {
+    let mut events = Events::with_capacity(1 << 16);
+    store::load_events(
+        db,
+        client_id,
+        Window { sent_from: i64::MIN, sent_until: i64::MAX, at_from: i64::MIN, at_until: watermark },
+        &mut events,
+    )
+    .await?;
+    let data_dir = data_dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let (mut frame, locales) = events.into_frame().map_err(super::sla::polars_error)?;
+        write(&data_dir, client_id, &mut frame, locales, watermark)?;
+        Ok(frame.height() as u64)
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("snapshot task: {e}")))?
+}
+
+/// Refreshes the snapshot of every client with at least `min_messages` sent messages whose
+/// snapshot is missing or older than a day. Answers (client, events) of those written.
+pub async fn refresh_large(db: &Db, data_dir: &Path, now: i64, min_messages: i64) -> Result<Vec<(i64, u64)>, AppError> {
+    let large: Vec<i64> = sqlx::query_scalar(
+        "SELECT client_id FROM messages WHERE sent_at IS NOT NULL GROUP BY client_id HAVING COUNT(*) >= $1 ORDER BY client_id",
+    )
+    .bind(min_messages)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut written = Vec::new();
+    for client_id in large {
+        let fresh = open(data_dir, client_id).is_some_and(|s| now - s.watermark < super::rules::DAY_MS);
+        if !fresh {
+            // An hour's margin: an event stamped a little in the past (a late report) still
+            // lands after the watermark and is read from the database.
+            written.push((client_id, refresh(db, data_dir, client_id, now - super::rules::HOUR_MS).await?));
+        }
+    }
+    Ok(written)
+}

@@ -1,0 +1,381 @@
+//! SQL of reports, reviews and alerts: the events a report reads, reviews and their
+//! attribution candidates, and alerts with their owners.
+
+use super::engine::{Event, Events};
+use super::model::{AlertRow, ReviewRow, KINDS, REVIEWED};
+use super::rules::day_of;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::shell::table::{ListQuery, Page};
+use futures_util::TryStreamExt;
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// Which events a report reads: of messages sent in `sent_from ..< sent_until`, and (for
+/// Parquet snapshots and what came after one) that happened in `at_from ..< at_until`
+/// (reviews: received then). Epoch milliseconds.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    pub sent_from: i64,
+    pub sent_until: i64,
+    pub at_from: i64,
+    pub at_until: i64,
+}
+
+impl Window {
+    /// Messages sent in `from ..< until`, whenever their events happened.
+    pub fn sent(from: i64, until: i64) -> Window {
+        Window { sent_from: from, sent_until: until, at_from: i64::MIN, at_until: i64::MAX }
+    }
+}
+
+/// The client's events in `window`, with each message's dimensions, appended to `events`;
+/// reviews attributed to those messages come with their stars.
+pub async fn load_events(db: &Db, client_id: i64, window: Window, events: &mut Events) -> Result<(), AppError> {
+    let mut rows = sqlx::query(
+        "SELECT m.id, e.kind, m.brand_id, o.store_id, m.campaign_id, m.variant, m.locale, m.sent_at \
+         FROM messages m JOIN message_events e ON e.message_id = m.id JOIN orders o ON o.id = m.order_id \
+         WHERE m.client_id = $1 AND m.sent_at >= $2 AND m.sent_at < $3 AND e.kind <> 'reviewed' AND e.at >= $4 AND e.at < $5",
+    )
+    .bind(client_id)
+    .bind(window.sent_from)
+    .bind(window.sent_until)
+    .bind(window.at_from)
+    .bind(window.at_until)
+    .fetch(&db.pool);
+    while let Some(row) = rows.try_next().await? {
+        let kind: String = row.try_get(1)?;
+        let Some(code) = KINDS.iter().position(|k| *k == kind) else { continue };
+        let locale: String = row.try_get(6)?;
+        events.push(Event {
+            message_id: row.try_get(0)?,
+            kind: code as i32,
+            brand: row.try_get(2)?,
+            store: row.try_get(3)?,
+            campaign: row.try_get(4)?,
+            variant: row.try_get(5)?,
+            locale: &locale,
+            day: day_of(row.try_get(7)?),
+            rating: None,
+        });
+    }
+    drop(rows);
+    let mut rows = sqlx::query(
+        "SELECT m.id, r.rating, m.brand_id, o.store_id, m.campaign_id, m.variant, m.locale, m.sent_at \
+         FROM reviews r JOIN messages m ON m.id = r.message_id JOIN orders o ON o.id = m.order_id \
+         WHERE r.client_id = $1 AND m.sent_at >= $2 AND m.sent_at < $3 AND r.received_at >= $4 AND r.received_at < $5",
+    )
+    .bind(client_id)
+    .bind(window.sent_from)
+    .bind(window.sent_until)
+    .bind(window.at_from)
+    .bind(window.at_until)
+    .fetch(&db.pool);
+    while let Some(row) = rows.try_next().await? {
+        let locale: String = row.try_get(6)?;
+        events.push(Event {
+            message_id: row.try_get(0)?,
+            kind: REVIEWED,
+            brand: row.try_get(2)?,
+            store: row.try_get(3)?,
+            campaign: row.try_get(4)?,
+            variant: row.try_get(5)?,
+            locale: &locale,
+            day: day_of(row.try_get(7)?),
+            rating: Some(row.try_get(1)?),
+        });
+    }
+    Ok(())
+}
+
+/// (brand, stars) of every review the client received in `from ..< until`.
+pub async fn review_ratings(db: &Db, client_id: i64, from: i64, until: i64) -> Result<(Vec<i64>, Vec<i64>), AppError> {
+    let rows: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT brand_id, rating FROM reviews WHERE client_id = $1 AND reviewed_at >= $2 AND reviewed_at < $3")
+            .bind(client_id)
+            .bind(from)
+            .bind(until)
+            .fetch_all(&db.pool)
+            .await?;
+    Ok(rows.into_iter().unzip())
+}
+
+/// What a report's keys are called.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    pub brands: HashMap<i64, String>,
+    pub stores: HashMap<i64, String>,
+    /// id -> (name, A/B metric, number of variants)
+    pub campaigns: HashMap<i64, (String, String, usize)>,
+}
+
+pub async fn names(db: &Db, client_id: i64) -> Result<Names, AppError> {
+    let brands: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, name FROM brands WHERE client_id = $1").bind(client_id).fetch_all(&db.pool).await?;
+    let stores: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, name FROM stores WHERE client_id = $1").bind(client_id).fetch_all(&db.pool).await?;
+    let campaigns: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, name, rules FROM campaigns WHERE client_id = $1").bind(client_id).fetch_all(&db.pool).await?;
+    Ok(Names {
+        brands: brands.into_iter().collect(),
+        stores: stores.into_iter().collect(),
+        campaigns: campaigns
+            .into_iter()
+            .map(|(id, name, rules)| {
+                let rules: Option<crate::campaigns::planner::CampaignRules> = serde_json::from_str(&rules).ok();
+                let (metric, variants) = rules.map(|r| (r.metric, r.variants.len())).unwrap_or_else(|| ("click".into(), 0));
+                (id, (name, metric, variants))
+            })
+            .collect(),
+    })
+}
+
+/// The order a review names: by the platform's order id, in the store when known.
+pub async fn find_order(
+    db: &Db,
+    brand_id: i64,
+    store_id: Option<i64>,
+    platform_order_id: &str,
+) -> Result<Option<(i64, i64, Option<i64>)>, AppError> {
+    if platform_order_id.is_empty() {
+        return Ok(None);
+    }
+    Ok(sqlx::query_as(
+        "SELECT id, store_id, customer_id FROM orders WHERE brand_id = $1 AND platform_order_id = $2 AND ($3 = 0 OR store_id = $3) \
+         ORDER BY id LIMIT 1",
+    )
+    .bind(brand_id)
+    .bind(platform_order_id)
+    .bind(store_id.unwrap_or(0))
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+/// The brand's customer with this (normalised) e-mail address.
+pub async fn find_customer(db: &Db, brand_id: i64, email: &str) -> Result<Option<i64>, AppError> {
+    if email.is_empty() {
+        return Ok(None);
+    }
+    Ok(sqlx::query_scalar("SELECT id FROM customers WHERE brand_id = $1 AND email = $2")
+        .bind(brand_id)
+        .bind(email)
+        .fetch_optional(&db.pool)
+        .await?)
+}
+
+/// (message id, sent at) of the messages sent for the order, else to the customer, by the
+/// brand: the requests a review may answer.
+pub async fn requests(db: &Db, brand_id: i64, order_id: Option<i64>, customer_id: Option<i64>) -> Result<Vec<(i64, i64)>, AppError> {
+    let sql = "SELECT id, sent_at FROM messages WHERE brand_id = $1 AND sent_at IS NOT NULL AND ";
+    let rows: Vec<(i64, i64)> = match (order_id, customer_id) {
+        (Some(order), _) => sqlx::query_as(&format!("{sql} order_id = $2")).bind(brand_id).bind(order).fetch_all(&db.pool).await?,
+        (None, Some(customer)) => {
+            sqlx::query_as(&format!("{sql} customer_id = $2")).bind(brand_id).bind(customer).fetch_all(&db.pool).await?
+        }
+        (None, None) => Vec::new(),
+    };
+    Ok(rows)
+}
+
+/// A review to store, with what it was matched to.
+#[derive(Clone, Debug, Default)]
+pub struct NewReview {
+    pub client_id: i64,
+    pub brand_id: i64,
+    pub store_id: Option<i64>,
+    pub order_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub message_id: Option<i64>,
+    pub source_key: String,
+    pub platform_order_id: String,
+    pub rating: i64,
+    pub title: String,
+    pub body: String,
+    pub author: String,
+    pub reviewed_at: i64,
+    pub received_at: i64,
+    pub via: String,
+}
+
+/// Stores a review once per (brand, source key); answers its id when it is new.
+pub async fn insert_review(db: &Db, r: &NewReview) -> Result<Option<i64>, AppError> {
+    let inserted = sqlx::query(
+        "INSERT INTO reviews (client_id, brand_id, store_id, order_id, customer_id, message_id, source_key, platform_order_id, rating, \
+         title, body, author, reviewed_at, received_at, via) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(r.client_id)
+    .bind(r.brand_id)
+    .bind(r.store_id)
+    .bind(r.order_id)
+    .bind(r.customer_id)
+    .bind(r.message_id)
+    .bind(&r.source_key)
+    .bind(&r.platform_order_id)
+    .bind(r.rating)
+    .bind(&r.title)
+    .bind(&r.body)
+    .bind(&r.author)
+    .bind(r.reviewed_at)
+    .bind(r.received_at)
+    .bind(&r.via)
+    .execute(&db.pool)
+    .await?
+    .rows_affected()
+        == 1;
+    if !inserted {
+        return Ok(None);
+    }
+    Ok(Some(
+        sqlx::query_scalar("SELECT id FROM reviews WHERE brand_id = $1 AND source_key = $2")
+            .bind(r.brand_id)
+            .bind(&r.source_key)
+            .fetch_one(&db.pool)
+            .await?,
+    ))
+}
+
+pub async fn list_reviews(db: &Db, client_id: i64, query: &ListQuery) -> Result<Page<ReviewRow>, AppError> {
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reviews WHERE client_id = $1").bind(client_id).fetch_one(&db.pool).await?;
+    let order = match query.sort.as_str() {
+        "rating" => "r.rating",
+        "brand" => "b.name",
+        _ => "r.reviewed_at",
+    };
+    let direction = if query.desc || query.sort.is_empty() { "DESC" } else { "ASC" };
+    let rows = sqlx::query(&format!(
+        "SELECT r.id, b.name, COALESCE(s.name, ''), r.platform_order_id, r.rating, r.title, r.body, r.author, r.reviewed_at, r.message_id, \
+         COALESCE(c.name, ''), r.via FROM reviews r JOIN brands b ON b.id = r.brand_id LEFT JOIN stores s ON s.id = r.store_id \
+         LEFT JOIN messages m ON m.id = r.message_id LEFT JOIN campaigns c ON c.id = m.campaign_id \
+         WHERE r.client_id = $1 ORDER BY {order} {direction}, r.id DESC LIMIT $2 OFFSET $3"
+    ))
+    .bind(client_id)
+    .bind(query.limit())
+    .bind(query.offset())
+    .fetch_all(&db.pool)
+    .await?;
+    let rows = rows
+        .into_iter()
+        .map(|row| -> Result<ReviewRow, sqlx::Error> {
+            Ok(ReviewRow {
+                id: row.try_get(0)?,
+                brand: row.try_get(1)?,
+                store: row.try_get(2)?,
+                platform_order_id: row.try_get(3)?,
+                rating: row.try_get(4)?,
+                title: row.try_get(5)?,
+                body: row.try_get(6)?,
+                author: row.try_get(7)?,
+                reviewed_at: row.try_get(8)?,
+                message_id: row.try_get(9)?,
+                campaign: row.try_get(10)?,
+                via: row.try_get(11)?,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::new(rows, total, query))
+}
+
+/// Opens the alert of a negative review (once per review); answers its id when new.
+pub async fn open_alert(
+    db: &Db,
+    client_id: i64,
+    brand_id: i64,
+    review_id: i64,
+    owner: Option<i64>,
+    at: i64,
+) -> Result<Option<i64>, AppError> {
+    let inserted = sqlx::query(
+        "INSERT INTO alerts (client_id, brand_id, review_id, owner_id, status, opened_at) VALUES ($1, $2, $3, $4, 'open', $5) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(client_id)
+    .bind(brand_id)
+    .bind(review_id)
+    .bind(owner)
+    .bind(at)
+    .execute(&db.pool)
+    .await?
+    .rows_affected()
+        == 1;
+    if !inserted {
+        return Ok(None);
+    }
+    Ok(Some(sqlx::query_scalar("SELECT id FROM alerts WHERE review_id = $1").bind(review_id).fetch_one(&db.pool).await?))
+}
+
+/// (id, name, e-mail) of the enabled account managers assigned to the client.
+pub async fn account_managers(db: &Db, client_id: i64) -> Result<Vec<(i64, String, String)>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT u.id, u.name, u.email FROM users u JOIN user_clients uc ON uc.user_id = u.id \
+         WHERE uc.client_id = $1 AND u.role = 'account_manager' AND u.disabled = 0 ORDER BY u.id",
+    )
+    .bind(client_id)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// Alerts of the given clients (all when `None`), open ones first, newest first.
+pub async fn list_alerts(db: &Db, clients: Option<&[i64]>, status: Option<&str>) -> Result<Vec<AlertRow>, AppError> {
+    let scope = match clients {
+        None => String::new(),
+        Some([]) => " AND 1 = 0".into(),
+        Some(ids) => format!(" AND a.client_id IN ({})", ids.iter().map(|id| id.to_string()).collect::<Vec<_>>().join(",")),
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT a.id, a.client_id, cl.name, b.name, r.id, r.rating, r.title, r.body, r.platform_order_id, a.owner_id, COALESCE(u.name, ''), \
+         a.status, a.opened_at, a.responded_at, a.resolved_at, a.note, COALESCE(k.review_response_hours, 24) \
+         FROM alerts a JOIN clients cl ON cl.id = a.client_id JOIN brands b ON b.id = a.brand_id JOIN reviews r ON r.id = a.review_id \
+         LEFT JOIN users u ON u.id = a.owner_id LEFT JOIN sla_contracts k ON k.client_id = a.client_id \
+         WHERE ($1 = '' OR a.status = $1){scope} \
+         ORDER BY CASE a.status WHEN 'open' THEN 0 WHEN 'responded' THEN 1 ELSE 2 END, a.opened_at DESC LIMIT 500"
+    ))
+    .bind(status.unwrap_or(""))
+    .fetch_all(&db.pool)
+    .await?;
+    rows.into_iter()
+        .map(|row| -> Result<AlertRow, sqlx::Error> {
+            Ok(AlertRow {
+                id: row.try_get(0)?,
+                client_id: row.try_get(1)?,
+                client: row.try_get(2)?,
+                brand: row.try_get(3)?,
+                review_id: row.try_get(4)?,
+                rating: row.try_get(5)?,
+                title: row.try_get(6)?,
+                body: row.try_get(7)?,
+                platform_order_id: row.try_get(8)?,
+                owner_id: row.try_get(9)?,
+                owner: row.try_get(10)?,
+                status: row.try_get(11)?,
+                opened_at: row.try_get(12)?,
+                responded_at: row.try_get(13)?,
+                resolved_at: row.try_get(14)?,
+                note: row.try_get(15)?,
+                response_hours: row.try_get(16)?,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(AppError::from)
+}
+
+pub async fn alert_client(db: &Db, id: i64) -> Result<Option<i64>, AppError> {
+    Ok(sqlx::query_scalar("SELECT client_id FROM alerts WHERE id = $1").bind(id).fetch_optional(&db.pool).await?)
+}
+
+/// Moves an alert on: the first response and the resolution are stamped once.
+pub async fn update_alert(db: &Db, id: i64, status: &str, owner: Option<i64>, note: &str, now: i64) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE alerts SET status = $1, owner_id = $2, note = $3, \
+         responded_at = CASE WHEN $1 IN ('responded', 'resolved') AND responded_at IS NULL THEN $4 ELSE responded_at END, \
+         resolved_at = CASE WHEN $1 = 'resolved' AND resolved_at IS NULL THEN $4 ELSE resolved_at END WHERE id = $5",
+    )
+    .bind(status)
+    .bind(owner)
+    .bind(note)
+    .bind(now)
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
