@@ -423,17 +423,30 @@ pub async fn customer_export(
 
 /// `POST /api/v1/orders`: a shop's batch of up to 1,000 orders, authenticated by the
 /// store's API key; 200 with one result per order (created, updated, unchanged, rejected).
-pub async fn ingest_orders(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let db = &state.server.db;
-    let json_error = |status: StatusCode, message: &str| (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
+/// A JSON `{"error": …}` answer of the shop APIs.
+pub(crate) fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// The store whose API key the request carries (`Authorization: Bearer <key>`), or the
+/// answer that says why there is none.
+pub(crate) async fn key_store(state: &AppState, headers: &HeaderMap) -> Result<store::Target, Response> {
     let key = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
     if key.is_empty() {
-        return json_error(StatusCode::UNAUTHORIZED, "Send the store's API key as \"Authorization: Bearer <key>\".");
+        return Err(json_error(StatusCode::UNAUTHORIZED, "Send the store's API key as \"Authorization: Bearer <key>\"."));
     }
-    let target = match keys::authenticate(db, key).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "This API key is unknown or was revoked."),
-        Err(_) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, "The key could not be checked; try again."),
+    match keys::authenticate(&state.server.db, key).await {
+        Ok(Some(t)) => Ok(t),
+        Ok(None) => Err(json_error(StatusCode::UNAUTHORIZED, "This API key is unknown or was revoked.")),
+        Err(_) => Err(json_error(StatusCode::INTERNAL_SERVER_ERROR, "The key could not be checked; try again.")),
+    }
+}
+
+pub async fn ingest_orders(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let db = &state.server.db;
+    let target = match key_store(&state, &headers).await {
+        Ok(t) => t,
+        Err(answer) => return answer,
     };
     let batch: ingest::Batch = match serde_json::from_slice(&body) {
         Ok(b) => b,

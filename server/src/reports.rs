@@ -2,15 +2,14 @@
 //! reviews upload, and `POST /api/v1/reviews` for shops (with the store's API key). Each
 //! checks the caller and the client the data belongs to.
 
-use crate::orders::{download, error_response, redirect, signed_in, too_large};
+use crate::orders::{download, error_response, json_error, key_store, redirect, signed_in, too_large};
 use crate::AppState;
 use app::accounts::rules::Action;
-use app::orders::keys;
 use app::reports::api::server::report_for;
 use app::reports::reviews::{self, Alerting, ApiBatch, Destination, Recorded};
 use app::shell::table::encode;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -154,15 +153,9 @@ struct ReviewResult {
 /// each with its own result.
 pub async fn ingest_reviews(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let db = &state.server.db;
-    let json_error = |status: StatusCode, message: &str| (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
-    let key = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
-    if key.is_empty() {
-        return json_error(StatusCode::UNAUTHORIZED, "Send the store's API key as \"Authorization: Bearer <key>\".");
-    }
-    let target = match keys::authenticate(db, key).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "This API key is unknown or was revoked."),
-        Err(_) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, "The key could not be checked; try again."),
+    let target = match key_store(&state, &headers).await {
+        Ok(t) => t,
+        Err(answer) => return answer,
     };
     let batch: ApiBatch = match serde_json::from_slice(&body) {
         Ok(b) => b,

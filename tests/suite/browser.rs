@@ -576,7 +576,7 @@ async fn a_client_viewer_reads_the_report_changes_the_range_and_downloads_the_cs
     hydrated(&browser).await;
     let days = |b: &Browser| {
         let b = b.clone();
-        async move { b.find_all(Locator::Css(".chart-table tbody tr")).await.map(|r| r.len()).unwrap_or(0) }
+        async move { b.find_all(Locator::Css(".trend-numbers tbody tr")).await.map(|r| r.len()).unwrap_or(0) }
     };
     let chart = |b: &Browser| {
         let b = b.clone();
@@ -599,7 +599,10 @@ async fn a_client_viewer_reads_the_report_changes_the_range_and_downloads_the_cs
         if url.query().unwrap_or("").contains(&format!("from={from}")) && days(&browser).await <= 7 && days(&browser).await > 0 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the range did not change: {url}");
+        if std::time::Instant::now() > deadline {
+            screenshot(&browser, "report-range-failed.png").await;
+            panic!("the range did not change: {url}, {} days shown", days(&browser).await);
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_ne!(chart(&browser).await, before_chart, "the chart is redrawn for the new range");
@@ -616,9 +619,10 @@ async fn a_client_viewer_reads_the_report_changes_the_range_and_downloads_the_cs
     browser.close().await.ok();
 
     // At phone width the report still reads (no horizontal overflow of the page).
+    // (The same browser profile: the viewer is still signed in.)
     let phone = driver.browser(390, 844, true).await;
-    sign_in(&phone, &app, VIEWER).await;
     phone.goto(&app.url("/clients/1/reports")).await.unwrap();
+    wait_for_path(&phone, "/clients/1/reports").await;
     hydrated(&phone).await;
     let overflow = phone.execute("return document.documentElement.scrollWidth - window.innerWidth;", vec![]).await.unwrap();
     assert!(overflow.as_i64().unwrap_or(99) <= 1, "the page scrolls sideways at phone width: {overflow}");

@@ -137,6 +137,9 @@ fn ClientView(detail: ClientDetail) -> impl IntoView {
             {detail.can_manage.then(|| view! { <A href=format!("{base}/imports") attr:class="tab">"Imports"</A> })}
             <A href=format!("{base}/templates") attr:class="tab">"Templates"</A>
             {detail.can_manage.then(|| view! { <A href=format!("{base}/campaigns") attr:class="tab">"Campaigns"</A> })}
+            <A href=format!("{base}/reports") attr:class="tab">"Reports"</A>
+            <A href=format!("{base}/reviews") attr:class="tab">"Reviews"</A>
+            <A href=format!("{base}/sla") attr:class="tab">"SLA"</A>
         </nav>
         <dl class="facts">
             <dt>"Contact"</dt><dd>{if c.contact_email.is_empty() { "—".to_string() } else { c.contact_email.clone() }}</dd>

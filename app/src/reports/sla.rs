@@ -181,21 +181,45 @@ async fn unsubscribes(db: &Db, client_id: i64, contract: &Contract, since: i64, 
     .fetch_all(&db.pool)
     .await?;
     for (id, campaign, requested, processed) in rows {
-        if let Some(took) = rules::overdue(requested, Some(processed), processed, contract.unsubscribe_hours) {
-            found.push(Found {
-                rule: "unsubscribe",
-                subject: format!("message {id}"),
-                measured: format!("processed after {}", duration(took)),
-                target: format!("within {} h", contract.unsubscribe_hours),
-                evidence: vec![Evidence {
-                    label: format!("unsubscribe from message {id}"),
-                    href: format!("/clients/{client_id}/campaigns/{campaign}?message={id}"),
-                }],
-                happened_at: requested + contract.unsubscribe_hours * HOUR_MS,
-            });
-        }
+        let evidence = Evidence {
+            label: format!("unsubscribe from message {id}"),
+            href: format!("/clients/{client_id}/campaigns/{campaign}?message={id}"),
+        };
+        let timing = Timing { start: requested, end: Some(processed), now: processed, hours: contract.unsubscribe_hours };
+        let words = ["processed after", "not processed after", ""];
+        found.extend(late(
+            "unsubscribe",
+            format!("message {id}"),
+            timing,
+            words,
+            format!("within {} h", contract.unsubscribe_hours),
+            evidence,
+        ));
     }
     Ok(())
+}
+
+/// When something started and ended (or is still open at `now`), and its target in hours.
+struct Timing {
+    start: i64,
+    end: Option<i64>,
+    now: i64,
+    hours: i64,
+}
+
+/// The breach of a time target, when it was missed: measured in words (`done` or
+/// `pending` prefix, then the duration, then `suffix`), happening when the target passed.
+fn late(
+    rule: &'static str,
+    subject: String,
+    t: Timing,
+    [done, pending, suffix]: [&str; 3],
+    target: String,
+    evidence: Evidence,
+) -> Option<Found> {
+    let took = rules::overdue(t.start, t.end, t.now, t.hours)?;
+    let measured = format!("{} {}{suffix}", if t.end.is_some() { done } else { pending }, duration(took));
+    Some(Found { rule, subject, measured, target, evidence: vec![evidence], happened_at: t.start + t.hours * HOUR_MS })
 }
 
 async fn review_responses(
@@ -215,20 +239,11 @@ async fn review_responses(
     .fetch_all(&db.pool)
     .await?;
     for (id, rating, opened, responded) in rows {
-        if let Some(took) = rules::overdue(opened, responded, now, contract.review_response_hours) {
-            let measured = match responded {
-                Some(_) => format!("first response after {}", duration(took)),
-                None => format!("no response after {}", duration(took)),
-            };
-            found.push(Found {
-                rule: "review_response",
-                subject: format!("alert {id}"),
-                measured,
-                target: format!("within {} h", contract.review_response_hours),
-                evidence: vec![Evidence { label: format!("alert {id}: {rating}-star review"), href: format!("/alerts?alert={id}") }],
-                happened_at: opened + contract.review_response_hours * HOUR_MS,
-            });
-        }
+        let evidence = Evidence { label: format!("alert {id}: {rating}-star review"), href: format!("/alerts?alert={id}") };
+        let timing = Timing { start: opened, end: responded, now, hours: contract.review_response_hours };
+        let words = ["first response after", "no response after", ""];
+        let target = format!("within {} h", contract.review_response_hours);
+        found.extend(late("review_response", format!("alert {id}"), timing, words, target, evidence));
     }
     Ok(())
 }
@@ -244,23 +259,13 @@ async fn approvals(db: &Db, client_id: i64, contract: &Contract, since: i64, now
     .fetch_all(&db.pool)
     .await?;
     for (id, template, locale, submitted, approved) in rows {
-        if let Some(took) = rules::overdue(submitted, approved, now, contract.approval_hours) {
-            let measured = match approved {
-                Some(_) => format!("approved after {}", duration(took)),
-                None => format!("still waiting after {}", duration(took)),
-            };
-            found.push(Found {
-                rule: "approval",
-                subject: format!("version {id}"),
-                measured,
-                target: format!("within {} h", contract.approval_hours),
-                evidence: vec![Evidence {
-                    label: format!("template version {id} ({locale})"),
-                    href: format!("/clients/{client_id}/templates/{template}/versions/{id}"),
-                }],
-                happened_at: submitted + contract.approval_hours * HOUR_MS,
-            });
-        }
+        let evidence = Evidence {
+            label: format!("template version {id} ({locale})"),
+            href: format!("/clients/{client_id}/templates/{template}/versions/{id}"),
+        };
+        let timing = Timing { start: submitted, end: approved, now, hours: contract.approval_hours };
+        let words = ["approved after", "still waiting after", ""];
+        found.extend(late("approval", format!("version {id}"), timing, words, format!("within {} h", contract.approval_hours), evidence));
     }
     Ok(())
 }
@@ -279,20 +284,10 @@ async fn launches(db: &Db, client_id: i64, contract: &Contract, since: i64, now:
         if launched.is_none() && state == "cancelled" {
             continue;
         }
-        if let Some(took) = rules::overdue(scheduled, launched, now, contract.launch_grace_hours) {
-            let measured = match launched {
-                Some(_) => format!("launched {} after schedule", duration(took)),
-                None => format!("not launched {} after schedule", duration(took)),
-            };
-            found.push(Found {
-                rule: "launch",
-                subject: format!("campaign {id}"),
-                measured,
-                target: format!("within {} h of the scheduled {}", contract.launch_grace_hours, day_label(rules::day_of(scheduled))),
-                evidence: vec![Evidence { label: format!("campaign \"{name}\""), href: format!("/clients/{client_id}/campaigns/{id}") }],
-                happened_at: scheduled + contract.launch_grace_hours * HOUR_MS,
-            });
-        }
+        let evidence = Evidence { label: format!("campaign \"{name}\""), href: format!("/clients/{client_id}/campaigns/{id}") };
+        let timing = Timing { start: scheduled, end: launched, now, hours: contract.launch_grace_hours };
+        let target = format!("within {} h of the scheduled {}", contract.launch_grace_hours, day_label(rules::day_of(scheduled)));
+        found.extend(late("launch", format!("campaign {id}"), timing, ["launched", "not launched", " after schedule"], target, evidence));
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! attribution candidates, and alerts with their owners.
 
 use super::engine::{Event, Events};
-use super::model::{AlertRow, ReviewRow, KINDS, REVIEWED};
+use super::model::{AlertRow, ReviewRow, KINDS};
 use super::rules::day_of;
 use crate::db::Db;
 use crate::error::AppError;
@@ -32,36 +32,13 @@ impl Window {
 /// The client's events in `window`, with each message's dimensions, appended to `events`;
 /// reviews attributed to those messages come with their stars.
 pub async fn load_events(db: &Db, client_id: i64, window: Window, events: &mut Events) -> Result<(), AppError> {
+    // Message events (not `reviewed`: those come with their stars from `reviews`).
     let mut rows = sqlx::query(
-        "SELECT m.id, e.kind, m.brand_id, o.store_id, m.campaign_id, m.variant, m.locale, m.sent_at \
+        "SELECT m.id, e.kind, NULL AS rating, m.brand_id, o.store_id, m.campaign_id, m.variant, m.locale, m.sent_at \
          FROM messages m JOIN message_events e ON e.message_id = m.id JOIN orders o ON o.id = m.order_id \
-         WHERE m.client_id = $1 AND m.sent_at >= $2 AND m.sent_at < $3 AND e.kind <> 'reviewed' AND e.at >= $4 AND e.at < $5",
-    )
-    .bind(client_id)
-    .bind(window.sent_from)
-    .bind(window.sent_until)
-    .bind(window.at_from)
-    .bind(window.at_until)
-    .fetch(&db.pool);
-    while let Some(row) = rows.try_next().await? {
-        let kind: String = row.try_get(1)?;
-        let Some(code) = KINDS.iter().position(|k| *k == kind) else { continue };
-        let locale: String = row.try_get(6)?;
-        events.push(Event {
-            message_id: row.try_get(0)?,
-            kind: code as i32,
-            brand: row.try_get(2)?,
-            store: row.try_get(3)?,
-            campaign: row.try_get(4)?,
-            variant: row.try_get(5)?,
-            locale: &locale,
-            day: day_of(row.try_get(7)?),
-            rating: None,
-        });
-    }
-    drop(rows);
-    let mut rows = sqlx::query(
-        "SELECT m.id, r.rating, m.brand_id, o.store_id, m.campaign_id, m.variant, m.locale, m.sent_at \
+         WHERE m.client_id = $1 AND m.sent_at >= $2 AND m.sent_at < $3 AND e.kind <> 'reviewed' AND e.at >= $4 AND e.at < $5 \
+         UNION ALL \
+         SELECT m.id, 'reviewed', r.rating, m.brand_id, o.store_id, m.campaign_id, m.variant, m.locale, m.sent_at \
          FROM reviews r JOIN messages m ON m.id = r.message_id JOIN orders o ON o.id = m.order_id \
          WHERE r.client_id = $1 AND m.sent_at >= $2 AND m.sent_at < $3 AND r.received_at >= $4 AND r.received_at < $5",
     )
@@ -72,17 +49,19 @@ pub async fn load_events(db: &Db, client_id: i64, window: Window, events: &mut E
     .bind(window.at_until)
     .fetch(&db.pool);
     while let Some(row) = rows.try_next().await? {
-        let locale: String = row.try_get(6)?;
+        let kind: String = row.try_get(1)?;
+        let Some(code) = KINDS.iter().position(|k| *k == kind) else { continue };
+        let locale: String = row.try_get(7)?;
         events.push(Event {
             message_id: row.try_get(0)?,
-            kind: REVIEWED,
-            brand: row.try_get(2)?,
-            store: row.try_get(3)?,
-            campaign: row.try_get(4)?,
-            variant: row.try_get(5)?,
+            kind: code as i32,
+            rating: row.try_get(2)?,
+            brand: row.try_get(3)?,
+            store: row.try_get(4)?,
+            campaign: row.try_get(5)?,
+            variant: row.try_get(6)?,
             locale: &locale,
-            day: day_of(row.try_get(7)?),
-            rating: Some(row.try_get(1)?),
+            day: day_of(row.try_get(8)?),
         });
     }
     Ok(())

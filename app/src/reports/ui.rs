@@ -95,7 +95,7 @@ fn ReportView(report: Report) -> impl IntoView {
                 </section>
                 <section class="chart-pair" aria-label="Messages per day">
                     <figure class="chart" inner_html=report.trend_svg.clone()></figure>
-                    <div class="table-wrap chart-table"><table class="compact">
+                    <div class="table-wrap chart-table trend-numbers"><table class="compact">
                         <caption>"Messages per day (the chart's numbers)"</caption>
                         <thead><tr><th>"Day"</th><th class="num">"Sent"</th><th class="num">"Delivered"</th><th class="num">"Opened"</th><th class="num">"Clicked"</th></tr></thead>
                         <tbody>

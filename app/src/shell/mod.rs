@@ -94,6 +94,10 @@ fn NavLinks(actor: Actor) -> impl IntoView {
         <ul>
             <li><A href="/" exact=true>"Dashboard"</A></li>
             <li><A href="/clients">"Clients"</A></li>
+            // A client's own staff come for their report.
+            {(actor.role == Role::ClientViewer).then(|| actor.clients.first().map(|c| view! {
+                <li><A href=format!("/clients/{c}/reports")>"Reports"</A></li>
+            }))}
             <li><A href="/approvals">"Approvals"</A></li>
             {matches!(actor.role, Role::Admin | Role::AccountManager).then(|| view! {
                 <li><A href="/alerts">"Review alerts"</A></li>
