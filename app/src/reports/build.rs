@@ -16,36 +16,37 @@ use crate::error::AppError;
 use polars::prelude::*;
 use std::path::Path;
 
-/// The client's events of messages sent on the days `from ..= until`, as one lazy frame:
-/// the Parquet snapshot's (when the client has one under `data_dir`) and what happened
-/// since its watermark, from the database; else all from the database. With the names of
-/// the locale codes.
-pub async fn events(db: &Db, data_dir: Option<&Path>, client_id: i64, from: i64, until: i64) -> Result<(LazyFrame, Vec<String>), AppError> {
+/// The cube (`engine::cube`) of the client's events of messages sent on the days
+/// `from ..= until`: the Parquet snapshot's (when the client has one under `data_dir`)
+/// and that of what happened since its watermark, from the database; else all from the
+/// database. With the names of the locale codes.
+pub async fn cube(db: &Db, data_dir: Option<&Path>, client_id: i64, from: i64, until: i64) -> Result<(LazyFrame, Vec<String>), AppError> {
     let (sent_from, sent_until) = (from * DAY_MS, (until + 1) * DAY_MS);
     let Some(snapshot) = data_dir.and_then(|d| snapshot::open(d, client_id)) else {
         let mut events = Events::default();
         store::load_events(db, client_id, Window::sent(sent_from, sent_until), &mut events).await?;
         let (frame, locales) = events.into_frame().map_err(polars_error)?;
-        return Ok((frame.lazy(), locales));
+        return Ok((engine::cube(frame.lazy()).map_err(polars_error)?, locales));
     };
     let mut since = Events::with_locales(snapshot.locales.clone());
-    let window = Window { sent_from, sent_until, at_from: snapshot.watermark, at_until: i64::MAX };
+    let window = Window { sent_from, sent_until, at_from: snapshot.watermark, at_until: i64::MAX, new_only: true };
     store::load_events(db, client_id, window, &mut since).await?;
     let (since, locales) = since.into_frame().map_err(polars_error)?;
     let stored = engine::scan(&snapshot.path, from, until).map_err(polars_error)?;
-    Ok((concat([stored, since.lazy()], UnionArgs::default()).map_err(polars_error)?, locales))
+    let since = engine::cube(since.lazy()).map_err(polars_error)?;
+    Ok((concat([stored, since], UnionArgs::default()).map_err(polars_error)?, locales))
 }
 
 /// The report of `client_id` over the days `from ..= until` (UTC day numbers).
 pub async fn report(db: &Db, data_dir: Option<&Path>, client_id: i64, client: String, from: i64, until: i64) -> Result<Report, AppError> {
     let started = std::time::Instant::now();
     let (from_ms, until_ms) = (from * DAY_MS, (until + 1) * DAY_MS);
-    let (events, locales) = events(db, data_dir, client_id, from, until).await?;
+    let (cube, locales) = cube(db, data_dir, client_id, from, until).await?;
     let names = store::names(db, client_id).await?;
     let (brands, ratings) = store::review_ratings(db, client_id, from_ms, until_ms).await?;
     // polars runs on its own threads; keep it off the async workers.
     let (counts, summary) = tokio::task::spawn_blocking(move || -> PolarsResult<_> {
-        let counts = engine::figures(events)?;
+        let counts = engine::figures_of_cube(cube)?;
         let summary = engine::review_summary(engine::reviews_frame(brands, ratings)?)?;
         Ok((counts, summary))
     })

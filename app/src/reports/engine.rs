@@ -129,85 +129,89 @@ pub const GROUP_KEYS: [(&str, Option<&str>, Option<&str>); 7] = [
 /// Counts per grouping: for each of `GROUP_KEYS` (by index), key, key2 -> figures.
 pub type Counts = Vec<HashMap<(i64, i64), Figures>>;
 
-/// The whole report's figures from one lazy frame of events (see `Events` for the
-/// columns), in one query.
-pub fn figures(events: LazyFrame) -> PolarsResult<Counts> {
-    let frame = figures_frame(events)?.collect()?;
-    let column = |name: &str| -> PolarsResult<Vec<i64>> {
-        let c = frame.column(name)?.cast(&DataType::Int64)?;
-        let values = c.i64()?;
-        Ok((0..values.len()).map(|i| values.get(i).unwrap_or(0)).collect())
-    };
-    let (grouping, key, key2, kind, n, rating_sum) =
-        (column("grouping")?, column("key")?, column("key2")?, column("kind")?, column("n")?, column("rating_sum")?);
-    let mut counts: Counts = vec![HashMap::new(); GROUP_KEYS.len()];
-    for i in 0..frame.height() {
-        let Some(groups) = counts.get_mut(grouping[i] as usize) else { continue };
-        let figures = groups.entry((key[i], key2[i])).or_default();
-        let n = n[i].max(0) as u64;
-        match kind[i] as i32 {
-            SENT => figures.sent += n,
-            BOUNCED => figures.bounced += n,
-            COMPLAINED => figures.complained += n,
-            UNSUBSCRIBED => figures.unsubscribed += n,
-            OPENED => figures.opened += n,
-            CLICKED => figures.clicked += n,
-            REVIEWED => {
-                figures.reviews += n;
-                figures.rating_sum += rating_sum[i].max(0) as u64;
-            }
-            _ => {}
-        }
-    }
-    Ok(counts)
-}
+/// The dimensions of the cube, and its count columns (in `Figures` order).
+pub const DIMS: [&str; 6] = ["brand", "store", "campaign", "variant", "locale", "day"];
+pub const COUNTS: [&str; 8] = ["sent", "bounced", "complained", "unsubscribed", "opened", "clicked", "reviews", "rating_sum"];
 
-/// The query behind `figures`: columns grouping, key, key2, kind, n, rating_sum.
-pub fn figures_frame(events: LazyFrame) -> PolarsResult<LazyFrame> {
-    // Each message counts once per kind, however many opens or clicks it had.
+/// Events (the columns of `Events`) summed up per brand, store, campaign, variant, locale
+/// and send day: each message counts once per kind however many opens or clicks it had;
+/// reviews count each, with their stars. Every grouping of the report is a sum over this
+/// cube, and large clients' snapshots keep it instead of their raw events.
+pub fn cube(events: LazyFrame) -> PolarsResult<LazyFrame> {
     let flags = events
         .clone()
         .filter(col("kind").neq(lit(REVIEWED)))
         .unique_generic(Some(vec![col("message_id"), col("kind")]), UniqueKeepStrategy::Any);
     let reviews = events.filter(col("kind").eq(lit(REVIEWED)));
-    let keys = |key: Option<&str>, key2: Option<&str>| {
-        [key.map(col).unwrap_or_else(|| lit(0i64)).alias("key"), key2.map(col).unwrap_or_else(|| lit(0i64)).alias("key2"), col("kind")]
-    };
-    let by = [col("key"), col("key2"), col("kind")];
-    let order = |g: usize| {
-        // Literal keys are "dynamic" integers: every part gets the same types for the union.
-        [
-            lit(g as i32).cast(DataType::Int32).alias("grouping"),
-            col("key").cast(DataType::Int64),
-            col("key2").cast(DataType::Int64),
-            col("kind").cast(DataType::Int32),
-            col("n").cast(DataType::Int64),
-            col("rating_sum").cast(DataType::Int64),
-        ]
-    };
-    let mut parts = Vec::with_capacity(GROUP_KEYS.len() * 2);
+    let rows = concat([flags, reviews], UnionArgs::default())?;
+    let count = |code: i32, name: &str| col("kind").eq(lit(code)).cast(DataType::Int64).sum().alias(name);
+    Ok(rows.group_by(DIMS.map(col)).agg([
+        count(SENT, "sent"),
+        count(BOUNCED, "bounced"),
+        count(COMPLAINED, "complained"),
+        count(UNSUBSCRIBED, "unsubscribed"),
+        count(OPENED, "opened"),
+        count(CLICKED, "clicked"),
+        count(REVIEWED, "reviews"),
+        col("rating").sum().cast(DataType::Int64).alias("rating_sum"),
+    ]))
+}
+
+/// The cube of events in memory, computed.
+pub fn cube_of(events: DataFrame) -> PolarsResult<DataFrame> {
+    cube(events.lazy())?.collect()
+}
+
+/// The whole report's figures from raw events.
+pub fn figures(events: LazyFrame) -> PolarsResult<Counts> {
+    figures_of_cube(cube(events)?)
+}
+
+/// The whole report's figures from a cube (see `cube`): every grouping summed in one
+/// query over the cube, computed once.
+pub fn figures_of_cube(cube: LazyFrame) -> PolarsResult<Counts> {
+    let cube = cube.collect()?;
+    let mut parts = Vec::with_capacity(GROUP_KEYS.len());
     for (g, (_, key, key2)) in GROUP_KEYS.iter().enumerate() {
-        let [k1, k2, kind] = keys(*key, *key2);
+        let mut select = vec![
+            key.map(col).unwrap_or_else(|| lit(0i64)).cast(DataType::Int64).alias("key"),
+            key2.map(col).unwrap_or_else(|| lit(0i64)).cast(DataType::Int64).alias("key2"),
+        ];
+        select.extend(COUNTS.map(col));
         parts.push(
-            flags
-                .clone()
-                .select([k1, k2, kind])
-                .group_by(by.clone())
-                .agg([len().cast(DataType::Int64).alias("n")])
-                .with_column(lit(0i64).alias("rating_sum"))
-                .select(order(g)),
-        );
-        let [k1, k2, kind] = keys(*key, *key2);
-        parts.push(
-            reviews
-                .clone()
-                .select([k1, k2, kind, col("rating")])
-                .group_by(by.clone())
-                .agg([len().cast(DataType::Int64).alias("n"), col("rating").sum().cast(DataType::Int64).alias("rating_sum")])
-                .select(order(g)),
+            cube.clone()
+                .lazy()
+                .select(select)
+                .group_by([col("key"), col("key2")])
+                .agg(COUNTS.map(|c| col(c).sum().cast(DataType::Int64)))
+                .with_column(lit(g as i32).cast(DataType::Int32).alias("grouping")),
         );
     }
-    concat(parts, UnionArgs::default())
+    let frame = concat(parts, UnionArgs::default())?.collect()?;
+    let column = |name: &str| -> PolarsResult<Vec<i64>> {
+        let c = frame.column(name)?.cast(&DataType::Int64)?;
+        let values = c.i64()?;
+        Ok((0..values.len()).map(|i| values.get(i).unwrap_or(0)).collect())
+    };
+    let (grouping, key, key2) = (column("grouping")?, column("key")?, column("key2")?);
+    let sums: Vec<Vec<i64>> = COUNTS.iter().map(|c| column(c)).collect::<PolarsResult<_>>()?;
+    let mut counts: Counts = vec![HashMap::new(); GROUP_KEYS.len()];
+    for i in 0..frame.height() {
+        let Some(groups) = counts.get_mut(grouping[i] as usize) else { continue };
+        let n = |c: usize| sums[c][i].max(0) as u64;
+        let figures = groups.entry((key[i], key2[i])).or_default();
+        figures.add(&Figures {
+            sent: n(0),
+            bounced: n(1),
+            complained: n(2),
+            unsubscribed: n(3),
+            opened: n(4),
+            clicked: n(5),
+            reviews: n(6),
+            rating_sum: n(7),
+        });
+    }
+    Ok(counts)
 }
 
 /// Reviews received (attributed or not): per brand, the count, the average stars and
@@ -240,8 +244,8 @@ pub fn reviews_frame(brand: Vec<i64>, rating: Vec<i64>) -> PolarsResult<LazyFram
     Ok(DataFrame::new(height, vec![Column::new("brand".into(), brand), Column::new("rating".into(), rating)])?.lazy())
 }
 
-/// A snapshot's events of messages sent on the days `from ..= until` (the filter is pushed
-/// down into the Parquet scan).
+/// A Parquet file's rows (events or a cube) of messages sent on the days `from ..= until`
+/// (the filter is pushed down into the scan).
 pub fn scan(path: &std::path::Path, from: i64, until: i64) -> PolarsResult<LazyFrame> {
     Ok(LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().to_string()), ScanArgsParquet::default())?
         .filter(col("day").gt_eq(lit(from)).and(col("day").lt_eq(lit(until)))))
@@ -287,7 +291,11 @@ mod tests {
         event(&mut e, 2, REVIEWED, 7, 0, "de", 100, Some(2));
         let (frame, locales) = e.into_frame().unwrap();
         assert_eq!(locales, vec!["de".to_string()]);
-        let counts = figures(frame.lazy()).unwrap();
+        let counts = figures(frame.clone().lazy()).unwrap();
+        // A cube summed again (a snapshot's, plus what came since) gives the same figures.
+        let stored = cube(frame.lazy()).unwrap().collect().unwrap();
+        let twice = figures_of_cube(concat([stored.clone().lazy(), stored.lazy()], UnionArgs::default()).unwrap()).unwrap();
+        assert_eq!(twice[6][&(0, 0)].sent, 8);
         let total = counts[6][&(0, 0)];
         assert_eq!(
             total,

@@ -136,8 +136,8 @@ async fn delivery_rate(
     found: &mut Vec<Found>,
 ) -> Result<(), AppError> {
     // Finished days only: today's rate is still moving.
-    let (events, _) = super::build::events(db, data_dir, client_id, rules::day_of(since), rules::day_of(now) - 1).await?;
-    let counts = tokio::task::spawn_blocking(move || engine::figures(events))
+    let (cube, _) = super::build::cube(db, data_dir, client_id, rules::day_of(since), rules::day_of(now) - 1).await?;
+    let counts = tokio::task::spawn_blocking(move || engine::figures_of_cube(cube))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?
         .map_err(polars_error)?;
@@ -357,8 +357,8 @@ pub async fn board(
 async fn current_values(db: &Db, data_dir: Option<&Path>, client_id: i64, now: i64) -> Result<Vec<(&'static str, String)>, AppError> {
     let since = now - 30 * DAY_MS;
     let today = rules::day_of(now);
-    let (events, _) = super::build::events(db, data_dir, client_id, today - 29, today).await?;
-    let counts = tokio::task::spawn_blocking(move || engine::figures(events))
+    let (cube, _) = super::build::cube(db, data_dir, client_id, today - 29, today).await?;
+    let counts = tokio::task::spawn_blocking(move || engine::figures_of_cube(cube))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?
         .map_err(polars_error)?;

@@ -1,7 +1,8 @@
 //! Parquet snapshots of large clients' events, so a year of tens of millions of events
-//! reports in about a second: the snapshot holds every event that happened before its
-//! watermark; the database adds what happened since. Written atomically (a new file is
-//! renamed over the old), refreshed daily by the background worker.
+//! reports in about a second: the snapshot holds the cube (`engine::cube`) of every event
+//! that happened before its watermark; the database adds the cube of what happened since
+//! (only the first event of a kind per message, so nothing counts twice). Written
+//! atomically (a new file is renamed over the old), refreshed daily by the worker.
 
 use super::engine::Events;
 use super::store::{self, Window};
@@ -14,11 +15,13 @@ use std::path::{Path, PathBuf};
 /// What a snapshot holds, kept beside its Parquet file.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Snapshot {
-    /// Every event before this time (epoch ms) is in the file; none after.
+    /// Every event before this time (epoch ms) is counted in the file; none after.
     pub watermark: i64,
     /// The names of the file's locale codes.
     pub locales: Vec<String>,
+    /// Events summed up in the cube, and the cube's rows.
     pub events: u64,
+    pub rows: u64,
     #[serde(skip)]
     pub path: PathBuf,
 }
@@ -42,17 +45,24 @@ pub fn open(data_dir: &Path, client_id: i64) -> Option<Snapshot> {
     })
 }
 
-/// Writes `frame` (the columns of `Events`) as the client's snapshot up to `watermark`.
-pub fn write(data_dir: &Path, client_id: i64, frame: &mut DataFrame, locales: Vec<String>, watermark: i64) -> Result<(), AppError> {
+/// Writes `cube` (see `engine::cube`) of `events` events as the client's snapshot up to
+/// `watermark`.
+pub fn write(
+    data_dir: &Path,
+    client_id: i64,
+    cube: &mut DataFrame,
+    locales: Vec<String>,
+    events: u64,
+    watermark: i64,
+) -> Result<(), AppError> {
     let io = |e: std::io::Error| AppError::Internal(format!("writing a report snapshot: {e}"));
     let (parquet, meta) = paths(data_dir, client_id);
     std::fs::create_dir_all(folder(data_dir)).map_err(io)?;
     let partial = parquet.with_extension("parquet.partial");
     let file = std::fs::File::create(&partial).map_err(io)?;
-    ParquetWriter::new(std::io::BufWriter::new(file)).finish(frame).map_err(super::sla::polars_error)?;
-    let snapshot = Snapshot { watermark, locales, events: frame.height() as u64, path: PathBuf::new() };
-    // The metadata names the watermark of the file that is in place: it is written first
-    // for the new file only after that file is complete, and both are swapped by rename.
+    ParquetWriter::new(std::io::BufWriter::new(file)).finish(cube).map_err(super::sla::polars_error)?;
+    let snapshot = Snapshot { watermark, locales, events, rows: cube.height() as u64, path: PathBuf::new() };
+    // Both files are complete before either replaces the one in place.
     let meta_partial = meta.with_extension("json.partial");
     std::fs::write(&meta_partial, serde_json::to_vec(&snapshot).unwrap_or_default()).map_err(io)?;
     std::fs::rename(&partial, &parquet).map_err(io)?;
@@ -64,18 +74,15 @@ pub fn write(data_dir: &Path, client_id: i64, frame: &mut DataFrame, locales: Ve
 /// number of events in it.
 pub async fn refresh(db: &Db, data_dir: &Path, client_id: i64, watermark: i64) -> Result<u64, AppError> {
     let mut events = Events::with_capacity(1 << 16);
-    store::load_events(
-        db,
-        client_id,
-        Window { sent_from: i64::MIN, sent_until: i64::MAX, at_from: i64::MIN, at_until: watermark },
-        &mut events,
-    )
-    .await?;
+    let everything = Window { sent_from: i64::MIN, sent_until: i64::MAX, at_from: i64::MIN, at_until: watermark, new_only: false };
+    store::load_events(db, client_id, everything, &mut events).await?;
     let data_dir = data_dir.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        let (mut frame, locales) = events.into_frame().map_err(super::sla::polars_error)?;
-        write(&data_dir, client_id, &mut frame, locales, watermark)?;
-        Ok(frame.height() as u64)
+        let n = events.len() as u64;
+        let (frame, locales) = events.into_frame().map_err(super::sla::polars_error)?;
+        let mut cube = super::engine::cube_of(frame).map_err(super::sla::polars_error)?;
+        write(&data_dir, client_id, &mut cube, locales, n, watermark)?;
+        Ok(n)
     })
     .await
     .map_err(|e| AppError::Internal(format!("snapshot task: {e}")))?

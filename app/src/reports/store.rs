@@ -20,12 +20,15 @@ pub struct Window {
     pub sent_until: i64,
     pub at_from: i64,
     pub at_until: i64,
+    /// Only the first event of each kind of a message since `at_from` (what a snapshot
+    /// taken at `at_from` does not already count). Reviews count each, always.
+    pub new_only: bool,
 }
 
 impl Window {
     /// Messages sent in `from ..< until`, whenever their events happened.
     pub fn sent(from: i64, until: i64) -> Window {
-        Window { sent_from: from, sent_until: until, at_from: i64::MIN, at_until: i64::MAX }
+        Window { sent_from: from, sent_until: until, at_from: i64::MIN, at_until: i64::MAX, new_only: false }
     }
 }
 
@@ -33,21 +36,27 @@ impl Window {
 /// reviews attributed to those messages come with their stars.
 pub async fn load_events(db: &Db, client_id: i64, window: Window, events: &mut Events) -> Result<(), AppError> {
     // Message events (not `reviewed`: those come with their stars from `reviews`).
-    let mut rows = sqlx::query(
+    let new_only = if window.new_only {
+        " AND NOT EXISTS (SELECT 1 FROM message_events p WHERE p.message_id = e.message_id AND p.kind = e.kind AND p.at < $4)"
+    } else {
+        ""
+    };
+    let sql = format!(
         "SELECT m.id, e.kind, NULL AS rating, m.brand_id, o.store_id, m.campaign_id, m.variant, m.locale, m.sent_at \
          FROM messages m JOIN message_events e ON e.message_id = m.id JOIN orders o ON o.id = m.order_id \
-         WHERE m.client_id = $1 AND m.sent_at >= $2 AND m.sent_at < $3 AND e.kind <> 'reviewed' AND e.at >= $4 AND e.at < $5 \
+         WHERE m.client_id = $1 AND m.sent_at >= $2 AND m.sent_at < $3 AND e.kind <> 'reviewed' AND e.at >= $4 AND e.at < $5{new_only} \
          UNION ALL \
          SELECT m.id, 'reviewed', r.rating, m.brand_id, o.store_id, m.campaign_id, m.variant, m.locale, m.sent_at \
          FROM reviews r JOIN messages m ON m.id = r.message_id JOIN orders o ON o.id = m.order_id \
-         WHERE r.client_id = $1 AND m.sent_at >= $2 AND m.sent_at < $3 AND r.received_at >= $4 AND r.received_at < $5",
-    )
-    .bind(client_id)
-    .bind(window.sent_from)
-    .bind(window.sent_until)
-    .bind(window.at_from)
-    .bind(window.at_until)
-    .fetch(&db.pool);
+         WHERE r.client_id = $1 AND m.sent_at >= $2 AND m.sent_at < $3 AND r.received_at >= $4 AND r.received_at < $5"
+    );
+    let mut rows = sqlx::query(&sql)
+        .bind(client_id)
+        .bind(window.sent_from)
+        .bind(window.sent_until)
+        .bind(window.at_from)
+        .bind(window.at_until)
+        .fetch(&db.pool);
     while let Some(row) = rows.try_next().await? {
         let kind: String = row.try_get(1)?;
         let Some(code) = KINDS.iter().position(|k| *k == kind) else { continue };

@@ -11,10 +11,10 @@
 //!   messages and times the outbox worker sending them all to the SMTP server (DKIM off or
 //!   RSA-2048), with the peak RSS of the sending phase alone.
 //! - `starling-bench report <events> <folder>` generates a year of `events` events of one
-//!   client (5 brands, 20 campaigns), keeps them as the client's Parquet snapshot in
-//!   `<folder>`, and times the full client report (all groupings) with polars, the report as
-//!   the page builds it, and the report page served over HTTP. `.ci/bench` then times the
-//!   same aggregations in DuckDB over the same Parquet file.
+//!   client (5 brands, 20 campaigns) as Parquet, times the full client report (all
+//!   groupings) from them with polars, keeps their cube as the client's snapshot, and times
+//!   the report as the page builds it and the page served over HTTP. `.ci/bench` then times
+//!   the same aggregations in DuckDB over the same Parquet file.
 
 use app::db::Db;
 use app::orders::{jobs, privacy, store};
@@ -541,6 +541,7 @@ fn year_of_events(n: usize, today: i64) -> app::reports::engine::Events {
 async fn report(n: usize, dir: &Path) -> anyhow::Result<()> {
     use app::reports::{build, engine, rules};
     let e = |e: app::error::AppError| anyhow::anyhow!("{e}");
+    use std::io::Write;
     std::fs::create_dir_all(dir)?;
     let now = app::db::now_millis();
     let today = rules::day_of(now);
@@ -549,33 +550,34 @@ async fn report(n: usize, dir: &Path) -> anyhow::Result<()> {
     let events = year_of_events(n, today);
     let (mut frame, locales) = events.into_frame()?;
     println!("generated {} events in {:.1} s", frame.height(), started.elapsed().as_secs_f64());
-    // The client's snapshot, as the server keeps it for a large client.
-    let started = Instant::now();
-    app::reports::snapshot::write(dir, 1, &mut frame, locales, now).map_err(e)?;
-    drop(frame);
-    let parquet = dir.join("snapshots/client-1.parquet");
-    println!(
-        "snapshot written in {:.1} s: {} ({} MB)",
-        started.elapsed().as_secs_f64(),
-        parquet.display(),
-        std::fs::metadata(&parquet)?.len() >> 20
-    );
+    // The raw events as Parquet: what polars and DuckDB both aggregate.
+    let raw = dir.join("events.parquet");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&raw)?);
+    out.write_all(&app::reports::engine::to_parquet(&mut frame)?)?;
+    drop(out);
+    println!("raw events: {} ({} MB)", raw.display(), std::fs::metadata(&raw)?.len() >> 20);
 
-    // 1. The full client report's figures (every grouping), polars over the Parquet file.
+    // 1. The full client report's figures (every grouping) from the raw events, with polars.
     let mut polars_times = Vec::new();
-    let mut counted = 0;
+    let mut rows = 0;
     for _ in 0..3 {
         let started = Instant::now();
-        let counts = engine::figures(engine::scan(&parquet, from, until)?)?;
+        let counts = engine::figures(engine::scan(&raw, from, until)?)?;
         polars_times.push(started.elapsed().as_secs_f64());
-        counted = counts.iter().map(|g| g.len()).sum::<usize>();
-        let total = counts.last().and_then(|t| t.get(&(0, 0)).copied()).unwrap_or_default();
+        rows = counts.iter().map(|g| g.len()).sum::<usize>();
         if polars_times.len() == 1 {
-            println!("totals: {total:?}");
+            println!("totals: {:?}", counts.last().and_then(|t| t.get(&(0, 0)).copied()).unwrap_or_default());
         }
     }
     polars_times.sort_by(f64::total_cmp);
-    println!("polars figures: {counted} rows over all groupings; runs {polars_times:.3?} s");
+    println!("polars, raw events to every grouping: {rows} rows; runs {polars_times:.3?} s");
+
+    // The client's snapshot, as the server keeps it for a large client: the cube.
+    let started = Instant::now();
+    let mut cube = engine::cube_of(frame)?;
+    app::reports::snapshot::write(dir, 1, &mut cube, locales, n as u64, now).map_err(e)?;
+    println!("snapshot (cube of {} rows) computed and written in {:.1} s", cube.height(), started.elapsed().as_secs_f64());
+    drop(cube);
 
     // 2. The report as the page builds it (snapshot + database since + labels + charts), and
     // 3. the page served over HTTP, on a server over that folder with the demo data.
@@ -623,7 +625,7 @@ async fn report(n: usize, dir: &Path) -> anyhow::Result<()> {
         build_times[1],
         page_times[1],
         peak_rss_mb(),
-        parquet.display()
+        raw.display()
     );
     running.task.abort();
     Ok(())
