@@ -1,8 +1,8 @@
 """The client report's aggregations in DuckDB, over the same Parquet file of raw events the
 polars benchmark reads (`starling-bench report`), for the ratio in the README. Same plan:
-events made unique per (message, kind) except reviews, summed per brand, store, campaign,
-variant, locale and day (the cube), then every grouping (brand, store, campaign, (campaign,
-variant), locale, day, total) summed from the cube.
+one row per message (its dimensions, whether each kind happened, its reviews and stars),
+summed per brand, store, campaign, variant, locale and day (the cube), then every grouping
+(brand, store, campaign, (campaign, variant), locale, day, total) summed from the cube.
 
 usage: python3 duckdb_report.py <parquet> <from_day> <until_day>"""
 import sys
@@ -25,23 +25,20 @@ sums = "SUM(sent) AS sent, SUM(bounced) AS bounced, SUM(complained) AS complaine
        "SUM(opened) AS opened, SUM(clicked) AS clicked, SUM(reviews) AS reviews, SUM(rating_sum) AS rating_sum"
 for g, (name, key, key2) in enumerate(groupings):
     parts.append(f"SELECT {g} AS grouping, {key} AS key, {key2} AS key2, {sums} FROM cube GROUP BY ALL")
-count = lambda code, name: f"SUM(CASE WHEN kind = {code} THEN 1 ELSE 0 END) AS {name}"
+happened = lambda code, name: f"MAX(CASE WHEN kind = {code} THEN 1 ELSE 0 END) AS {name}"
 sql = f"""
 WITH events AS (SELECT * FROM read_parquet('{path}') WHERE day BETWEEN {lo} AND {hi}),
-flags AS (
-    SELECT message_id, kind, any_value(brand) AS brand, any_value(store) AS store, any_value(campaign) AS campaign,
-           any_value(variant) AS variant, any_value(locale) AS locale, any_value(day) AS day, NULL::BIGINT AS rating
-    FROM events WHERE kind <> 6 GROUP BY message_id, kind
-),
-counted AS (
-    SELECT brand, store, campaign, variant, locale, day, kind, rating FROM flags
-    UNION ALL SELECT brand, store, campaign, variant, locale, day, kind, rating FROM events WHERE kind = 6
+messages AS (
+    SELECT message_id, any_value(brand) AS brand, any_value(store) AS store, any_value(campaign) AS campaign,
+           any_value(variant) AS variant, any_value(locale) AS locale, any_value(day) AS day,
+           {happened(0, "sent")}, {happened(1, "bounced")}, {happened(2, "complained")}, {happened(3, "unsubscribed")},
+           {happened(4, "opened")}, {happened(5, "clicked")},
+           SUM(CASE WHEN kind = 6 THEN 1 ELSE 0 END) AS reviews, COALESCE(SUM(rating), 0) AS rating_sum
+    FROM events GROUP BY message_id
 ),
 cube AS (
-    SELECT brand, store, campaign, variant, locale, day,
-           {count(0, "sent")}, {count(1, "bounced")}, {count(2, "complained")}, {count(3, "unsubscribed")},
-           {count(4, "opened")}, {count(5, "clicked")}, {count(6, "reviews")}, COALESCE(SUM(rating), 0) AS rating_sum
-    FROM counted GROUP BY brand, store, campaign, variant, locale, day
+    SELECT brand, store, campaign, variant, locale, day, {sums}
+    FROM messages GROUP BY brand, store, campaign, variant, locale, day
 )
 {" UNION ALL ".join(parts)}
 """

@@ -138,23 +138,25 @@ pub const COUNTS: [&str; 8] = ["sent", "bounced", "complained", "unsubscribed", 
 /// reviews count each, with their stars. Every grouping of the report is a sum over this
 /// cube, and large clients' snapshots keep it instead of their raw events.
 pub fn cube(events: LazyFrame) -> PolarsResult<LazyFrame> {
-    let flags = events
-        .clone()
-        .filter(col("kind").neq(lit(REVIEWED)))
-        .unique_generic(Some(vec![col("message_id"), col("kind")]), UniqueKeepStrategy::Any);
-    let reviews = events.filter(col("kind").eq(lit(REVIEWED)));
-    let rows = concat([flags, reviews], UnionArgs::default())?;
-    let count = |code: i32, name: &str| col("kind").eq(lit(code)).cast(DataType::Int64).sum().alias(name);
-    Ok(rows.group_by(DIMS.map(col)).agg([
-        count(SENT, "sent"),
-        count(BOUNCED, "bounced"),
-        count(COMPLAINED, "complained"),
-        count(UNSUBSCRIBED, "unsubscribed"),
-        count(OPENED, "opened"),
-        count(CLICKED, "clicked"),
-        count(REVIEWED, "reviews"),
+    // One row per message: its dimensions, whether each kind happened (0/1), and its
+    // reviews. A single-key group-by, then the cube's group-by over messages, not events.
+    let happened = |code: i32, name: &str| col("kind").eq(lit(code)).cast(DataType::Int64).max().alias(name);
+    let mut per_message: Vec<Expr> = DIMS.iter().map(|d| col(*d).first()).collect();
+    per_message.extend([
+        happened(SENT, "sent"),
+        happened(BOUNCED, "bounced"),
+        happened(COMPLAINED, "complained"),
+        happened(UNSUBSCRIBED, "unsubscribed"),
+        happened(OPENED, "opened"),
+        happened(CLICKED, "clicked"),
+        col("kind").eq(lit(REVIEWED)).cast(DataType::Int64).sum().alias("reviews"),
         col("rating").sum().cast(DataType::Int64).alias("rating_sum"),
-    ]))
+    ]);
+    Ok(events
+        .group_by([col("message_id")])
+        .agg(per_message)
+        .group_by(DIMS.map(col))
+        .agg(COUNTS.map(|c| col(c).sum().cast(DataType::Int64))))
 }
 
 /// The cube of events in memory, computed.
