@@ -159,9 +159,16 @@ pub fn cube(events: LazyFrame) -> PolarsResult<LazyFrame> {
         .agg(COUNTS.map(|c| col(c).sum().cast(DataType::Int64))))
 }
 
+/// Runs a query on polars' streaming engine: on a year of one client's events it is
+/// twice as fast as the in-memory engine here (2.1 s against 5.2 s for 10M events on two
+/// cores; `starling-bench report`), its group-bys being morsel-parallel.
+pub fn collect(query: LazyFrame) -> PolarsResult<DataFrame> {
+    Ok(query.collect_with_engine(Engine::Streaming)?.unwrap_single())
+}
+
 /// The cube of events in memory, computed.
 pub fn cube_of(events: DataFrame) -> PolarsResult<DataFrame> {
-    cube(events.lazy())?.collect()
+    collect(cube(events.lazy())?)
 }
 
 /// The whole report's figures from raw events.
@@ -172,7 +179,7 @@ pub fn figures(events: LazyFrame) -> PolarsResult<Counts> {
 /// The whole report's figures from a cube (see `cube`): every grouping summed in one
 /// query over the cube, computed once.
 pub fn figures_of_cube(cube: LazyFrame) -> PolarsResult<Counts> {
-    let cube = cube.collect()?;
+    let cube = collect(cube)?;
     let mut parts = Vec::with_capacity(GROUP_KEYS.len());
     for (g, (_, key, key2)) in GROUP_KEYS.iter().enumerate() {
         let mut select = vec![
@@ -189,7 +196,7 @@ pub fn figures_of_cube(cube: LazyFrame) -> PolarsResult<Counts> {
                 .with_column(lit(g as i32).cast(DataType::Int32).alias("grouping")),
         );
     }
-    let frame = concat(parts, UnionArgs::default())?.collect()?;
+    let frame = collect(concat(parts, UnionArgs::default())?)?;
     let column = |name: &str| -> PolarsResult<Vec<i64>> {
         let c = frame.column(name)?.cast(&DataType::Int64)?;
         let values = c.i64()?;
