@@ -58,7 +58,7 @@ async fn export(
     match written {
         Ok(Ok(Some((content_type, extension, body)))) => download(content_type, &format!("{name}.{extension}"), body),
         Ok(Ok(None)) => (StatusCode::NOT_FOUND, "Exports are export.csv and export.parquet.").into_response(),
-        Ok(Err(e)) => error_response(app::reports::sla::polars_error(e)),
+        Ok(Err(e)) => error_response(app::reports::engine::polars_error(e)),
         Err(e) => error_response(app::error::AppError::Internal(e.to_string())),
     }
 }

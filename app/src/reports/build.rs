@@ -3,10 +3,9 @@
 //! and the monthly e-mail all come from here.
 
 use super::charts;
-use super::engine::{self, Counts, Events, GROUP_KEYS};
+use super::engine::{self, polars_error, Counts, Events, GROUP_KEYS};
 use super::model::{AbResult, ArmResult, Figures, Grouping, Report, ReportRow, ReviewSummary, GROUPINGS};
 use super::rules::{day_label, DAY_MS};
-use super::sla::polars_error;
 use super::snapshot;
 use super::store::{self, Window};
 use crate::campaigns::ab::{self, Arm, Verdict};
@@ -37,6 +36,19 @@ pub async fn cube(db: &Db, data_dir: Option<&Path>, client_id: i64, from: i64, u
     Ok((concat([stored, since], UnionArgs::default()).map_err(polars_error)?, locales))
 }
 
+/// Runs polars work on the blocking pool (polars has its own threads; the async workers
+/// stay free), with its error as the caller's.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> PolarsResult<T> + Send + 'static) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| AppError::Internal(format!("report task: {e}")))?.map_err(polars_error)
+}
+
+/// Every grouping's figures of the client's messages sent on the days `from ..= until`
+/// (for the SLA, which needs no labels or charts).
+pub async fn figures(db: &Db, data_dir: Option<&Path>, client_id: i64, from: i64, until: i64) -> Result<Counts, AppError> {
+    let (cube, _) = cube(db, data_dir, client_id, from, until).await?;
+    blocking(move || engine::figures_of_cube(cube)).await
+}
+
 /// The report of `client_id` over the days `from ..= until` (UTC day numbers).
 pub async fn report(db: &Db, data_dir: Option<&Path>, client_id: i64, client: String, from: i64, until: i64) -> Result<Report, AppError> {
     let started = std::time::Instant::now();
@@ -44,15 +56,12 @@ pub async fn report(db: &Db, data_dir: Option<&Path>, client_id: i64, client: St
     let (cube, locales) = cube(db, data_dir, client_id, from, until).await?;
     let names = store::names(db, client_id).await?;
     let (brands, ratings) = store::review_ratings(db, client_id, from_ms, until_ms).await?;
-    // polars runs on its own threads; keep it off the async workers.
-    let (counts, summary) = tokio::task::spawn_blocking(move || -> PolarsResult<_> {
+    let (counts, summary) = blocking(move || {
         let counts = engine::figures_of_cube(cube)?;
         let summary = engine::review_summary(engine::reviews_frame(brands, ratings)?)?;
         Ok((counts, summary))
     })
-    .await
-    .map_err(|e| AppError::Internal(format!("report task: {e}")))?
-    .map_err(polars_error)?;
+    .await?;
     let mut report = assemble(client_id, client, from, until, &counts, &locales, &names);
     report.reviews = summary
         .into_iter()

@@ -159,6 +159,11 @@ pub fn cube(events: LazyFrame) -> PolarsResult<LazyFrame> {
         .agg(COUNTS.map(|c| col(c).sum().cast(DataType::Int64))))
 }
 
+/// A failed report query, as the caller's error.
+pub fn polars_error(e: PolarsError) -> crate::error::AppError {
+    crate::error::AppError::Internal(format!("report query: {e}"))
+}
+
 /// Runs a query on polars' streaming engine: on a year of one client's events it is
 /// twice as fast as the in-memory engine here (2.1 s against 5.2 s for 10M events on two
 /// cores; `starling-bench report`), its group-bys being morsel-parallel.

@@ -136,11 +136,7 @@ async fn delivery_rate(
     found: &mut Vec<Found>,
 ) -> Result<(), AppError> {
     // Finished days only: today's rate is still moving.
-    let (cube, _) = super::build::cube(db, data_dir, client_id, rules::day_of(since), rules::day_of(now) - 1).await?;
-    let counts = tokio::task::spawn_blocking(move || engine::figures_of_cube(cube))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(polars_error)?;
+    let counts = super::build::figures(db, data_dir, client_id, rules::day_of(since), rules::day_of(now) - 1).await?;
     let day_grouping = engine::GROUP_KEYS.iter().position(|(name, _, _)| *name == "day").unwrap_or(5);
     for ((day, _), figures) in &counts[day_grouping] {
         let Some(rate) = rules::delivery_rate_breach(figures.sent, figures.bounced, contract) else { continue };
@@ -292,10 +288,6 @@ async fn launches(db: &Db, client_id: i64, contract: &Contract, since: i64, now:
     Ok(())
 }
 
-pub fn polars_error(e: polars::prelude::PolarsError) -> AppError {
-    AppError::Internal(format!("report query: {e}"))
-}
-
 /// The board of one client: evaluates first, then shows each target with the last 30
 /// days' breaches and every breach stored.
 pub async fn board(
@@ -357,11 +349,7 @@ pub async fn board(
 async fn current_values(db: &Db, data_dir: Option<&Path>, client_id: i64, now: i64) -> Result<Vec<(&'static str, String)>, AppError> {
     let since = now - 30 * DAY_MS;
     let today = rules::day_of(now);
-    let (cube, _) = super::build::cube(db, data_dir, client_id, today - 29, today).await?;
-    let counts = tokio::task::spawn_blocking(move || engine::figures_of_cube(cube))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(polars_error)?;
+    let counts = super::build::figures(db, data_dir, client_id, today - 29, today).await?;
     let mut values = Vec::new();
     if let Some(total) = counts.last().and_then(|t| t.get(&(0, 0))) {
         values.push(("delivery_rate", rules::percent(total.rate(rules::Rate::Delivery))));

@@ -60,7 +60,7 @@ pub fn write(
     std::fs::create_dir_all(folder(data_dir)).map_err(io)?;
     let partial = parquet.with_extension("parquet.partial");
     let file = std::fs::File::create(&partial).map_err(io)?;
-    ParquetWriter::new(std::io::BufWriter::new(file)).finish(cube).map_err(super::sla::polars_error)?;
+    ParquetWriter::new(std::io::BufWriter::new(file)).finish(cube).map_err(super::engine::polars_error)?;
     let snapshot = Snapshot { watermark, locales, events, rows: cube.height() as u64, path: PathBuf::new() };
     // Both files are complete before either replaces the one in place.
     let meta_partial = meta.with_extension("json.partial");
@@ -79,8 +79,8 @@ pub async fn refresh(db: &Db, data_dir: &Path, client_id: i64, watermark: i64) -
     let data_dir = data_dir.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let n = events.len() as u64;
-        let (frame, locales) = events.into_frame().map_err(super::sla::polars_error)?;
-        let mut cube = super::engine::cube_of(frame).map_err(super::sla::polars_error)?;
+        let (frame, locales) = events.into_frame().map_err(super::engine::polars_error)?;
+        let mut cube = super::engine::cube_of(frame).map_err(super::engine::polars_error)?;
         write(&data_dir, client_id, &mut cube, locales, n, watermark)?;
         Ok(n)
     })
