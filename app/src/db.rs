@@ -73,6 +73,8 @@ pub struct Db {
     pub backend: Backend,
 }
 
+const SQLITE_CACHE_SIZE: &str = "PRAGMA cache_size = -8192";
+
 const SQLITE_PRAGMAS: [&str; 7] = [
     // 8 KiB pages: shallower indexes for tables of millions of orders. Takes effect when
     // the database file is created (before the first table), ignored afterwards.
@@ -81,9 +83,10 @@ const SQLITE_PRAGMAS: [&str; 7] = [
     "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 10000",
-    // 64 MB of page cache per connection (the default 2 MB makes index inserts of a large
-    // import read the same pages again and again); only touched pages cost memory.
-    "PRAGMA cache_size = -65536",
+    // 8 MB of page cache per connection (the default is 2 MB). A pool of eight that each
+    // filled a large cache would hold hundreds of MB; bulk work (an import, a planning
+    // pass) raises its own connection's cache for its duration (`BulkCache`).
+    SQLITE_CACHE_SIZE,
     // Checkpoint the WAL every 16,384 pages (128 MB) rather than every 1,000: fewer,
     // larger checkpoints during imports.
     "PRAGMA wal_autocheckpoint = 16384",
@@ -156,6 +159,30 @@ impl Db {
     pub async fn is_reachable(&self) -> bool {
         let probe = sqlx::query("SELECT 1").execute(&self.pool);
         matches!(tokio::time::timeout(Duration::from_secs(2), probe).await, Ok(Ok(_)))
+    }
+}
+
+/// A large SQLite page cache for one connection while it does bulk work: without it the
+/// index inserts of a million-row import or a planning pass read the same pages again and
+/// again. Only touched pages cost memory, and `end` gives them back (SQLite frees pages
+/// beyond a lowered cache size), so the pool's idle connections stay small.
+pub struct BulkCache(Backend);
+
+impl BulkCache {
+    /// 64 MB of page cache on `conn` (nothing on PostgreSQL, whose cache is the server's).
+    pub async fn begin(conn: &mut sqlx::AnyConnection, backend: Backend) -> Result<BulkCache, sqlx::Error> {
+        if backend == Backend::Sqlite {
+            sqlx::query("PRAGMA cache_size = -65536").execute(&mut *conn).await?;
+        }
+        Ok(BulkCache(backend))
+    }
+
+    /// Back to the pool's cache size (call on every path, errors included).
+    pub async fn end(self, conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+        if self.0 == Backend::Sqlite {
+            sqlx::query(SQLITE_CACHE_SIZE).execute(&mut *conn).await?;
+        }
+        Ok(())
     }
 }
 

@@ -3,6 +3,11 @@
 
 #![recursion_limit = "512"]
 
+/// Every binary built on this library (the server, the benchmark, the tests' servers)
+/// allocates through mimalloc (see Cargo.toml for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod config;
 pub mod orders;
 pub mod reports;

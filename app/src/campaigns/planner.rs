@@ -123,7 +123,10 @@ pub struct PlanStats {
     pub waiting: u64,
     /// Exclusions per rule key.
     pub by_rule: Vec<(String, u64)>,
-    /// Milliseconds spent reading and deciding, and writing (the rest is the status pass).
+    /// Milliseconds spent on the status pass, reading the brand's facts, reading and
+    /// deciding the orders, and writing.
+    pub status_ms: u64,
+    pub facts_ms: u64,
     pub read_ms: u64,
     pub write_ms: u64,
 }
@@ -306,13 +309,30 @@ pub async fn take_brand_turn(tx: &mut Tx<'_>, brand_id: i64) -> Result<(), AppEr
 
 /// One planning pass over every undecided order of a running campaign's brand.
 pub async fn plan(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result<PlanStats, AppError> {
-    let mut stats = PlanStats::default();
     let Some(brand_id) =
         sqlx::query_scalar::<_, i64>("SELECT brand_id FROM campaigns WHERE id = $1").bind(campaign_id).fetch_optional(&db.pool).await?
     else {
-        return Ok(stats);
+        return Ok(PlanStats::default());
     };
-    let mut tx = db.pool.begin().await?;
+    // One connection with a large page cache for the pass (given back on every path).
+    let mut conn = db.pool.acquire().await?;
+    let cache = crate::db::BulkCache::begin(&mut conn, db.backend).await?;
+    let planned = plan_on(&mut conn, db.backend, salt, campaign_id, brand_id, now).await;
+    cache.end(&mut conn).await?;
+    planned
+}
+
+async fn plan_on(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    salt: &Salt,
+    campaign_id: i64,
+    brand_id: i64,
+    now: i64,
+) -> Result<PlanStats, AppError> {
+    use sqlx::Connection;
+    let mut stats = PlanStats::default();
+    let mut tx = conn.begin().await?;
     take_brand_turn(&mut tx, brand_id).await?;
     let Some(campaign) = load(&mut tx, campaign_id).await?.filter(|c| c.state == "running") else {
         tx.rollback().await?;
@@ -321,31 +341,45 @@ pub async fn plan(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result<Pl
     let mut by_rule: HashMap<String, u64> = HashMap::new();
     let started = std::time::Instant::now();
     // The first rule depends on the order's status alone: excluded statuses are decided
-    // and recorded in the database, without reading those orders out.
-    for &status in &campaign.rules.audience.exclude_statuses {
-        let excluded = Exclusion::Status { status };
-        let recorded = sqlx::query(
+    // and recorded in the database, without reading those orders out, in one pass over
+    // the brand's orders (each status's explanation picked by a CASE).
+    let statuses = &campaign.rules.audience.exclude_statuses;
+    if !statuses.is_empty() {
+        let key = Exclusion::Status { status: statuses[0] }.key();
+        // Parameters in order of first appearance: $1 campaign, $2 rule, then a (status,
+        // explanation) pair per status, then the time, the brand and the statuses again.
+        let n = statuses.len();
+        let cases: String = (0..n).map(|i| format!(" WHEN ${} THEN ${}", 3 + 2 * i, 4 + 2 * i)).collect();
+        let at = 3 + 2 * n;
+        let listed: Vec<String> = (0..n).map(|i| format!("${}", at + 2 + i)).collect();
+        let sql = format!(
             "INSERT INTO campaign_decisions (campaign_id, order_id, outcome, rule, detail, decided_at) \
-             SELECT $1, o.id, 'exclude', $2, $3, $4 FROM orders o WHERE o.brand_id = $5 AND o.status = $6 \
+             SELECT $1, o.id, 'exclude', $2, CASE o.status{cases} END, ${at} FROM orders o \
+             WHERE o.brand_id = ${} AND o.status IN ({}) \
                AND NOT EXISTS (SELECT 1 FROM campaign_decisions d WHERE d.campaign_id = $1 AND d.order_id = o.id) \
              ON CONFLICT DO NOTHING",
-        )
-        .bind(campaign_id)
-        .bind(excluded.key())
-        .bind(excluded.explain())
-        .bind(now)
-        .bind(campaign.brand_id)
-        .bind(status.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+            at + 1,
+            listed.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(campaign_id).bind(key);
+        for &status in statuses {
+            query = query.bind(status.as_str()).bind(Exclusion::Status { status }.explain());
+        }
+        query = query.bind(now).bind(campaign.brand_id);
+        for &status in statuses {
+            query = query.bind(status.as_str());
+        }
+        let recorded = query.execute(&mut *tx).await?.rows_affected();
         if recorded > 0 {
             stats.looked_at += recorded;
             stats.excluded += recorded;
-            *by_rule.entry(excluded.key().to_string()).or_default() += recorded;
+            *by_rule.entry(key.to_string()).or_default() += recorded;
         }
     }
-    let mut decider = Decider::new(&mut tx, db.backend, salt, &campaign, now).await?;
+    stats.status_ms = started.elapsed().as_millis() as u64;
+    let facts = std::time::Instant::now();
+    let mut decider = Decider::new(&mut tx, backend, salt, &campaign, now).await?;
+    stats.facts_ms = facts.elapsed().as_millis() as u64;
     let (mut reading, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     loop {
         let read = std::time::Instant::now();
@@ -353,7 +387,7 @@ pub async fn plan(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result<Pl
         reading += read.elapsed();
         let Some(page) = page else { break };
         let write = std::time::Instant::now();
-        write_page(&mut tx, db.backend, &campaign, page, now, &mut stats, &mut by_rule).await?;
+        write_page(&mut tx, backend, &campaign, page, now, &mut stats, &mut by_rule).await?;
         writing += write.elapsed();
     }
     tx.commit().await?;
@@ -553,25 +587,27 @@ impl<'c> Decider<'c> {
     async fn new(tx: &mut Tx<'_>, backend: Backend, salt: &Salt, campaign: &'c Campaign, now: i64) -> Result<Decider<'c>, AppError> {
         let brand = campaign.brand_id;
         let reach = now - i64::from(campaign.rules.cap.window_days) * DAY_MS;
+        let us = backend.field_sep();
+        // Packed reads (see `Backend::packed`): a brand has hundreds of thousands of these.
         let mut sends: HashMap<i64, Vec<i64>> = HashMap::new();
-        let planned: Vec<(i64, i64)> =
-            sqlx::query_as("SELECT customer_id, send_at FROM messages WHERE brand_id = $1 AND send_at > $2 AND state <> 'cancelled'")
-                .bind(brand)
-                .bind(reach)
-                .fetch_all(&mut **tx)
-                .await?;
-        for (customer, at) in planned {
-            sends.entry(customer).or_default().push(at);
+        let sends_sql = format!(
+            "SELECT {} FROM messages m WHERE m.brand_id = $1 AND m.send_at > $2 AND m.state <> 'cancelled'",
+            backend.packed(&format!("m.customer_id || {us} || m.send_at"))
+        );
+        let planned: Option<String> = sqlx::query_scalar(&sends_sql).bind(brand).bind(reach).fetch_one(&mut **tx).await?;
+        for record in records(planned.as_deref()) {
+            let mut f = record.split(FIELD_SEP);
+            if let (Some(customer), Some(at)) = (int(f.next()), int(f.next())) {
+                sends.entry(customer).or_default().push(at);
+            }
         }
-        let consents: HashSet<i64> = sqlx::query_scalar::<_, i64>(
-            "SELECT DISTINCT k.customer_id FROM consents k JOIN customers c ON c.id = k.customer_id \
-             WHERE c.brand_id = $1 AND k.channel = 'email'",
-        )
-        .bind(brand)
-        .fetch_all(&mut **tx)
-        .await?
-        .into_iter()
-        .collect();
+        let consents_sql = format!(
+            "SELECT {} FROM (SELECT DISTINCT k.customer_id FROM consents k JOIN customers c ON c.id = k.customer_id \
+             WHERE c.brand_id = $1 AND k.channel = 'email') k",
+            backend.packed("CAST(k.customer_id AS TEXT)")
+        );
+        let consented: Option<String> = sqlx::query_scalar(&consents_sql).bind(brand).fetch_one(&mut **tx).await?;
+        let consents: HashSet<i64> = records(consented.as_deref()).filter_map(|r| r.parse().ok()).collect();
         let suppressed: HashMap<String, String> =
             sqlx::query_as::<_, (String, String)>("SELECT value_hash, reason FROM suppressions WHERE brand_id IS NULL OR brand_id = $1")
                 .bind(brand)
@@ -585,7 +621,6 @@ impl<'c> Decider<'c> {
             .await?
             .into_iter()
             .collect();
-        let us = backend.field_sep();
         let customers_sql = format!(
             "SELECT {} FROM customers c WHERE c.brand_id = $1",
             backend.packed(&format!(

@@ -270,40 +270,47 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
     let mut failure = None;
     let mut batches = 0u64;
     let mut conn = db.pool.acquire().await?;
-    while let Some(batch) = receiver.recv().await {
-        let batch = match batch {
-            Ok(batch) => batch,
-            Err(e) => {
-                failure = Some(e.to_string());
-                break;
-            }
-        };
-        let mut orders = Vec::with_capacity(batch.len());
-        let mut errors = Vec::new();
-        for item in batch {
-            match item.and_then(|o| check(&o).map(|_| o)) {
-                Ok(order) => {
-                    last_line = last_line.max(order.line);
-                    orders.push(order);
-                }
+    let cache = crate::db::BulkCache::begin(&mut conn, db.backend).await?;
+    let stored: Result<(), AppError> = async {
+        while let Some(batch) = receiver.recv().await {
+            let batch = match batch {
+                Ok(batch) => batch,
                 Err(e) => {
-                    last_line = last_line.max(e.line);
-                    errors.push(e);
+                    failure = Some(e.to_string());
+                    break;
+                }
+            };
+            let mut orders = Vec::with_capacity(batch.len());
+            let mut errors = Vec::new();
+            for item in batch {
+                match item.and_then(|o| check(&o).map(|_| o)) {
+                    Ok(order) => {
+                        last_line = last_line.max(order.line);
+                        orders.push(order);
+                    }
+                    Err(e) => {
+                        last_line = last_line.max(e.line);
+                        errors.push(e);
+                    }
                 }
             }
+            let outcomes = store::upsert_on(&mut conn, db.backend, &target, &orders, &source, salt).await?;
+            tally.add(&outcomes);
+            rejected += errors.len() as i64;
+            add_rejects(db, job.id, &errors).await?;
+            progress(db, job.id, count.load(Ordering::Relaxed) as i64, last_line as i64, &tally, rejected).await?;
+            batches += 1;
+            // PostgreSQL plans by its statistics, and autovacuum may be off or behind: refresh
+            // them as a large import grows the tables (after batches 1, 4, 16, 64…).
+            if db.backend == crate::db::Backend::Postgres && batches.is_power_of_two() && batches.trailing_zeros() % 2 == 0 {
+                sqlx::query("ANALYZE orders, customers, consents").execute(&mut *conn).await?;
+            }
         }
-        let outcomes = store::upsert_on(&mut conn, db.backend, &target, &orders, &source, salt).await?;
-        tally.add(&outcomes);
-        rejected += errors.len() as i64;
-        add_rejects(db, job.id, &errors).await?;
-        progress(db, job.id, count.load(Ordering::Relaxed) as i64, last_line as i64, &tally, rejected).await?;
-        batches += 1;
-        // PostgreSQL plans by its statistics, and autovacuum may be off or behind: refresh
-        // them as a large import grows the tables (after batches 1, 4, 16, 64…).
-        if db.backend == crate::db::Backend::Postgres && batches.is_power_of_two() && batches.trailing_zeros() % 2 == 0 {
-            sqlx::query("ANALYZE orders, customers, consents").execute(&mut *conn).await?;
-        }
+        Ok(())
     }
+    .await;
+    cache.end(&mut conn).await?;
+    stored?;
     let _ = parser.await;
     progress(db, job.id, count.load(Ordering::Relaxed) as i64, last_line as i64, &tally, rejected).await?;
     match failure {

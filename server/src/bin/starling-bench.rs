@@ -9,7 +9,8 @@
 //!   synthetic orders with history and suppressions, through every rule.
 //! - `starling-bench deliver sqlite|postgres <messages> <smtp url> none|rsa` plans that many
 //!   messages and times the outbox worker sending them all to the SMTP server (DKIM off or
-//!   RSA-2048), with the peak RSS of the sending phase alone.
+//!   RSA-2048), with the peak RSS of the sending phase alone: it runs in a child process
+//!   (`starling-bench send …`), as a server that only sends.
 //! - `starling-bench report <events> <folder>` generates a year of `events` events of one
 //!   client (5 brands, 20 campaigns) as Parquet, times the full client report (all
 //!   groupings) from them with polars, keeps their cube as the client's snapshot, and times
@@ -30,6 +31,7 @@ async fn main() -> anyhow::Result<()> {
         Some("parse") if args.len() == 3 => parse_only(Path::new(&args[2])),
         Some("plan") if args.len() == 5 => plan(&args[2], args[3].parse()?, args[4].parse()?).await,
         Some("deliver") if args.len() == 6 => deliver(&args[2], args[3].parse()?, &args[4], &args[5]).await,
+        Some("send") if args.len() == 7 => send(&args[2], &args[3], &args[4], &args[5], Path::new(&args[6])).await,
         Some("report") if args.len() == 4 => report(args[2].parse()?, Path::new(&args[3])).await,
         _ => {
             eprintln!(
@@ -131,10 +133,20 @@ fn generate(path: &Path, rows: u64) -> anyhow::Result<()> {
 
 /// Peak resident set size of this process (VmHWM), in MB.
 fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+/// Resident set size of this process now (VmRSS), in MB.
+fn rss_mb() -> f64 {
+    status_mb("VmRSS:")
+}
+
+/// A size line of `/proc/self/status`, in MB.
+fn status_mb(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok())
+            s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok())
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
@@ -371,15 +383,10 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
     teardown(db, pg_name, &dir).await
 }
 
-/// Resets the process's peak RSS (Linux `clear_refs`), so a phase is measured alone.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 async fn deliver(kind: &str, messages: u64, smtp_url: &str, dkim: &str) -> anyhow::Result<()> {
     use app::campaigns::eligibility::Trigger;
     use app::campaigns::planner::{self, CampaignRules};
-    use app::delivery::{dkim as keys, mailer::Mailer, sender};
+    use app::delivery::dkim as keys;
     let Setup { dir, db, pg_name, salt, template_id, brand_id, client_id, target } = setup(kind, "AND platform <> 'amazon'").await?;
     let e = |e: app::error::AppError| anyhow::anyhow!("{e}");
     sqlx::query("UPDATE orders SET status = 'cancelled'").execute(&db.pool).await?;
@@ -417,18 +424,31 @@ async fn deliver(kind: &str, messages: u64, smtp_url: &str, dkim: &str) -> anyho
         app::delivery::compose::compose(&app::delivery::compose::Outgoing::from_row(&row), "bench secret", "https://starling.example", 0)
             .map_err(e)?;
     println!("planned {} messages of about {} bytes", stats.planned, one.bytes.len());
-    // The sending phase gets fresh connections, as a server that only sends would have:
-    // the setup's connections hold the page caches the orders and planning filled.
+    db.pool.close().await;
+    // The sending phase runs in a process of its own, as a server that only sends: its peak
+    // RSS is the sender's, not what the set-up (orders, planning) left in this process.
     let url_of_db = match &pg_name {
         Some(name) => {
             format!("{}/{name}", std::env::var("STARLING_BENCH_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into()))
         }
         None => format!("sqlite://{}", dir.join("bench.db").display()),
     };
-    db.pool.close().await;
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .args(["send", &url_of_db, smtp_url, dkim, kind, &dir.join("outbox").display().to_string()])
+        .status()?;
+    anyhow::ensure!(status.success(), "the sending process failed: {status}");
     let db = Db::connect(&url_of_db).await?;
+    teardown(db, pg_name, &dir).await
+}
+
+/// The sending phase of `deliver`: the outbox worker of a fresh process sends every queued
+/// message to `smtp_url` and prints the rate and the process's peak RSS.
+async fn send(url_of_db: &str, smtp_url: &str, dkim: &str, kind: &str, outbox: &Path) -> anyhow::Result<()> {
+    use app::delivery::{mailer::Mailer, sender};
+    let e = |e: app::error::AppError| anyhow::anyhow!("{e}");
+    let db = Db::connect(url_of_db).await?;
     let url = secrecy::SecretString::from(smtp_url.to_string());
-    let mailer = Mailer::new(Some(&url), dir.join("outbox"), "Starling <starling@localhost>").map_err(|e| anyhow::anyhow!(e))?;
+    let mailer = Mailer::new(Some(&url), outbox.to_path_buf(), "Starling <starling@localhost>").map_err(|e| anyhow::anyhow!(e))?;
     let sender = sender::Sender {
         db: db.clone(),
         mailer: std::sync::Arc::new(mailer),
@@ -441,7 +461,7 @@ async fn deliver(kind: &str, messages: u64, smtp_url: &str, dkim: &str) -> anyho
         retry: sender::RetryPolicy::default(),
         lease_ms: sender::LEASE_MS,
     };
-    reset_peak_rss();
+    println!("resident at the start of sending: {:.0} MB", rss_mb());
     let started = Instant::now();
     let (mut sent, mut failed) = (0, 0);
     loop {
@@ -458,7 +478,8 @@ async fn deliver(kind: &str, messages: u64, smtp_url: &str, dkim: &str) -> anyho
         sent as f64 / seconds,
         peak_rss_mb()
     );
-    teardown(db, pg_name, &dir).await
+    db.pool.close().await;
+    Ok(())
 }
 
 /// Data rows of the file (records, not lines: a quoted newline stays in its row).
