@@ -125,7 +125,7 @@ pub async fn claim(db: &Db) -> Result<Option<Job>, AppError> {
     }
 }
 
-async fn progress(db: &Db, id: i64, bytes: i64, rows: i64, tally: &Tally, rejected: i64) -> Result<(), AppError> {
+async fn progress(conn: &mut sqlx::AnyConnection, id: i64, bytes: i64, rows: i64, tally: &Tally, rejected: i64) -> Result<(), AppError> {
     sqlx::query(
         "UPDATE import_jobs SET bytes_read = $1, rows_read = $2, orders_new = $3, orders_updated = $4, \
            orders_unchanged = $5, rows_rejected = $6, heartbeat_at = $7 WHERE id = $8",
@@ -138,7 +138,7 @@ async fn progress(db: &Db, id: i64, bytes: i64, rows: i64, tally: &Tally, reject
     .bind(rejected)
     .bind(now_millis())
     .bind(id)
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -154,15 +154,15 @@ async fn finish(db: &Db, id: i64, state: &str, message: &str) -> Result<(), AppE
     Ok(())
 }
 
-async fn add_rejects(db: &Db, id: i64, rejects: &[RowError]) -> Result<(), AppError> {
+async fn add_rejects(conn: &mut sqlx::AnyConnection, backend: crate::db::Backend, id: i64, rejects: &[RowError]) -> Result<(), AppError> {
     for chunk in rejects.chunks(500) {
-        let values: Vec<String> = (0..chunk.len()).map(|r| format!("({})", db.backend.params(1 + r * 4, 4))).collect();
+        let values: Vec<String> = (0..chunk.len()).map(|r| format!("({})", backend.params(1 + r * 4, 4))).collect();
         let sql = format!("INSERT INTO import_rejects (job_id, line, field, reason) VALUES {}", values.join(","));
         let mut query = sqlx::query(&sql);
         for e in chunk {
             query = query.bind(id).bind(e.line as i64).bind(e.field.as_str()).bind(e.reason.as_str());
         }
-        query.execute(&db.pool).await?;
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -297,8 +297,8 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
             let outcomes = store::upsert_on(&mut conn, db.backend, &target, &orders, &source, salt).await?;
             tally.add(&outcomes);
             rejected += errors.len() as i64;
-            add_rejects(db, job.id, &errors).await?;
-            progress(db, job.id, count.load(Ordering::Relaxed) as i64, last_line as i64, &tally, rejected).await?;
+            add_rejects(&mut conn, db.backend, job.id, &errors).await?;
+            progress(&mut conn, job.id, count.load(Ordering::Relaxed) as i64, last_line as i64, &tally, rejected).await?;
             batches += 1;
             // PostgreSQL plans by its statistics, and autovacuum may be off or behind: refresh
             // them as a large import grows the tables (after batches 1, 4, 16, 64…).
@@ -312,7 +312,7 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
     cache.end(&mut conn).await?;
     stored?;
     let _ = parser.await;
-    progress(db, job.id, count.load(Ordering::Relaxed) as i64, last_line as i64, &tally, rejected).await?;
+    progress(&mut conn, job.id, count.load(Ordering::Relaxed) as i64, last_line as i64, &tally, rejected).await?;
     match failure {
         Some(reason) => finish(db, job.id, "failed", &reason).await,
         None => {
