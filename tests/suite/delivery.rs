@@ -605,7 +605,7 @@ async fn a_server_killed_mid_send_loses_nothing_and_duplicates_only_what_was_in_
         N - arrived
     );
     assert_eq!(arrived, N, "nothing is lost");
-    assert!(claimed <= 200 && in_flight <= claimed, "at most one batch is claimed");
+    assert!(claimed <= 200 && in_flight <= claimed, "at most the configured batch (both lanes together) is claimed");
     // Messages keep going out while a group commit is written, so what a kill leaves
     // unrecorded is bounded by the claimed batch, not by one group commit.
     assert!(duplicates as i64 <= claimed, "duplicates only among the batch claimed at the kill");

@@ -87,6 +87,20 @@ pub struct PassStats {
     pub failed: u64,
 }
 
+impl PassStats {
+    fn add(&mut self, other: PassStats) {
+        self.claimed += other.claimed;
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.failed += other.failed;
+    }
+}
+
+/// A worker sends in two lanes: while one is between batches (claiming, reading its
+/// messages, recording what was accepted: database work on one thread) the other keeps
+/// the SMTP connections busy. With one lane the senders sat idle at every batch boundary.
+const LANES: usize = 2;
+
 /// Back-off before try `attempt + 1`: `first_ms` · 2^(attempt − 1), capped at `max_ms`, with
 /// up to 20% jitter so retries of one outage do not arrive together.
 pub fn backoff_ms(policy: RetryPolicy, attempt: i64, jitter: f64) -> i64 {
@@ -109,10 +123,21 @@ impl Sender {
                 }
             }
         });
+        let lane = self.lane();
+        for _ in 1..LANES {
+            let lane = lane.clone();
+            tokio::spawn(async move { lane.keep_sending(false).await });
+        }
+        lane.keep_sending(true).await
+    }
+
+    /// One lane's loop: passes back to back while there is work, a pause when there is
+    /// none; the lane that `settles` also settles abandoned claims once per lease.
+    async fn keep_sending(&self, settles: bool) {
         let mut settled_at = 0;
         loop {
             let now = now_millis();
-            if now - settled_at >= self.lease_ms {
+            if settles && now - settled_at >= self.lease_ms {
                 settled_at = now;
                 if let Err(e) = settle(&self.db, now, self.lease_ms).await {
                     tracing::error!(error = %e, "settling abandoned sends failed");
@@ -125,6 +150,37 @@ impl Sender {
             }
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
+    }
+
+    /// One of the worker's lanes: half its batch and half its concurrency, so that what
+    /// the worker claims and sends at once stays what was configured.
+    fn lane(&self) -> Sender {
+        Sender { concurrency: (self.concurrency / LANES).max(1), batch: (self.batch / LANES as i64).max(1), ..self.clone() }
+    }
+
+    /// Sends everything due, in lanes, until no lane finds more (what `run` does, for a
+    /// caller that wants to know when the outbox is empty).
+    pub async fn drain(&self) -> Result<PassStats, AppError> {
+        let lane = self.lane();
+        let mut lanes = tokio::task::JoinSet::new();
+        for _ in 0..LANES {
+            let lane = lane.clone();
+            lanes.spawn(async move {
+                let mut total = PassStats::default();
+                loop {
+                    let pass = lane.pass(now_millis()).await?;
+                    if pass.claimed == 0 {
+                        return Ok::<_, AppError>(total);
+                    }
+                    total.add(pass);
+                }
+            });
+        }
+        let mut total = PassStats::default();
+        while let Some(done) = lanes.join_next().await {
+            total.add(done.map_err(|e| AppError::Internal(e.to_string()))??);
+        }
+        Ok(total)
     }
 
     /// Claims one batch of due messages and sends them.

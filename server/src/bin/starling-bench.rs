@@ -463,15 +463,8 @@ async fn send(url_of_db: &str, smtp_url: &str, dkim: &str, kind: &str, outbox: &
     };
     println!("resident at the start of sending: {:.0} MB", rss_mb());
     let started = Instant::now();
-    let (mut sent, mut failed) = (0, 0);
-    loop {
-        let pass = sender.pass(app::db::now_millis()).await.map_err(e)?;
-        if pass.claimed == 0 {
-            break;
-        }
-        sent += pass.sent;
-        failed += pass.failed + pass.retried;
-    }
+    let done = sender.drain().await.map_err(e)?;
+    let (sent, failed) = (done.sent, done.failed + done.retried);
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "RESULT db={kind} dkim={dkim} messages={sent} not_sent={failed} seconds={seconds:.3} msg_per_s={:.0} peak_rss_mb={:.0}",
