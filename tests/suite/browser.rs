@@ -173,8 +173,18 @@ async fn button(browser: &Browser, label: &str) -> fantoccini::elements::Element
         .unwrap_or_else(|_| panic!("a button \"{label}\""))
 }
 
+/// Clicks the link `text` once it is on the page (a page's links may come with its data,
+/// after the route has changed).
 async fn click_link(browser: &Browser, text: &str) {
-    browser.find(Locator::LinkText(text)).await.unwrap_or_else(|_| panic!("a link \"{text}\"")).click().await.unwrap();
+    browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::LinkText(text))
+        .await
+        .unwrap_or_else(|_| panic!("a link \"{text}\""))
+        .click()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
