@@ -73,7 +73,9 @@ pub struct Db {
     pub backend: Backend,
 }
 
+/// Page cache of a pooled SQLite connection (8 MB) and of one doing bulk work (64 MB).
 const SQLITE_CACHE_SIZE: &str = "PRAGMA cache_size = -8192";
+const SQLITE_BULK_CACHE_SIZE: &str = "PRAGMA cache_size = -65536";
 
 const SQLITE_PRAGMAS: [&str; 7] = [
     // 8 KiB pages: shallower indexes for tables of millions of orders. Takes effect when
@@ -172,7 +174,7 @@ impl BulkCache {
     /// 64 MB of page cache on `conn` (nothing on PostgreSQL, whose cache is the server's).
     pub async fn begin(conn: &mut sqlx::AnyConnection, backend: Backend) -> Result<BulkCache, sqlx::Error> {
         if backend == Backend::Sqlite {
-            sqlx::query("PRAGMA cache_size = -65536").execute(&mut *conn).await?;
+            sqlx::query(SQLITE_BULK_CACHE_SIZE).execute(&mut *conn).await?;
         }
         Ok(BulkCache(backend))
     }

@@ -341,36 +341,19 @@ async fn plan_on(
     let mut by_rule: HashMap<String, u64> = HashMap::new();
     let started = std::time::Instant::now();
     // The first rule depends on the order's status alone: excluded statuses are decided
-    // and recorded in the database, without reading those orders out, in one pass over
-    // the brand's orders (each status's explanation picked by a CASE).
+    // and recorded in the database, without reading those orders out. SQLite does it in
+    // one pass over the brand's orders (each status's explanation picked by a CASE);
+    // PostgreSQL is about 5x faster with one statement per status (measured: 100,000
+    // orders, 1.4 s against 6.5-7.0 s), so it gets one statement per status.
     let statuses = &campaign.rules.audience.exclude_statuses;
-    if !statuses.is_empty() {
-        let key = Exclusion::Status { status: statuses[0] }.key();
-        // Parameters in order of first appearance: $1 campaign, $2 rule, then a (status,
-        // explanation) pair per status, then the time, the brand and the statuses again.
-        let n = statuses.len();
-        let cases: String = (0..n).map(|i| format!(" WHEN ${} THEN ${}", 3 + 2 * i, 4 + 2 * i)).collect();
-        let at = 3 + 2 * n;
-        let listed: Vec<String> = (0..n).map(|i| format!("${}", at + 2 + i)).collect();
-        let sql = format!(
-            "INSERT INTO campaign_decisions (campaign_id, order_id, outcome, rule, detail, decided_at) \
-             SELECT $1, o.id, 'exclude', $2, CASE o.status{cases} END, ${at} FROM orders o \
-             WHERE o.brand_id = ${} AND o.status IN ({}) \
-               AND NOT EXISTS (SELECT 1 FROM campaign_decisions d WHERE d.campaign_id = $1 AND d.order_id = o.id) \
-             ON CONFLICT DO NOTHING",
-            at + 1,
-            listed.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(campaign_id).bind(key);
-        for &status in statuses {
-            query = query.bind(status.as_str()).bind(Exclusion::Status { status }.explain());
-        }
-        query = query.bind(now).bind(campaign.brand_id);
-        for &status in statuses {
-            query = query.bind(status.as_str());
-        }
-        let recorded = query.execute(&mut *tx).await?.rows_affected();
+    let per_statement = match backend {
+        Backend::Sqlite => statuses.len().max(1),
+        Backend::Postgres => 1,
+    };
+    for group in statuses.chunks(per_statement) {
+        let recorded = exclude_statuses(&mut tx, campaign_id, campaign.brand_id, group, now).await?;
         if recorded > 0 {
+            let key = Exclusion::Status { status: group[0] }.key();
             stats.looked_at += recorded;
             stats.excluded += recorded;
             *by_rule.entry(key.to_string()).or_default() += recorded;
@@ -398,6 +381,43 @@ async fn plan_on(
     by_rule.sort();
     stats.by_rule = by_rule;
     Ok(stats)
+}
+
+/// Records an exclusion for every undecided order of the brand whose status is one of
+/// `statuses`, each with its status's explanation; returns how many were recorded.
+async fn exclude_statuses(
+    tx: &mut Tx<'_>,
+    campaign_id: i64,
+    brand_id: i64,
+    statuses: &[OrderStatus],
+    now: i64,
+) -> Result<u64, AppError> {
+    let Some(&first) = statuses.first() else { return Ok(0) };
+    let key = Exclusion::Status { status: first }.key();
+    // Parameters in order of first appearance: $1 campaign, $2 rule, then a (status,
+    // explanation) pair per status, then the time, the brand and the statuses again.
+    let n = statuses.len();
+    let cases: String = (0..n).map(|i| format!(" WHEN ${} THEN ${}", 3 + 2 * i, 4 + 2 * i)).collect();
+    let at = 3 + 2 * n;
+    let listed: Vec<String> = (0..n).map(|i| format!("${}", at + 2 + i)).collect();
+    let sql = format!(
+        "INSERT INTO campaign_decisions (campaign_id, order_id, outcome, rule, detail, decided_at) \
+         SELECT $1, o.id, 'exclude', $2, CASE o.status{cases} END, ${at} FROM orders o \
+         WHERE o.brand_id = ${} AND o.status IN ({}) \
+           AND NOT EXISTS (SELECT 1 FROM campaign_decisions d WHERE d.campaign_id = $1 AND d.order_id = o.id) \
+         ON CONFLICT DO NOTHING",
+        at + 1,
+        listed.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(campaign_id).bind(key);
+    for &status in statuses {
+        query = query.bind(status.as_str()).bind(Exclusion::Status { status }.explain());
+    }
+    query = query.bind(now).bind(brand_id);
+    for &status in statuses {
+        query = query.bind(status.as_str());
+    }
+    Ok(query.execute(&mut **tx).await?.rows_affected())
 }
 
 /// A message row of the outbox, before it is written.
@@ -658,8 +678,8 @@ impl<'c> Decider<'c> {
     /// `None` when every order has been looked at; a window may hold no undecided order.
     async fn next_page(&mut self, tx: &mut Tx<'_>) -> Result<Option<Vec<Decided>>, AppError> {
         // The next window of the brand's orders by id, then its undecided orders: the range
-        // is repeated inside NOT EXISTS so PostgreSQL's anti-join reads only this window's
-        // decisions (it does not carry the inequality over from o.id by itself).
+        // is repeated in the decisions' subquery so it reads only this window's decisions
+        // (PostgreSQL does not carry the inequality over from o.id by itself).
         let upper: Option<i64> =
             sqlx::query_scalar("SELECT MAX(id) FROM (SELECT id FROM orders WHERE brand_id = $1 AND id > $2 ORDER BY id LIMIT $3) w")
                 .bind(self.campaign.brand_id)
@@ -672,11 +692,22 @@ impl<'c> Decider<'c> {
         let us = b.field_sep();
         // Each read comes back packed into one text value (see `Backend::packed`): through
         // sqlx's Any driver a row costs microseconds, and a window has tens of thousands.
+        // On PostgreSQL the window's decided ids are a hashed `NOT IN` list: its anti-join
+        // is planned from statistics, and with stale ones (decisions just recorded by the
+        // status pass, orders just imported) it chose a nested loop over a materialised
+        // list, quadratic in the window (3.4 s a window of 20,000 orders, measured).
+        let undecided = match b {
+            Backend::Sqlite => {
+                "NOT EXISTS (SELECT 1 FROM campaign_decisions d \
+                 WHERE d.campaign_id = $4 AND d.order_id = o.id AND d.order_id > $2 AND d.order_id <= $3)"
+            }
+            Backend::Postgres => {
+                "o.id NOT IN (SELECT d.order_id FROM campaign_decisions d \
+                 WHERE d.campaign_id = $4 AND d.order_id > $2 AND d.order_id <= $3)"
+            }
+        };
         let orders_sql = format!(
-            "SELECT {} FROM orders o \
-             WHERE o.brand_id = $1 AND o.id > $2 AND o.id <= $3 \
-               AND NOT EXISTS (SELECT 1 FROM campaign_decisions d \
-                               WHERE d.campaign_id = $4 AND d.order_id = o.id AND d.order_id > $2 AND d.order_id <= $3)",
+            "SELECT {} FROM orders o WHERE o.brand_id = $1 AND o.id > $2 AND o.id <= $3 AND {undecided}",
             b.packed(&format!(
                 "o.id || {us} || o.store_id || {us} || o.status || {us} || o.status_at || {us} || o.placed_at || {us} || \
                  {} || {us} || {} || {us} || {} || {us} || {}",
