@@ -385,13 +385,7 @@ async fn plan_on(
 
 /// Records an exclusion for every undecided order of the brand whose status is one of
 /// `statuses`, each with its status's explanation; returns how many were recorded.
-async fn exclude_statuses(
-    tx: &mut Tx<'_>,
-    campaign_id: i64,
-    brand_id: i64,
-    statuses: &[OrderStatus],
-    now: i64,
-) -> Result<u64, AppError> {
+async fn exclude_statuses(tx: &mut Tx<'_>, campaign_id: i64, brand_id: i64, statuses: &[OrderStatus], now: i64) -> Result<u64, AppError> {
     let Some(&first) = statuses.first() else { return Ok(0) };
     let key = Exclusion::Status { status: first }.key();
     // Parameters in order of first appearance: $1 campaign, $2 rule, then a (status,
