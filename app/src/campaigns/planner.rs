@@ -344,7 +344,7 @@ async fn plan_on(
     // and recorded in the database, without reading those orders out. SQLite does it in
     // one pass over the brand's orders (each status's explanation picked by a CASE);
     // PostgreSQL is about 5x faster with one statement per status (measured: 100,000
-    // orders, 1.4 s against 6.5-7.0 s), so it gets one statement per status.
+    // orders, 1.0-1.3 s against 6.5-7.0 s), so it gets one statement per status.
     let statuses = &campaign.rules.audience.exclude_statuses;
     let per_statement = match backend {
         Backend::Sqlite => statuses.len().max(1),
