@@ -71,13 +71,16 @@ pub const FIELD_SEP: char = '\u{1f}';
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// The SQLite database file (None on PostgreSQL), for the order writer's own
+    /// connection (`orders::store::sqlite`).
+    pub sqlite_file: Option<std::path::PathBuf>,
 }
 
 /// Page cache of a pooled SQLite connection (8 MB) and of one doing bulk work (64 MB).
 const SQLITE_CACHE_SIZE: &str = "PRAGMA cache_size = -8192";
-const SQLITE_BULK_CACHE_SIZE: &str = "PRAGMA cache_size = -65536";
+pub(crate) const SQLITE_BULK_CACHE_SIZE: &str = "PRAGMA cache_size = -65536";
 
-const SQLITE_PRAGMAS: [&str; 7] = [
+pub(crate) const SQLITE_PRAGMAS: [&str; 7] = [
     // 8 KiB pages: shallower indexes for tables of millions of orders. Takes effect when
     // the database file is created (before the first table), ignored afterwards.
     "PRAGMA page_size = 8192",
@@ -86,8 +89,9 @@ const SQLITE_PRAGMAS: [&str; 7] = [
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 10000",
     // 8 MB of page cache per connection (the default is 2 MB). A pool of eight that each
-    // filled a large cache would hold hundreds of MB; bulk work (an import, a planning
-    // pass) raises its own connection's cache for its duration (`BulkCache`).
+    // filled a large cache would hold hundreds of MB; bulk work raises its own
+    // connection's cache (a planning pass for its duration with `BulkCache`; the order
+    // writer's own connection, `orders::store::sqlite`, from the start).
     SQLITE_CACHE_SIZE,
     // Checkpoint the WAL every 16,384 pages (128 MB) rather than every 1,000: fewer,
     // larger checkpoints during imports.
@@ -144,7 +148,8 @@ impl Db {
                     .await?
             }
         };
-        let db = Db { pool, backend };
+        let sqlite_file = (backend == Backend::Sqlite).then(|| sqlite_file(url));
+        let db = Db { pool, backend, sqlite_file };
         db.migrate().await?;
         Ok(db)
     }
@@ -162,6 +167,12 @@ impl Db {
         let probe = sqlx::query("SELECT 1").execute(&self.pool);
         matches!(tokio::time::timeout(Duration::from_secs(2), probe).await, Ok(Ok(_)))
     }
+}
+
+/// The file of a `sqlite://path?options` (or `sqlite:path`) URL.
+fn sqlite_file(url: &str) -> std::path::PathBuf {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    std::path::PathBuf::from(rest.split('?').next().unwrap_or(rest))
 }
 
 /// A large SQLite page cache for one connection while it does bulk work: without it the

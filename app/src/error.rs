@@ -89,3 +89,16 @@ impl From<sqlx::Error> for AppError {
         AppError::Internal("database error".into())
     }
 }
+
+#[cfg(feature = "ssr")]
+impl From<rusqlite::Error> for AppError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(failure, _) = &e {
+            if [rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE, rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY].contains(&failure.extended_code) {
+                return AppError::Conflict("That already exists.".into());
+            }
+        }
+        tracing::error!(error = %e, "database error");
+        AppError::Internal("database error".into())
+    }
+}

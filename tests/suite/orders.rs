@@ -486,3 +486,36 @@ async fn retention_purges_old_orders_and_is_logged() {
     assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'orders.purge' AND client_id = 1").await, 1);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'client.retention'").await, 1);
 }
+
+#[tokio::test]
+async fn two_writers_storing_the_same_orders_at_once_create_each_once() {
+    let app = TestApp::spawn().await;
+    let salt = app::orders::privacy::salt(&app.db).await.unwrap();
+    let target = app::orders::store::target(&app.db, 2).await.unwrap().unwrap();
+    let placed = app::db::now_millis() - 9 * 86_400_000;
+    // Overlapping batches: orders 0-2,999 and 1,500-4,499, written at the same time, four
+    // times over, so the writers' transactions interleave.
+    let first: Vec<_> = (0..3_000).map(|i| app::demo::delivered_order("RACE", i, placed)).collect();
+    let second: Vec<_> = (1_500..4_500).map(|i| app::demo::delivered_order("RACE", i, placed)).collect();
+    let mut created = 0;
+    for _ in 0..4 {
+        let (a, b) = tokio::join!(
+            app::orders::store::upsert(&app.db, &target, &first, "race-a", &salt),
+            app::orders::store::upsert(&app.db, &target, &second, "race-b", &salt)
+        );
+        let outcomes: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+        created += outcomes.iter().filter(|o| **o == app::orders::store::Outcome::Created).count();
+    }
+    assert_eq!(created, 4_500, "each order is created once, whichever writer wins it");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM orders WHERE platform_order_id LIKE 'RACE-%'").await, 4_500);
+    assert_eq!(
+        count(&app, "SELECT COUNT(DISTINCT customer_id) FROM orders WHERE platform_order_id LIKE 'RACE-%'").await,
+        4_500,
+        "each buyer is one customer"
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM orders o WHERE o.platform_order_id LIKE 'RACE-%' AND o.customer_id IS NULL").await,
+        0,
+        "every order found its customer"
+    );
+}

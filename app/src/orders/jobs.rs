@@ -229,6 +229,40 @@ pub fn check(order: &ParsedOrder) -> Result<(), RowError> {
     Ok(())
 }
 
+/// One batch of a file: its good orders (checked, then prepared for the database once the
+/// batch is full), its rejected rows, and the last line it reached.
+#[derive(Default)]
+struct Batch {
+    checked: Vec<ParsedOrder>,
+    orders: Vec<store::Prepared>,
+    errors: Vec<RowError>,
+    last_line: u64,
+}
+
+impl Batch {
+    fn add(&mut self, item: Item) {
+        match item.and_then(|o| check(&o).map(|_| o)) {
+            Ok(order) => {
+                self.last_line = self.last_line.max(order.line);
+                self.checked.push(order);
+            }
+            Err(e) => {
+                self.last_line = self.last_line.max(e.line);
+                self.errors.push(e);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.checked.len() + self.errors.len()
+    }
+
+    fn ready(mut self) -> Batch {
+        self.orders = store::prepare(std::mem::take(&mut self.checked), now_millis());
+        self
+    }
+}
+
 /// Runs one claimed job to its end. File-level problems end it as failed with the reason;
 /// row-level ones are recorded and the good rows land.
 pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(), AppError> {
@@ -243,7 +277,10 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
     };
     let count = Arc::new(AtomicU64::new(0));
     let reader = Counting { inner: std::io::BufReader::with_capacity(256 * 1024, file), count: count.clone() };
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Vec<Item>, FileError>>(2);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Batch, FileError>>(2);
+    // The parsing thread also checks each order and prepares it for the database (the
+    // buyer's identity normalised, the line items serialised): the writing side then
+    // does nothing but write.
     let parser = tokio::task::spawn_blocking(move || {
         let import = match Import::open(reader, mapping.as_ref()) {
             Ok(import) => import,
@@ -252,15 +289,15 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
                 return;
             }
         };
-        let mut batch = Vec::with_capacity(BATCH);
+        let mut batch = Batch::default();
         for item in import {
-            batch.push(item);
-            if batch.len() == BATCH && sender.blocking_send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))).is_err() {
+            batch.add(item);
+            if batch.len() == BATCH && sender.blocking_send(Ok(std::mem::take(&mut batch).ready())).is_err() {
                 return;
             }
         }
-        if !batch.is_empty() {
-            let _ = sender.blocking_send(Ok(batch));
+        if batch.len() > 0 {
+            let _ = sender.blocking_send(Ok(batch.ready()));
         }
     });
     let source = format!("import:{}", job.id);
@@ -270,35 +307,33 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
     let mut failure = None;
     let mut batches = 0u64;
     let mut conn = db.pool.acquire().await?;
-    let cache = crate::db::BulkCache::begin(&mut conn, db.backend).await?;
+    let mut writer = store::Writer::open_bulk(db).await?;
+    // Rejected rows wait for the writer's commit: while its transaction is open, nobody
+    // else can write.
+    let mut rejects: Vec<RowError> = Vec::new();
     let stored: Result<(), AppError> = async {
         while let Some(batch) = receiver.recv().await {
-            let batch = match batch {
+            let Batch { orders, errors, last_line: line, .. } = match batch {
                 Ok(batch) => batch,
                 Err(e) => {
                     failure = Some(e.to_string());
                     break;
                 }
             };
-            let mut orders = Vec::with_capacity(batch.len());
-            let mut errors = Vec::new();
-            for item in batch {
-                match item.and_then(|o| check(&o).map(|_| o)) {
-                    Ok(order) => {
-                        last_line = last_line.max(order.line);
-                        orders.push(order);
-                    }
-                    Err(e) => {
-                        last_line = last_line.max(e.line);
-                        errors.push(e);
-                    }
-                }
-            }
-            let outcomes = store::upsert_on(&mut conn, db.backend, &target, &orders, &source, salt).await?;
+            last_line = last_line.max(line);
+            let outcomes = writer.upsert(&target, orders, &source, salt).await?;
             tally.add(&outcomes);
             rejected += errors.len() as i64;
-            add_rejects(&mut conn, db.backend, job.id, &errors).await?;
-            progress(&mut conn, job.id, count.load(Ordering::Relaxed) as i64, last_line as i64, &tally, rejected).await?;
+            rejects.extend(errors);
+            // Never hold the write lock while waiting for the file: commit when the
+            // next batch is not parsed yet.
+            if receiver.is_empty() {
+                writer.finish().await?;
+            }
+            if writer.committed() {
+                add_rejects(&mut conn, db.backend, job.id, &std::mem::take(&mut rejects)).await?;
+                progress(&mut conn, job.id, count.load(Ordering::Relaxed) as i64, last_line as i64, &tally, rejected).await?;
+            }
             batches += 1;
             // PostgreSQL plans by its statistics, and autovacuum may be off or behind: refresh
             // them as a large import grows the tables (after batches 1, 4, 16, 64…).
@@ -306,12 +341,12 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
                 sqlx::query("ANALYZE orders, customers, consents").execute(&mut *conn).await?;
             }
         }
-        Ok(())
+        writer.finish().await
     }
     .await;
-    cache.end(&mut conn).await?;
     stored?;
     let _ = parser.await;
+    add_rejects(&mut conn, db.backend, job.id, &rejects).await?;
     progress(&mut conn, job.id, count.load(Ordering::Relaxed) as i64, last_line as i64, &tally, rejected).await?;
     match failure {
         Some(reason) => finish(db, job.id, "failed", &reason).await,
