@@ -18,6 +18,11 @@ use std::sync::Arc;
 
 /// Orders per upsert transaction.
 pub const BATCH: usize = 10_000;
+/// How long an import's writer may hold its open transaction (and so the database's write
+/// lock) while waiting for the next batch of the file. Parsing a batch of 10,000 rows takes
+/// about as long as writing it (two cores), so a shorter wait (100 ms was tried) fires
+/// often and turns the import back into one commit per batch.
+const WAIT_OPEN: std::time::Duration = std::time::Duration::from_millis(500);
 /// A running job whose heartbeat is older than this is taken over.
 const STALE_MS: i64 = 120_000;
 
@@ -167,6 +172,22 @@ async fn add_rejects(conn: &mut sqlx::AnyConnection, backend: crate::db::Backend
     Ok(())
 }
 
+/// Records what the writer has committed: the rejected rows waiting for it, and progress.
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    conn: &mut sqlx::AnyConnection,
+    backend: crate::db::Backend,
+    id: i64,
+    rejects: &mut Vec<RowError>,
+    bytes: i64,
+    last_line: u64,
+    tally: &Tally,
+    rejected: i64,
+) -> Result<(), AppError> {
+    add_rejects(conn, backend, id, &std::mem::take(rejects)).await?;
+    progress(conn, id, bytes, last_line as i64, tally, rejected).await
+}
+
 /// Rejected rows of a job, by line (a page of them, or all with `limit` None).
 pub async fn rejects(db: &Db, id: i64, limit: Option<i64>, offset: i64) -> Result<Vec<RowError>, AppError> {
     let rows = sqlx::query("SELECT line, field, reason FROM import_rejects WHERE job_id = $1 ORDER BY line, id LIMIT $2 OFFSET $3")
@@ -312,7 +333,19 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
     // else can write.
     let mut rejects: Vec<RowError> = Vec::new();
     let stored: Result<(), AppError> = async {
-        while let Some(batch) = receiver.recv().await {
+        loop {
+            // Never hold the write lock long while waiting for the file: when the next
+            // batch is not parsed in time, commit what is open first.
+            let next = match tokio::time::timeout(WAIT_OPEN, receiver.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    writer.finish().await?;
+                    let bytes = count.load(Ordering::Relaxed) as i64;
+                    record(&mut conn, db.backend, job.id, &mut rejects, bytes, last_line, &tally, rejected).await?;
+                    receiver.recv().await
+                }
+            };
+            let Some(batch) = next else { break };
             let Batch { orders, errors, last_line: line, .. } = match batch {
                 Ok(batch) => batch,
                 Err(e) => {
@@ -325,14 +358,9 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
             tally.add(&outcomes);
             rejected += errors.len() as i64;
             rejects.extend(errors);
-            // Never hold the write lock while waiting for the file: commit when the
-            // next batch is not parsed yet.
-            if receiver.is_empty() {
-                writer.finish().await?;
-            }
             if writer.committed() {
-                add_rejects(&mut conn, db.backend, job.id, &std::mem::take(&mut rejects)).await?;
-                progress(&mut conn, job.id, count.load(Ordering::Relaxed) as i64, last_line as i64, &tally, rejected).await?;
+                let bytes = count.load(Ordering::Relaxed) as i64;
+                record(&mut conn, db.backend, job.id, &mut rejects, bytes, last_line, &tally, rejected).await?;
             }
             batches += 1;
             // PostgreSQL plans by its statistics, and autovacuum may be off or behind: refresh
