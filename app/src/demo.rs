@@ -271,9 +271,9 @@ async fn seed_orders(db: &Db) -> Result<(), AppError> {
                 ..one
             });
         }
-        store::upsert(db, &target, &orders, "demo", &salt).await?;
-        let unsubscribed = orders.iter().map(|o| o.buyer_email.as_str()).find(|e| !e.is_empty());
-        if let Some(address) = unsubscribed {
+        let unsubscribed = orders.iter().map(|o| o.buyer_email.clone()).find(|e| !e.is_empty());
+        store::upsert(db, &target, orders, "demo", &salt).await?;
+        if let Some(address) = unsubscribed.as_deref() {
             let scope = privacy::Scope { client_id: Some(target.client_id), brand_id: Some(target.brand_id) };
             privacy::suppress(db, &salt, scope, address, crate::orders::model::Reason::Unsubscribed, "demo", "demo").await?;
         }
@@ -422,7 +422,7 @@ pub async fn seed_history(db: &Db, mailer: &crate::delivery::mailer::Mailer, pub
     let now = crate::db::now_millis();
     let placed = now - 50 * DAY;
     let history: Vec<_> = (0..orders).map(|i| delivered_order("H", i, placed)).collect();
-    crate::orders::store::upsert(db, &target, &history, "demo", &salt).await?;
+    crate::orders::store::upsert(db, &target, history, "demo", &salt).await?;
     let variants = vec![
         Variant { weight: 50, subject: String::new(), delay_hours: 0 },
         Variant { weight: 50, subject: "Wie gefällt Ihnen {{ product.name }}?".into(), delay_hours: 0 },

@@ -481,7 +481,7 @@ pub async fn ingest_orders(State(state): State<AppState>, headers: HeaderMap, bo
         Ok(s) => s,
         Err(_) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, "Try again."),
     };
-    let outcomes = match store::upsert(db, &target, &good, "api", &salt).await {
+    let outcomes = match store::upsert(db, &target, good, "api", &salt).await {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(error = %e, "ingest failed");

@@ -93,6 +93,16 @@ async fn screenshot(browser: &Browser, name: &str) {
     std::fs::write(artifact(name), png).expect("writing the screenshot");
 }
 
+/// Opens `url`. Chromium on a busy two-core machine sometimes gives up waiting for its
+/// renderer ("Timed out receiving message from renderer"): the page is asked for once more
+/// before the test fails.
+async fn open(browser: &Browser, url: &str) {
+    if let Err(first) = browser.goto(url).await {
+        eprintln!("opening {url} failed ({first}); trying once more");
+        browser.goto(url).await.unwrap_or_else(|e| panic!("opening {url}: {e} (the first try: {first})"));
+    }
+}
+
 /// Waits until the WASM has hydrated the page (the app marks `<body data-hydrated>`).
 async fn hydrated(browser: &Browser) {
     let waited = browser.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("body[data-hydrated]")).await;
@@ -147,7 +157,7 @@ async fn fill(browser: &Browser, css: &str, value: &str) {
 }
 
 async fn sign_in(browser: &Browser, app: &TestApp, email: &str) {
-    browser.goto(&app.url("/sign-in")).await.expect("open sign-in");
+    open(&browser, &app.url("/sign-in")).await;
     hydrated(browser).await;
     let (email, password) = login(email);
     fill(browser, "#field-email", email).await;
@@ -249,7 +259,7 @@ async fn manager_creates_a_brand_and_a_viewer_sees_only_their_client() {
     assert!(browser.find(Locator::LinkText("Add brand")).await.is_err(), "viewers cannot add brands");
     screenshot(&browser, "viewer-client-page.png").await;
     // Typing another client's address shows a refusal, not the client.
-    browser.goto(&app.url("/clients/3")).await.unwrap();
+    open(&browser, &app.url("/clients/3")).await;
     wait_for_text(&browser, "main", "not assigned to you").await;
     let page = browser.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
     assert!(!page.contains("Maison Verte"), "{page}");
@@ -312,7 +322,7 @@ async fn every_page_comes_alive_when_opened_directly() {
             .replace("{template}", "1")
             .replace("{version}", "1")
             .replace("{campaign}", "1");
-        browser.goto(&app.url(&path)).await.unwrap();
+        open(&browser, &app.url(&path)).await;
         let waited = browser.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("body[data-hydrated]")).await;
         assert!(waited.is_ok(), "{path} did not hydrate when opened directly");
     }
@@ -336,7 +346,7 @@ async fn a_manager_uploads_an_export_previews_it_and_watches_the_import_finish()
     let file = std::env::temp_dir().join(format!("starling-browser-export-{}.csv", std::process::id()));
     std::fs::write(&file, export).unwrap();
 
-    browser.goto(&app.url("/clients/1")).await.unwrap();
+    open(&browser, &app.url("/clients/1")).await;
     hydrated(&browser).await;
     click_link(&browser, "Imports").await;
     wait_for_path(&browser, "/clients/1/imports").await;
@@ -370,7 +380,7 @@ async fn a_manager_uploads_an_export_previews_it_and_watches_the_import_finish()
     screenshot(&browser, "import-done.png").await;
 
     // The orders are there, filtered by the store.
-    browser.goto(&app.url("/clients/1/orders?store=2&q=buyer1199")).await.unwrap();
+    open(&browser, &app.url("/clients/1/orders?store=2&q=buyer1199")).await;
     hydrated(&browser).await;
     wait_for_text(&browser, "table.orders", "#B1199").await;
     let _ = std::fs::remove_file(&file);
@@ -483,7 +493,7 @@ async fn a_manager_builds_previews_and_launches_a_campaign() {
 
     sign_in(&browser, &app, MANAGER).await;
     // The brand's sending set-up: a DKIM key and the records to publish.
-    browser.goto(&app.url(&format!("/clients/1/brands/{brand_id}/sending"))).await.unwrap();
+    open(&browser, &app.url(&format!("/clients/1/brands/{brand_id}/sending"))).await;
     hydrated(&browser).await;
     wait_for_text(&browser, "main", "goes out unsigned").await;
     button(&browser, "Generate Ed25519 key").await.click().await.unwrap();
@@ -497,7 +507,7 @@ async fn a_manager_builds_previews_and_launches_a_campaign() {
     wait_for_text(&browser, "#dns-check", "One valid SPF record.").await;
     wait_for_text(&browser, "#dns-check", "No DKIM record at").await;
     screenshot(&browser, "brand-sending.png").await;
-    browser.goto(&app.url("/clients/1")).await.unwrap();
+    open(&browser, &app.url("/clients/1")).await;
     hydrated(&browser).await;
     click_link(&browser, "Campaigns").await;
     wait_for_path(&browser, "/clients/1/campaigns").await;
@@ -577,7 +587,7 @@ async fn a_client_viewer_reads_the_report_changes_the_range_and_downloads_the_cs
     let driver = Driver::start().await;
     let browser = driver.browser(1280, 1000, false).await;
     sign_in(&browser, &app, VIEWER).await;
-    browser.goto(&app.url("/clients/1")).await.unwrap();
+    open(&browser, &app.url("/clients/1")).await;
     hydrated(&browser).await;
     wait_for_text(&browser, "main h1", "Nordlicht").await;
     click_link(&browser, "Reports").await;
@@ -631,7 +641,7 @@ async fn a_client_viewer_reads_the_report_changes_the_range_and_downloads_the_cs
     // At phone width the report still reads (no horizontal overflow of the page).
     // (The same browser profile: the viewer is still signed in.)
     let phone = driver.browser(390, 844, true).await;
-    phone.goto(&app.url("/clients/1/reports")).await.unwrap();
+    open(&phone, &app.url("/clients/1/reports")).await;
     wait_for_path(&phone, "/clients/1/reports").await;
     hydrated(&phone).await;
     let overflow = phone.execute("return document.documentElement.scrollWidth - window.innerWidth;", vec![]).await.unwrap();

@@ -500,8 +500,8 @@ async fn two_writers_storing_the_same_orders_at_once_create_each_once() {
     let mut created = 0;
     for _ in 0..4 {
         let (a, b) = tokio::join!(
-            app::orders::store::upsert(&app.db, &target, &first, "race-a", &salt),
-            app::orders::store::upsert(&app.db, &target, &second, "race-b", &salt)
+            app::orders::store::upsert(&app.db, &target, first.clone(), "race-a", &salt),
+            app::orders::store::upsert(&app.db, &target, second.clone(), "race-b", &salt)
         );
         let outcomes: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
         created += outcomes.iter().filter(|o| **o == app::orders::store::Outcome::Created).count();

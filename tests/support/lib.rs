@@ -356,7 +356,7 @@ pub async fn delivered_orders(app: &TestApp, brand_id: i64, from: u64, n: u64) {
     let target = app::orders::store::target(&app.db, store_id).await.unwrap().unwrap();
     let placed = app::db::now_millis() - 9 * 86_400_000;
     let orders: Vec<_> = (from..from + n).map(|i| app::demo::delivered_order("T", i, placed)).collect();
-    app::orders::store::upsert(&app.db, &target, &orders, "test", &salt).await.unwrap();
+    app::orders::store::upsert(&app.db, &target, orders, "test", &salt).await.unwrap();
 }
 
 /// (template, client, brand) of the first demo template with an approved version (the

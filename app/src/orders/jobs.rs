@@ -130,24 +130,6 @@ pub async fn claim(db: &Db) -> Result<Option<Job>, AppError> {
     }
 }
 
-async fn progress(conn: &mut sqlx::AnyConnection, id: i64, bytes: i64, rows: i64, tally: &Tally, rejected: i64) -> Result<(), AppError> {
-    sqlx::query(
-        "UPDATE import_jobs SET bytes_read = $1, rows_read = $2, orders_new = $3, orders_updated = $4, \
-           orders_unchanged = $5, rows_rejected = $6, heartbeat_at = $7 WHERE id = $8",
-    )
-    .bind(bytes)
-    .bind(rows)
-    .bind(tally.created)
-    .bind(tally.updated)
-    .bind(tally.unchanged)
-    .bind(rejected)
-    .bind(now_millis())
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
 async fn finish(db: &Db, id: i64, state: &str, message: &str) -> Result<(), AppError> {
     sqlx::query("UPDATE import_jobs SET state = $1, message = $2, finished_at = $3 WHERE id = $4")
         .bind(state)
@@ -172,20 +154,43 @@ async fn add_rejects(conn: &mut sqlx::AnyConnection, backend: crate::db::Backend
     Ok(())
 }
 
-/// Records what the writer has committed: the rejected rows waiting for it, and progress.
-#[allow(clippy::too_many_arguments)]
-async fn record(
-    conn: &mut sqlx::AnyConnection,
-    backend: crate::db::Backend,
-    id: i64,
-    rejects: &mut Vec<RowError>,
-    bytes: i64,
-    last_line: u64,
-    tally: &Tally,
+/// What an import has stored so far, and the rejected rows not yet recorded: they wait
+/// for the writer's commit, since nobody else can write while its transaction is open.
+#[derive(Default)]
+struct Progress {
+    tally: Tally,
     rejected: i64,
-) -> Result<(), AppError> {
-    add_rejects(conn, backend, id, &std::mem::take(rejects)).await?;
-    progress(conn, id, bytes, last_line as i64, tally, rejected).await
+    last_line: u64,
+    waiting: Vec<RowError>,
+}
+
+impl Progress {
+    fn add(&mut self, outcomes: &[store::Outcome], errors: Vec<RowError>, last_line: u64) {
+        self.tally.add(outcomes);
+        self.rejected += errors.len() as i64;
+        self.waiting.extend(errors);
+        self.last_line = self.last_line.max(last_line);
+    }
+
+    /// Records what the writer has committed: the rejected rows waiting, and the counts.
+    async fn record(&mut self, conn: &mut sqlx::AnyConnection, backend: crate::db::Backend, id: i64, bytes: i64) -> Result<(), AppError> {
+        add_rejects(conn, backend, id, &std::mem::take(&mut self.waiting)).await?;
+        sqlx::query(
+            "UPDATE import_jobs SET bytes_read = $1, rows_read = $2, orders_new = $3, orders_updated = $4, \
+               orders_unchanged = $5, rows_rejected = $6, heartbeat_at = $7 WHERE id = $8",
+        )
+        .bind(bytes)
+        .bind(self.last_line as i64)
+        .bind(self.tally.created)
+        .bind(self.tally.updated)
+        .bind(self.tally.unchanged)
+        .bind(self.rejected)
+        .bind(now_millis())
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
 }
 
 /// Rejected rows of a job, by line (a page of them, or all with `limit` None).
@@ -250,17 +255,24 @@ pub fn check(order: &ParsedOrder) -> Result<(), RowError> {
     Ok(())
 }
 
-/// One batch of a file: its good orders (checked, then prepared for the database once the
-/// batch is full), its rejected rows, and the last line it reached.
-#[derive(Default)]
+/// One batch of a file as the writer gets it: its good orders prepared for the database,
+/// its rejected rows, and the last line it reached.
 struct Batch {
-    checked: Vec<ParsedOrder>,
     orders: Vec<store::Prepared>,
     errors: Vec<RowError>,
     last_line: u64,
 }
 
-impl Batch {
+/// The parsing thread's batch being filled: orders are checked as they are read and
+/// prepared for the database once the batch is full.
+#[derive(Default)]
+struct Filling {
+    checked: Vec<ParsedOrder>,
+    errors: Vec<RowError>,
+    last_line: u64,
+}
+
+impl Filling {
     fn add(&mut self, item: Item) {
         match item.and_then(|o| check(&o).map(|_| o)) {
             Ok(order) => {
@@ -278,9 +290,9 @@ impl Batch {
         self.checked.len() + self.errors.len()
     }
 
-    fn ready(mut self) -> Batch {
-        self.orders = store::prepare(std::mem::take(&mut self.checked), now_millis());
-        self
+    fn take(&mut self) -> Batch {
+        let Filling { checked, errors, last_line } = std::mem::take(self);
+        Batch { orders: store::prepare(checked, now_millis()), errors, last_line }
     }
 }
 
@@ -310,28 +322,23 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
                 return;
             }
         };
-        let mut batch = Batch::default();
+        let mut filling = Filling::default();
         for item in import {
-            batch.add(item);
-            if batch.len() == BATCH && sender.blocking_send(Ok(std::mem::take(&mut batch).ready())).is_err() {
+            filling.add(item);
+            if filling.len() == BATCH && sender.blocking_send(Ok(filling.take())).is_err() {
                 return;
             }
         }
-        if batch.len() > 0 {
-            let _ = sender.blocking_send(Ok(batch.ready()));
+        if filling.len() > 0 {
+            let _ = sender.blocking_send(Ok(filling.take()));
         }
     });
     let source = format!("import:{}", job.id);
-    let mut tally = Tally::default();
-    let mut rejected = 0i64;
-    let mut last_line = 0u64;
+    let mut done = Progress::default();
     let mut failure = None;
     let mut batches = 0u64;
     let mut conn = db.pool.acquire().await?;
     let mut writer = store::Writer::open_bulk(db).await?;
-    // Rejected rows wait for the writer's commit: while its transaction is open, nobody
-    // else can write.
-    let mut rejects: Vec<RowError> = Vec::new();
     let stored: Result<(), AppError> = async {
         loop {
             // Never hold the write lock long while waiting for the file: when the next
@@ -340,27 +347,22 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
                 Ok(next) => next,
                 Err(_) => {
                     writer.finish().await?;
-                    let bytes = count.load(Ordering::Relaxed) as i64;
-                    record(&mut conn, db.backend, job.id, &mut rejects, bytes, last_line, &tally, rejected).await?;
+                    done.record(&mut conn, db.backend, job.id, count.load(Ordering::Relaxed) as i64).await?;
                     receiver.recv().await
                 }
             };
             let Some(batch) = next else { break };
-            let Batch { orders, errors, last_line: line, .. } = match batch {
+            let Batch { orders, errors, last_line } = match batch {
                 Ok(batch) => batch,
                 Err(e) => {
                     failure = Some(e.to_string());
                     break;
                 }
             };
-            last_line = last_line.max(line);
             let outcomes = writer.upsert(&target, orders, &source, salt).await?;
-            tally.add(&outcomes);
-            rejected += errors.len() as i64;
-            rejects.extend(errors);
+            done.add(&outcomes, errors, last_line);
             if writer.committed() {
-                let bytes = count.load(Ordering::Relaxed) as i64;
-                record(&mut conn, db.backend, job.id, &mut rejects, bytes, last_line, &tally, rejected).await?;
+                done.record(&mut conn, db.backend, job.id, count.load(Ordering::Relaxed) as i64).await?;
             }
             batches += 1;
             // PostgreSQL plans by its statistics, and autovacuum may be off or behind: refresh
@@ -374,12 +376,11 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
     .await;
     stored?;
     let _ = parser.await;
-    add_rejects(&mut conn, db.backend, job.id, &rejects).await?;
-    progress(&mut conn, job.id, count.load(Ordering::Relaxed) as i64, last_line as i64, &tally, rejected).await?;
+    done.record(&mut conn, db.backend, job.id, count.load(Ordering::Relaxed) as i64).await?;
     match failure {
         Some(reason) => finish(db, job.id, "failed", &reason).await,
         None => {
-            let summary = summary(&tally, rejected);
+            let summary = summary(&done.tally, done.rejected);
             finish(db, job.id, "done", &summary).await?;
             let _ = std::fs::remove_file(&path);
             Ok(())

@@ -328,11 +328,11 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
             )
         });
         if batch.len() == 10_000 {
-            store::upsert(&db, &target, &std::mem::take(&mut batch), "bench", &salt).await.map_err(e)?;
+            store::upsert(&db, &target, std::mem::take(&mut batch), "bench", &salt).await.map_err(e)?;
         }
     }
     if !batch.is_empty() {
-        store::upsert(&db, &target, &batch, "bench", &salt).await.map_err(e)?;
+        store::upsert(&db, &target, batch, "bench", &salt).await.map_err(e)?;
     }
     println!("stored {orders} orders of {customers} buyers in {:.1} s", started.elapsed().as_secs_f64());
     // History: every fifth order already had a care message ten days ago (it counts for the
@@ -395,7 +395,7 @@ async fn deliver(kind: &str, messages: u64, smtp_url: &str, dkim: &str) -> anyho
     for i in 0..messages {
         batch.push(app::demo::delivered_order("D", i, placed));
         if batch.len() == 10_000 || i + 1 == messages {
-            store::upsert(&db, &target, &std::mem::take(&mut batch), "bench", &salt).await.map_err(e)?;
+            store::upsert(&db, &target, std::mem::take(&mut batch), "bench", &salt).await.map_err(e)?;
         }
     }
     let rules = CampaignRules { fallback_locales: vec!["de".into()], ..CampaignRules::new(Trigger::Batch) };

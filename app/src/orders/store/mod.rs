@@ -260,9 +260,9 @@ fn sort_out(prepared: &[Prepared], known: &HashMap<String, (i64, OrderStatus)>) 
 
 /// Stores a batch of orders (all valid: the caller has checked them) for `target`, and
 /// says for each whether it was created, moved forward, or already known.
-pub async fn upsert(db: &Db, target: &Target, batch: &[ParsedOrder], source: &str, salt: &Salt) -> Result<Vec<Outcome>, AppError> {
+pub async fn upsert(db: &Db, target: &Target, batch: Vec<ParsedOrder>, source: &str, salt: &Salt) -> Result<Vec<Outcome>, AppError> {
     let mut writer = Writer::open(db).await?;
-    writer.upsert(target, prepare(batch.to_vec(), crate::db::now_millis()), source, salt).await
+    writer.upsert(target, prepare(batch, crate::db::now_millis()), source, salt).await
 }
 
 /// Stores batch after batch on one connection: only one SQLite page cache fills, and it
