@@ -85,9 +85,16 @@ impl From<sqlx::Error> for AppError {
                 return AppError::Conflict("That already exists.".into());
             }
         }
-        tracing::error!(error = %e, "database error");
-        AppError::Internal("database error".into())
+        database_error(&e)
     }
+}
+
+/// What any other database failure becomes: logged here, and only "database error" for
+/// the caller (a statement's text or values never reach a page).
+#[cfg(feature = "ssr")]
+fn database_error(e: &dyn std::fmt::Display) -> AppError {
+    tracing::error!(error = %e, "database error");
+    AppError::Internal("database error".into())
 }
 
 #[cfg(feature = "ssr")]
@@ -98,7 +105,6 @@ impl From<rusqlite::Error> for AppError {
                 return AppError::Conflict("That already exists.".into());
             }
         }
-        tracing::error!(error = %e, "database error");
-        AppError::Internal("database error".into())
+        database_error(&e)
     }
 }

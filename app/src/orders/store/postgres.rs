@@ -28,11 +28,6 @@ fn customer_join(key: Option<&BuyerKey>) -> &'static str {
     }
 }
 
-/// A list of rows or values as one JSON text parameter.
-fn json_text(value: Value) -> String {
-    value.to_string()
-}
-
 pub(super) async fn upsert(
     conn: &mut sqlx::AnyConnection,
     target: &Target,
@@ -57,7 +52,7 @@ pub(super) async fn upsert(
          WHERE store_id = $1 AND platform_order_id IN (SELECT json_array_elements_text($2::json))",
     )
     .bind(target.store_id)
-    .bind(json_text(json!(ids)))
+    .bind(json!(ids).to_string())
     .fetch_all(&mut *tx)
     .await?;
     for row in rows {
@@ -110,7 +105,7 @@ pub(super) async fn upsert(
             .bind(target.store_id)
             .bind(source)
             .bind(now)
-            .bind(json_text(Value::Array(rows)))
+            .bind(Value::Array(rows).to_string())
             .execute(&mut *tx)
             .await?
             .rows_affected() as usize;
@@ -176,7 +171,7 @@ async fn move_forward(
          INSERT INTO order_status_history (order_id, from_status, to_status, reached_at, recorded_at, source) \
          SELECT id, from_status, to_status, reached_at, $2, $3 FROM moved RETURNING order_id",
     )
-    .bind(json_text(Value::Array(rows)))
+    .bind(Value::Array(rows).to_string())
     .bind(now)
     .bind(source)
     .fetch_all(&mut **tx)
@@ -210,7 +205,7 @@ async fn not_ours(
     .bind(store_id)
     .bind(source)
     .bind(now)
-    .bind(json_text(json!(ids)))
+    .bind(json!(ids).to_string())
     .fetch_all(&mut **tx)
     .await?
     .into_iter()
@@ -236,7 +231,7 @@ async fn erased_among(tx: &mut Tx<'_>, brand_id: i64, prepared: &[Prepared], sal
          AND value_hash IN (SELECT json_array_elements_text($2::json))",
     )
     .bind(brand_id)
-    .bind(json_text(json!(prints)))
+    .bind(json!(prints).to_string())
     .fetch_all(&mut **tx)
     .await?;
     Ok(rows.into_iter().map(|r| r.get::<String, _>(0)).collect())
@@ -269,7 +264,7 @@ async fn insert_customers(tx: &mut Tx<'_>, target: &Target, prepared: &[Prepared
     .bind(target.client_id)
     .bind(target.brand_id)
     .bind(now)
-    .bind(json_text(Value::Array(rows)))
+    .bind(Value::Array(rows).to_string())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -293,7 +288,7 @@ async fn record_consents(tx: &mut Tx<'_>, target: &Target, prepared: &[Prepared]
             .bind(target.brand_id)
             .bind(label.as_str())
             .bind(now)
-            .bind(json_text(Value::Array(rows)))
+            .bind(Value::Array(rows).to_string())
             .execute(&mut **tx)
             .await?;
     }
