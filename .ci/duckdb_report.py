@@ -1,5 +1,5 @@
 """The client report's aggregations in DuckDB, over the same Parquet file of raw events the
-polars benchmark reads (`starling-bench report`), for the ratio in the README. Same plan:
+polars benchmark reads (`starling-bench report`), for the ratio in docs/PERFORMANCE.md. Same plan:
 one row per message (its dimensions, whether each kind happened, its reviews and stars),
 summed per brand, store, campaign, variant, locale and day (the cube), then every grouping
 (brand, store, campaign, (campaign, variant), locale, day, total) summed from the cube.

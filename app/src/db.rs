@@ -98,8 +98,56 @@ pub(crate) const SQLITE_PRAGMAS: [&str; 7] = [
     "PRAGMA wal_autocheckpoint = 16384",
 ];
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+/// The migrations, compiled into the binary as `(version, name, SQL)`, named and versioned
+/// from their file names (`0001_foundation.sql`) exactly as sqlx's own `migrate!` does, so
+/// the checksums recorded in existing databases match. Not `migrate!` itself: it needs
+/// sqlx's `macros` feature, which compiles both database drivers and SQLite's C source a
+/// second time into a procedural macro (about two minutes of every cold build). The test
+/// `the_embedded_migrations_are_the_folders` keeps these lists equal to the folders.
+macro_rules! migrations {
+    ($dir:literal: $($version:literal $name:literal),* $(,)?) => {
+        &[$(($version, $name, include_str!(concat!("../../migrations/", $dir, "/", stringify!($version), "_", $name, ".sql")))),*]
+    };
+}
+
+type EmbeddedMigrations = &'static [(i64, &'static str, &'static str)];
+
+// `stringify!` of `0001` keeps the leading zeros of the file name.
+static SQLITE_MIGRATIONS: EmbeddedMigrations = migrations!("sqlite":
+    0001 "foundation", 0002 "orders", 0003 "templates", 0004 "campaigns", 0005 "canary_events",
+    0006 "delivery", 0007 "decisions_clustered", 0008 "reports", 0009 "drop_redundant_index",
+);
+static POSTGRES_MIGRATIONS: EmbeddedMigrations = migrations!("postgres":
+    0001 "foundation", 0002 "orders", 0003 "templates", 0004 "campaigns", 0005 "canary_events",
+    0006 "delivery", 0007 "decisions_clustered", 0008 "reports", 0009 "drop_redundant_index",
+);
+
+/// The embedded migrations as sqlx's migrator reads a folder of them.
+#[derive(Debug)]
+struct Embedded(EmbeddedMigrations);
+
+impl<'s> sqlx::migrate::MigrationSource<'s> for Embedded {
+    fn resolve(
+        self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<sqlx::migrate::Migration>, sqlx::error::BoxDynError>> + Send + 's>>
+    {
+        Box::pin(async move { Ok(embedded_migrations(self.0)) })
+    }
+}
+
+fn embedded_migrations(list: EmbeddedMigrations) -> Vec<sqlx::migrate::Migration> {
+    list.iter()
+        .map(|(version, name, sql)| {
+            sqlx::migrate::Migration::new(
+                *version,
+                name.replace('_', " ").into(),
+                sqlx::migrate::MigrationType::Simple,
+                (*sql).into(),
+                sql.starts_with("-- no-transaction"),
+            )
+        })
+        .collect()
+}
 
 impl Db {
     /// Opens the pool named by `url` (`sqlite://…` or `postgres://…`) and runs migrations.
@@ -155,10 +203,11 @@ impl Db {
     }
 
     async fn migrate(&self) -> Result<(), sqlx::Error> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        let list = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
         };
+        let migrator = sqlx::migrate::Migrator::new(Embedded(list)).await?;
         migrator.run(&self.pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))
     }
 
@@ -207,4 +256,24 @@ pub fn touched_nothing(result: &AnyQueryResult) -> bool {
 /// Milliseconds since the epoch, the one time representation in the database.
 pub fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod migration_tests {
+    use super::*;
+
+    /// The embedded lists hold every file of the migration folders, and give sqlx exactly
+    /// what its own reading of those folders gives (versions, names, checksums).
+    #[tokio::test]
+    async fn the_embedded_migrations_are_the_folders() {
+        for (dir, list) in [("sqlite", SQLITE_MIGRATIONS), ("postgres", POSTGRES_MIGRATIONS)] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(dir);
+            let from_folder = sqlx::migrate::Migrator::new(path.as_path()).await.expect("the migration folder");
+            let embedded = embedded_migrations(list);
+            let key = |m: &sqlx::migrate::Migration| (m.version, m.description.to_string(), m.checksum.to_vec(), m.no_tx);
+            let want: Vec<_> = from_folder.iter().map(key).collect();
+            let have: Vec<_> = embedded.iter().map(key).collect();
+            assert_eq!(have, want, "app/src/db.rs lists the {dir} migrations differently from migrations/{dir}/");
+        }
+    }
 }

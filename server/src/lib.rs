@@ -88,6 +88,7 @@ pub fn router(
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024));
     let pages = Router::new()
         .route("/healthz", get(routes::healthz))
+        .route("/favicon.ico", get(routes::favicon))
         .route("/t/o/{client}/{token}", get(tracking::open))
         .route("/t/c/{client}/{token}", get(tracking::click))
         .route("/t/u/{client}/{token}", get(tracking::unsubscribe_page).post(tracking::unsubscribe))

@@ -39,6 +39,7 @@ pub enum RouteAccess {
 /// the router's, so a page added without a line here fails the suite.
 pub const HTTP_ROUTES: &[(&str, RouteAccess)] = &[
     ("/healthz", RouteAccess::Public),
+    ("/favicon.ico", RouteAccess::Public),
     ("/sign-in", RouteAccess::Public),
     ("/", RouteAccess::SignedIn),
     ("/clients", RouteAccess::SignedIn),
@@ -88,6 +89,13 @@ pub async fn healthz(State(state): State<crate::AppState>) -> Response {
     }
 }
 
+/// `GET /favicon.ico`, which browsers and tools ask for by default: the console's icon
+/// (pages name the same SVG as `/favicon.svg`).
+pub async fn favicon() -> Response {
+    const ICON: &str = include_str!("../../style/favicon.svg");
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")], ICON).into_response()
+}
+
 /// Paths that are not cookie-authenticated and so need no CSRF proof: machine APIs with
 /// their own keys, tracking links and webhooks.
 fn csrf_exempt(path: &str) -> bool {
@@ -134,7 +142,8 @@ pub async fn page_guard(State(state): State<crate::AppState>, request: Request, 
         && !path.starts_with("/t/")
         && !path.starts_with("/webhooks/")
         && path != "/healthz"
-        && path != "/favicon.ico";
+        && path != "/favicon.ico"
+        && path != "/favicon.svg";
     if !is_page {
         return next.run(request).await;
     }
@@ -164,7 +173,14 @@ pub async fn explain_limits(State(state): State<crate::AppState>, response: Resp
 /// they carry (400 for a malformed request), so only real server faults are 500s.
 pub async fn rpc_status(request: Request, next: Next) -> Response {
     let is_rpc = request.uri().path().starts_with("/rpc/");
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    // A browser's own form post (no WASM yet, or JavaScript off) is answered with the page
+    // to go back to, its error (if any) in the address: whatever the outcome, that must be
+    // a redirect the browser follows with a GET, or it would show the error's JSON.
+    if is_rpc && response.headers().contains_key(header::LOCATION) {
+        *response.status_mut() = StatusCode::SEE_OTHER;
+        return response;
+    }
     if !is_rpc || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
         return response;
     }

@@ -47,7 +47,14 @@ impl Driver {
     /// A desktop window of `width` x `height`, or with `phone`, Chromium's mobile
     /// emulation at that size (headless windows are never narrower than 500 px).
     async fn browser(&self, width: u32, height: u32, phone: bool) -> Browser {
+        self.browser_with(width, height, phone, true).await
+    }
+
+    /// The same, with JavaScript on or off. The console's messages are kept for
+    /// [`console_errors`].
+    async fn browser_with(&self, width: u32, height: u32, phone: bool, javascript: bool) -> Browser {
         let mut caps = serde_json::Map::new();
+        caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
         let mut options = json!({
             "binary": std::env::var("STARLING_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
             "args": [
@@ -58,6 +65,9 @@ impl Driver {
                 format!("--user-data-dir={}", self.profile.display()),
             ]
         });
+        if !javascript {
+            options["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
+        }
         if phone {
             options["mobileEmulation"] = json!({ "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2 } });
         }
@@ -80,6 +90,35 @@ impl Drop for Driver {
         let _ = Command::new("pkill").arg("-f").arg(pattern).status();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
+}
+
+/// Chromium's `/se/log` command: the console messages since the last call.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({ "type": "browser" }).to_string()))
+    }
+}
+
+/// The console errors (level SEVERE: exceptions, failed loads, panics) logged since the
+/// last call.
+async fn console_errors(browser: &Browser) -> Vec<String> {
+    let entries = browser.issue_cmd(BrowserLog).await.expect("the browser's console log");
+    entries
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter(|e| e["level"] == "SEVERE")
+                .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn artifact(name: &str) -> std::path::PathBuf {
@@ -648,4 +687,148 @@ async fn a_client_viewer_reads_the_report_changes_the_range_and_downloads_the_cs
     assert!(overflow.as_i64().unwrap_or(99) <= 1, "the page scrolls sideways at phone width: {overflow}");
     screenshot(&phone, "report-phone.png").await;
     phone.close().await.ok();
+}
+
+/// The address of a Starling started by the run command (`bash .ci/start`), which the test
+/// command starts on a fresh data folder before it runs the journeys marked
+/// `#[ignore = "the run command's server"]`.
+fn run_command_url() -> String {
+    std::env::var("STARLING_DEMO_URL")
+        .expect("STARLING_DEMO_URL: the address of `bash .ci/start` (the test command sets it)")
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Signs in through the sign-in form at `base` (hydrated or not, as the browser is).
+async fn sign_in_at(browser: &Browser, base: &str, email: &str, password: &str) {
+    open(browser, &format!("{base}/sign-in")).await;
+    fill(browser, "#field-email", email).await;
+    fill(browser, "#field-password", password).await;
+    browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+}
+
+/// Every demo user signs in to the console the run command serves, with the WASM bundle it
+/// built, and opens every page their navigation offers and every tab of their first
+/// client: each page must come alive with nothing in the console at level SEVERE and no
+/// error box.
+#[tokio::test]
+#[ignore = "the run command's server"]
+async fn run_command_every_user_signs_in_and_every_page_they_reach_comes_alive() {
+    let base = run_command_url();
+    let driver = Driver::start().await;
+    let mut failures = Vec::new();
+    for login in LOGINS.iter() {
+        let browser = driver.browser(1280, 900, false).await;
+        open(&browser, &format!("{base}/sign-in")).await;
+        hydrated(&browser).await;
+        sign_in_at(&browser, &base, login.email, login.password).await;
+        wait_for_path(&browser, "/").await;
+        wait_for_text(&browser, "main h1", "Dashboard").await;
+        hydrated(&browser).await;
+        screenshot(&browser, &format!("run-command-dashboard-{}.png", login.email.replace(['@', '.'], "-"))).await;
+        // The pages this user reaches: the navigation, then the tabs of their first client.
+        let mut pages = Vec::new();
+        for link in browser.find_all(Locator::Css("nav.sidebar a")).await.unwrap() {
+            pages.push(link.attr("href").await.unwrap().unwrap_or_default());
+        }
+        open(&browser, &format!("{base}/clients")).await;
+        let first = browser
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css("main table a[href^='/clients/']"))
+            .await
+            .expect("the user's first client");
+        let client = first.attr("href").await.unwrap().unwrap_or_default();
+        pages.push(client.clone());
+        open(&browser, &format!("{base}{client}")).await;
+        hydrated(&browser).await;
+        for tab in browser.find_all(Locator::Css("main nav.tabs a")).await.unwrap() {
+            pages.push(tab.attr("href").await.unwrap().unwrap_or_default());
+        }
+        pages.sort();
+        pages.dedup();
+        assert!(pages.len() >= 5, "{} reaches only {pages:?}", login.email);
+        console_errors(&browser).await;
+        for page in &pages {
+            open(&browser, &format!("{base}{page}")).await;
+            let alive = browser.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("body[data-hydrated]")).await;
+            if alive.is_err() {
+                failures.push(format!("{} {page}: did not hydrate", login.email));
+            }
+            for error in console_errors(&browser).await {
+                failures.push(format!("{} {page}: console: {error}", login.email));
+            }
+            if let Ok(boxes) = browser.find_all(Locator::Css("main .notice.error")).await {
+                for b in boxes {
+                    failures.push(format!("{} {page}: error shown: {}", login.email, b.text().await.unwrap_or_default()));
+                }
+            }
+        }
+        eprintln!("{} ({}): {} pages: {}", login.email, login.role.label(), pages.len(), pages.join(" "));
+        sign_out(&browser).await;
+        browser.close().await.ok();
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// With JavaScript off, against the run command's server.
+#[tokio::test]
+#[ignore = "the run command's server"]
+async fn run_command_works_with_javascript_off() {
+    let driver = Driver::start().await;
+    javascript_off_journey(&driver, &run_command_url()).await;
+}
+
+/// With JavaScript off, against the test's own server (on SQLite or PostgreSQL).
+#[tokio::test]
+async fn the_console_works_with_javascript_off() {
+    let app = TestApp::spawn().await;
+    let driver = Driver::start().await;
+    javascript_off_journey(&driver, &app.base).await;
+}
+
+/// Signing in, a write and signing out with JavaScript off, as before the WASM has loaded:
+/// a wrong password comes back as the page with the message, and nothing typed travels
+/// in an address; the account manager launches the demo's draft campaign; signing out
+/// returns to the sign-in page.
+async fn javascript_off_journey(driver: &Driver, base: &str) {
+    let browser = driver.browser_with(1280, 900, false, false).await;
+    let (email, password) = login(MANAGER);
+    sign_in_at(&browser, base, email, "not-the-password-1").await;
+    wait_for_text(&browser, "form .notice.error", "password is wrong").await;
+    let url = browser.current_url().await.unwrap().to_string();
+    assert!(url.starts_with(&format!("{base}/sign-in")), "{url}");
+    assert!(!url.contains("not-the-password") && !url.contains("password=") && !url.contains("email="), "{url}");
+    // Had the page's scripts run, the WASM would have marked the page by now.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(browser.find(Locator::Css("body[data-hydrated]")).await.is_err(), "the page's scripts ran: JavaScript is not off");
+
+    sign_in_at(&browser, base, email, password).await;
+    wait_for_path(&browser, "/").await;
+    wait_for_text(&browser, "main h1", "Dashboard").await;
+    let url = browser.current_url().await.unwrap().to_string();
+    assert!(!url.contains(password), "{url}");
+
+    // The demo's draft campaign of Nordlicht, launched from the campaign list.
+    open(&browser, &format!("{base}/clients/1/campaigns")).await;
+    wait_for_text(&browser, "main table", "draft").await;
+    button(&browser, "Launch").await.click().await.unwrap();
+    wait_for_path(&browser, "/clients/1/campaigns").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let table = browser.find(Locator::Css("main table")).await.unwrap().text().await.unwrap();
+        if !table.contains("draft") {
+            assert!(table.contains("running") || table.contains("canary"), "{table}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the campaign was not launched: {table}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        browser.refresh().await.unwrap();
+    }
+    screenshot(&browser, "javascript-off-launched.png").await;
+
+    sign_out(&browser).await;
+    open(&browser, &format!("{base}/")).await;
+    wait_for_path(&browser, "/sign-in").await;
+    browser.close().await.ok();
 }

@@ -34,12 +34,12 @@ pub struct UserChange {
     pub locales: String,
 }
 
-#[server(prefix = "/rpc", endpoint = "sign_in", input = Json)]
+#[server(prefix = "/rpc", endpoint = "sign_in", input = crate::shell::forms::FormOrJson)]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     crate::request::scoped(server::sign_in(email, password)).await
 }
 
-#[server(prefix = "/rpc", endpoint = "sign_out", input = Json)]
+#[server(prefix = "/rpc", endpoint = "sign_out", input = crate::shell::forms::FormOrJson)]
 pub async fn sign_out() -> Result<(), AppError> {
     crate::request::scoped(server::sign_out()).await
 }
@@ -57,7 +57,7 @@ pub async fn current_user() -> Result<Option<Actor>, AppError> {
     .await
 }
 
-#[server(prefix = "/rpc", endpoint = "change_password", input = Json)]
+#[server(prefix = "/rpc", endpoint = "change_password", input = crate::shell::forms::FormOrJson)]
 pub async fn change_password(current: String, new_password: String, confirm: String) -> Result<(), AppError> {
     crate::request::scoped(server::change_password(current, new_password, confirm)).await
 }
@@ -67,12 +67,12 @@ pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
     crate::request::scoped(server::list_users()).await
 }
 
-#[server(prefix = "/rpc", endpoint = "create_user", input = Json)]
+#[server(prefix = "/rpc", endpoint = "create_user", input = crate::shell::forms::FormOrJson)]
 pub async fn create_user(user: NewUser) -> Result<i64, AppError> {
     crate::request::scoped(server::create_user(user)).await
 }
 
-#[server(prefix = "/rpc", endpoint = "update_user", input = Json)]
+#[server(prefix = "/rpc", endpoint = "update_user", input = crate::shell::forms::FormOrJson)]
 pub async fn update_user(change: UserChange) -> Result<(), AppError> {
     crate::request::scoped(server::update_user(change)).await
 }

@@ -23,6 +23,8 @@ pub fn SignInPage() -> impl IntoView {
         <div class="signin">
             <form
                 class="card"
+                method="post"
+                action={crate::shell::forms::url_of::<SignIn>()}
                 on:submit=move |ev| {
                     ev.prevent_default();
                     action.dispatch(SignIn { email: email.get_untracked(), password: password.get_untracked() });
@@ -60,6 +62,8 @@ pub fn AccountPage() -> impl IntoView {
         <h1>"My account"</h1>
         <form
             class="card narrow"
+            method="post"
+            action={crate::shell::forms::url_of::<ChangePassword>()}
             on:submit=move |ev| {
                 ev.prevent_default();
                 action.dispatch(ChangePassword {
@@ -182,6 +186,8 @@ fn UserForm(
         <div class="dialog-backdrop">
             <form
                 class="card dialog"
+                method="post"
+                action={if is_new { crate::shell::forms::url_of::<CreateUser>() } else { crate::shell::forms::url_of::<UpdateUser>() }}
                 aria-label=if is_new { "New user" } else { "Edit user" }
                 on:submit=move |ev| {
                     ev.prevent_default();

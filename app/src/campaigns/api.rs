@@ -11,7 +11,7 @@ pub async fn list_campaigns(client_id: i64) -> Result<CampaignList, AppError> {
     crate::request::scoped(server::list_campaigns(client_id)).await
 }
 
-#[server(prefix = "/rpc", endpoint = "create_campaign", input = Json)]
+#[server(prefix = "/rpc", endpoint = "create_campaign", input = crate::shell::forms::FormOrJson)]
 pub async fn create_campaign(form: CampaignForm) -> Result<i64, AppError> {
     crate::request::scoped(server::create_campaign(form)).await
 }
@@ -23,7 +23,7 @@ pub async fn preview_campaign(id: i64) -> Result<Preview, AppError> {
 }
 
 /// Changes a campaign that is not running (audit-logged with what changed).
-#[server(prefix = "/rpc", endpoint = "update_campaign", input = Json)]
+#[server(prefix = "/rpc", endpoint = "update_campaign", input = crate::shell::forms::FormOrJson)]
 pub async fn update_campaign(id: i64, form: CampaignForm) -> Result<i64, AppError> {
     crate::request::scoped(server::update_campaign(id, form)).await
 }
@@ -47,7 +47,7 @@ pub async fn campaign_messages(id: i64, query: crate::shell::table::ListQuery) -
 }
 
 /// Launch (and plan at once), pause, resume or cancel; answers the new state.
-#[server(prefix = "/rpc", endpoint = "campaign_step", input = Json)]
+#[server(prefix = "/rpc", endpoint = "campaign_step", input = crate::shell::forms::FormOrJson)]
 pub async fn run_campaign_step(id: i64, step: CampaignStep) -> Result<String, AppError> {
     crate::request::scoped(server::campaign_step(id, step)).await
 }

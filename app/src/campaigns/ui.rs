@@ -2,6 +2,7 @@
 //! new campaign, the audience preview with each exclusion's reason and a sample, and the
 //! launch / pause / resume / cancel steps.
 
+use crate::shell::forms::ActionButton;
 use super::api::*;
 use super::model::*;
 use crate::orders::ui::ClientTabs;
@@ -87,11 +88,8 @@ pub fn CampaignsPage() -> impl IntoView {
                                                 <td class="row-actions">
                                                     <button class="link" on:click=move |_| previewing.set(Some(id))>"Preview audience"</button>
                                                     {CampaignStep::offered(&c.state).into_iter().map(|s| view! {
-                                                        <button class=if s == CampaignStep::Launch { "primary small" } else { "small" }
-                                                            disabled=move || step.pending().get()
-                                                            on:click=move |_| { step.dispatch(RunCampaignStep { id, step: s }); }>
-                                                            {s.label()}
-                                                        </button>
+                                                        <ActionButton action=step input=RunCampaignStep { id, step: s } label=s.label()
+                                                            class=if s == CampaignStep::Launch { "primary small" } else { "small" }/>
                                                     }).collect_view()}
                                                 </td>
                                             </tr>
@@ -231,7 +229,7 @@ fn CampaignEditor(
         }
     });
     view! {
-        <form class="card narrow" aria-label=if editing.is_some() { "Change campaign" } else { "New campaign" } on:submit=move |ev| {
+        <form class="card narrow" method="post" action={if editing.is_some() { crate::shell::forms::url_of::<UpdateCampaign>() } else { crate::shell::forms::url_of::<CreateCampaign>() }} aria-label=if editing.is_some() { "Change campaign" } else { "New campaign" } on:submit=move |ev| {
             ev.prevent_default();
             let form = CampaignForm {
                 client_id,
@@ -394,11 +392,8 @@ pub fn CampaignPage() -> impl IntoView {
                             <h1>{d.name.clone()}" "<span class=format!("badge campaign-{}", d.state)>{d.state.clone()}</span></h1>
                             <div class="actions">
                                 {CampaignStep::offered(&d.state).into_iter().map(|s| view! {
-                                    <button class=if matches!(s, CampaignStep::Launch | CampaignStep::Resume) { "primary" } else { "" }
-                                        disabled=move || step.pending().get()
-                                        on:click=move |_| { step.dispatch(RunCampaignStep { id, step: s }); }>
-                                        {s.label()}
-                                    </button>
+                                    <ActionButton action=step input=RunCampaignStep { id, step: s } label=s.label()
+                                        class=if matches!(s, CampaignStep::Launch | CampaignStep::Resume) { "primary" } else { "" }/>
                                 }).collect_view()}
                                 {matches!(d.state.as_str(), "draft" | "paused" | "halted").then(|| view! {
                                     <button on:click=move |_| editing.set(true)>"Change"</button>

@@ -36,17 +36,17 @@ pub async fn get_client(id: i64) -> Result<ClientDetail, AppError> {
     crate::request::scoped(server::get_client(id)).await
 }
 
-#[server(prefix = "/rpc", endpoint = "save_client", input = Json)]
+#[server(prefix = "/rpc", endpoint = "save_client", input = crate::shell::forms::FormOrJson)]
 pub async fn save_client(form: ClientForm) -> Result<i64, AppError> {
     crate::request::scoped(server::save_client(form)).await
 }
 
-#[server(prefix = "/rpc", endpoint = "save_brand", input = Json)]
+#[server(prefix = "/rpc", endpoint = "save_brand", input = crate::shell::forms::FormOrJson)]
 pub async fn save_brand(form: BrandForm) -> Result<i64, AppError> {
     crate::request::scoped(server::save_brand(form)).await
 }
 
-#[server(prefix = "/rpc", endpoint = "save_store", input = Json)]
+#[server(prefix = "/rpc", endpoint = "save_store", input = crate::shell::forms::FormOrJson)]
 pub async fn save_store(form: StoreForm) -> Result<i64, AppError> {
     crate::request::scoped(server::save_store(form)).await
 }

@@ -266,7 +266,7 @@ fn ClientForm(client: Option<Client>) -> impl IntoView {
     view! {
         <Breadcrumbs items=crumbs/>
         <h1>{title}</h1>
-        <form class="card narrow" on:submit=move |ev| {
+        <form class="card narrow" method="post" action={crate::shell::forms::url_of::<SaveClient>()} on:submit=move |ev| {
             ev.prevent_default();
             action.dispatch(SaveClient { form: ClientForm {
                 id, name: name.get_untracked(), contact_email: contact.get_untracked(), support_email: support.get_untracked(),
@@ -352,7 +352,7 @@ fn BrandForm(client: Client, brand: Option<Brand>) -> impl IntoView {
             (title.clone(), String::new()),
         ]/>
         <h1>{title}</h1>
-        <form class="card narrow" aria-label="Brand" on:submit=move |ev| {
+        <form class="card narrow" method="post" action={crate::shell::forms::url_of::<SaveBrand>()} aria-label="Brand" on:submit=move |ev| {
             ev.prevent_default();
             action.dispatch(SaveBrand { form: BrandForm {
                 id, client_id,
@@ -424,7 +424,7 @@ fn StoreForm(detail: ClientDetail, store: Option<Store>) -> impl IntoView {
             (title.clone(), String::new()),
         ]/>
         <h1>{title}</h1>
-        <form class="card narrow" aria-label="Store" on:submit=move |ev| {
+        <form class="card narrow" method="post" action={crate::shell::forms::url_of::<SaveStore>()} aria-label="Store" on:submit=move |ev| {
             ev.prevent_default();
             action.dispatch(SaveStore { form: StoreForm {
                 id, brand_id: brand.get_untracked().parse().unwrap_or(0),

@@ -101,12 +101,12 @@ pub async fn get_import(client_id: i64, job_id: i64) -> Result<ImportDetail, App
     crate::request::scoped(server::get_import(client_id, job_id)).await
 }
 
-#[server(prefix = "/rpc", endpoint = "start_import", input = Json)]
+#[server(prefix = "/rpc", endpoint = "start_import", input = crate::shell::forms::FormOrJson)]
 pub async fn start_import(client_id: i64, job_id: i64) -> Result<(), AppError> {
     crate::request::scoped(server::start_import(client_id, job_id)).await
 }
 
-#[server(prefix = "/rpc", endpoint = "save_mapping", input = Json)]
+#[server(prefix = "/rpc", endpoint = "save_mapping", input = crate::shell::forms::FormOrJson)]
 pub async fn save_mapping(client_id: i64, job_id: i64, mapping: Mapping) -> Result<(), AppError> {
     crate::request::scoped(server::save_mapping(client_id, job_id, mapping)).await
 }
@@ -116,7 +116,7 @@ pub async fn list_suppressions(client_id: i64, query: ListQuery) -> Result<Priva
     crate::request::scoped(server::list_suppressions(client_id, query)).await
 }
 
-#[server(prefix = "/rpc", endpoint = "add_suppression", input = Json)]
+#[server(prefix = "/rpc", endpoint = "add_suppression", input = crate::shell::forms::FormOrJson)]
 pub async fn add_suppression(client_id: i64, brand_id: Option<i64>, address: String, note: String) -> Result<bool, AppError> {
     crate::request::scoped(server::add_suppression(client_id, brand_id, address, note)).await
 }
@@ -126,7 +126,7 @@ pub async fn remove_suppression(client_id: i64, id: i64) -> Result<(), AppError>
     crate::request::scoped(server::remove_suppression(client_id, id)).await
 }
 
-#[server(prefix = "/rpc", endpoint = "set_retention", input = Json)]
+#[server(prefix = "/rpc", endpoint = "set_retention", input = crate::shell::forms::FormOrJson)]
 pub async fn set_retention(client_id: i64, months: i64) -> Result<i64, AppError> {
     crate::request::scoped(server::set_retention(client_id, months)).await
 }

@@ -1,6 +1,7 @@
 //! Pages of orders in: the orders list, a customer, imports (upload, preview, column
 //! mapping, progress, rejected rows), suppression and privacy, and a store's API keys.
 
+use crate::shell::forms::ActionButton;
 use super::api::*;
 use super::model::*;
 use crate::shell::table::ListQuery;
@@ -117,21 +118,21 @@ fn OrdersView(data: OrdersData, client_id: i64, query: Signal<ListQuery>) -> imp
             <a class="button" href=move || format!("/clients/{client_id}/orders.csv{}", query.get().to_search()) download="">"Export CSV"</a>
         </div>
         <ClientTabs client_id=client_id current="orders"/>
-        <form class="filters" aria-label="Filter orders" on:submit=apply>
+        <form class="filters" method="get" aria-label="Filter orders" on:submit=apply>
             <label>"Store"
-                <select bind:value=store aria-label="Store">
+                <select name="store" bind:value=store aria-label="Store">
                     <option value="">"All stores"</option>
                     {data.stores.iter().map(|(id, name)| view! { <option value=id.to_string()>{name.clone()}</option> }).collect_view()}
                 </select>
             </label>
             <label>"Status"
-                <select bind:value=status aria-label="Status">
+                <select name="status" bind:value=status aria-label="Status">
                     <option value="">"Any status"</option>
                     {OrderStatus::ALL.iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
                 </select>
             </label>
-            <label>"From" <input type="date" bind:value=from aria-label="Placed from"/></label>
-            <label>"Until" <input type="date" bind:value=until aria-label="Placed until"/></label>
+            <label>"From" <input type="date" name="from" bind:value=from aria-label="Placed from"/></label>
+            <label>"Until" <input type="date" name="until" bind:value=until aria-label="Placed until"/></label>
             <button type="submit">"Apply"</button>
             {filtered.then(|| view! { <A href=format!("/clients/{client_id}/orders")>"Clear filters"</A> })}
         </form>
@@ -437,8 +438,7 @@ fn ImportJobView(detail: ImportDetail, client_id: i64, refresh: Callback<()>) ->
         {waiting.then(|| view! {
             <div class="actions">
                 <FormStatus value=started/>
-                <button class="primary" disabled=move || start.pending().get()
-                    on:click=move |_| { start.dispatch(StartImport { client_id, job_id }); }>"Run import"</button>
+                <ActionButton action=start input=StartImport { client_id, job_id } label="Run import" class="primary"/>
             </div>
         })}
         {(job.rows_rejected > 0).then(|| view! {
@@ -506,7 +506,7 @@ fn MappingForm(client_id: i64, job_id: i64, headers: Vec<String>, mapping: Mappi
         FIELDS.iter().map(|(key, label, required)| (*key, *label, *required, RwSignal::new(mapping.get(key).to_string()))).collect();
     let values = slots.clone();
     view! {
-        <form class="card" aria-label="Column mapping" on:submit=move |ev| {
+        <form class="card" method="post" action={crate::shell::forms::url_of::<SaveMapping>()} aria-label="Column mapping" on:submit=move |ev| {
             ev.prevent_default();
             let mut m = Mapping::default();
             for (key, _, _, value) in &values {
@@ -585,7 +585,7 @@ fn PrivacyView(data: PrivacyData, client_id: i64, query: Signal<ListQuery>, refr
         <p class="muted">"Nobody on these lists is ever contacted: the brand's own list and the agency-wide list both apply. Erased buyers appear without their address: only a salted hash is kept."</p>
         {data.can_manage.then(|| view! {
             <div class="grid-2">
-                <form class="card" aria-label="Add to suppression list" on:submit=move |ev| {
+                <form class="card" method="post" action={crate::shell::forms::url_of::<AddSuppression>()} aria-label="Add to suppression list" on:submit=move |ev| {
                     ev.prevent_default();
                     let b = brand.get_untracked();
                     add.dispatch(AddSuppression { client_id, brand_id: b.parse().ok(), address: address.get_untracked(), note: note.get_untracked() });
@@ -653,7 +653,7 @@ fn PrivacyView(data: PrivacyData, client_id: i64, query: Signal<ListQuery>, refr
             <h2>"Data retention"</h2>
             <p class="muted">{if data.retention_months == 0 { "Orders are kept until deleted.".to_string() } else { format!("Orders older than {} months are deleted every day.", data.retention_months) }}</p>
             {data.can_set_retention.then(|| view! {
-                <form aria-label="Retention" on:submit=move |ev| {
+                <form method="post" action={crate::shell::forms::url_of::<SetRetention>()} aria-label="Retention" on:submit=move |ev| {
                     ev.prevent_default();
                     retention.dispatch(SetRetention { client_id, months: months.get_untracked().trim().parse().unwrap_or(-1) });
                 }>
@@ -693,7 +693,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                         <Breadcrumbs items=vec![("Clients".into(), "/clients".into()), (d.client_name.clone(), format!("/clients/{client}")), (format!("API keys of {}", d.store_name), String::new())]/>
                         <h1>{format!("API keys of {}", d.store_name)}</h1>
                         <p class="muted">"A shop pushes orders to POST /api/v1/orders with the header \"Authorization: Bearer <key>\", in JSON batches of up to 1,000 orders. A key writes this store's orders only."</p>
-                        <form class="card narrow" aria-label="New API key" on:submit=move |ev| {
+                        <form class="card narrow" method="post" action={crate::shell::forms::url_of::<CreateApiKey>()} aria-label="New API key" on:submit=move |ev| {
                             ev.prevent_default();
                             create.dispatch(CreateApiKey { client_id: client, store_id: store, label: label.get_untracked() });
                         }>

@@ -52,7 +52,7 @@ pub async fn get_sla_overview() -> Result<SlaOverview, AppError> {
     crate::request::scoped(server::sla_overview()).await
 }
 
-#[server(prefix = "/rpc", endpoint = "save_contract", input = Json)]
+#[server(prefix = "/rpc", endpoint = "save_contract", input = crate::shell::forms::FormOrJson)]
 pub async fn save_contract(client_id: i64, contract: Contract) -> Result<(), AppError> {
     crate::request::scoped(server::save_contract(client_id, contract)).await
 }

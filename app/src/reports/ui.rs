@@ -532,7 +532,7 @@ pub fn ClientSlaPage() -> impl IntoView {
                         <h2>"Breaches"</h2>
                         <BreachList breaches=breaches/>
                         {b.can_edit.then(|| view! {
-                            <form class="card narrow" aria-label="Contract" on:submit=move |ev| {
+                            <form class="card narrow" method="post" action={crate::shell::forms::url_of::<SaveContract>()} aria-label="Contract" on:submit=move |ev| {
                                 ev.prevent_default();
                                 let v: Vec<i64> = signals.iter().map(|s| s.get_untracked().trim().parse().unwrap_or(-1)).collect();
                                 save.dispatch(SaveContract { client_id: id, contract: Contract {

@@ -1,6 +1,7 @@
 //! The application shell: layout, navigation, and the widgets every page shares
 //! (breadcrumbs, sortable headers, pager, form fields, empty states).
 
+pub mod forms;
 pub mod table;
 
 use crate::accounts::api::{current_user, SignOut};
@@ -170,7 +171,12 @@ fn UserMenu(actor: Actor, sign_out: ServerAction<SignOut>) -> impl IntoView {
                     <span class="badge">{actor.role.label()}</span>
                 </p>
                 <A href="/account">"Change password"</A>
-                <button class="link" on:click=move |_| { sign_out.dispatch(SignOut {}); }>"Sign out"</button>
+                <form method="post" action={crate::shell::forms::url_of::<SignOut>()} on:submit=move |ev| {
+                    ev.prevent_default();
+                    sign_out.dispatch(SignOut {});
+                }>
+                    <button type="submit" class="link">"Sign out"</button>
+                </form>
             </div>
         </details>
     }
@@ -254,6 +260,7 @@ pub fn SearchBox(query: Signal<ListQuery>, placeholder: &'static str) -> impl In
     view! {
         <form
             class="search"
+            method="get"
             role="search"
             on:submit=move |ev| {
                 ev.prevent_default();

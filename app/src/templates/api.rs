@@ -27,7 +27,7 @@ pub async fn list_templates(client_id: i64, query: ListQuery) -> Result<Template
     crate::request::scoped(server::list_templates(client_id, query)).await
 }
 
-#[server(prefix = "/rpc", endpoint = "create_template", input = Json)]
+#[server(prefix = "/rpc", endpoint = "create_template", input = crate::shell::forms::FormOrJson)]
 pub async fn create_template(form: TemplateForm) -> Result<(i64, i64), AppError> {
     crate::request::scoped(server::create_template(form)).await
 }
@@ -39,7 +39,7 @@ pub async fn get_template(id: i64) -> Result<TemplateDetail, AppError> {
 
 /// A new draft: for a new locale (`locale` set), or a new round of an existing version's
 /// locale; its text is copied from `copy_from` when given.
-#[server(prefix = "/rpc", endpoint = "new_version", input = Json)]
+#[server(prefix = "/rpc", endpoint = "new_version", input = crate::shell::forms::FormOrJson)]
 pub async fn new_version(template_id: i64, locale: String, copy_from: Option<i64>) -> Result<i64, AppError> {
     crate::request::scoped(server::new_version(template_id, locale, copy_from)).await
 }
@@ -50,13 +50,13 @@ pub async fn version_editor(id: i64) -> Result<EditorData, AppError> {
 }
 
 /// Saves the text; answers the server's own lint findings.
-#[server(prefix = "/rpc", endpoint = "save_version", input = Json)]
+#[server(prefix = "/rpc", endpoint = "save_version", input = crate::shell::forms::FormOrJson)]
 pub async fn save_version(id: i64, subject: String, html: String, text: String) -> Result<Vec<Finding>, AppError> {
     crate::request::scoped(server::save_version(id, subject, html, text)).await
 }
 
 /// Submit, approve, request changes or retire; answers the new status.
-#[server(prefix = "/rpc", endpoint = "version_step", input = Json)]
+#[server(prefix = "/rpc", endpoint = "version_step", input = crate::shell::forms::FormOrJson)]
 pub async fn version_step(id: i64, step: Step, comment: String) -> Result<Status, AppError> {
     crate::request::scoped(server::version_step(id, step, comment)).await
 }

@@ -9,6 +9,7 @@ use super::rules::Step;
 use crate::clients::model::Platform;
 use crate::compliance::{lint, Finding, Part, Severity};
 use crate::orders::ui::ClientTabs;
+use crate::shell::forms::{url_of, ActionButton};
 use crate::shell::table::ListQuery;
 use crate::shell::{
     field_error, format_time, last_answer, Breadcrumbs, EmptyState, ErrorBox, FormStatus, Pager, SearchBox, SelectField, SortHeader,
@@ -139,7 +140,7 @@ fn NewTemplateForm(client_id: i64, brands: Vec<(i64, String, String)>, creating:
         }
     });
     view! {
-        <form class="card narrow" aria-label="New template" on:submit=move |ev| {
+        <form class="card narrow" method="post" action={crate::shell::forms::url_of::<CreateTemplate>()} aria-label="New template" on:submit=move |ev| {
             ev.prevent_default();
             action.dispatch(CreateTemplate { form: TemplateForm {
                 client_id,
@@ -243,7 +244,7 @@ fn TemplateView(detail: TemplateDetail, client_id: i64) -> impl IntoView {
             }}
         </section>
         {detail.can_write.then(|| view! {
-            <form class="card narrow" aria-label="Add a language" on:submit=move |ev| {
+            <form class="card narrow" method="post" action={crate::shell::forms::url_of::<NewVersion>()} aria-label="Add a language" on:submit=move |ev| {
                 ev.prevent_default();
                 action.dispatch(NewVersion { template_id, locale: locale.get_untracked(), copy_from: copy_from.get_untracked().parse().ok() });
             }>
@@ -348,7 +349,7 @@ fn Editor(data: EditorData, client_id: i64, reload: RwSignal<u32>) -> impl IntoV
         }
     });
     let parts_form = view! {
-            <form class="editor-parts" aria-label="Message" on:submit=move |ev| {
+            <form class="editor-parts" method="post" action={crate::shell::forms::url_of::<SaveVersion>()} aria-label="Message" on:submit=move |ev| {
                 ev.prevent_default();
                 save.dispatch(SaveVersion { id: version_id, subject: subject.get_untracked(), html: html.get_untracked(), text: text.get_untracked() });
             }>
@@ -416,30 +417,41 @@ fn Editor(data: EditorData, client_id: i64, reload: RwSignal<u32>) -> impl IntoV
                 <section class="workflow" aria-label="Review">
                     <h2>"Review"</h2>
                     {(d.can_submit).then(|| view! {
-                        <button class="primary" disabled={move || blocking.get() > 0 || dirty.get() || step.pending().get()}
-                            title={move || if blocking.get() > 0 { "Fix the blocking findings first" } else if dirty.get() { "Save first" } else { "" }}
-                            on:click=move |_| { step.dispatch(VersionStep { id: version_id, step: Step::Submit, comment: comment.get_untracked() }); }>
-                            "Submit for review"
-                        </button>
+                        <ActionButton action=step input=VersionStep { id: version_id, step: Step::Submit, comment: String::new() }
+                            label="Submit for review" class="primary"
+                            disabled=Signal::derive(move || blocking.get() > 0 || dirty.get())
+                            title=Signal::derive(move || if blocking.get() > 0 { "Fix the blocking findings first".to_string() } else if dirty.get() { "Save first".to_string() } else { String::new() })/>
                     })}
                     {(d.can_approve || d.can_request_changes).then(|| view! {
-                        <div class="field">
-                            <label for="field-comment">"Comment"</label>
-                            <textarea id="field-comment" name="comment" rows="3" bind:value=comment></textarea>
-                            <small class="error" role="alert">{move || field_error(step_value, "comment").get()}</small>
-                        </div>
-                        <div class="actions">
-                            {d.can_request_changes.then(|| view! {
-                                <button disabled=move || step.pending().get() on:click=move |_| { step.dispatch(VersionStep { id: version_id, step: Step::RequestChanges, comment: comment.get_untracked() }); }>"Request changes"</button>
-                            })}
-                            {d.can_approve.then(|| view! {
-                                <button class="primary" disabled=move || step.pending().get() on:click=move |_| { step.dispatch(VersionStep { id: version_id, step: Step::Approve, comment: comment.get_untracked() }); }>"Approve"</button>
-                            })}
-                        </div>
+                        // One form for both answers: posted by the browser itself, the button
+                        // pressed sends its `step`; once hydrated, each button dispatches.
+                        <form method="post" action={url_of::<VersionStep>()}>
+                            <input type="hidden" name="id" value=version_id.to_string()/>
+                            <div class="field">
+                                <label for="field-comment">"Comment"</label>
+                                <textarea id="field-comment" name="comment" rows="3" bind:value=comment></textarea>
+                                <small class="error" role="alert">{move || field_error(step_value, "comment").get()}</small>
+                            </div>
+                            <div class="actions">
+                                {d.can_request_changes.then(|| view! {
+                                    <button type="submit" name="step" value="RequestChanges" disabled=move || step.pending().get() on:click=move |ev| {
+                                        ev.prevent_default();
+                                        step.dispatch(VersionStep { id: version_id, step: Step::RequestChanges, comment: comment.get_untracked() });
+                                    }>"Request changes"</button>
+                                })}
+                                {d.can_approve.then(|| view! {
+                                    <button type="submit" name="step" value="Approve" class="primary" disabled=move || step.pending().get() on:click=move |ev| {
+                                        ev.prevent_default();
+                                        step.dispatch(VersionStep { id: version_id, step: Step::Approve, comment: comment.get_untracked() });
+                                    }>"Approve"</button>
+                                })}
+                            </div>
+                        </form>
                     })}
                     {(!d.approve_hint.is_empty()).then(|| view! { <p class="muted">{format!("Approval: {}", d.approve_hint)}</p> })}
                     {d.can_retire.then(|| view! {
-                        <button class="link danger" on:click=move |_| { step.dispatch(VersionStep { id: version_id, step: Step::Retire, comment: String::new() }); }>"Retire this version"</button>
+                        <ActionButton action=step input=VersionStep { id: version_id, step: Step::Retire, comment: String::new() }
+                            label="Retire this version" class="link danger"/>
                     })}
                     {(d.can_copy && matches!(row.status, Status::Approved | Status::Retired)).then(|| view! {
                         <button on:click=move |_| { copy.dispatch(NewVersion { template_id, locale: locale_for_copy.clone(), copy_from: Some(version_id) }); }>"New version from this one"</button>
