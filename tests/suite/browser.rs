@@ -201,7 +201,7 @@ async fn sign_in(browser: &Browser, app: &TestApp, email: &str) {
     let (email, password) = login(email);
     fill(browser, "#field-email", email).await;
     fill(browser, "#field-password", password).await;
-    browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.find(Locator::Css(".signin form button[type=submit]")).await.unwrap().click().await.unwrap();
     wait_for_path(browser, "/").await;
     wait_for_text(browser, "main h1", "Dashboard").await;
 }
@@ -264,11 +264,11 @@ async fn manager_creates_a_brand_and_a_viewer_sees_only_their_client() {
     fill(&browser, "#field-sending_domain", "mail.polarkids.test").await;
     fill(&browser, "#field-sender_email", "care@elsewhere.test").await;
     fill(&browser, "#field-postal_address", "Polar Kids, Hafenstraße 12, 20457 Hamburg").await;
-    browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
     wait_for_text(&browser, "#field-sender_email-error", "DMARC alignment").await;
     screenshot(&browser, "brand-form-validation.png").await;
     fill(&browser, "#field-sender_email", "care@mail.polarkids.test").await;
-    browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
     wait_for_path(&browser, "/clients/1").await;
     wait_for_text(&browser, "table.brands", "Polar Kids").await;
     let marker = browser.execute("return window.__starlingMarker ?? null", vec![]).await.unwrap();
@@ -704,7 +704,7 @@ async fn sign_in_at(browser: &Browser, base: &str, email: &str, password: &str) 
     open(browser, &format!("{base}/sign-in")).await;
     fill(browser, "#field-email", email).await;
     fill(browser, "#field-password", password).await;
-    browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.find(Locator::Css(".signin form button[type=submit]")).await.unwrap().click().await.unwrap();
 }
 
 /// Every demo user signs in to the console the run command serves, with the WASM bundle it
@@ -716,6 +716,13 @@ async fn sign_in_at(browser: &Browser, base: &str, email: &str, password: &str) 
 async fn run_command_every_user_signs_in_and_every_page_they_reach_comes_alive() {
     let base = run_command_url();
     let driver = Driver::start().await;
+    // The console log is read for real: an error logged on purpose comes back.
+    let probe = driver.browser(1280, 900, false).await;
+    open(&probe, &format!("{base}/sign-in")).await;
+    probe.execute("console.error('starling-console-probe')", vec![]).await.unwrap();
+    let seen = console_errors(&probe).await;
+    assert!(seen.iter().any(|e| e.contains("starling-console-probe")), "the console log is not readable: {seen:?}");
+    probe.close().await.ok();
     let mut failures = Vec::new();
     for login in LOGINS.iter() {
         let browser = driver.browser(1280, 900, false).await;
@@ -816,14 +823,17 @@ async fn javascript_off_journey(driver: &Driver, base: &str) {
     wait_for_path(&browser, "/clients/1/campaigns").await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let table = browser.find(Locator::Css("main table")).await.unwrap().text().await.unwrap();
-        if !table.contains("draft") {
+        // The post and the page it comes back to may still be loading: read again.
+        let table = match browser.find(Locator::Css("main table")).await {
+            Ok(table) => table.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if !table.is_empty() && !table.contains("draft") {
             assert!(table.contains("running") || table.contains("canary"), "{table}");
             break;
         }
         assert!(std::time::Instant::now() < deadline, "the campaign was not launched: {table}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        browser.refresh().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
     screenshot(&browser, "javascript-off-launched.png").await;
 
