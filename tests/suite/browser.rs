@@ -772,6 +772,24 @@ async fn run_command_every_user_signs_in_and_every_page_they_reach_comes_alive()
             }
         }
         eprintln!("{} ({}): {} pages: {}", login.email, login.role.label(), pages.len(), pages.join(" "));
+        if login.email == VIEWER {
+            // The report's A/B table shows every column at desktop width: nothing scrolls
+            // out of sight.
+            open(&browser, &format!("{base}/clients/1/reports")).await;
+            hydrated(&browser).await;
+            let widths = browser
+                .execute(
+                    "const w = document.querySelector('.ab-test .table-wrap'); \
+                     return w ? [w.scrollWidth, w.clientWidth] : null",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let (scroll, client) = (widths[0].as_i64().expect("an A/B table in the demo report"), widths[1].as_i64().unwrap());
+            assert!(scroll <= client, "the A/B table is cut off: {scroll}px of content in {client}px");
+            let table = browser.find(Locator::Css(".ab-test")).await.unwrap();
+            std::fs::write(artifact("run-command-ab-table.png"), table.screenshot().await.unwrap()).unwrap();
+        }
         sign_out(&browser).await;
         browser.close().await.ok();
     }
@@ -783,7 +801,17 @@ async fn run_command_every_user_signs_in_and_every_page_they_reach_comes_alive()
 #[ignore = "the run command's server"]
 async fn run_command_works_with_javascript_off() {
     let driver = Driver::start().await;
-    javascript_off_journey(&driver, &run_command_url()).await;
+    let base = run_command_url();
+    javascript_off_journey(&driver, &base).await;
+    // Every demo user signs in and out with JavaScript off.
+    let browser = driver.browser_with(1280, 900, false, false).await;
+    for login in LOGINS.iter() {
+        sign_in_at(&browser, &base, login.email, login.password).await;
+        wait_for_path(&browser, "/").await;
+        wait_for_text(&browser, "main h1", "Dashboard").await;
+        sign_out(&browser).await;
+    }
+    browser.close().await.ok();
 }
 
 /// With JavaScript off, against the test's own server (on SQLite or PostgreSQL).

@@ -291,3 +291,90 @@ async fn client_lists_sort_and_page_twenty_at_a_time() {
     assert_eq!(searched["total"], 10, "{searched}");
     assert_eq!(searched["rows"][0]["name"], "Paging Client 10");
 }
+
+/// A browser's own form post (before the WASM has loaded, or with JavaScript off): the
+/// server function runs, the answer is a 303 back to the page, an error travels as the
+/// page's `__err` parameter, and nothing the form carried appears in the address.
+#[tokio::test]
+async fn plain_form_posts_run_their_server_functions_and_come_back_to_the_page() {
+    let app = TestApp::spawn().await;
+    let browser = app.client();
+    let post = |client: &Client, path: &str, from: &str, form: &[(&str, &str)]| {
+        client
+            .http
+            .post(app.url(path))
+            .header(reqwest::header::ACCEPT, "text/html,application/xhtml+xml")
+            .header(reqwest::header::REFERER, app.url(from))
+            .form(form)
+            .send()
+    };
+    let location = |answer: &reqwest::Response| answer.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_string();
+
+    // A wrong password: back to the sign-in page with the message, the password nowhere.
+    let (email, password) = login(MANAGER);
+    let wrong = post(&browser, "/rpc/sign_in", "/sign-in", &[("email", email), ("password", "not-it-at-all")]).await.unwrap();
+    assert_eq!(wrong.status(), 303);
+    let to = location(&wrong);
+    assert!(to.starts_with(&app.url("/sign-in?")) && to.contains("__err="), "{to}");
+    assert!(!to.contains("not-it-at-all") && !to.contains("password=") && !to.contains("email="), "{to}");
+    let page = browser.get(to.strip_prefix(&app.base).unwrap()).await;
+    assert!(page.body.contains("The e-mail address or the password is wrong."), "the sign-in page shows the message");
+
+    // The right one: signed in, back to the page (which sends a signed-in user home).
+    let right = post(&browser, "/rpc/sign_in", "/sign-in", &[("email", email), ("password", password)]).await.unwrap();
+    assert_eq!(right.status(), 303);
+    assert!(browser.get("/").await.body.contains("Dashboard"));
+
+    // A write with fixed arguments: launching the demo's draft campaign from its list.
+    let (id, state): (i64, String) = sqlx::query_as("SELECT id, state FROM campaigns WHERE client_id = 1 AND state = 'draft' ORDER BY id LIMIT 1")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "draft");
+    let launched =
+        post(&browser, "/rpc/campaign_step", "/clients/1/campaigns", &[("id", &id.to_string()), ("step", "Launch")]).await.unwrap();
+    assert_eq!(launched.status(), 303);
+    assert_eq!(location(&launched), app.url("/clients/1/campaigns"));
+    let (state,): (String,) = sqlx::query_as("SELECT state FROM campaigns WHERE id = $1").bind(id).fetch_one(&app.db.pool).await.unwrap();
+    assert_ne!(state, "draft", "the campaign was launched");
+
+    // Approve and run-import forms are read too: an approval the manager may not give,
+    // and an import that does not exist, come back as messages on their pages (the
+    // `step` choice and the ids parsed from the form).
+    let (version,): (i64,) = sqlx::query_as("SELECT MIN(id) FROM template_versions").fetch_one(&app.db.pool).await.unwrap();
+    let from = format!("/clients/1/templates/1/versions/{version}");
+    let approve = post(&browser, "/rpc/version_step", &from, &[("id", &version.to_string()), ("step", "Approve"), ("comment", "fine")])
+        .await
+        .unwrap();
+    assert_eq!(approve.status(), 303);
+    let to = location(&approve);
+    assert!(to.starts_with(&app.url(&format!("{from}?"))) && to.contains("__path=%2Frpc%2Fversion_step&__err="), "{to}");
+    let import = post(&browser, "/rpc/start_import", "/clients/1/imports", &[("client_id", "1"), ("job_id", "999999")]).await.unwrap();
+    assert_eq!(import.status(), 303);
+    assert!(location(&import).contains("__path=%2Frpc%2Fstart_import&__err="), "{}", location(&import));
+
+    // A form that needs the page's script says so on the page instead of failing silently.
+    let partial = post(&browser, "/rpc/save_brand", "/clients/1/brands/new", &[("name", "Only a name")]).await.unwrap();
+    assert_eq!(partial.status(), 303);
+    let to = location(&partial);
+    assert!(to.contains("__err=") && !to.contains("Only"), "{to}");
+
+    // A password change with a wrong current password: the message, and no password in
+    // the address.
+    let change = post(
+        &browser,
+        "/rpc/change_password",
+        "/account",
+        &[("current", "wrong-current-1"), ("new_password", "a-new-password-2026"), ("confirm", "a-new-password-2026")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(change.status(), 303);
+    let to = location(&change);
+    assert!(to.starts_with(&app.url("/account?")) && !to.contains("a-new-password") && !to.contains("wrong-current"), "{to}");
+
+    // Signing out with a plain post.
+    let out = post(&browser, "/rpc/sign_out", "/", &[]).await.unwrap();
+    assert_eq!(out.status(), 303);
+    assert_eq!(browser.get("/").await.status, 303, "signed out: pages send to the sign-in page");
+}
