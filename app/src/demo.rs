@@ -331,6 +331,7 @@ async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<()
         text: "Hallo {{ customer.first_name | default(\"zusammen\") }},\n\nvielen Dank für Ihre Bestellung {{ order.id }}. Wie zufrieden sind Sie mit {{ product.name }}? Wir freuen uns über Ihre ehrliche Bewertung: {{ review_url }}\n\n{{ brand.postal_address }}\nAbmelden: {{ unsubscribe_url }}",
         blocking: 0,
         warnings: 0,
+        copied_from: None,
     };
     let de = templates::insert_version(db, &german, &writer).await?;
     templates::record(db, de, client_id, Status::Draft, "created", "", &writer).await?;

@@ -48,6 +48,8 @@ pub struct ServerState {
     pub dns_server: Option<std::net::SocketAddr>,
     /// The relay's SPF domain (`include:` it in brands' SPF records); empty when unknown.
     pub spf_include: String,
+    /// Reverse proxies in front of the server, whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[cfg(feature = "ssr")]
@@ -66,6 +68,8 @@ impl ServerState {
 
 /// The HTML document around the app (server side).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -82,6 +86,25 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// The page's Content-Security-Policy: scripts only from this server or inline with this
+/// response's nonce (the hydration script), WASM compiled, no plugins, no framing by other
+/// sites, forms posting only here. Images may come from https and data URLs: template
+/// previews show the brand's own images.
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: https:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

@@ -61,6 +61,10 @@ pub struct Config {
     /// Clients with at least this many sent messages get a daily Parquet snapshot of their
     /// events, so their reports read it instead of the whole database.
     pub snapshot_min_messages: u64,
+    /// Reverse proxies in front of Starling (comma-separated addresses): a request from one
+    /// of them counts, for sign-in throttling, against the client its `X-Forwarded-For`
+    /// names. Empty: every request is its connection's peer.
+    pub trusted_proxies: String,
 }
 
 impl Default for Config {
@@ -89,11 +93,22 @@ impl Default for Config {
             dns_server: None,
             spf_include: String::new(),
             snapshot_min_messages: 500_000,
+            trusted_proxies: String::new(),
         }
     }
 }
 
 impl Config {
+    /// The addresses of `trusted_proxies`, or which entry is not an address.
+    pub fn trusted_proxy_addresses(&self) -> Result<Vec<std::net::IpAddr>, String> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| a.parse().map_err(|_| format!("STARLING_TRUSTED_PROXIES: \"{a}\" is not an IP address")))
+            .collect()
+    }
+
     /// Defaults, then the config file, then the environment.
     pub fn load() -> Result<Config, figment::Error> {
         let file = std::env::var("STARLING_CONFIG").unwrap_or_else(|_| "starling.toml".into());

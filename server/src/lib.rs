@@ -13,6 +13,7 @@ pub mod orders;
 pub mod reports;
 pub mod routes;
 pub mod tracking;
+pub mod upload;
 
 use app::db::Db;
 use app::{shell, App, ServerState};
@@ -42,6 +43,12 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 /// The whole HTTP application for `config`, over an open database.
+/// The largest body of the ingest API (1,000 orders with long product lists).
+pub const API_BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// The largest bounce or complaint report: the report and the quoted original message
+/// (Starling's own messages are far smaller; providers truncate attachments).
+pub const FEEDBACK_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
 pub fn router(
     config: &Config,
     db: Db,
@@ -67,6 +74,7 @@ pub fn router(
             mailer,
             dns_server: config.dns_server,
             spf_include: config.spf_include.clone(),
+            trusted_proxies: config.trusted_proxy_addresses().unwrap_or_default(),
         },
         max_body_bytes: config.max_body_bytes,
     };
@@ -79,13 +87,14 @@ pub fn router(
         .route("/clients/{id}/suppression/upload", post(orders::upload_suppression))
         .route("/clients/{id}/reviews/upload", post(reports::upload_reviews))
         .layer(DefaultBodyLimit::disable());
-    // The ingest API: at most 1,000 orders per request, in at most 16 MB of JSON.
-    // Bounce and complaint reports may quote the whole original message.
+    // The ingest API: at most 1,000 orders per request, in at most 16 MB of JSON, read
+    // only once the key is checked. Bounce and complaint reports may quote the whole
+    // original message.
     let api = Router::new()
         .route("/api/v1/orders", post(orders::ingest_orders))
         .route("/api/v1/reviews", post(reports::ingest_reviews))
-        .route("/webhooks/feedback", post(tracking::feedback))
-        .layer(DefaultBodyLimit::max(16 * 1024 * 1024));
+        .layer(DefaultBodyLimit::disable())
+        .route("/webhooks/feedback", post(tracking::feedback).layer(DefaultBodyLimit::max(FEEDBACK_BODY_LIMIT)));
     let pages = Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/favicon.ico", get(routes::favicon))
@@ -113,10 +122,11 @@ pub fn router(
         .merge(api)
         .merge(pages)
         .layer(axum::middleware::from_fn(routes::csrf_guard))
+        .layer(axum::middleware::from_fn(routes::security_headers))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             // Path only: query strings may carry tokens, and headers carry cookies.
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
+            tracing::info_span!("request", id = %id, method = %request.method(), path = %routes::loggable_path(request.uri().path()))
         }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -171,6 +181,7 @@ pub struct Running {
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     app::delivery::limits::DomainLimits::parse(&config.domain_rate_limits)
         .map_err(|e| anyhow::anyhow!("STARLING_DOMAIN_RATE_LIMITS: {e}"))?;
+    config.trusted_proxy_addresses().map_err(|e| anyhow::anyhow!(e))?;
     std::fs::create_dir_all(&config.data_dir)?;
     let db = Db::connect(&config.database_url()).await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -208,7 +219,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        if let Err(e) = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await {
             tracing::error!(error = %e, "server stopped");
         }
     });

@@ -2,12 +2,13 @@
 //! memory), CSV and JSON downloads, and the ingest API for shops. Each checks the caller
 //! (session or API key) and the client the data belongs to.
 
+use crate::upload;
 use crate::AppState;
 use app::accounts::api::caller_from_headers;
 use app::accounts::model::Actor;
 use app::accounts::rules::{authorize, Action};
 use app::error::AppError;
-use app::orders::model::{OrderFilter, Reason};
+use app::orders::model::OrderFilter;
 use app::orders::{api::server as orders_api, export, import, ingest, jobs, keys, privacy, store};
 use app::shell::table::encode;
 use axum::extract::{Multipart, Path, Query, State};
@@ -94,7 +95,7 @@ async fn receive_orders(
     let mut store_id: Option<i64> = None;
     while let Some(mut field) = multipart.next_field().await.map_err(|e| format!("The upload was interrupted: {e}"))? {
         match field.name() {
-            Some("store") => store_id = field.text().await.ok().and_then(|t| t.trim().parse().ok()),
+            Some("store") => store_id = upload::field_text(field).await?.trim().parse().ok(),
             Some("file") => {
                 let target = match store_id {
                     Some(id) => store::target(db, id).await.map_err(|e| e.to_string())?.filter(|t| t.client_id == client_id),
@@ -184,17 +185,21 @@ pub async fn upload_suppression(
         Err(e) => return error_response(e),
     };
     let db = &state.server.db;
+    let back = |message: &str| redirect(&format!("{page}?error={}", encode(message)));
     let mut scope = None;
-    let mut body = Vec::new();
+    let mut file = None;
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
-            Err(e) => return redirect(&format!("{page}?error={}", encode(&format!("The upload was interrupted: {e}")))),
+            Err(e) => return back(&format!("The upload was interrupted: {e}")),
         };
         match field.name() {
             Some("brand") => {
-                let value = field.text().await.unwrap_or_default();
+                let value = match upload::field_text(field).await {
+                    Ok(v) => v,
+                    Err(message) => return back(&message),
+                };
                 scope = match value.trim() {
                     "agency" if authorize(&actor, Action::ManageAgencyLists).is_ok() => {
                         Some(privacy::Scope { client_id: None, brand_id: None })
@@ -210,61 +215,31 @@ pub async fn upload_suppression(
                     },
                 };
             }
-            Some("file") => {
-                let mut field = field;
-                while let Ok(Some(chunk)) = field.chunk().await {
-                    body.extend_from_slice(&chunk);
-                    if body.len() as u64 > state.server.max_upload_bytes {
-                        return redirect(&format!("{page}?error={}", encode(&too_large(state.server.max_upload_bytes))));
-                    }
-                }
-            }
+            Some("file") => match upload::spool(field, &state.server.data_dir, state.server.max_upload_bytes, too_large).await {
+                Ok(spooled) => file = Some(spooled),
+                Err(message) => return back(&message),
+            },
             _ => {}
         }
     }
     let Some(scope) = scope else {
-        return redirect(&format!("{page}?error={}", encode("Pick one of this client's lists.")));
+        return back("Pick one of this client's lists.");
     };
+    let Some(file) = file else { return back("Choose a file to upload.") };
     let salt = match privacy::salt(db).await {
         Ok(s) => s,
         Err(e) => return error_response(e),
     };
-    let encoding = import::detect_encoding(&body[..body.len().min(64 * 1024)]);
-    let (text, _, _) = encoding.decode(&body);
-    let first_line = text.lines().next().unwrap_or("");
-    let mut reader = csv::ReaderBuilder::new().delimiter(import::detect_delimiter(first_line)).flexible(true).from_reader(text.as_bytes());
-    let headers: Vec<String> = reader.headers().map(|h| h.iter().map(|c| c.trim().to_lowercase()).collect()).unwrap_or_default();
-    let column = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
-    let Some(address_at) = column(&["email", "e-mail", "phone", "address", "value"]) else {
-        return redirect(&format!("{page}?error={}", encode("The file needs an \"email\" or \"phone\" column.")));
+    let opened = match file.open() {
+        Ok(f) => f,
+        Err(message) => return back(&message),
     };
-    let (reason_at, note_at) = (column(&["reason"]), column(&["note"]));
-    let (mut added, mut known, mut bad) = (0, 0, Vec::new());
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let Ok(record) = record else {
-            bad.push(format!("line {line}: unreadable"));
-            continue;
-        };
-        let address = record.get(address_at).unwrap_or("").trim();
-        let reason_text = reason_at.and_then(|r| record.get(r)).unwrap_or("").trim();
-        let reason =
-            if reason_text.is_empty() { Some(Reason::Manual) } else { Reason::parse(reason_text).filter(|r| *r != Reason::Erased) };
-        let Some(reason) = reason else {
-            bad.push(format!("line {line}, reason: \"{reason_text}\" is not unsubscribed, hard bounce, complaint or manual"));
-            continue;
-        };
-        let note = note_at.and_then(|n| record.get(n)).unwrap_or("").trim();
-        match privacy::suppress(db, &salt, scope, address, reason, note, &actor.email).await {
-            Ok(true) => added += 1,
-            Ok(false) => known += 1,
-            Err(e) => bad.push(format!(
-                "line {line}, {}: {}",
-                if address.is_empty() { "address is empty".to_string() } else { "address".to_string() },
-                e.field("address").unwrap_or_else(|| e.to_string())
-            )),
-        }
-    }
+    let imported = match privacy::import_list(db, &salt, scope, &actor.email, opened).await {
+        Ok(imported) => imported,
+        Err(AppError::Invalid(fields)) => return back(&fields.into_iter().map(|f| f.message).collect::<Vec<_>>().join(" ")),
+        Err(e) => return error_response(e),
+    };
+    let privacy::ListImport { added, known, rejected: bad } = imported;
     let _ = app::audit::record(
         db,
         Some(&actor),
@@ -307,7 +282,7 @@ pub async fn orders_csv(
         from: day("from"),
         until: day("until").map(|t| t + 86_400_000),
     };
-    let mut w = export::writer(&[
+    let mut sheet = export::Sheet::new(&[
         "order_id",
         "store",
         "placed_at",
@@ -326,20 +301,19 @@ pub async fn orders_csv(
                 .total_minor
                 .map(|m| format!("{}{}.{:02}", if m < 0 { "-" } else { "" }, m.abs() / 100, m.abs() % 100))
                 .unwrap_or_default();
-            w.write_record([
-                export::cell(&o.platform_order_id).as_ref(),
-                export::cell(&o.store_name).as_ref(),
+            sheet.row(&[
+                o.platform_order_id.as_str(),
+                &o.store_name,
                 &app::shell::format_time(o.placed_at),
                 &o.status,
                 &app::shell::format_time(o.status_at),
-                export::cell(&o.buyer_name).as_ref(),
-                export::cell(&o.buyer_email).as_ref(),
+                &o.buyer_name,
+                &o.buyer_email,
                 &o.country,
                 &o.currency,
                 &total,
                 &o.items.to_string(),
-            ])
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+            ])?;
         }
         Ok(())
     })
@@ -348,7 +322,7 @@ pub async fn orders_csv(
         return error_response(e);
     }
     let _ = app::audit::record(&state.server.db, Some(&actor), &actor.email, "orders.export", Some(client_id), "orders CSV", "").await;
-    download("text/csv; charset=utf-8", "orders.csv", w.into_inner().unwrap_or_default())
+    download("text/csv; charset=utf-8", "orders.csv", sheet.into_bytes())
 }
 
 /// `GET /clients/{id}/suppression.csv`: the client's brand lists (erased entries without
@@ -366,19 +340,15 @@ pub async fn suppression_csv(State(state): State<AppState>, Path(client_id): Pat
     if authorize(&actor, Action::ManageAgencyLists).is_ok() {
         entries.extend(privacy::all(db, None).await.unwrap_or_default());
     }
-    let mut w = export::writer(&["address", "list", "reason", "note", "added_at", "added_by"]);
+    let mut sheet = export::Sheet::new(&["address", "list", "reason", "note", "added_at", "added_by"]);
     for e in entries {
-        let list = if e.brand_id.is_none() { "agency-wide".to_string() } else { e.brand_name.clone() };
-        let _ = w.write_record([
-            export::cell(&e.value).as_ref(),
-            export::cell(&list).as_ref(),
-            &e.reason,
-            export::cell(&e.note).as_ref(),
-            &app::shell::format_time(e.created_at),
-            export::cell(&e.created_by).as_ref(),
-        ]);
+        let list = if e.brand_id.is_none() { "agency-wide" } else { e.brand_name.as_str() };
+        let written = sheet.row(&[e.value.as_str(), list, &e.reason, &e.note, &app::shell::format_time(e.created_at), &e.created_by]);
+        if let Err(e) = written {
+            return error_response(e);
+        }
     }
-    download("text/csv; charset=utf-8", "suppression.csv", w.into_inner().unwrap_or_default())
+    download("text/csv; charset=utf-8", "suppression.csv", sheet.into_bytes())
 }
 
 /// `GET /clients/{id}/imports/{job}/rejects.csv`: line, field, reason of every rejected row.
@@ -395,11 +365,13 @@ pub async fn rejects_csv(State(state): State<AppState>, Path((client_id, job_id)
         Ok(r) => r,
         Err(e) => return error_response(e),
     };
-    let mut w = export::writer(&["line", "field", "reason"]);
+    let mut sheet = export::Sheet::new(&["line", "field", "reason"]);
     for r in rejects {
-        let _ = w.write_record([r.line.to_string().as_str(), export::cell(&r.field).as_ref(), export::cell(&r.reason).as_ref()]);
+        if let Err(e) = sheet.row(&[r.line.to_string().as_str(), &r.field, &r.reason]) {
+            return error_response(e);
+        }
     }
-    download("text/csv; charset=utf-8", &format!("import-{job_id}-rejected-rows.csv"), w.into_inner().unwrap_or_default())
+    download("text/csv; charset=utf-8", &format!("import-{job_id}-rejected-rows.csv"), sheet.into_bytes())
 }
 
 /// `GET /clients/{id}/customers/{customer}/export.json`: the buyer's data (GDPR access).
@@ -442,11 +414,16 @@ pub(crate) async fn key_store(state: &AppState, headers: &HeaderMap) -> Result<s
     }
 }
 
-pub async fn ingest_orders(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+pub async fn ingest_orders(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Response {
     let db = &state.server.db;
+    // The key first: a request without a valid one is refused before its body is read.
     let target = match key_store(&state, &headers).await {
         Ok(t) => t,
         Err(answer) => return answer,
+    };
+    let body = match upload::read_body(body, crate::API_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(message) => return json_error(StatusCode::PAYLOAD_TOO_LARGE, &message),
     };
     let batch: ingest::Batch = match serde_json::from_slice(&body) {
         Ok(b) => b,
@@ -464,9 +441,14 @@ pub async fn ingest_orders(State(state): State<AppState>, headers: HeaderMap, bo
     for (index, value) in batch.orders.into_iter().enumerate() {
         let id = value.get("id").and_then(|v| v.as_str()).unwrap_or("").to_string();
         match ingest::parse(index, value).and_then(|o| jobs::check(&o).map(|_| o)) {
-            Ok(order) => {
+            Ok(mut order) => {
                 positions.push(results.len());
-                results.push(ingest::OrderResult { index, id, result: String::new(), errors: vec![] });
+                // Values set aside (the order is stored without them) are told beside it.
+                let errors = std::mem::take(&mut order.notes)
+                    .into_iter()
+                    .map(|note| ingest::FieldProblem { field: note.field, reason: note.reason })
+                    .collect();
+                results.push(ingest::OrderResult { index, id, result: String::new(), errors });
                 good.push(order);
             }
             Err(e) => results.push(ingest::OrderResult {

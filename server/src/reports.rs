@@ -3,6 +3,7 @@
 //! checks the caller and the client the data belongs to.
 
 use crate::orders::{download, error_response, json_error, key_store, redirect, signed_in, too_large};
+use crate::upload;
 use crate::AppState;
 use app::accounts::rules::Action;
 use app::reports::api::server::report_for;
@@ -77,7 +78,7 @@ pub async fn upload_reviews(
     let db = &state.server.db;
     let back = |message: &str| redirect(&format!("{page}?error={}", encode(message)));
     let mut brand = None;
-    let mut body = Vec::new();
+    let mut file = None;
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
@@ -86,34 +87,31 @@ pub async fn upload_reviews(
         };
         match field.name() {
             Some("brand") => {
-                let id = field.text().await.ok().and_then(|t| t.trim().parse::<i64>().ok());
+                let id = match upload::field_text(field).await {
+                    Ok(text) => text.trim().parse::<i64>().ok(),
+                    Err(message) => return back(&message),
+                };
                 brand = match id {
                     Some(id) => app::clients::store::brand(db, id).await.ok().flatten().filter(|b| b.client_id == client_id),
                     None => None,
                 };
             }
-            Some("file") => {
-                let mut field = field;
-                loop {
-                    match field.chunk().await {
-                        Ok(Some(chunk)) => {
-                            body.extend_from_slice(&chunk);
-                            if body.len() as u64 > state.server.max_upload_bytes {
-                                return back(&too_large(state.server.max_upload_bytes));
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => return back(&format!("The upload was interrupted: {e}")),
-                    }
-                }
-            }
+            Some("file") => match upload::spool(field, &state.server.data_dir, state.server.max_upload_bytes, too_large).await {
+                Ok(spooled) => file = Some(spooled),
+                Err(message) => return back(&message),
+            },
             _ => {}
         }
     }
     let Some(brand) = brand else { return back("Pick one of this client's brands.") };
     let alerting = Alerting { mailer: &state.server.mailer, public_url: &state.server.public_url };
     let to = Destination { client_id, brand_id: brand.id, store_id: None };
-    match reviews::import(db, &alerting, to, std::io::Cursor::new(body)).await {
+    let Some(file) = file else { return back("Choose a file to upload.") };
+    let opened = match file.open() {
+        Ok(f) => std::io::BufReader::with_capacity(256 * 1024, f),
+        Err(message) => return back(&message),
+    };
+    match reviews::import(db, &alerting, to, opened).await {
         Ok(r) => {
             let summary = format!(
                 "{} reviews imported ({} attributed to a request, {} negative raised alerts); {} already known; {} rows rejected.",
@@ -151,11 +149,16 @@ struct ReviewResult {
 /// `POST /api/v1/reviews` with `Authorization: Bearer <store API key>`: up to 1,000 reviews
 /// as `{"reviews": [{"id", "order_id", "email", "rating", "title", "text", "author", "date"}]}`,
 /// each with its own result.
-pub async fn ingest_reviews(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+pub async fn ingest_reviews(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Response {
     let db = &state.server.db;
+    // The key first: a request without a valid one is refused before its body is read.
     let target = match key_store(&state, &headers).await {
         Ok(t) => t,
         Err(answer) => return answer,
+    };
+    let body = match upload::read_body(body, crate::API_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(message) => return json_error(StatusCode::PAYLOAD_TOO_LARGE, &message),
     };
     let batch: ApiBatch = match serde_json::from_slice(&body) {
         Ok(b) => b,

@@ -126,7 +126,7 @@ pub async fn csrf_guard(request: Request, next: Next) -> Response {
         } else {
             "Cross-site request refused: the request comes from another site."
         };
-        tracing::warn!(path = %request.uri().path(), "csrf check failed");
+        tracing::warn!(path = %loggable_path(request.uri().path()), "csrf check failed");
         (StatusCode::FORBIDDEN, why).into_response()
     }
 }
@@ -179,6 +179,11 @@ pub async fn rpc_status(request: Request, next: Next) -> Response {
     // a redirect the browser follows with a GET, or it would show the error's JSON.
     if is_rpc && response.headers().contains_key(header::LOCATION) {
         *response.status_mut() = StatusCode::SEE_OTHER;
+        // Back to the page as it was: no empty query left behind by the error parameter.
+        let bare = response.headers().get(header::LOCATION).and_then(|l| l.to_str().ok()).and_then(|l| l.strip_suffix('?')).map(str::to_string);
+        if let Some(value) = bare.and_then(|l| header::HeaderValue::from_str(&l).ok()) {
+            response.headers_mut().insert(header::LOCATION, value);
+        }
         return response;
     }
     if !is_rpc || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
@@ -192,6 +197,51 @@ pub async fn rpc_status(request: Request, next: Next) -> Response {
         }
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// A request path as logs may show it: the token of a tracking, click or unsubscribe link
+/// (a bearer credential) is cut off.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/t/") {
+        Some(rest) => {
+            // /t/{kind}/{client}/{token}: keep the kind and the client.
+            let kept: Vec<&str> = rest.splitn(3, '/').take(2).collect();
+            std::borrow::Cow::Owned(format!("/t/{}/…", kept.join("/")))
+        }
+        None => std::borrow::Cow::Borrowed(path),
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    #[test]
+    fn tokens_never_reach_a_logged_path() {
+        assert_eq!(super::loggable_path("/t/u/1/eyJwIjoidSJ9.abcdef"), "/t/u/1/…");
+        assert_eq!(super::loggable_path("/t/c/12/tok/extra"), "/t/c/12/…");
+        assert_eq!(super::loggable_path("/t/o"), "/t/o/…");
+        assert_eq!(super::loggable_path("/clients/1/orders"), "/clients/1/orders");
+    }
+}
+
+/// The policy of a response that set none itself: nothing runs, nothing loads but the
+/// server's own images and inline styles (the unsubscribe page), forms post only here.
+/// Console pages set their own, with the nonce of their inline scripts (`app::shell`).
+const FALLBACK_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Headers on every response: no page of Starling may be framed by another site (the
+/// approve and launch buttons cannot be clickjacked), no file is sniffed as another type,
+/// and no address (tracking links carry tokens) leaks to other sites as a referrer.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("same-origin"));
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, header::HeaderValue::from_static(FALLBACK_POLICY));
+    }
+    response
 }
 
 /// Kept for symmetry with other handlers: state for the server functions' context.

@@ -75,30 +75,91 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// `GET /t/u/{client}/{token}`: asks for confirmation (never unsubscribes by itself).
-pub async fn unsubscribe_page(State(state): State<AppState>, Path((client_id, token)): Path<(i64, String)>) -> Response {
-    let Some(claims) = verified(&state, client_id, &token, Purpose::Unsubscribe).await else { return not_found() };
-    let brand: String = sqlx::query_scalar("SELECT b.name FROM messages m JOIN brands b ON b.id = m.brand_id WHERE m.id = $1")
+/// A genuine unsubscribe token of a message of the path's client, expired or not.
+async fn unsubscribe_claims(state: &AppState, client_id: i64, token: &str) -> Option<tokens::Checked> {
+    let checked = tokens::check(state.server.secret_key.expose_secret(), client_id, token, Purpose::Unsubscribe, now_millis())?;
+    let (tokens::Checked::Valid(claims) | tokens::Checked::Expired(claims)) = &checked;
+    let owner: Option<i64> = sqlx::query_scalar("SELECT client_id FROM messages WHERE id = $1")
         .bind(claims.message_id)
+        .fetch_optional(&state.server.db.pool)
+        .await
+        .ok()
+        .flatten();
+    (owner == Some(client_id)).then_some(checked)
+}
+
+async fn brand_of_message(state: &AppState, message_id: i64) -> String {
+    sqlx::query_scalar("SELECT b.name FROM messages m JOIN brands b ON b.id = m.brand_id WHERE m.id = $1")
+        .bind(message_id)
         .fetch_one(&state.server.db.pool)
         .await
-        .unwrap_or_default();
-    let brand = escape(&brand);
+        .unwrap_or_default()
+}
+
+/// The page of an expired link: the address the message went to unsubscribes it.
+fn address_form(brand: &str, note: &str) -> Response {
     page(
         "Unsubscribe",
         &format!(
-            "<h1>Unsubscribe from {brand}?</h1><p>You will get no more e-mails from {brand} about your orders.</p>\
-             <form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\"><button type=\"submit\">Unsubscribe</button></form>"
+            "<h1>Unsubscribe from {brand}</h1>{note}<p>This link is more than a year old. Enter the e-mail address the message \
+             was sent to, and it gets no more e-mails from {brand} about its orders.</p>\
+             <form method=\"post\"><label>E-mail address <input type=\"email\" name=\"email\" required autocomplete=\"email\"></label> \
+             <button type=\"submit\">Unsubscribe</button></form>"
         ),
     )
     .into_response()
 }
 
+/// `GET /t/u/{client}/{token}`: asks for confirmation (never unsubscribes by itself).
+pub async fn unsubscribe_page(State(state): State<AppState>, Path((client_id, token)): Path<(i64, String)>) -> Response {
+    let Some(checked) = unsubscribe_claims(&state, client_id, &token).await else { return not_found() };
+    match checked {
+        tokens::Checked::Valid(claims) => {
+            let brand = escape(&brand_of_message(&state, claims.message_id).await);
+            page(
+                "Unsubscribe",
+                &format!(
+                    "<h1>Unsubscribe from {brand}?</h1><p>You will get no more e-mails from {brand} about your orders.</p>\
+                     <form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\"><button type=\"submit\">Unsubscribe</button></form>"
+                ),
+            )
+            .into_response()
+        }
+        tokens::Checked::Expired(claims) => address_form(&escape(&brand_of_message(&state, claims.message_id).await), ""),
+    }
+}
+
 /// `POST /t/u/{client}/{token}`: unsubscribes the message's buyer from its brand, at once
 /// (the mail client's one-click POST or the confirmation button), and records how long
-/// after the message was sent it was processed.
-pub async fn unsubscribe(State(state): State<AppState>, Path((client_id, token)): Path<(i64, String)>) -> Response {
-    let Some(claims) = verified(&state, client_id, &token, Purpose::Unsubscribe).await else { return not_found() };
+/// after the message was sent it was processed. An expired link unsubscribes when the
+/// form names the address the message went to; the answer is the same whatever the
+/// address, so the link tells nobody who received the message.
+pub async fn unsubscribe(State(state): State<AppState>, Path((client_id, token)): Path<(i64, String)>, body: axum::body::Bytes) -> Response {
+    let Some(checked) = unsubscribe_claims(&state, client_id, &token).await else { return not_found() };
+    let claims = match checked {
+        tokens::Checked::Valid(claims) => claims,
+        tokens::Checked::Expired(claims) => {
+            let brand = escape(&brand_of_message(&state, claims.message_id).await);
+            let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+            let typed = form.iter().find(|(k, _)| k == "email").map(|(_, v)| v.trim().to_lowercase()).unwrap_or_default();
+            if typed.is_empty() {
+                return address_form(&brand, "");
+            }
+            let recipient = app::delivery::recipient_of(&state.server.db, claims.message_id).await.unwrap_or_default();
+            if !recipient.is_empty() && recipient.to_lowercase() == typed {
+                if let Err(e) = app::delivery::unsubscribe(&state.server.db, claims.message_id, now_millis()).await {
+                    tracing::error!(error = %e, "unsubscribe failed");
+                    return (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong; please try again.").into_response();
+                }
+            }
+            let typed = escape(&typed);
+            return page(
+                "Unsubscribed",
+                &format!("<h1>Thank you</h1><p>If {typed} received this message, it is unsubscribed: {brand} will not e-mail it again.</p>"),
+            )
+            .into_response();
+        }
+    };
     match app::delivery::unsubscribe(&state.server.db, claims.message_id, now_millis()).await {
         Ok(brand) => page("Unsubscribed", &format!("<h1>You are unsubscribed</h1><p>{} will not e-mail you again.</p>", escape(&brand)))
             .into_response(),

@@ -140,9 +140,19 @@ fn rpc_case(name: &str, who: Who, target: Target, n: usize) -> Option<Case> {
         ),
         // Orders in. Functions that change or look up one record are called with an id
         // that does not exist: an allowed caller gets past the role check to 404.
-        "list_orders" | "list_suppressions" => {
+        "list_orders" => {
             let body = json!({ "client_id": client, "filter": {}, "query": { "q": "", "sort": "", "desc": false, "page": 1 } });
             Case { body, expect: allow_if(reads_orders(who, own)), hidden: foreign_names(who) }
+        }
+        // The agency-wide list can hold any client's buyers: only admins read it.
+        "list_suppressions" => {
+            let body = json!({ "client_id": client, "query": { "q": "", "sort": "", "desc": false, "page": 1 } });
+            let hidden: &'static [&'static str] = match who {
+                Who::Manager | Who::Writer => &["Maison Verte", AGENCY_WIDE_ENTRY],
+                Who::Viewer => &["Maison Verte", "Sakura", AGENCY_WIDE_ENTRY],
+                _ => &[],
+            };
+            Case { body, expect: allow_if(reads_orders(who, own)), hidden }
         }
         "get_customer" | "erase_customer" => case(
             json!({ "client_id": client, "customer_id": 999_999 }),
@@ -335,9 +345,17 @@ fn check(what: &str, who: Who, target: Target, expect: &Expect, hidden: &[&str],
     None
 }
 
+/// An address on the agency-wide suppression list (a buyer of another client).
+const AGENCY_WIDE_ENTRY: &str = "agency-wide.buyer@maison-verte.test";
+
 #[tokio::test]
 async fn every_server_function_checks_role_and_client() {
     let app = TestApp::spawn().await;
+    let admin = app.signed_in(ADMIN).await;
+    let added = admin.rpc("add_suppression", json!({ "client_id": 3, "brand_id": null, "address": AGENCY_WIDE_ENTRY, "note": "" })).await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    let seen = admin.rpc("list_suppressions", json!({ "client_id": 1, "query": { "q": "agency-wide", "sort": "", "desc": false, "page": 1 } })).await;
+    assert!(seen.body.contains(AGENCY_WIDE_ENTRY), "admins see the agency-wide list on every client's page: {}", seen.body);
     let mut paths: Vec<String> = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p.to_string()).collect();
     paths.sort();
     assert!(paths.len() >= 14, "server functions registered: {paths:?}");

@@ -436,3 +436,33 @@ async fn an_ab_winner_is_declared_recorded_and_promoted() {
         0
     );
 }
+
+/// Complaints halt a canary only when two different buyers complained: one buyer (who
+/// could post a report about their own message) complaining about two messages is one.
+#[tokio::test]
+async fn one_buyer_complaining_does_not_halt_a_canary_and_two_buyers_do() {
+    use app::campaigns::canary::CanaryRule;
+    use app::campaigns::monitor;
+    let app = TestApp::spawn().await;
+    let canary = CanaryRule { share: 0.5, ..CanaryRule::default() };
+    let rules = CampaignRules { fallback_locales: vec!["de".into()], canary: Some(canary), ..CampaignRules::new(Trigger::Batch) };
+    let id = running(&app, rules, 200).await;
+    let first = messages_of(&app, id, "canary = 1 AND state = 'queued'").await;
+    let now = now_millis();
+    for &m in &first {
+        monitor::record_event(&app.db, m, "sent", &format!("smtp-{m}"), now, "250 OK").await.unwrap();
+    }
+    // The same buyer on two messages (as a buyer with two orders would be).
+    let (buyer,): (i64,) = sqlx::query_as("SELECT customer_id FROM messages WHERE id = $1").bind(first[0]).fetch_one(&app.db.pool).await.unwrap();
+    sqlx::query("UPDATE messages SET customer_id = $1 WHERE id = $2").bind(buyer).bind(first[1]).execute(&app.db.pool).await.unwrap();
+    for &m in &first[..2] {
+        monitor::record_event(&app.db, m, "complained", &format!("arf-{m}"), now, "abuse").await.unwrap();
+    }
+    assert_eq!(monitor::counts(&app.db, id, true, 0).await.unwrap().complained, 1, "one buyer");
+    assert_eq!(state_of(&app, id).await.0, "running", "one buyer alone does not halt ({} delivered)", first.len());
+    let other = first[2];
+    monitor::record_event(&app.db, other, "complained", &format!("arf-{other}"), now, "abuse").await.unwrap();
+    let (state, _, reason) = state_of(&app, id).await;
+    assert_eq!(state, "halted");
+    assert!(reason.starts_with("complaint rate"), "{reason}");
+}

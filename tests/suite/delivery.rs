@@ -665,3 +665,48 @@ async fn sends_to_one_recipient_domain_keep_to_its_rate() {
     assert_eq!(other.pass(now_millis()).await.unwrap().sent, 60);
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "unlimited domains are not slowed to gmail.com's rate");
 }
+
+/// An unsubscribe link older than a year unsubscribes nobody by itself, but still gets a
+/// buyer off the list once they type the address the message went to; the answer is the
+/// same for any address.
+#[tokio::test]
+async fn an_expired_unsubscribe_link_asks_for_the_address_and_honours_it() {
+    let app = TestApp::spawn_with(|c| c.secret_key = Some(secrecy::SecretString::from("expiry-test-key".to_string()))).await;
+    campaign(&app, 4).await;
+    let (message_id, email): (i64, String) =
+        sqlx::query_as("SELECT m.id, c.email FROM messages m JOIN customers c ON c.id = m.customer_id WHERE m.client_id = 1 AND c.email <> '' ORDER BY m.id LIMIT 1")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let issued_at = now_millis() - app::delivery::tokens::UNSUBSCRIBE_LIFETIME_MS - 86_400_000;
+    let claims = app::delivery::tokens::Claims { purpose: app::delivery::tokens::Purpose::Unsubscribe, message_id, issued_at, url: String::new() };
+    let link = app.url(&format!("/t/u/1/{}", app::delivery::tokens::sign("expiry-test-key", 1, &claims)));
+    let http = reqwest::Client::new();
+    let suppressed = || async {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM suppressions WHERE value = $1 AND reason = 'unsubscribed'")
+            .bind(&email)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+        n
+    };
+    let page = http.get(&link).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("more than a year old") && page.contains("name=\"email\""), "{page}");
+    // The one-click POST of an old mail cannot name the address: it gets the form.
+    let one_click = http.post(&link).header("content-type", "application/x-www-form-urlencoded").body("List-Unsubscribe=One-Click").send().await.unwrap();
+    assert_eq!(one_click.status(), 200);
+    assert!(one_click.text().await.unwrap().contains("name=\"email\""));
+    assert_eq!(suppressed().await, 0, "an expired token alone unsubscribes nobody");
+    let form = |address: &str| http.post(&link).form(&[("email", address)]).send();
+    let wrong = form("someone-else@example.com").await.unwrap().text().await.unwrap();
+    assert_eq!(suppressed().await, 0);
+    let right = form(&email.to_uppercase()).await.unwrap().text().await.unwrap();
+    assert_eq!(suppressed().await, 1, "the buyer who typed their address is off the list");
+    assert_eq!(
+        wrong.replace("someone-else@example.com", "X"),
+        right.replace(&email.to_uppercase().to_lowercase(), "X"),
+        "the same answer whatever the address"
+    );
+    // A forged token is still just not found.
+    assert_eq!(http.get(app.url("/t/u/1/abc.def")).send().await.unwrap().status(), 404);
+}

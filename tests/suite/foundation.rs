@@ -69,6 +69,94 @@ async fn five_failures_lock_the_account_for_fifteen_minutes_even_with_the_right_
     app.signed_in(MANAGER).await;
 }
 
+/// A client of a server behind a trusted reverse proxy at 127.0.0.1, which names the
+/// client's address in `X-Forwarded-For`.
+fn from_address(app: &TestApp, address: &str) -> Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ORIGIN, app.base.parse().unwrap());
+    headers.insert("x-forwarded-for", address.parse().unwrap());
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    Client { base: app.base.clone(), http }
+}
+
+async fn behind_a_proxy() -> TestApp {
+    TestApp::spawn_with(|c| c.trusted_proxies = "127.0.0.1".into()).await
+}
+
+/// Parallel guesses are counted before any is checked: of 20 sent at once, exactly 5 are
+/// checked, and the guesser cannot lock the owner, who signs in from another address.
+#[tokio::test]
+async fn parallel_guesses_are_all_counted_and_do_not_lock_the_owner_out() {
+    let app = behind_a_proxy().await;
+    let guesser = from_address(&app, "198.51.100.7");
+    let mut guesses = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let guesser = guesser.clone();
+        guesses.spawn(async move { guesser.rpc("sign_in", json!({ "email": WRITER, "password": format!("parallel-guess-{n}") })).await.status });
+    }
+    let mut statuses = guesses.join_all().await;
+    statuses.sort_unstable();
+    let checked = statuses.iter().filter(|s| **s == 422).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((checked, refused), (5, 15), "{statuses:?}");
+    let (email, password) = login(WRITER);
+    let locked = guesser.rpc("sign_in", json!({ "email": email, "password": password })).await;
+    assert_eq!(locked.status, 429, "the guesser's address stays locked even with the right password");
+    let owner = from_address(&app, "203.0.113.20");
+    assert_eq!(owner.rpc("sign_in", json!({ "email": email, "password": password })).await.status, 200, "the owner elsewhere signs in");
+    let audit: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = 'sign_in_failed' AND subject = $1")
+        .bind(WRITER)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(audit.0, 5, "only the checked guesses were password checks");
+}
+
+/// One address trying one password against many accounts is stopped after 20 failures,
+/// whatever the accounts; other addresses are not.
+#[tokio::test]
+async fn password_spraying_from_one_address_is_stopped() {
+    let app = behind_a_proxy().await;
+    let sprayer = from_address(&app, "198.51.100.8");
+    for n in 0..20 {
+        let answer = sprayer.rpc("sign_in", json!({ "email": format!("user{n}@agency.test"), "password": "Summer2026!" })).await;
+        assert_eq!(answer.status, 422, "attempt {n}: {}", answer.body);
+    }
+    let stopped = sprayer.rpc("sign_in", json!({ "email": MANAGER, "password": "Summer2026!" })).await;
+    assert_eq!(stopped.status, 429, "{}", stopped.body);
+    assert!(stopped.body.contains("from your network"), "{}", stopped.body);
+    let (email, password) = login(MANAGER);
+    assert_eq!(from_address(&app, "203.0.113.21").rpc("sign_in", json!({ "email": email, "password": password })).await.status, 200);
+    // An IPv6 client counts by its /64: another address in the same prefix is stopped too.
+    let v6 = from_address(&app, "2001:db8:5:6::1");
+    for n in 0..20 {
+        assert_eq!(v6.rpc("sign_in", json!({ "email": format!("v6user{n}@agency.test"), "password": "x-1" })).await.status, 422);
+    }
+    let same_prefix = from_address(&app, "2001:db8:5:6:ffff::9");
+    assert_eq!(same_prefix.rpc("sign_in", json!({ "email": "v6other@agency.test", "password": "x-1" })).await.status, 429);
+}
+
+/// Checking the current password on a password change is throttled like a sign-in.
+#[tokio::test]
+async fn a_stolen_session_cannot_guess_the_current_password() {
+    let app = TestApp::spawn().await;
+    let session = app.signed_in(MANAGER).await;
+    for n in 0..5 {
+        let change = json!({ "current": format!("guess-{n}-wrong"), "new_password": "a-new-password-2026", "confirm": "a-new-password-2026" });
+        assert_eq!(session.rpc("change_password", change).await.status, 422);
+    }
+    let (_, password) = login(MANAGER);
+    let change = json!({ "current": password, "new_password": "a-new-password-2026", "confirm": "a-new-password-2026" });
+    let refused = session.rpc("change_password", change).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(refused.body.contains("Too many wrong current passwords"), "{}", refused.body);
+}
+
 #[tokio::test]
 async fn a_post_without_a_same_site_origin_is_refused_with_a_reason() {
     let app = TestApp::spawn().await;
@@ -259,9 +347,12 @@ async fn an_admin_creates_a_user_assigns_clients_and_disables_them() {
         json!({ "change": { "id": id, "name": "Lena", "role": "account_manager", "disabled": true, "clients": [3], "new_password": "" } });
     assert_eq!(admin.rpc("update_user", disable).await.status, 200);
     assert_eq!(lena.rpc("client_options", json!({})).await.status, 401, "a disabled user's sessions end");
+    // The right password of a disabled account gets the wrong-password answer: "disabled"
+    // would confirm the password to whoever guessed it.
     let refused = app.client().rpc("sign_in", json!({ "email": "lena.am@starling.test", "password": "lena-password-1" })).await;
-    assert_eq!(refused.status, 403);
-    assert!(refused.body.contains("disabled"), "{}", refused.body);
+    let wrong = app.client().rpc("sign_in", json!({ "email": "lena.am@starling.test", "password": "not-lenas-password" })).await;
+    assert_eq!((refused.status, &refused.body), (wrong.status, &wrong.body));
+    assert!(!refused.body.contains("disabled"), "{}", refused.body);
 
     // The admin cannot lock themselves out.
     let me = admin.rpc("current_user", json!({})).await.json();
@@ -377,4 +468,32 @@ async fn plain_form_posts_run_their_server_functions_and_come_back_to_the_page()
     let out = post(&browser, "/rpc/sign_out", "/", &[]).await.unwrap();
     assert_eq!(out.status(), 303);
     assert_eq!(browser.get("/").await.status, 303, "signed out: pages send to the sign-in page");
+}
+
+/// Every response says it may not be framed by another site and is not to be sniffed;
+/// console pages allow only their own scripts and the inline script carrying the
+/// response's nonce.
+#[tokio::test]
+async fn every_page_refuses_framing_and_allows_only_its_own_scripts() {
+    let app = TestApp::spawn().await;
+    let manager = app.signed_in(MANAGER).await;
+    for (who, path) in [("anyone", "/sign-in"), ("manager", "/"), ("manager", "/clients/1/orders"), ("anyone", "/healthz")] {
+        let answer = if who == "anyone" { app.client().get(path).await } else { manager.get(path).await };
+        assert_eq!(answer.status, 200, "{path}");
+        let header = |name: &str| answer.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        let policy = header("content-security-policy");
+        assert!(policy.contains("frame-ancestors 'none'"), "{path}: {policy}");
+        if path != "/healthz" {
+            let nonce = policy.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).unwrap_or_else(|| panic!("{path}: {policy}"));
+            assert!(nonce.len() >= 16, "{path}: {nonce}");
+            assert!(answer.body.contains(&format!("nonce=\"{nonce}\"")), "{path}: the hydration script carries the nonce");
+            assert!(!policy.contains("'unsafe-inline' 'wasm") && policy.contains("script-src 'self' 'nonce-"), "{path}: {policy}");
+        }
+    }
+    // A second request gets another nonce.
+    let first = app.client().get("/sign-in").await.headers["content-security-policy"].clone();
+    let second = app.client().get("/sign-in").await.headers["content-security-policy"].clone();
+    assert_ne!(first, second);
 }

@@ -519,3 +519,59 @@ async fn two_writers_storing_the_same_orders_at_once_create_each_once() {
         "every order found its customer"
     );
 }
+
+/// Sends the head of a POST announcing a 16 MB body and only its first bytes, and gives the
+/// server `wait` to answer: an endpoint that checks the key first answers at once.
+async fn answer_to_a_body_never_sent(app: &TestApp, path: &str, key: &str, wait: Duration) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: 16000000\r\n\r\n{{\"orders\": ["
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    match tokio::time::timeout(wait, stream.read(&mut answer)).await {
+        Ok(Ok(n)) if n > 0 => Some(String::from_utf8_lossy(&answer[..n]).to_string()),
+        _ => None,
+    }
+}
+
+/// A request with a wrong key is refused before its body is read: nobody without a key
+/// makes the server buffer 16 MB.
+#[tokio::test]
+async fn the_api_refuses_a_wrong_key_before_reading_the_body() {
+    let app = TestApp::spawn().await;
+    for path in ["/api/v1/orders", "/api/v1/reviews"] {
+        let answer = answer_to_a_body_never_sent(&app, path, "not-a-key", Duration::from_secs(5)).await;
+        let answer = answer.unwrap_or_else(|| panic!("{path}: no answer while the body was still coming"));
+        assert!(answer.starts_with("HTTP/1.1 401"), "{path}: {answer}");
+    }
+    // A good key's request does wait for its body (and gets it refused as too large if
+    // it were sent): the limit is still there.
+    let key = api_key(&app.signed_in(MANAGER).await, 1, 2).await;
+    assert!(answer_to_a_body_never_sent(&app, "/api/v1/orders", &key, Duration::from_millis(500)).await.is_none());
+}
+
+/// The small fields of an upload form are read with a cap.
+#[tokio::test]
+async fn an_upload_form_field_of_megabytes_is_refused() {
+    let app = TestApp::spawn().await;
+    let manager = app.signed_in(MANAGER).await;
+    let form = reqwest::multipart::Form::new()
+        .text("brand", "1".repeat(5 * 1024 * 1024))
+        .part("file", reqwest::multipart::Part::bytes(b"email\nx@example.com\n".to_vec()).file_name("list.csv"));
+    let answer = manager.http.post(app.url("/clients/1/suppression/upload")).multipart(form).send().await.unwrap();
+    assert_eq!(answer.status(), 303);
+    let to = answer.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.contains("error=") && to.contains("longer"), "{to}");
+    // A normal upload still works, streamed through the data folder.
+    let form = reqwest::multipart::Form::new()
+        .text("brand", "1")
+        .part("file", reqwest::multipart::Part::bytes(b"email;note\nStreamed@Example.com;from a file\n".to_vec()).file_name("list.csv"));
+    let answer = manager.http.post(app.url("/clients/1/suppression/upload")).multipart(form).send().await.unwrap();
+    let to = answer.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.contains("result=1%20added") || to.contains("result=1+added"), "{to}");
+    let leftovers = std::fs::read_dir(app.data_dir.join("uploads")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(leftovers, 0, "the spooled file is removed");
+}

@@ -270,3 +270,52 @@ async fn a_new_template_starts_in_its_language_without_findings() {
         assert!(editor["version"]["text"].as_str().unwrap().contains(word), "{locale}: {}", editor["version"]["text"]);
     }
 }
+
+/// Copying a version carries its authors: whoever wrote the text being copied cannot
+/// approve the copy, even though someone else made it.
+#[tokio::test]
+async fn whoever_wrote_the_text_cannot_approve_a_copy_of_it() {
+    let app = TestApp::spawn().await;
+    let reviewer = app.signed_in(REVIEWER).await;
+    let (template, original) = create(&reviewer, 1, 1, "Copied text", "en").await;
+    let html = format!("<p>How do you like {{{{ product.name }}}}? <a href=\"{{{{ review_url }}}}\">Review it</a></p>{FOOTER_HTML}");
+    let text = format!("How do you like it? {{{{ review_url }}}}\n{FOOTER_TEXT}");
+    assert_eq!(save(&reviewer, original, "How is it?", &html, &text).await.status, 200);
+
+    // The other copywriter copies it into German and submits it unchanged.
+    let writer = app.signed_in(WRITER).await;
+    let copy = writer.rpc("new_version", json!({ "template_id": template, "locale": "de", "copy_from": original })).await;
+    assert_eq!(copy.status, 200, "{}", copy.body);
+    let copy = copy.json().as_i64().unwrap();
+    let submitted = step(&writer, copy, "Submit", "").await;
+    assert_eq!(submitted.status, 200, "{}", submitted.body);
+
+    // The German reviewer wrote that text: they may not approve it.
+    let approve = step(&reviewer, copy, "Approve", "looks good").await;
+    assert_eq!(approve.status, 403, "{}", approve.body);
+    assert!(approve.body.contains("you wrote part of this version"), "{}", approve.body);
+}
+
+/// A draft that would loop 36 million times is a blocking finding where it is written, and
+/// its editor page shows that instead of rendering it.
+#[tokio::test]
+async fn a_template_that_would_loop_for_seconds_is_refused_with_a_finding() {
+    let app = TestApp::spawn().await;
+    let writer = app.signed_in(WRITER).await;
+    let (template, version) = create(&writer, 1, 1, "Heavy", "de").await;
+    let heavy = format!("<p>{{% for i in range(6000) %}}{{% for j in range(6000) %}}x{{% endfor %}}{{% endfor %}}</p>{FOOTER_HTML}");
+    let saved = save(&writer, version, "Betreff", &heavy, &format!("Text {FOOTER_TEXT}")).await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let findings = saved.json();
+    let finding = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["message"].as_str().unwrap_or("").contains("{% for %} is not available"))
+        .unwrap_or_else(|| panic!("a finding about the loop: {findings}"));
+    assert_eq!(finding["severity"], "Block", "{finding}");
+    assert_eq!(step(&writer, version, "Submit", "").await.status, 409, "a blocking finding stops submission");
+    let page = writer.get(&format!("/clients/1/templates/{template}/versions/{version}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("is not available in messages"), "the editor shows the finding");
+}

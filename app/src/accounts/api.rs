@@ -87,7 +87,7 @@ mod server {
     use super::*;
     use crate::accounts::model::{parse_locales, required_text, EmailAddress, NewPassword, Validation};
     use crate::accounts::rules::{authorize, Action};
-    use crate::accounts::{session, store};
+    use crate::accounts::{session, store, throttle};
     use crate::audit;
     use crate::db::Db;
     use crate::ServerState;
@@ -95,9 +95,16 @@ mod server {
     use argon2::Argon2;
     use secrecy::{ExposeSecret, SecretString};
 
-    /// Failed sign-ins allowed per account within the window before sign-in is refused.
-    const MAX_FAILURES: i64 = 5;
-    const FAILURE_WINDOW_MILLIS: i64 = 15 * 60 * 1000;
+    /// The network address this request's password attempts count against.
+    fn attempt_source(state: &ServerState) -> String {
+        let parts = crate::request::current().and_then(|scope| scope.parts);
+        let peer = parts
+            .as_ref()
+            .and_then(|p| p.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>())
+            .map(|c| c.0.ip());
+        let headers = parts.map(|p| p.headers).unwrap_or_default();
+        throttle::source_address(peer, &headers, &state.trusted_proxies)
+    }
 
     /// The headers of the request this server function serves.
     fn request_headers() -> Result<http::HeaderMap, AppError> {
@@ -171,18 +178,14 @@ mod server {
         let email = email.expect("validated above");
         let password = SecretString::from(password);
 
-        let now = crate::db::now_millis();
-        let (failures, oldest) = store::recent_failures(db, email.as_str(), now - FAILURE_WINDOW_MILLIS).await?;
-        if failures >= MAX_FAILURES {
-            let retry_at = oldest.unwrap_or(now) + FAILURE_WINDOW_MILLIS;
-            let minutes = ((retry_at - now) / 60_000).max(1);
-            audit::record(db, None, email.as_str(), "sign_in_throttled", None, email.as_str(), "").await?;
-            return Err(AppError::TooManyAttempts(format!(
-                "Too many failed sign-ins for this account. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            )));
-        }
-
+        // Counted before the password is checked, so parallel guesses cannot all get through.
+        let attempt = match throttle::reserve(db, throttle::Secret::SignIn(email.as_str()), &attempt_source(&state)).await {
+            Ok(attempt) => attempt,
+            Err(refused) => {
+                audit::record(db, None, email.as_str(), "sign_in_throttled", None, email.as_str(), "").await?;
+                return Err(refused);
+            }
+        };
         let credentials = store::credentials(db, email.as_str()).await?;
         let hash = credentials.as_ref().map(|c| c.password_hash.clone());
         let hash = match hash {
@@ -193,16 +196,17 @@ mod server {
         let credentials = match credentials {
             Some(c) if ok => c,
             _ => {
-                store::record_failure(db, email.as_str()).await?;
                 audit::record(db, None, email.as_str(), "sign_in_failed", None, email.as_str(), "").await?;
                 return Err(wrong_credentials());
             }
         };
+        attempt.succeeded(db).await?;
         if credentials.disabled {
+            // The same answer as a wrong password: telling "disabled" would confirm that
+            // the password was right. The audit log says what happened.
             audit::record(db, None, email.as_str(), "sign_in_refused_disabled", None, email.as_str(), "").await?;
-            return Err(AppError::Forbidden("this account is disabled; ask your agency admin.".into()));
+            return Err(wrong_credentials());
         }
-        store::clear_failures(db, email.as_str()).await?;
 
         // Rotation: whatever session the browser had is dropped, a fresh token is issued.
         let headers = request_headers().unwrap_or_default();
@@ -242,7 +246,11 @@ mod server {
         let db = &state.db;
         let hash = store::password_hash(db, actor.user_id).await?;
         let mut v = Validation::default();
-        if !verify_password(SecretString::from(current), hash).await {
+        // A stolen session must not become a way to guess the password.
+        let attempt = throttle::reserve(db, throttle::Secret::CurrentPassword(actor.user_id), &attempt_source(&state)).await?;
+        if verify_password(SecretString::from(current), hash).await {
+            attempt.succeeded(db).await?;
+        } else {
             v.check::<()>(Err(AppError::invalid("current", "This is not your current password.")));
         }
         let new = v.check(NewPassword::parse("new_password", &new_password));

@@ -8,4 +8,6 @@ pub mod rules;
 pub mod session;
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(feature = "ssr")]
+pub mod throttle;
 pub mod ui;

@@ -134,26 +134,6 @@ pub async fn count_users(db: &Db) -> Result<i64, AppError> {
     Ok(n)
 }
 
-pub async fn record_failure(db: &Db, email: &str) -> Result<(), AppError> {
-    sqlx::query("INSERT INTO sign_in_failures (email, at) VALUES ($1, $2)").bind(email).bind(now_millis()).execute(&db.pool).await?;
-    Ok(())
-}
-
-/// Failed sign-ins for `email` since `since` (ms), and the oldest of them.
-pub async fn recent_failures(db: &Db, email: &str, since: i64) -> Result<(i64, Option<i64>), AppError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n, MIN(at) AS oldest FROM sign_in_failures WHERE email = $1 AND at > $2")
-        .bind(email)
-        .bind(since)
-        .fetch_one(&db.pool)
-        .await?;
-    Ok((row.get("n"), row.get("oldest")))
-}
-
-pub async fn clear_failures(db: &Db, email: &str) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE email = $1").bind(email).execute(&db.pool).await?;
-    Ok(())
-}
-
 /// The e-mail of any user, enabled or not (for audit subjects).
 pub async fn actor_any(db: &Db, user_id: i64) -> Result<Option<String>, AppError> {
     let row: Option<(String,)> = sqlx::query_as("SELECT email FROM users WHERE id = $1").bind(user_id).fetch_optional(&db.pool).await?;

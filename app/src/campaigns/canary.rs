@@ -1,6 +1,11 @@
 //! Canary rollouts: a share of the audience goes first; the campaign holds, and halts
 //! itself when the canary's bounce, complaint or unsubscribe rate passes its threshold
-//! (defaults 5%, 0.1%, 2%; SPEC job 6). Evaluated from message events whenever they change.
+//! (defaults 5%, 0.1%, 2%). Evaluated from message events whenever they change.
+//!
+//! Complaints count buyers, not reports, and at least [`MIN_COMPLAINERS`] different buyers
+//! must have complained before the complaint rate can halt a campaign: a complaint report
+//! names its message by a tag the buyer received, so one buyer can post one about their
+//! own message, and one person alone must not be able to stop a campaign.
 
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +48,7 @@ pub struct Counts {
     pub sent: u64,
     pub delivered: u64,
     pub bounced: u64,
+    /// Buyers with at least one complaint (not reports, nor messages).
     pub complained: u64,
     pub unsubscribed: u64,
 }
@@ -74,6 +80,9 @@ impl Breach {
     }
 }
 
+/// The fewest complaining buyers that can halt a campaign on its complaint rate.
+pub const MIN_COMPLAINERS: u64 = 2;
+
 /// The first threshold the counts pass (bounce, then complaint, then unsubscribe).
 pub fn breach(counts: Counts, thresholds: Thresholds) -> Option<Breach> {
     if counts.sent < thresholds.min_sent {
@@ -85,6 +94,9 @@ pub fn breach(counts: Counts, thresholds: Thresholds) -> Option<Breach> {
         ("unsubscribe", counts.unsubscribed, counts.delivered, thresholds.unsubscribe),
     ];
     checks.into_iter().find_map(|(metric, count, base, threshold)| {
+        if metric == "complaint" && count < MIN_COMPLAINERS {
+            return None;
+        }
         let rate = if base == 0 { 0.0 } else { count as f64 / base as f64 };
         (rate > threshold).then(|| Breach { metric: metric.into(), count, base, rate, threshold })
     })
@@ -116,6 +128,15 @@ mod tests {
         let u = breach(Counts { unsubscribed: 3, ..base }, t).expect("3% unsubscribes halt");
         assert_eq!(u.metric, "unsubscribe");
         assert_eq!(breach(Counts { unsubscribed: 2, ..base }, t), None);
+    }
+
+    #[test]
+    fn one_complaining_buyer_alone_never_halts() {
+        let t = Thresholds::default();
+        let canary = Counts { sent: 500, delivered: 500, ..Counts::default() };
+        assert_eq!(breach(Counts { complained: 1, ..canary }, t), None, "0.2%, but one buyer");
+        let two = breach(Counts { complained: 2, ..canary }, t).expect("two buyers at 0.4% halt");
+        assert_eq!((two.metric.as_str(), two.count), ("complaint", 2));
     }
 
     #[test]

@@ -75,13 +75,16 @@ fn messages_with(kind: &str) -> String {
 
 /// The counts the thresholds are judged on: messages sent since `monitor_from` (only the
 /// canary's while the canary holds). Each message counts once per kind, however many
-/// reports came in. Delivered = sent − bounced.
+/// reports came in, and complaints once per buyer. Delivered = sent − bounced.
 pub async fn counts(db: &Db, campaign_id: i64, canary_only: bool, from: i64) -> Result<Counts, AppError> {
+    // Complaints count buyers: one buyer's reports about several messages are one.
     let sql = format!(
-        "SELECT COUNT(*) AS sent, {} AS bounced, {} AS complained, {} AS unsubscribed \
+        "SELECT COUNT(*) AS sent, {} AS bounced, \
+                COUNT(DISTINCT CASE WHEN EXISTS (SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.kind = 'complained') \
+                                    THEN m.customer_id END) AS complained, \
+                {} AS unsubscribed \
          FROM messages m WHERE m.campaign_id = $1 AND m.sent_at IS NOT NULL AND m.sent_at >= $2 AND (m.canary = 1 OR $3 = 0)",
         messages_with("bounced"),
-        messages_with("complained"),
         messages_with("unsubscribed")
     );
     let row = sqlx::query(&sql).bind(campaign_id).bind(from).bind(i64::from(canary_only)).fetch_one(&db.pool).await?;

@@ -106,7 +106,12 @@ fn check(index: usize, rule: &Rule, input: &LintInput, part: Part) -> Vec<Hit> {
                 .collect()
         }
         Check::ExternalLink { allowed_hosts } => {
-            let url = cached(&URL, r#"(?i)\bhttps?://[^\s"'<>)]+|\bwww\.[^\s"'<>)]+"#);
+            // Links, and addresses written as plain text ("nordlicht-shop.com", also an
+            // e-mail address's domain): a bare name ending in a common shop domain.
+            let url = cached(
+                &URL,
+                r#"(?i)\bhttps?://[^\s"'<>)]+|\bwww\.[^\s"'<>)]+|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|net|org|shop|store|eu|de|at|ch|fr|be|nl|es|it|pl|se|dk|ie|uk|co\.uk|com\.au|ca|jp|co\.jp|cn|com\.mx|io)\b"#,
+            );
             url.find_iter(source)
                 .filter(|m| {
                     let host = m.as_str().split("://").last().unwrap_or("").split(['/', ':', '?', '#']).next().unwrap_or("");

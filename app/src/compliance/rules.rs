@@ -73,6 +73,44 @@ pub const RULES: &[Rule] = &[
         explanation: INCENTIVE_VALUE_WHY,
         source: FTC,
     },
+    // Something of value and a review in one sentence, in either order ("we refund your
+    // shipping once you leave a review", "post your review and we'll reimburse…"), in
+    // every language the lint covers: an offer conditioned on a review, whatever the
+    // message's purpose.
+    Rule {
+        id: "incentive-value-for-review",
+        category: "incentive",
+        severity: Severity::Block,
+        locales: &[],
+        platforms: Platforms::All,
+        countries: &[],
+        purposes: &[],
+        parts: ALL_PARTS,
+        check: Check::Forbidden(concat!(
+            // English
+            r"\b(?:refund\w*|reimburs\w*|money back|pay (?:you )?back|compensat\w*|cover (?:the|your) (?:cost|shipping|postage)|free (?:gift|product|item|sample|shipping|replacement)|gift ?cards?|store credit|cash ?back|rebates?)\b[^.!?\n]{0,80}\b(?:reviews?|ratings?|feedback)\b",
+            r"|\b(?:reviews?|ratings?|feedback)\b[^.!?\n]{0,80}\b(?:refund\w*|reimburs\w*|money back|pay (?:you )?back|compensat\w*|free (?:gift|product|item|sample|shipping)|gift ?cards?|store credit|cash ?back|rebates?)\b",
+            // Spanish
+            r"|\b(?:reembols\w*|devol(?:vemos|veremos|vemos el|ver)\w*|cup[oó]n\w*|descuento\w*|regalo\w*|tarjeta regalo|gratis|compens\w*)\b[^.!?\n]{0,80}\b(?:rese[ñn]a\w*|opini[oó]n\w*|valoraci[oó]n\w*|calificaci[oó]n\w*)",
+            r"|\b(?:rese[ñn]a\w*|opini[oó]n\w*|valoraci[oó]n\w*|calificaci[oó]n\w*)\b[^.!?\n]{0,80}\b(?:reembols\w*|devol(?:vemos|veremos|ver)\w*|cup[oó]n\w*|descuento\w*|regalo\w*|tarjeta regalo|gratis|compens\w*)",
+            // French
+            r"|\b(?:rembours\w*|bon d'achat|code promo|réduction|remise|cadeau\w*|gratuit\w*)\b[^.!?\n]{0,80}\b(?:avis|évaluation\w*|commentaire\w*)\b",
+            r"|\b(?:avis|évaluation\w*|commentaire\w*)\b[^.!?\n]{0,80}\b(?:rembours\w*|bon d'achat|code promo|réduction|remise|cadeau\w*|gratuit\w*)",
+            // Italian
+            r"|\b(?:rimbors\w*|buono\w*|sconto\w*|regalo\w*|omaggio\w*|gratis|codice promozionale)\b[^.!?\n]{0,80}\b(?:recension\w*|valutazion\w*|opinion\w*)",
+            r"|\b(?:recension\w*|valutazion\w*|opinion\w*)\b[^.!?\n]{0,80}\b(?:rimbors\w*|buono\w*|sconto\w*|regalo\w*|omaggio\w*|gratis|codice promozionale)",
+            // German
+            r"|\b(?:\w*erstatt\w*|Geld zurück|Gutschein\w*|Rabatt\w*|Geschenk\w*|Gutschrift\w*|gratis|kostenlos\w*)\b[^.!?\n]{0,80}\b(?:Bewertung\w*|Rezension\w*|Feedback)",
+            r"|\b(?:Bewertung\w*|Rezension\w*|Feedback)\b[^.!?\n]{0,80}\b(?:\w*erstatt\w*|Geld zurück|Gutschein\w*|Rabatt\w*|Geschenk\w*|Gutschrift\w*|gratis|kostenlos\w*)",
+            // Japanese and Chinese (no word boundaries; 。！？ end sentences)
+            r"|(?:返金|キャッシュバック|クーポン|割引|プレゼント|特典|ギフト券|無料)[^。！？\n]{0,40}(?:レビュー|評価|口コミ)",
+            r"|(?:レビュー|評価|口コミ)[^。！？\n]{0,40}(?:返金|キャッシュバック|クーポン|割引|プレゼント|特典|ギフト券|無料)",
+            r"|(?:退款|返现|返款|红包|优惠券|折扣|赠品|礼品|免费)[^。！？\n]{0,40}(?:评价|好评|评论)",
+            r"|(?:评价|好评|评论)[^。！？\n]{0,40}(?:退款|返现|返款|红包|优惠券|折扣|赠品|礼品|免费)"
+        )),
+        explanation: INCENTIVE_VALUE_WHY,
+        source: FTC,
+    },
     Rule {
         id: "incentive-de",
         category: "incentive",
@@ -336,10 +374,21 @@ pub const RULES: &[Rule] = &[
         check: Check::Forbidden(concat!(
             r"\b(?:coupon|discount|promo(?:tion)?(?: code)?|sale|shop now|new arrivals?|new collection|our other products|% off|deal of|special offer)s?\b|\d+\s*%\s*(?:off|rabatt|de réduction|de descuento|di sconto)",
             r"|\b(?:Rabatt|Gutschein|Angebot|Sonderangebot|Neuheiten|jetzt einkaufen)\w*|\b(?:réduction|code promo|soldes|nouveautés|promotion)\b|\b(?:descuento|cupón|rebajas|novedades|oferta)\b|\b(?:sconto|saldi|novità|offerta|codice promozionale)\b",
-            r"|クーポン|割引|セール|新商品|キャンペーン|優惠|优惠券|折扣|促销|新品"
+            r"|クーポン|割引|セール|新商品|キャンペーン|優惠|优惠券|折扣|促销|新品",
+            // Discount codes in every language
+            r"|\b(?:use|enter|apply|with) (?:the |our )?(?:code|coupon)\b|\b(?:discount|promo|coupon|voucher) codes?\b",
+            r"|\b(?:avec|utilisez|entrez|saisissez) (?:le )?code\b|\bcodes? (?:de réduction|réduction|avantage)\b",
+            r"|\bmit dem Code\b|\b(?:Rabatt|Gutschein|Aktions)code\w*|\bc[oó]digo (?:de descuento|promocional)\b|\bcon el c[oó]digo\b|\bcodice sconto\b|\bcon il codice\b",
+            // New collections and deals
+            r"|\b(?:new|latest|autumn|fall|spring|summer|winter|holiday) (?:\w+ )?collections?\b|\bnouvelles? collections?\b|\bcollection (?:automne|hiver|printemps|été)\b",
+            r"|\bneuen? Kollektion\w*|\bnueva colecci[oó]n\b|\bnuova collezione\b|新作|新系列|新款",
+            r"|\b(?:exclusive )?deals?\b|\bbons? plans?\b|\bventes? privées?\b|\boffres? exclusives?\b",
+            // Invitations to follow a social account
+            r"|\bfollow us\b|\b(?:instagram|facebook|tiktok|pinterest|youtube|twitter|linkedin|weibo|wechat|line公式)\b|\bsuivez[- ]nous\b|\babonnez[- ]vous\b",
+            r"|\bfolgen Sie uns\b|\bfolge uns\b|\bs[ií]guenos\b|\bseguici\b|フォロー|关注我们|微博|微信公众号"
         )),
         explanation:
-            "Amazon forbids marketing and promotion in buyer messages: no discounts, coupons, sales, new products or invitations to shop.",
+            "Amazon forbids marketing and promotion in buyer messages: no discounts, coupons, discount codes, sales, deals, new products or collections, invitations to shop or to follow the brand on social networks.",
         source: AMAZON_MESSAGING,
     },
     Rule {
@@ -352,7 +401,7 @@ pub const RULES: &[Rule] = &[
         purposes: &[],
         parts: BODY,
         check: Check::ExternalLink { allowed_hosts: &["amazon."] },
-        explanation: "Messages to Amazon buyers may link only to Amazon itself (and the review link Starling inserts as {{ review_url }}).",
+        explanation: "Messages to Amazon buyers may link only to Amazon itself (and the review link Starling inserts as {{ review_url }}); a shop's own address written as plain text counts as a link.",
         source: AMAZON_MESSAGING,
     },
     // ---- Template variables (blocking: they would render blank or fail) ----

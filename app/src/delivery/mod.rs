@@ -57,6 +57,18 @@ pub async fn suppress_buyer(
 /// and records an `unsubscribed` event (which the canary counts) with how long the
 /// processing took. Answers the brand's name.
 #[cfg(feature = "ssr")]
+/// The e-mail address a message went to ("" when the buyer has none any more).
+#[cfg(feature = "ssr")]
+pub async fn recipient_of(db: &crate::db::Db, message_id: i64) -> Result<String, crate::error::AppError> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT c.email FROM messages m JOIN customers c ON c.id = m.customer_id WHERE m.id = $1")
+            .bind(message_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.map(|(email,)| email).unwrap_or_default())
+}
+
+#[cfg(feature = "ssr")]
 pub async fn unsubscribe(db: &crate::db::Db, message_id: i64, requested_at: i64) -> Result<String, crate::error::AppError> {
     let brand = suppress_buyer(db, message_id, crate::orders::model::Reason::Unsubscribed, "unsubscribe link", "buyer").await?;
     let took = crate::db::now_millis() - requested_at;

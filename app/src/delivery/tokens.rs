@@ -3,8 +3,10 @@
 //! carries an HMAC-SHA256 tag under a key derived from the server's secret and the
 //! message's client, so a token cannot be forged, altered (a changed target fails the tag,
 //! and a forged click never redirects anywhere) or replayed against another client's path.
-//! Opens and clicks expire after 180 days; unsubscribe links never do (a buyer may use an
-//! old mail, and an unsubscribe must always work).
+//! Opens and clicks expire after 180 days, unsubscribe links after a year. An expired
+//! unsubscribe link is still honoured, once the buyer types the address the message went
+//! to (`server::tracking`): a token copied out of an old mail, a log or a forward then
+//! unsubscribes nobody by itself, and a buyer with an old mail still gets off the list.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -13,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 pub const CLICK_LIFETIME_MS: i64 = 180 * 86_400_000;
+pub const UNSUBSCRIBE_LIFETIME_MS: i64 = 365 * 86_400_000;
 
 /// What a token is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,9 +60,24 @@ pub fn sign(secret: &str, client_id: i64, claims: &Claims) -> String {
     format!("{body}.{tag}")
 }
 
+/// A genuine token of this client and purpose, and whether it is past its lifetime.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Checked {
+    Valid(Claims),
+    Expired(Claims),
+}
+
 /// The claims of a genuine, unexpired token of this client and purpose; `None` for
 /// anything else (forged, altered, another client's, another purpose, expired).
 pub fn verify(secret: &str, client_id: i64, token: &str, purpose: Purpose, now: i64) -> Option<Claims> {
+    match check(secret, client_id, token, purpose, now)? {
+        Checked::Valid(claims) => Some(claims),
+        Checked::Expired(_) => None,
+    }
+}
+
+/// Like [`verify`], but tells a genuine expired token from one that is not genuine.
+pub fn check(secret: &str, client_id: i64, token: &str, purpose: Purpose, now: i64) -> Option<Checked> {
     let (body, tag) = token.split_once('.')?;
     let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
     let mut mac = key(secret, client_id);
@@ -73,10 +91,8 @@ pub fn verify(secret: &str, client_id: i64, token: &str, purpose: Purpose, now: 
     if claims.purpose != purpose {
         return None;
     }
-    if purpose != Purpose::Unsubscribe && now - claims.issued_at > CLICK_LIFETIME_MS {
-        return None;
-    }
-    Some(claims)
+    let lifetime = if purpose == Purpose::Unsubscribe { UNSUBSCRIBE_LIFETIME_MS } else { CLICK_LIFETIME_MS };
+    Some(if now - claims.issued_at > lifetime { Checked::Expired(claims) } else { Checked::Valid(claims) })
 }
 
 fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
@@ -111,12 +127,16 @@ mod tests {
     }
 
     #[test]
-    fn clicks_expire_and_unsubscribes_do_not() {
+    fn clicks_expire_after_half_a_year_and_unsubscribes_after_a_year() {
         let token = sign(SECRET, 1, &click("https://shop.example/"));
         assert!(verify(SECRET, 1, &token, Purpose::Click, 1_000 + CLICK_LIFETIME_MS).is_some());
         assert!(verify(SECRET, 1, &token, Purpose::Click, 1_001 + CLICK_LIFETIME_MS).is_none());
         let unsubscribe = Claims { purpose: Purpose::Unsubscribe, message_id: 42, issued_at: 1_000, url: String::new() };
         let token = sign(SECRET, 1, &unsubscribe);
-        assert!(verify(SECRET, 1, &token, Purpose::Unsubscribe, 1_000 + 10 * CLICK_LIFETIME_MS).is_some());
+        assert!(verify(SECRET, 1, &token, Purpose::Unsubscribe, 1_000 + UNSUBSCRIBE_LIFETIME_MS).is_some());
+        assert!(verify(SECRET, 1, &token, Purpose::Unsubscribe, 1_001 + UNSUBSCRIBE_LIFETIME_MS).is_none());
+        // Expired, but genuine: told apart from a forgery.
+        assert_eq!(check(SECRET, 1, &token, Purpose::Unsubscribe, 1_001 + UNSUBSCRIBE_LIFETIME_MS), Some(Checked::Expired(unsubscribe)));
+        assert_eq!(check("other", 1, &token, Purpose::Unsubscribe, 1_001 + UNSUBSCRIBE_LIFETIME_MS), None);
     }
 }

@@ -385,13 +385,15 @@ pub mod server {
         let client = clients::client(db, client_id).await?.ok_or_else(|| AppError::NotFound(format!("client {client_id}")))?;
         let retention: (i64,) =
             sqlx::query_as("SELECT retention_months FROM clients WHERE id = $1").bind(client_id).fetch_one(&db.pool).await?;
+        // The agency-wide list can hold any client's buyers: only agency admins see it.
+        let can_edit_agency = authorize(&actor, Action::ManageAgencyLists).is_ok();
         Ok(PrivacyData {
             client_name: client.name,
             brands: clients::brands(db, client_id).await?.into_iter().map(|b| (b.id, b.name)).collect(),
-            page: privacy::list(db, Some(client_id), &query).await?,
+            page: privacy::list(db, client_id, can_edit_agency, &query).await?,
             retention_months: retention.0,
             can_manage: authorize(&actor, Action::ManageOrders(client_id)).is_ok(),
-            can_edit_agency: authorize(&actor, Action::ManageAgencyLists).is_ok(),
+            can_edit_agency,
             can_set_retention: authorize(&actor, Action::EditClient(client_id)).is_ok(),
         })
     }

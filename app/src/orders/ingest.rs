@@ -122,18 +122,34 @@ pub fn parse(index: usize, value: serde_json::Value) -> Result<ParsedOrder, RowE
     if !email.is_empty() && super::customers::normalise_email(email).is_empty() {
         return Err(RowError::new(line, "email", format!("\"{email}\" is not an e-mail address")));
     }
+    let currency = order.currency.trim();
+    if !currency.is_empty() && !fields::is_currency(currency) {
+        return Err(RowError::new(line, "currency", format!("\"{currency}\" is not a currency code (three letters, like EUR)")));
+    }
+    let marketplace = order.marketplace.trim().to_lowercase();
+    let name = order.name.trim();
+    // A bad phone or an unknown country is told beside the stored order, which is kept.
+    let contact = fields::contact(
+        line,
+        ("email", email),
+        ("phone", order.phone.trim()),
+        ("country", order.country.trim()),
+        name,
+        marketplace.starts_with("amazon."),
+    );
     Ok(ParsedOrder {
         line,
         platform_order_id: order.id.trim().to_string(),
         placed_at,
         status: Some(status),
         status_at,
-        buyer_email: super::customers::normalise_email(email),
-        buyer_phone: order.phone.trim().to_string(),
-        buyer_name: order.name.trim().to_string(),
-        country: fields::country(&order.country),
-        marketplace: order.marketplace.trim().to_lowercase(),
-        currency: order.currency.trim().to_ascii_uppercase(),
+        buyer_email: contact.email,
+        buyer_phone: contact.phone,
+        buyer_name: name.to_string(),
+        country: contact.country,
+        notes: contact.notes,
+        marketplace,
+        currency: currency.to_ascii_uppercase(),
         total_minor: amount(index, "total", &order.total)?,
         items,
         accepts_marketing: order.consent,

@@ -28,7 +28,7 @@ const STALE_MS: i64 = 120_000;
 
 const JOB_SELECT: &str = "SELECT j.id, j.client_id, j.store_id, s.name AS store_name, j.file_name, j.size_bytes, j.layout, \
     j.encoding, j.state, j.bytes_read, j.rows_read, j.orders_new, j.orders_updated, j.orders_unchanged, j.rows_rejected, \
-    j.message, j.created_by, j.created_at, j.started_at, j.finished_at FROM import_jobs j JOIN stores s ON s.id = j.store_id";
+    j.values_set_aside, j.message, j.created_by, j.created_at, j.started_at, j.finished_at FROM import_jobs j JOIN stores s ON s.id = j.store_id";
 
 fn job(r: &sqlx::any::AnyRow) -> Job {
     Job {
@@ -47,6 +47,7 @@ fn job(r: &sqlx::any::AnyRow) -> Job {
         orders_updated: r.get("orders_updated"),
         orders_unchanged: r.get("orders_unchanged"),
         rows_rejected: r.get("rows_rejected"),
+        values_set_aside: r.get("values_set_aside"),
         message: r.get("message"),
         created_by: r.get("created_by"),
         created_at: r.get("created_at"),
@@ -160,15 +161,18 @@ async fn add_rejects(conn: &mut sqlx::AnyConnection, backend: crate::db::Backend
 struct Progress {
     tally: Tally,
     rejected: i64,
+    set_aside: i64,
     last_line: u64,
     waiting: Vec<RowError>,
 }
 
 impl Progress {
-    fn add(&mut self, outcomes: &[store::Outcome], errors: Vec<RowError>, last_line: u64) {
+    fn add(&mut self, outcomes: &[store::Outcome], errors: Vec<RowError>, notes: Vec<RowError>, last_line: u64) {
         self.tally.add(outcomes);
         self.rejected += errors.len() as i64;
+        self.set_aside += notes.len() as i64;
         self.waiting.extend(errors);
+        self.waiting.extend(notes);
         self.last_line = self.last_line.max(last_line);
     }
 
@@ -177,7 +181,7 @@ impl Progress {
         add_rejects(conn, backend, id, &std::mem::take(&mut self.waiting)).await?;
         sqlx::query(
             "UPDATE import_jobs SET bytes_read = $1, rows_read = $2, orders_new = $3, orders_updated = $4, \
-               orders_unchanged = $5, rows_rejected = $6, heartbeat_at = $7 WHERE id = $8",
+               orders_unchanged = $5, rows_rejected = $6, heartbeat_at = $7, values_set_aside = $9 WHERE id = $8",
         )
         .bind(bytes)
         .bind(self.last_line as i64)
@@ -187,6 +191,7 @@ impl Progress {
         .bind(self.rejected)
         .bind(now_millis())
         .bind(id)
+        .bind(self.set_aside)
         .execute(&mut *conn)
         .await?;
         Ok(())
@@ -260,6 +265,8 @@ pub fn check(order: &ParsedOrder) -> Result<(), RowError> {
 struct Batch {
     orders: Vec<store::Prepared>,
     errors: Vec<RowError>,
+    /// Values set aside from orders that were kept.
+    notes: Vec<RowError>,
     last_line: u64,
 }
 
@@ -269,14 +276,16 @@ struct Batch {
 struct Filling {
     checked: Vec<ParsedOrder>,
     errors: Vec<RowError>,
+    notes: Vec<RowError>,
     last_line: u64,
 }
 
 impl Filling {
     fn add(&mut self, item: Item) {
         match item.and_then(|o| check(&o).map(|_| o)) {
-            Ok(order) => {
+            Ok(mut order) => {
                 self.last_line = self.last_line.max(order.line);
+                self.notes.append(&mut order.notes);
                 self.checked.push(order);
             }
             Err(e) => {
@@ -291,8 +300,8 @@ impl Filling {
     }
 
     fn take(&mut self) -> Batch {
-        let Filling { checked, errors, last_line } = std::mem::take(self);
-        Batch { orders: store::prepare(checked, now_millis()), errors, last_line }
+        let Filling { checked, errors, notes, last_line } = std::mem::take(self);
+        Batch { orders: store::prepare(checked, now_millis()), errors, notes, last_line }
     }
 }
 
@@ -352,7 +361,7 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
                 }
             };
             let Some(batch) = next else { break };
-            let Batch { orders, errors, last_line } = match batch {
+            let Batch { orders, errors, notes, last_line } = match batch {
                 Ok(batch) => batch,
                 Err(e) => {
                     failure = Some(e.to_string());
@@ -360,7 +369,7 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
                 }
             };
             let outcomes = writer.upsert(&target, orders, &source, salt).await?;
-            done.add(&outcomes, errors, last_line);
+            done.add(&outcomes, errors, notes, last_line);
             if writer.committed() {
                 done.record(&mut conn, db.backend, job.id, count.load(Ordering::Relaxed) as i64).await?;
             }
@@ -380,7 +389,7 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
     match failure {
         Some(reason) => finish(db, job.id, "failed", &reason).await,
         None => {
-            let summary = summary(&done.tally, done.rejected);
+            let summary = summary(&done.tally, done.rejected, done.set_aside);
             finish(db, job.id, "done", &summary).await?;
             let _ = std::fs::remove_file(&path);
             Ok(())
@@ -388,13 +397,29 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
     }
 }
 
-/// "1,204 new orders, 3 moved forward, 10 already known; 2 rows rejected."
-pub fn summary(tally: &Tally, rejected: i64) -> String {
+/// "1204 new orders, 3 moved forward, 10 already known; 2 rows rejected; 5 values set
+/// aside (their orders were kept)."
+pub fn summary(tally: &Tally, rejected: i64, set_aside: i64) -> String {
+    let aside = match set_aside {
+        0 => String::new(),
+        1 => " 1 value set aside (its order was kept).".to_string(),
+        n => format!(" {n} values set aside (their orders were kept)."),
+    };
+    let orders = tally.created + tally.updated + tally.unchanged;
+    if orders == 0 && rejected > 0 {
+        return format!("No order was imported: all {rejected} rows were rejected (see the list below).{aside}");
+    }
+    if orders == 0 {
+        return "The file holds no orders.".to_string();
+    }
     if tally.created == 0 && tally.updated == 0 {
         let rows = if rejected > 0 { format!(" {rejected} rows rejected, as before.") } else { String::new() };
-        return format!("Nothing changed: all {} orders were already imported with this status.{rows}", tally.unchanged);
+        return format!("Nothing changed: all {} orders were already imported with this status.{rows}{aside}", tally.unchanged);
     }
-    format!("{} new orders, {} moved forward, {} already known; {} rows rejected.", tally.created, tally.updated, tally.unchanged, rejected)
+    format!(
+        "{} new orders, {} moved forward, {} already known; {} rows rejected.{aside}",
+        tally.created, tally.updated, tally.unchanged, rejected
+    )
 }
 
 /// The worker loop: claims and runs jobs until the process ends.
@@ -418,5 +443,21 @@ pub async fn work(db: Db, data_dir: PathBuf) {
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_never_reads_as_success_when_nothing_was_imported() {
+        let none = Tally::default();
+        assert_eq!(summary(&none, 12, 0), "No order was imported: all 12 rows were rejected (see the list below).");
+        assert_eq!(summary(&none, 0, 0), "The file holds no orders.");
+        let known = Tally { unchanged: 5, ..Tally::default() };
+        assert_eq!(summary(&known, 0, 0), "Nothing changed: all 5 orders were already imported with this status.");
+        let new = Tally { created: 3, ..Tally::default() };
+        assert_eq!(summary(&new, 1, 2), "3 new orders, 0 moved forward, 0 already known; 1 rows rejected. 2 values set aside (their orders were kept).");
     }
 }

@@ -91,6 +91,10 @@ pub struct ParsedOrder {
     /// the API's `consent`); `None` when the source does not say.
     #[serde(default)]
     pub accepts_marketing: Option<bool>,
+    /// Values the file gave that could not be used (an e-mail column holding no address,
+    /// an unknown country…): the order is kept without them, and the import reports each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<RowError>,
 }
 
 impl ParsedOrder {
@@ -267,6 +271,8 @@ pub struct Job {
     pub orders_updated: i64,
     pub orders_unchanged: i64,
     pub rows_rejected: i64,
+    /// Values of imported orders that could not be used (the orders were kept).
+    pub values_set_aside: i64,
     pub message: String,
     pub created_by: String,
     pub created_at: i64,

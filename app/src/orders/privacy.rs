@@ -101,13 +101,15 @@ pub async fn is_suppressed(db: &Db, salt: &Salt, brand_id: i64, address: &str) -
     Ok(row.is_some())
 }
 
-/// A client's entries (its brands' lists) plus the agency-wide list; `None` = every list.
-pub async fn list(db: &Db, client_id: Option<i64>, query: &ListQuery) -> Result<Page<Entry>, AppError> {
-    // Client 0 = every list (agency admins' view).
-    let base = format!("FROM suppressions x LEFT JOIN brands b ON b.id = x.brand_id WHERE ($2 = 0 OR x.client_id = $2 OR x.brand_id IS NULL) AND (x.value LIKE $1 ESCAPE '\\' OR lower(x.note) LIKE $1 ESCAPE '\\')");
+/// A client's entries (its brands' lists), plus the agency-wide list when `with_agency`:
+/// that list can hold any client's buyers, so only those who may see every client's data
+/// (agency admins) get it.
+pub async fn list(db: &Db, client_id: i64, with_agency: bool, query: &ListQuery) -> Result<Page<Entry>, AppError> {
+    let base = format!("FROM suppressions x LEFT JOIN brands b ON b.id = x.brand_id WHERE (x.client_id = $2 OR ($3 = 1 AND x.brand_id IS NULL)) AND (x.value LIKE $1 ESCAPE '\\' OR lower(x.note) LIKE $1 ESCAPE '\\')");
     let pattern = query.like_pattern();
-    let client = client_id.unwrap_or(0);
-    let total: i64 = sqlx::query(&format!("SELECT COUNT(*) {base}")).bind(&pattern).bind(client).fetch_one(&db.pool).await?.get(0);
+    let agency = i64::from(with_agency);
+    let total: i64 =
+        sqlx::query(&format!("SELECT COUNT(*) {base}")).bind(&pattern).bind(client_id).bind(agency).fetch_one(&db.pool).await?.get(0);
     let order = match query.sort.as_str() {
         "value" => "x.value",
         "reason" => "x.reason",
@@ -117,10 +119,11 @@ pub async fn list(db: &Db, client_id: Option<i64>, query: &ListQuery) -> Result<
     let dir = if query.desc || query.sort.is_empty() { "DESC" } else { "ASC" };
     let rows = sqlx::query(&format!(
         "SELECT x.id, x.brand_id, COALESCE(b.name, '') AS brand_name, x.value, x.reason, x.note, x.created_at, x.created_by \
-         {base} ORDER BY {order} {dir}, x.id DESC LIMIT $3 OFFSET $4"
+         {base} ORDER BY {order} {dir}, x.id DESC LIMIT $4 OFFSET $5"
     ))
     .bind(&pattern)
-    .bind(client)
+    .bind(client_id)
+    .bind(agency)
     .bind(query.limit())
     .bind(query.offset())
     .fetch_all(&db.pool)
@@ -327,5 +330,88 @@ mod tests {
         assert_eq!(Reason::parse("unsubscribe"), Some(Reason::Unsubscribed));
         assert_eq!(Reason::parse("complaint"), Some(Reason::Complaint));
         assert_eq!(Reason::parse("spam"), None);
+    }
+}
+
+/// What an uploaded suppression list did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListImport {
+    pub added: u64,
+    pub known: u64,
+    /// "line 7, address: …", one per rejected row.
+    pub rejected: Vec<String>,
+}
+
+/// One usable row of an uploaded list.
+struct ListRow {
+    line: u64,
+    address: String,
+    reason: Reason,
+    note: String,
+}
+
+/// The rows of an uploaded list (any encoding and delimiter the order importer reads),
+/// read as they stream by: an address column (`email`, `phone`…), optional `reason` and
+/// `note`.
+fn read_list(input: impl std::io::Read + Send + 'static) -> Result<impl Iterator<Item = Result<ListRow, String>> + Send, String> {
+    let (_, _, headers, rows) = crate::orders::import::read_header(input).map_err(|e| e.to_string())?;
+    let headers: Vec<String> = headers.iter().map(|h| h.trim().to_lowercase()).collect();
+    let column = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
+    let address_at = column(&["email", "e-mail", "phone", "address", "value"]).ok_or("The file needs an \"email\" or \"phone\" column.")?;
+    let (reason_at, note_at) = (column(&["reason"]), column(&["note"]));
+    Ok(rows.filter_map(move |row| {
+        let (line, record) = match row {
+            Ok(r) => r,
+            Err(e) => return Some(Err(format!("line {}: {}", e.line, e.reason))),
+        };
+        if record.iter().all(|f| f.trim().is_empty()) {
+            return None;
+        }
+        let cell = |at: Option<usize>| at.and_then(|i| record.get(i)).unwrap_or("").trim().to_string();
+        let reason_text = cell(reason_at);
+        let reason = if reason_text.is_empty() { Some(Reason::Manual) } else { Reason::parse(&reason_text).filter(|r| *r != Reason::Erased) };
+        Some(match reason {
+            Some(reason) => Ok(ListRow { line, address: cell(Some(address_at)), reason, note: cell(note_at) }),
+            None => Err(format!("line {line}, reason: \"{reason_text}\" is not unsubscribed, hard bounce, complaint or manual")),
+        })
+    }))
+}
+
+/// Adds every row of an uploaded list file to `scope`'s list. The file is read on a
+/// blocking thread and its rows stream to the database, so no upload is held in memory.
+pub async fn import_list(db: &Db, salt: &Salt, scope: Scope, by: &str, file: std::fs::File) -> Result<ListImport, AppError> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<ListRow, String>>(512);
+    let reader = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        for row in read_list(std::io::BufReader::with_capacity(256 * 1024, file))? {
+            if sender.blocking_send(row).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    });
+    let mut result = ListImport::default();
+    while let Some(row) = receiver.recv().await {
+        let row = match row {
+            Ok(row) => row,
+            Err(message) => {
+                result.rejected.push(message);
+                continue;
+            }
+        };
+        match suppress(db, salt, scope, &row.address, row.reason, &row.note, by).await {
+            Ok(true) => result.added += 1,
+            Ok(false) => result.known += 1,
+            Err(AppError::Invalid(fields)) => {
+                let field = if row.address.is_empty() { "address is empty".to_string() } else { "address".to_string() };
+                let why = fields.into_iter().map(|f| f.message).collect::<Vec<_>>().join(" ");
+                result.rejected.push(format!("line {}, {field}: {why}", row.line));
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    match reader.await {
+        Ok(Ok(())) => Ok(result),
+        Ok(Err(message)) => Err(AppError::invalid("file", message)),
+        Err(e) => Err(AppError::Internal(format!("reading the list: {e}"))),
     }
 }

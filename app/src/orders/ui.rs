@@ -423,6 +423,9 @@ fn ImportJobView(detail: ImportDetail, client_id: i64, refresh: Callback<()>) ->
                     <div class="tile"><span class="tile-n">{job.orders_updated}</span><span>"moved forward"</span></div>
                     <div class="tile"><span class="tile-n">{job.orders_unchanged}</span><span>"already known"</span></div>
                     <div class="tile"><span class="tile-n">{job.rows_rejected}</span><span>"rows rejected"</span></div>
+                    {(job.values_set_aside > 0).then(|| view! {
+                        <div class="tile"><span class="tile-n">{job.values_set_aside}</span><span>"values set aside (orders kept)"</span></div>
+                    })}
                 </div>
                 {(!job.message.is_empty()).then(|| view! { <p class="result" role="status">{job.message.clone()}</p> })}
             </section>
@@ -441,13 +444,13 @@ fn ImportJobView(detail: ImportDetail, client_id: i64, refresh: Callback<()>) ->
                 <ActionButton action=start input=StartImport { client_id, job_id } label="Run import" class="primary"/>
             </div>
         })}
-        {(job.rows_rejected > 0).then(|| view! {
+        {(job.rows_rejected + job.values_set_aside > 0).then(|| view! {
             <section>
                 <div class="section-head">
-                    <h2>"Rejected rows"</h2>
+                    <h2>{if job.values_set_aside == 0 { "Rejected rows" } else { "Rejected rows and values set aside" }}</h2>
                     <a class="button" href=format!("/clients/{client_id}/imports/{job_id}/rejects.csv") download="">"Download report (CSV)"</a>
                 </div>
-                <p class="muted">"Every other row was imported. Fix these rows in the file and import it again: orders already imported are not duplicated."</p>
+                <p class="muted">"Every other row was imported. A row whose reason ends \"the order is kept without it\" was imported without that value. Fix the rows in the file and import it again: orders already imported are not duplicated."</p>
                 <div class="table-wrap"><table class="rejects">
                     <thead><tr><th class="num">"Line"</th><th>"Field"</th><th>"Reason"</th></tr></thead>
                     <tbody>
@@ -456,7 +459,7 @@ fn ImportJobView(detail: ImportDetail, client_id: i64, refresh: Callback<()>) ->
                         }).collect_view()}
                     </tbody>
                 </table></div>
-                {(job.rows_rejected > detail.rejects.len() as i64).then(|| view! { <p class="muted">{format!("Showing the first {} of {}; the report has them all.", detail.rejects.len(), job.rows_rejected)}</p> })}
+                {(job.rows_rejected + job.values_set_aside > detail.rejects.len() as i64).then(|| view! { <p class="muted">{format!("Showing the first {} of {}; the report has them all.", detail.rejects.len(), job.rows_rejected + job.values_set_aside)}</p> })}
             </section>
         })}
     }

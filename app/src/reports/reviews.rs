@@ -310,7 +310,11 @@ pub async fn import(
     to: Destination,
     input: impl Read + Send + 'static,
 ) -> Result<ReviewImport, AppError> {
-    let (good, bad) = parse_csv(input).map_err(|e| AppError::invalid("file", e.to_string()))?;
+    // Parsed on a blocking thread: the file may be hundreds of megabytes.
+    let (good, bad) = tokio::task::spawn_blocking(move || parse_csv(input))
+        .await
+        .map_err(|e| AppError::Internal(format!("reading the reviews file: {e}")))?
+        .map_err(|e| AppError::invalid("file", e.to_string()))?;
     let mut result = ReviewImport { rejected: bad.into_iter().map(|e| (e.line, e.field, e.reason)).collect(), ..ReviewImport::default() };
     for (_, review) in good {
         match record(db, alerting, to, &review, "import").await? {

@@ -215,6 +215,7 @@ mod server {
                 text: &text,
                 blocking,
                 warnings,
+                copied_from: None,
             },
             &actor,
         )
@@ -324,6 +325,7 @@ mod server {
                 text: &text,
                 blocking,
                 warnings,
+                copied_from: source.as_ref().map(|v| v.row.id),
             },
             &actor,
         )

@@ -89,13 +89,88 @@ pub struct VariableProblem {
     pub message: String,
 }
 
+/// The filters a message may use: text transformations whose output is never much larger
+/// than their input. (Jinja's others can build huge values from a short source:
+/// `indent(10**8)`, `format("%100000000s")`, `replace` chains; and messages have no lists to
+/// sort, map or join.)
+pub const FILTERS: &[&str] = &["default", "upper", "lower", "title", "capitalize", "trim", "length", "first", "last", "string", "escape", "e"];
+
+/// The statements a message may use. Loops, assignments, macros and includes are not
+/// available: a message's variables are single values, and without them a template's
+/// work and output stay proportional to its own length.
+const STATEMENTS: &[&str] = &["if", "elif", "else", "endif"];
+
+/// The most work one part may take to render (minijinja counts about one unit per
+/// instruction; a long real message takes a few thousand).
+const FUEL: u64 = 100_000;
+
+/// The largest rendered part (mailbox providers clip messages far smaller than this).
+pub const MAX_RENDERED_BYTES: usize = 512 * 1024;
+
 fn environment(escape: bool) -> Environment<'static> {
-    let mut env = Environment::new();
+    use minijinja::{filters, tests};
+    let mut env = Environment::empty();
     // Unknown variables fail loudly instead of rendering as nothing.
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(move |_| if escape { AutoEscape::Html } else { AutoEscape::None });
+    env.set_fuel(Some(FUEL));
     env.add_filter("default", default_filter);
+    env.add_filter("upper", filters::upper);
+    env.add_filter("lower", filters::lower);
+    env.add_filter("title", filters::title);
+    env.add_filter("capitalize", filters::capitalize);
+    env.add_filter("trim", filters::trim);
+    env.add_filter("length", filters::length);
+    env.add_filter("first", filters::first);
+    env.add_filter("last", filters::last);
+    env.add_filter("string", filters::string);
+    env.add_filter("escape", filters::escape);
+    env.add_filter("e", filters::escape);
+    env.add_test("defined", tests::is_defined);
+    env.add_test("undefined", tests::is_undefined);
+    env.add_test("none", tests::is_none);
     env
+}
+
+/// What in a source a message may not use, with where it is: a statement other than
+/// `if`, a filter outside [`FILTERS`], a function call, or `*` (string repetition).
+pub fn unsupported(source: &str) -> Vec<VariableProblem> {
+    use regex::Regex;
+    use std::sync::LazyLock;
+    static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?s)\{\{.*?\}\}|\{%.*?%\}").expect("tag pattern"));
+    static STATEMENT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\{%[-+]?\s*([A-Za-z_]\w*)").expect("statement pattern"));
+    static STRING: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'"#).expect("string pattern"));
+    static CALL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\|\s*)?\b([A-Za-z_]\w*)\s*(\()?").expect("call pattern"));
+    let mut problems = Vec::new();
+    for tag in TAG.find_iter(source) {
+        let (start, end) = (tag.start(), tag.end());
+        let problem = |message: String| VariableProblem { start, end, message };
+        if let Some(keyword) = STATEMENT.captures(tag.as_str()).and_then(|c| c.get(1)) {
+            let keyword = keyword.as_str();
+            if !STATEMENTS.contains(&keyword) {
+                problems.push(problem(format!(
+                    "{{% {keyword} %}} is not available in messages: they use variables, filters and {{% if %}} only."
+                )));
+                continue;
+            }
+        }
+        // Blank out string literals (keeping offsets), then read the expression.
+        let code = STRING.replace_all(tag.as_str(), |m: &regex::Captures| " ".repeat(m[0].len()));
+        if code.contains('*') {
+            problems.push(problem("Multiplication (*) is not available in messages.".into()));
+            continue;
+        }
+        for call in CALL.captures_iter(&code) {
+            let name = &call[2];
+            let is_filter = call.get(1).is_some();
+            if is_filter && !FILTERS.contains(&name) {
+                problems.push(problem(format!("The filter | {name} is not available in messages; these are: {}.", FILTERS.join(", "))));
+            } else if !is_filter && call.get(3).is_some() {
+                problems.push(problem(format!("{name}() is not available in messages: they use variables and filters only.")));
+            }
+        }
+    }
+    problems
 }
 
 /// `{{ x | default("there") }}`: the fallback when `x` is missing or empty (an Amazon
@@ -117,7 +192,19 @@ pub fn render(subject: &str, html: &str, text: &str, context: &RenderContext) ->
     let plain = environment(false);
     let escaped = environment(true);
     let one = |env: &Environment<'static>, source: &str, part: Part| -> Result<String, RenderError> {
-        env.render_str(source, &value).map_err(|e| RenderError { part, message: describe(&e) })
+        if let Some(problem) = unsupported(source).into_iter().next() {
+            return Err(RenderError { part, message: problem.message });
+        }
+        let template = env.template_from_str(source).map_err(|e| RenderError { part, message: describe(&e) })?;
+        let mut out = Capped { bytes: Vec::with_capacity(source.len() + 256), full: false };
+        match template.render_captured_to(&value, &mut out) {
+            Ok(_) => Ok(String::from_utf8_lossy(&out.bytes).into_owned()),
+            Err(_) if out.full => Err(RenderError {
+                part,
+                message: format!("This part renders to more than {} KB; shorten it.", MAX_RENDERED_BYTES / 1024),
+            }),
+            Err(e) => Err(RenderError { part, message: describe(&e) }),
+        }
     };
     Ok(Rendered {
         subject: one(&plain, subject, Part::Subject)?.replace(['\r', '\n'], " ").trim().to_string(),
@@ -126,7 +213,31 @@ pub fn render(subject: &str, html: &str, text: &str, context: &RenderContext) ->
     })
 }
 
+/// Rendered output that refuses to grow past [`MAX_RENDERED_BYTES`].
+struct Capped {
+    bytes: Vec<u8>,
+    full: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_RENDERED_BYTES {
+            self.full = true;
+            return Err(std::io::Error::other("rendered part too large"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn describe(e: &minijinja::Error) -> String {
+    if e.kind() == minijinja::ErrorKind::OutOfFuel {
+        return format!("This part takes too much work to render (more than {FUEL} steps); simplify it.");
+    }
     let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
     match e.line() {
         Some(line) => format!("{}{detail} (line {line})", e.kind()),
@@ -139,6 +250,10 @@ fn describe(e: &minijinja::Error) -> String {
 pub fn variable_problems(source: &str) -> Vec<VariableProblem> {
     if !source.contains("{{") && !source.contains("{%") {
         return vec![];
+    }
+    let unsupported = unsupported(source);
+    if !unsupported.is_empty() {
+        return unsupported;
     }
     let env = environment(false);
     let template = match env.template_from_str(source) {
@@ -262,6 +377,44 @@ mod tests {
         assert_eq!(local_date("en-US", 2024, 3, 5), "03/05/2024");
         assert_eq!(local_amount("de", 5980, "EUR"), "59,80 EUR");
         assert_eq!(local_amount("en", 5980, "GBP"), "59.80 GBP");
+    }
+
+    #[test]
+    fn loops_assignments_repetition_and_other_filters_are_refused_with_their_place() {
+        let cases = [
+            ("{% for i in range(6000) %}{% for j in range(6000) %}x{% endfor %}{% endfor %}", "{% for %} is not available"),
+            ("{% set a = 'x' %}{{ a ~ a }}", "{% set %} is not available"),
+            ("{{ 'x' * 100000000 }}", "Multiplication"),
+            ("{{ customer.name | indent(100000000) }}", "| indent is not available"),
+            ("{{ '%100000000s' | format(1) }}", "| format is not available"),
+            ("{{ range(10) }}", "range() is not available"),
+            ("{% macro m() %}x{% endmacro %}", "{% macro %} is not available"),
+        ];
+        for (source, expected) in cases {
+            let problems = variable_problems(source);
+            assert!(problems.iter().any(|p| p.message.contains(expected)), "{source}: {problems:?}");
+            let tag_start = source.find("{").unwrap();
+            assert_eq!(problems[0].start, tag_start, "{source}");
+            let refused = render(source, "", "", &context()).unwrap_err();
+            assert!(refused.message.contains(expected), "{source}: {}", refused.message);
+        }
+        // What messages do use still renders; a star or a name inside a string is text.
+        let fine = "{% if customer.first_name %}Hi {{ customer.first_name | title }}{% else %}Hi{% endif %} {{ '***' }} {{ customer.last_name | default('call(me)') | upper }}";
+        assert!(variable_problems(fine).is_empty(), "{:?}", variable_problems(fine));
+        assert!(render(fine, "", "", &context()).is_ok());
+    }
+
+    #[test]
+    fn a_huge_output_or_too_much_work_is_refused() {
+        // Within the rules, output is proportional to the source; a part of 600 KB is
+        // refused as too large a result rather than sent…
+        let long = "x".repeat(600 * 1024);
+        let refused = render("s", &long, "t", &context()).unwrap_err();
+        assert!(refused.message.contains("renders to more than 512 KB"), "{}", refused.message);
+        // …and 50,000 variables are more work than any message needs.
+        let busy = "{{ customer.name }}".repeat(50_000);
+        let refused = render("s", "h", &busy, &context()).unwrap_err();
+        assert!(refused.message.contains("too much work"), "{}", refused.message);
     }
 
     #[test]

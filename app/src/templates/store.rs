@@ -155,6 +155,9 @@ pub struct NewVersion<'a> {
     pub text: &'a str,
     pub blocking: i64,
     pub warnings: i64,
+    /// The version whose text this one starts from: its editors are this one's editors
+    /// too (they wrote the text), so none of them may approve the copy.
+    pub copied_from: Option<i64>,
 }
 
 pub async fn insert_version(db: &Db, v: &NewVersion<'_>, actor: &Actor) -> Result<i64, AppError> {
@@ -190,6 +193,17 @@ pub async fn insert_version(db: &Db, v: &NewVersion<'_>, actor: &Actor) -> Resul
         .bind(actor.user_id)
         .execute(&mut *tx)
         .await?;
+    if let Some(source) = v.copied_from {
+        sqlx::query(
+            "INSERT INTO template_version_editors (version_id, user_id) \
+             SELECT $1, user_id FROM template_version_editors WHERE version_id = $2 AND user_id <> $3",
+        )
+        .bind(id)
+        .bind(source)
+        .bind(actor.user_id)
+        .execute(&mut *tx)
+        .await?;
+    }
     sqlx::query("UPDATE templates SET updated_at = $1 WHERE id = $2").bind(now).bind(v.template_id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(id)

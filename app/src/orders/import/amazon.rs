@@ -38,22 +38,30 @@ fn order(c: &Columns, group: &Group) -> Item {
             total = Some(total.unwrap_or(0) + price);
         }
     }
+    let name = [c.get(first, "buyer-name"), c.get(first, "recipient-name")].into_iter().find(|n| !n.is_empty()).unwrap_or("").to_string();
+    // Amazon buyers are reached through Amazon's own messaging: no address is normal.
+    let mut contact = fields::contact(
+        line,
+        ("buyer-email", c.get(first, "buyer-email")),
+        ("buyer-phone-number", c.get(first, "buyer-phone-number")),
+        ("ship-country", c.get(first, "ship-country")),
+        &name,
+        true,
+    );
+    let currency = fields::currency(line, ("currency", c.get(first, "currency")), &mut contact.notes);
     Ok(ParsedOrder {
         line,
         platform_order_id: group.key.clone(),
         placed_at,
         status: Some(status),
         status_at: if status == OrderStatus::Pending { None } else { updated_at },
-        buyer_email: fields::email(c.get(first, "buyer-email")),
-        buyer_phone: c.get(first, "buyer-phone-number").to_string(),
-        buyer_name: [c.get(first, "buyer-name"), c.get(first, "recipient-name")]
-            .into_iter()
-            .find(|n| !n.is_empty())
-            .unwrap_or("")
-            .to_string(),
-        country: fields::country(c.get(first, "ship-country")),
+        buyer_email: contact.email,
+        buyer_phone: contact.phone,
+        buyer_name: name,
+        country: contact.country,
+        notes: contact.notes,
         marketplace: c.get(first, "sales-channel").to_ascii_lowercase(),
-        currency: c.get(first, "currency").to_ascii_uppercase(),
+        currency,
         total_minor: total,
         items,
         accepts_marketing: None,

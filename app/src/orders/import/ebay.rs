@@ -7,7 +7,23 @@ use crate::orders::model::{OrderItem, OrderStatus, ParsedOrder};
 use std::io::Read;
 
 const LAYOUT: &str = "eBay orders report";
-const DATES: &[&str] = &["%b-%d-%y", "%b-%d-%Y", "%b-%d-%y %H:%M:%S", "%Y-%m-%d", "%d.%m.%Y", "%m/%d/%Y"];
+/// eBay.com writes `Mar-05-24`; eBay.co.uk, .com.au, .ie and the European sites write the
+/// day first (`05-Mar-24`), the German site also `05.03.24`. Month names in the sites'
+/// languages are read too (`fields::datetime`). Slashes are left out:
+/// `03/05/24` is March 5th or May 3rd depending on the site.
+const DATES: &[&str] = &[
+    "%b-%d-%y",
+    "%b-%d-%Y",
+    "%b-%d-%y %H:%M:%S",
+    "%d-%b-%y",
+    "%d-%b-%Y",
+    "%d-%b-%y %H:%M:%S",
+    "%d %b %Y",
+    "%d. %b %Y",
+    "%Y-%m-%d",
+    "%d.%m.%Y",
+    "%d.%m.%y",
+];
 
 pub(super) fn orders<R: Read + Send + 'static>(columns: Columns, rows: Rows<R>) -> Result<impl Iterator<Item = Item> + Send, FileError> {
     columns.require(LAYOUT, &["Order Number", "Item Title", "Quantity", "Sale Date"])?;
@@ -29,22 +45,24 @@ fn order(c: &Columns, group: &Group) -> Item {
         None => (OrderStatus::Pending, None),
     };
     let items = group.items(|l, row| item(c, l, row))?;
+    let name = [c.get(first, "Ship To Name"), c.get(first, "Buyer Name")].into_iter().find(|n| !n.is_empty()).unwrap_or("").to_string();
+    let country = [("Ship To Country", c.get(first, "Ship To Country")), ("Buyer Country", c.get(first, "Buyer Country"))]
+        .into_iter()
+        .find(|(_, v)| !v.is_empty())
+        .unwrap_or(("Ship To Country", ""));
+    let contact =
+        fields::contact(line, ("Buyer Email", c.get(first, "Buyer Email")), ("Ship To Phone", c.get(first, "Ship To Phone")), country, &name, false);
     Ok(ParsedOrder {
         line,
         platform_order_id: group.key.clone(),
         placed_at,
         status: Some(status),
         status_at,
-        buyer_email: fields::email(c.get(first, "Buyer Email")),
-        buyer_phone: c.get(first, "Ship To Phone").to_string(),
-        buyer_name: [c.get(first, "Ship To Name"), c.get(first, "Buyer Name")]
-            .into_iter()
-            .find(|n| !n.is_empty())
-            .unwrap_or("")
-            .to_string(),
-        country: fields::country(
-            [c.get(first, "Ship To Country"), c.get(first, "Buyer Country")].into_iter().find(|n| !n.is_empty()).unwrap_or(""),
-        ),
+        buyer_email: contact.email,
+        buyer_phone: contact.phone,
+        buyer_name: name,
+        country: contact.country,
+        notes: contact.notes,
         marketplace: String::new(),
         currency: String::new(),
         total_minor: fields::money(line, "Total Price", c.get(first, "Total Price"))?,

@@ -7,7 +7,22 @@ use crate::orders::model::{Mapping, OrderItem, OrderStatus, ParsedOrder, FIELDS}
 use std::io::Read;
 
 /// Date formats a mapped file may use (ISO first; day-first European before US).
-const DATES: &[&str] = &["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y"];
+const DATES: &[&str] = &[
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%d.%m.%y",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d-%b-%Y",
+    "%d-%b-%y",
+    "%d %b %Y",
+    "%d. %b %Y",
+    "%b %d, %Y",
+    "%b-%d-%y",
+];
 
 pub(super) fn orders<R: Read + Send + 'static>(
     columns: Columns,
@@ -68,18 +83,28 @@ fn order(c: &Columns, group: &Group, m: &Mapping) -> Item {
             unit_price_minor: fields::money(l, &m.unit_price, cell(&m.unit_price))?,
         })
     })?;
+    let mut contact = fields::contact(
+        line,
+        (&m.email, cell(&m.email)),
+        (&m.phone, cell(&m.phone)),
+        (&m.country, cell(&m.country)),
+        cell(&m.name),
+        false,
+    );
+    let currency = fields::currency(line, (&m.currency, cell(&m.currency)), &mut contact.notes);
     Ok(ParsedOrder {
         line,
         platform_order_id: group.key.clone(),
         placed_at,
         status: status(line, &m.status, cell(&m.status))?.or(Some(OrderStatus::Pending)),
         status_at: fields::datetime(line, &m.status_at, cell(&m.status_at), DATES)?,
-        buyer_email: fields::email(cell(&m.email)),
-        buyer_phone: cell(&m.phone).to_string(),
+        buyer_email: contact.email,
+        buyer_phone: contact.phone,
         buyer_name: cell(&m.name).to_string(),
-        country: fields::country(cell(&m.country)),
+        country: contact.country,
+        notes: contact.notes,
         marketplace: String::new(),
-        currency: cell(&m.currency).to_ascii_uppercase(),
+        currency,
         total_minor: fields::money(line, &m.total, cell(&m.total))?,
         items,
         accepts_marketing: None,

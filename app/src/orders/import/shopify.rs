@@ -31,19 +31,33 @@ fn order(c: &Columns, group: &Group) -> Item {
         (OrderStatus::Pending, None)
     };
     let items = group.items(|l, row| item(c, l, row))?;
-    let first_filled = |names: &[&str]| names.iter().map(|n| c.get(first, n)).find(|v| !v.is_empty()).unwrap_or("").to_string();
+    // The first filled of several columns, with its name (for notes).
+    let first_filled = |names: &[&'static str]| -> (&'static str, &str) {
+        names.iter().map(|n| (*n, c.get(first, n))).find(|(_, v)| !v.is_empty()).unwrap_or((names[0], ""))
+    };
+    let name = first_filled(&["Shipping Name", "Billing Name"]).1.to_string();
+    let mut contact = fields::contact(
+        line,
+        ("Email", c.get(first, "Email")),
+        first_filled(&["Phone", "Shipping Phone", "Billing Phone"]),
+        first_filled(&["Shipping Country", "Billing Country"]),
+        &name,
+        false,
+    );
+    let currency = fields::currency(line, ("Currency", c.get(first, "Currency")), &mut contact.notes);
     Ok(ParsedOrder {
         line,
         platform_order_id: group.key.clone(),
         placed_at,
         status: Some(status),
         status_at,
-        buyer_email: fields::email(c.get(first, "Email")),
-        buyer_phone: first_filled(&["Phone", "Shipping Phone", "Billing Phone"]),
-        buyer_name: first_filled(&["Shipping Name", "Billing Name"]),
-        country: fields::country(&first_filled(&["Shipping Country", "Billing Country"])),
+        buyer_email: contact.email,
+        buyer_phone: contact.phone,
+        buyer_name: name,
+        country: contact.country,
+        notes: contact.notes,
         marketplace: String::new(),
-        currency: c.get(first, "Currency").to_ascii_uppercase(),
+        currency,
         total_minor: fields::money(line, "Total", c.get(first, "Total"))?,
         items,
         accepts_marketing: match c.get(first, "Accepts Marketing").to_ascii_lowercase().as_str() {

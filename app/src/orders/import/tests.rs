@@ -300,3 +300,129 @@ fn any_csv_reads_through_a_saved_column_mapping() {
     let bad = items[1].as_ref().unwrap_err();
     assert_eq!((bad.line, bad.field.as_str()), (4, "Datum"), "31 February is no date: {bad:?}");
 }
+
+/// A one-item Shopify order with the buyer cells given (the order-level `Phone` column is
+/// the last one).
+fn shopify_buyer(name: &str, email: &str, phone: &str, ship_name: &str, country: &str, currency: &str) -> String {
+    let mut cells = vec![String::new(); 57];
+    cells[0] = name.into();
+    cells[1] = email.into();
+    cells[2] = "paid".into();
+    cells[7] = currency.into();
+    cells[11] = "10.00".into();
+    cells[15] = "2026-10-03 10:00:00 +0100".into();
+    cells[16] = "1".into();
+    cells[17] = "Mug".into();
+    cells[18] = "10.00".into();
+    cells[34] = ship_name.into();
+    cells[42] = country.into();
+    cells[56] = phone.into();
+    cells.iter().map(|c| format!("\"{}\"", c.replace('"', "\"\""))).collect::<Vec<_>>().join(",")
+}
+
+fn orders_of(file: String) -> Vec<ParsedOrder> {
+    let (_, items) = read_all(file.into_bytes());
+    items.into_iter().map(|i| i.expect("every order is kept")).collect()
+}
+
+#[test]
+fn a_buyer_reachable_only_by_phone_is_kept_with_the_number_in_e164() {
+    let file = [
+        SHOPIFY_HEADER.to_string(),
+        shopify_buyer("#2001", "", "07911 123456", "Jo Bloggs", "GB", "GBP"),
+        shopify_buyer("#2002", "", "07911 123457", "Jo Bloggs", "United Kingdom", "GBP"),
+        shopify_buyer("#2003", "", "07911 123458", "Jo Bloggs", "UK", "GBP"),
+        shopify_buyer("#2004", "", "+44 7911 123459", "Jo Bloggs", "", "GBP"),
+    ]
+    .join("\n");
+    let orders = orders_of(file);
+    let phones: Vec<&str> = orders.iter().map(|o| o.buyer_phone.as_str()).collect();
+    assert_eq!(phones, ["+447911123456", "+447911123457", "+447911123458", "+447911123459"]);
+    assert!(orders.iter().all(|o| o.notes.is_empty() && o.buyer_name == "Jo Bloggs"), "{orders:?}");
+    assert_eq!(orders[2].country, "GB");
+}
+
+#[test]
+fn a_value_that_is_not_what_its_column_says_is_set_aside_and_named_with_the_order_kept() {
+    let file = [
+        SHOPIFY_HEADER.to_string(),
+        shopify_buyer("#3001", "=HYPERLINK(\"http://evil.example\",\"x\")@example.com", "", "Eve", "DE", "EUR"),
+        shopify_buyer("#3002", "ok@example.de", "12", "Olaf", "DE", "=cmd|'/C calc'!A0"),
+        shopify_buyer("#3003", "", "", "Nemo", "DE", "EUR"),
+        shopify_buyer("#3004", "", "07911 123456", "Nora", "", "EUR"),
+        shopify_buyer("#3005", "z@example.de", "", "Zoe", "Atlantis", "EUR"),
+    ]
+    .join("\n");
+    let orders = orders_of(file);
+    assert_eq!(orders.len(), 5, "no order is lost");
+    let notes: Vec<Vec<(&str, &str)>> =
+        orders.iter().map(|o| o.notes.iter().map(|n| (n.field.as_str(), n.reason.as_str())).collect()).collect();
+    assert_eq!(orders[0].buyer_email, "");
+    assert_eq!(notes[0].len(), 1);
+    assert_eq!(notes[0][0].0, "Email");
+    assert!(notes[0][0].1.contains("is not an e-mail address; the order is kept without it"), "{notes:?}");
+    assert_eq!(orders[1].currency, "", "a formula is no currency");
+    assert!(notes[1].iter().any(|(f, r)| *f == "Phone" && r.contains("\"12\" is not a valid phone number of DE")), "{notes:?}");
+    assert!(notes[1].iter().any(|(f, r)| *f == "Currency" && r.contains("is not a currency code")), "{notes:?}");
+    assert_eq!(notes[2][0].0, "buyer", "nobody can be contacted: said, not silent");
+    assert!(notes[2][0].1.contains("Nemo") && notes[2][0].1.contains("kept"), "{notes:?}");
+    assert!(notes[3][0].1.contains("names no country"), "{notes:?}");
+    assert_eq!((orders[4].country.as_str(), notes[4][0].0), ("", "Shipping Country"));
+    // Every note carries its file line.
+    assert_eq!(orders[4].notes[0].line, 6);
+}
+
+#[test]
+fn ebay_sale_dates_as_every_ebay_site_writes_them() {
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 3).unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_millis();
+    for (site, sale, country, code) in [
+        ("ebay.com", "Oct-03-26", "United States", "US"),
+        ("ebay.co.uk", "03-Oct-26", "United Kingdom", "GB"),
+        ("ebay.com.au", "03-Oct-26", "Australia", "AU"),
+        ("ebay.ie", "03-Oct-26", "Ireland", "IE"),
+        ("ebay.de", "03.10.26", "Deutschland", "DE"),
+        ("ebay.de", "03-Okt-26", "Österreich", "AT"),
+        ("ebay.fr", "03-oct.-26", "France", "FR"),
+        ("ebay.it", "03-ott-26", "Italia", "IT"),
+        ("ebay.es", "03-oct-26", "España", "ES"),
+        ("ebay.nl", "03-okt-26", "Nederland", "NL"),
+        ("ebay.pl", "03-paź-26", "Polska", "PL"),
+    ] {
+        let file = [EBAY_HEADER.to_string(), ebay_row("26-00001-00001", "b@example.com", country, "Mug", "1", "4.00", "4.00", sale, "")].join("\n");
+        let (_, items) = read_all(file.into_bytes());
+        let order = items[0].as_ref().unwrap_or_else(|e| panic!("{site} {sale}: {e:?}"));
+        assert_eq!(order.placed_at, Some(day), "{site}: {sale}");
+        assert_eq!(order.country, code, "{site}: {country}");
+    }
+}
+
+#[test]
+fn amazon_reports_of_every_marketplace_read_their_countries_and_refuse_a_formula_currency() {
+    for (channel, country) in [("Amazon.co.uk", "GB"), ("Amazon.de", "DE"), ("Amazon.fr", "FR"), ("Amazon.it", "IT"), ("Amazon.es", "ES"), ("Amazon.com", "US"), ("Amazon.co.jp", "JP"), ("Amazon.nl", "NL"), ("Amazon.pl", "PL"), ("Amazon.se", "SE")] {
+        let row = format!("302-0000000-0000001\t\t2026-10-03T10:00:00+00:00\t2026-10-03T10:00:00+00:00\tShipped\tAmazon\t{channel}\t\tStandard\tMug\tMG\tB0MUG\tShipped\t1\t=1+1\t4.00\t\t\t\t\t\t\t\tTown\t\t1000\t{country}\t\tfalse\t\t");
+        let (_, items) = read_all([AMAZON_HEADER, &row].join("\n").into_bytes());
+        let order = items[0].as_ref().unwrap();
+        assert_eq!((order.country.as_str(), order.currency.as_str()), (country, ""), "{channel}");
+        assert_eq!(order.notes.len(), 1, "{channel}: only the currency; Amazon buyers need no address: {:?}", order.notes);
+        assert_eq!(order.notes[0].field, "currency");
+    }
+}
+
+#[test]
+fn a_german_spreadsheet_keeps_an_austrian_buyer_and_names_a_bad_address() {
+    let file = "Bestellnummer;Datum;Kunde;E-Mail;Land;Artikel;Menge;Preis;Status\n\
+                A-1;05.03.2024;Eva Kraus;eva@example.at;Österreich;Stirnlampe;1;19,90;versendet\n\
+                A-2;06.03.2024;Max Maier;=1+1@example.com;Deutschland;Stirnlampe;1;19,90;offen\n\
+                A-3;07.03.2024;Ute Berg;ute@example.ch;Schweiz;Stirnlampe;1;19,90;offen\n";
+    let headers = Import::headers(Cursor::new(file.as_bytes().to_vec())).unwrap();
+    let mut mapping = Mapping::guess(&headers);
+    mapping.placed_at = "Datum".into();
+    mapping.name = "Kunde".into();
+    let import = Import::open(Cursor::new(file.as_bytes().to_vec()), Some(&mapping)).unwrap();
+    let orders: Vec<ParsedOrder> = import.map(|i| i.unwrap()).collect();
+    assert_eq!(orders[0].country, "AT", "the Austrian consent rule needs the country");
+    assert_eq!(orders[2].country, "CH");
+    assert_eq!(orders[1].buyer_email, "");
+    assert_eq!((orders[1].notes[0].line, orders[1].notes[0].field.as_str()), (3, "E-Mail"));
+    assert!(orders[1].notes[0].reason.contains("\"=1+1@example.com\" is not an e-mail address"), "{:?}", orders[1].notes);
+}

@@ -162,7 +162,13 @@ pub fn prepare(batch: Vec<ParsedOrder>, now: i64) -> Vec<Prepared> {
         .into_iter()
         .map(|order| {
             let email = super::customers::normalise_email(&order.buyer_email);
-            let phone = super::customers::normalise_phone(&order.buyer_phone, &order.country);
+            // Importers and the API hand over phones already in E.164; others (demo data,
+            // benchmarks) are read here.
+            let phone = if is_e164(&order.buyer_phone) {
+                order.buyer_phone.clone()
+            } else {
+                super::customers::normalise_phone(&order.buyer_phone, &order.country)
+            };
             let key = if !email.is_empty() {
                 Some(BuyerKey::Email(email.clone()))
             } else if !phone.is_empty() {
@@ -175,6 +181,11 @@ pub fn prepare(batch: Vec<ParsedOrder>, now: i64) -> Vec<Prepared> {
             Prepared { order, status, placed_at, email, phone, key, items }
         })
         .collect()
+}
+
+/// `+` and 7 to 15 digits, as `normalise_phone` writes numbers.
+fn is_e164(phone: &str) -> bool {
+    phone.strip_prefix('+').is_some_and(|digits| (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The distinct fingerprints of the batch's addresses (to match erased buyers).
