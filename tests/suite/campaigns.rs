@@ -267,6 +267,15 @@ async fn running(app: &TestApp, rules: CampaignRules, orders: u64) -> i64 {
     id
 }
 
+/// A running batch campaign of `orders` orders with a canary of `share`: its id and the
+/// canary's queued messages.
+async fn with_canary(app: &TestApp, share: f64, orders: u64) -> (i64, Vec<i64>) {
+    let canary = app::campaigns::canary::CanaryRule { share, ..Default::default() };
+    let rules = CampaignRules { fallback_locales: vec!["de".into()], canary: Some(canary), ..CampaignRules::new(Trigger::Batch) };
+    let id = running(app, rules, orders).await;
+    (id, messages_of(app, id, "canary = 1 AND state = 'queued'").await)
+}
+
 async fn brand_of(app: &TestApp, campaign_id: i64) -> i64 {
     sqlx::query_scalar("SELECT brand_id FROM campaigns WHERE id = $1").bind(campaign_id).fetch_one(&app.db.pool).await.unwrap()
 }
@@ -287,13 +296,9 @@ async fn state_of(app: &TestApp, campaign_id: i64) -> (String, String, String) {
 /// manager resumes it, which releases the held audience.
 #[tokio::test]
 async fn a_canary_halts_at_its_threshold_and_resumes() {
-    use app::campaigns::canary::CanaryRule;
     use app::campaigns::monitor::{self, Outcome};
     let app = TestApp::spawn().await;
-    let canary = CanaryRule { share: 0.2, ..CanaryRule::default() };
-    let rules = CampaignRules { fallback_locales: vec!["de".into()], canary: Some(canary), ..CampaignRules::new(Trigger::Batch) };
-    let id = running(&app, rules, 400).await;
-    let first = messages_of(&app, id, "canary = 1 AND state = 'queued'").await;
+    let (id, first) = with_canary(&app, 0.2, 400).await;
     let held = messages_of(&app, id, "canary = 0 AND state = 'held'").await;
     assert_eq!(first.len() + held.len(), 400);
     assert!((50..=110).contains(&first.len()), "about 20% go first: {}", first.len());
@@ -353,13 +358,10 @@ async fn a_canary_halts_at_its_threshold_and_resumes() {
 /// cancels what it has not sent.
 #[tokio::test]
 async fn a_clean_canary_releases_the_rest_after_its_watch() {
-    use app::campaigns::canary::CanaryRule;
     use app::campaigns::monitor::{self, Outcome};
     let app = TestApp::spawn().await;
-    let canary = CanaryRule { share: 0.1, hold_hours: 24, ..CanaryRule::default() };
-    let rules = CampaignRules { fallback_locales: vec!["de".into()], canary: Some(canary), ..CampaignRules::new(Trigger::Batch) };
-    let id = running(&app, rules, 300).await;
-    let first = messages_of(&app, id, "canary = 1").await;
+    // The default watch: 24 hours after the canary's last message.
+    let (id, first) = with_canary(&app, 0.1, 300).await;
     let held = messages_of(&app, id, "state = 'held'").await.len();
     let sent_at = now_millis();
     for &m in &first[..first.len() - 1] {
@@ -441,13 +443,9 @@ async fn an_ab_winner_is_declared_recorded_and_promoted() {
 /// could post a report about their own message) complaining about two messages is one.
 #[tokio::test]
 async fn one_buyer_complaining_does_not_halt_a_canary_and_two_buyers_do() {
-    use app::campaigns::canary::CanaryRule;
     use app::campaigns::monitor;
     let app = TestApp::spawn().await;
-    let canary = CanaryRule { share: 0.5, ..CanaryRule::default() };
-    let rules = CampaignRules { fallback_locales: vec!["de".into()], canary: Some(canary), ..CampaignRules::new(Trigger::Batch) };
-    let id = running(&app, rules, 200).await;
-    let first = messages_of(&app, id, "canary = 1 AND state = 'queued'").await;
+    let (id, first) = with_canary(&app, 0.5, 200).await;
     let now = now_millis();
     for &m in &first {
         monitor::record_event(&app.db, m, "sent", &format!("smtp-{m}"), now, "250 OK").await.unwrap();
