@@ -211,6 +211,24 @@ impl Db {
         migrator.run(&self.pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))
     }
 
+    /// A consistent copy of a SQLite database in `file`, taken while the server runs
+    /// (`VACUUM INTO` reads one snapshot; writers go on meanwhile). PostgreSQL is backed
+    /// up with its own tools (`pg_dump`), which this refuses, naming them.
+    pub async fn backup_to(&self, file: &std::path::Path) -> Result<(), crate::error::AppError> {
+        if self.backend != Backend::Sqlite {
+            return Err(crate::error::AppError::invalid(
+                "database",
+                "This is a PostgreSQL database: back it up with pg_dump (see the README's Backups section).",
+            ));
+        }
+        if file.exists() {
+            return Err(crate::error::AppError::invalid("file", format!("{} exists already; choose a new file.", file.display())));
+        }
+        let path = file.to_str().ok_or_else(|| crate::error::AppError::invalid("file", "The backup path is not valid UTF-8."))?;
+        sqlx::query("VACUUM INTO $1").bind(path).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// `true` when a trivial query succeeds (for `/healthz`).
     pub async fn is_reachable(&self) -> bool {
         let probe = sqlx::query("SELECT 1").execute(&self.pool);

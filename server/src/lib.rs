@@ -226,6 +226,47 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     Ok(Running { addr, db, task })
 }
 
+/// What `starling backup` wrote.
+#[derive(Debug)]
+pub struct Backup {
+    pub database: std::path::PathBuf,
+    /// The copy of `<data dir>/secret.key`; `None` when the key is configured
+    /// (`STARLING_SECRET_KEY`), which the operator keeps themselves.
+    pub secret_key: Option<std::path::PathBuf>,
+}
+
+/// Backs up a running (or stopped) SQLite Starling into the new folder `to`: a consistent
+/// copy of the database and the secret key that signs its links and tokens (without it,
+/// sent unsubscribe links stop working after a restore). Restoring is copying both into an
+/// empty data folder and starting the server on it.
+pub async fn backup(config: &Config, to: &std::path::Path) -> anyhow::Result<Backup> {
+    if to.exists() && std::fs::read_dir(to)?.next().is_some() {
+        anyhow::bail!("{} is not empty; back up into a new folder", to.display());
+    }
+    std::fs::create_dir_all(to)?;
+    let db = Db::connect(&config.database_url()).await?;
+    let database = to.join("starling.db");
+    db.backup_to(&database).await.map_err(|e| match e {
+        app::error::AppError::Invalid(fields) => anyhow::anyhow!(fields.into_iter().map(|f| f.message).collect::<Vec<_>>().join(" ")),
+        other => anyhow::anyhow!(other.to_string()),
+    })?;
+    // Buyers' personal data: readable by the owner only, like the key.
+    #[cfg(unix)]
+    std::fs::set_permissions(&database, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    let configured = config.secret_key.as_ref().is_some_and(|k| !secrecy::ExposeSecret::expose_secret(k).trim().is_empty());
+    let secret_key = if configured {
+        None
+    } else {
+        let from = config.data_dir.join("secret.key");
+        let copy = to.join("secret.key");
+        std::fs::copy(&from, &copy).map_err(|e| anyhow::anyhow!("copying {}: {e}", from.display()))?;
+        #[cfg(unix)]
+        std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        Some(copy)
+    };
+    Ok(Backup { database, secret_key })
+}
+
 /// The path pattern of every page route of the app (for the authorization matrix test).
 pub fn page_routes() -> Vec<String> {
     generate_route_list(App).iter().map(|r| r.path().to_string()).collect()

@@ -12,6 +12,19 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve() -> anyhow::Result<()> {
     let mut config = Config::load()?;
+    // `starling backup <new folder>`: a consistent copy of the SQLite database and the
+    // secret key, taken while the server may be running.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("backup") {
+        let Some(to) = args.get(2) else { anyhow::bail!("usage: starling backup <new folder>") };
+        let done = server::backup(&config, std::path::Path::new(to)).await?;
+        println!("Database copied to {}", done.database.display());
+        match done.secret_key {
+            Some(key) => println!("Secret key copied to {} (keep it with the database: it signs sent links)", key.display()),
+            None => println!("The secret key is set in STARLING_SECRET_KEY: keep that value with this backup."),
+        }
+        return Ok(());
+    }
     if std::env::args().any(|a| a == "--demo") {
         config.demo = true;
         config.demo_history = true;

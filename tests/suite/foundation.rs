@@ -497,3 +497,52 @@ async fn every_page_refuses_framing_and_allows_only_its_own_scripts() {
     let second = app.client().get("/sign-in").await.headers["content-security-policy"].clone();
     assert_ne!(first, second);
 }
+
+/// `starling backup` on a running SQLite Starling: a consistent copy of the database and
+/// the secret key; a server started on the restored folder has the data written just
+/// before and the same key (so links in sent mail keep working). On PostgreSQL it
+/// refuses and names pg_dump.
+#[tokio::test]
+async fn a_backup_of_a_running_server_restores_with_its_data_and_key() {
+    let app = TestApp::spawn().await;
+    let to = app.data_dir.with_extension("backup");
+    let config = server::config::Config { database_url: app.database_url.clone(), data_dir: app.data_dir.clone(), ..Default::default() };
+    if app.database_url.starts_with("postgres") {
+        let refused = server::backup(&config, &to).await.unwrap_err().to_string();
+        assert!(refused.contains("pg_dump"), "{refused}");
+        return;
+    }
+    let admin = app.signed_in(ADMIN).await;
+    let added = admin.rpc("add_suppression", json!({ "client_id": 1, "brand_id": 1, "address": "backup.check@example.com", "note": "just before" })).await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    // The server keeps serving while the copy is taken.
+    let (backup, during) = tokio::join!(server::backup(&config, &to), admin.get("/clients/1/privacy"));
+    let backup = backup.unwrap();
+    assert_eq!(during.status, 200);
+    assert_eq!(backup.database, to.join("starling.db"));
+    let key = std::fs::read_to_string(app.data_dir.join("secret.key")).unwrap();
+    assert_eq!(std::fs::read_to_string(backup.secret_key.as_ref().unwrap()).unwrap(), key);
+    assert!(server::backup(&config, &to).await.is_err(), "never over an earlier backup");
+
+    // Restore: both files into an empty data folder, and a server started on it.
+    let restore = app.data_dir.with_extension("restored");
+    let (from, into) = (to.clone(), restore.clone());
+    let restored = TestApp::spawn_with(move |c| {
+        std::fs::create_dir_all(&into).unwrap();
+        std::fs::copy(from.join("starling.db"), into.join("starling.db")).unwrap();
+        std::fs::copy(from.join("secret.key"), into.join("secret.key")).unwrap();
+        c.database_url = format!("sqlite://{}", into.join("starling.db").display());
+        c.data_dir = into;
+    })
+    .await;
+    let found = restored
+        .signed_in(ADMIN)
+        .await
+        .rpc("list_suppressions", json!({ "client_id": 1, "query": { "q": "backup.check", "sort": "", "desc": false, "page": 1 } }))
+        .await;
+    assert!(found.body.contains("backup.check@example.com"), "{}", found.body);
+    assert_eq!(std::fs::read_to_string(restore.join("secret.key")).unwrap(), key, "the key was kept, not regenerated");
+    drop(restored);
+    let _ = std::fs::remove_dir_all(&to);
+    let _ = std::fs::remove_dir_all(&restore);
+}
