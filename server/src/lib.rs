@@ -141,12 +141,22 @@ pub fn sender(
     secret_key: secrecy::SecretString,
     mailer: std::sync::Arc<app::delivery::mailer::Mailer>,
 ) -> app::delivery::sender::Sender {
+    let worker = format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "starling".into()), std::process::id());
+    // Accepted messages are noted here at once, so a crash re-sends only what was in flight.
+    let journal = match app::delivery::journal::Journal::open(&config.data_dir.join("outbox-journal"), &worker) {
+        Ok(journal) => Some(std::sync::Arc::new(journal)),
+        Err(e) => {
+            tracing::error!(error = %e, "the outbox journal cannot be written: a crash may re-send a batch");
+            None
+        }
+    };
     app::delivery::sender::Sender {
         db,
         mailer,
         secret: std::sync::Arc::new(secret_key),
         public_url: public_url(config, addr),
-        worker: format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "starling".into()), std::process::id()),
+        journal,
+        worker,
         concurrency: config.send_concurrency,
         batch: 200,
         // Checked when the server starts (`start`), so a bad entry stops it with its name.

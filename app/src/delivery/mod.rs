@@ -12,6 +12,8 @@ pub mod domain;
 #[cfg(feature = "ssr")]
 pub mod feedback;
 #[cfg(feature = "ssr")]
+pub mod journal;
+#[cfg(feature = "ssr")]
 pub mod limits;
 #[cfg(feature = "ssr")]
 pub mod mailer;

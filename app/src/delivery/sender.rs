@@ -17,7 +17,10 @@
 //! the same Message-ID. So nothing is silently dropped, and the only possible duplicates
 //! are messages that were in flight at the moment of the crash (at most the worker's
 //! concurrency per process), each carrying one Message-ID by which receivers and the logs
-//! can tell the copies apart.
+//! can tell the copies apart. Each accepted message is noted in this process's journal
+//! the moment the relay accepts it (`journal`), so `settle` records those as sent instead
+//! of queueing them again: only the messages whose SMTP transaction was open can arrive
+//! twice, not the ones accepted but not yet recorded by the group commit.
 
 use super::compose::{self, Composed, Outgoing, OUTGOING_SQL};
 use super::dkim::{self, Signer};
@@ -76,6 +79,9 @@ pub struct Sender {
     pub retry: RetryPolicy,
     /// A claim not renewed for this long belongs to a process that is gone (`settle`).
     pub lease_ms: i64,
+    /// Where each accepted message is noted at once (`journal`), so a crash re-sends only
+    /// what was in flight; `None` sends without one.
+    pub journal: Option<Arc<super::journal::Journal>>,
 }
 
 /// What one pass did.
@@ -139,8 +145,14 @@ impl Sender {
             let now = now_millis();
             if settles && now - settled_at >= self.lease_ms {
                 settled_at = now;
-                if let Err(e) = settle(&self.db, now, self.lease_ms).await {
+                let journals = self.journal.as_deref().map(super::journal::Journal::dir);
+                if let Err(e) = settle(&self.db, now, self.lease_ms, journals).await {
                     tracing::error!(error = %e, "settling abandoned sends failed");
+                }
+                if let Some(dir) = journals {
+                    if let Err(e) = super::journal::forget_settled(&self.db, dir, &self.worker).await {
+                        tracing::error!(error = %e, "removing settled outbox journals failed");
+                    }
                 }
             }
             match self.pass(now).await {
@@ -225,8 +237,13 @@ impl Sender {
             let permit = limit.clone().acquire_owned().await.map_err(|e| AppError::Internal(e.to_string()))?;
             tasks.spawn(async move {
                 let result = this.send_one(&m, signer.as_deref(), now).await;
+                let at = now_millis();
+                // Noted the moment the relay accepted it, before the group commit.
+                if let (Ok(reply), Some(journal)) = (&result, &this.journal) {
+                    journal.accepted(&attempt, at, reply);
+                }
                 drop(permit);
-                (m, attempt, result, now_millis())
+                (m, attempt, result, at)
             });
         }
         // Accepted messages are recorded in small groups (group commit): at most
@@ -439,8 +456,10 @@ pub async fn heartbeat(db: &Db, worker: &str, now: i64) -> Result<u64, AppError>
 /// as sent (or failed) before the process died takes that state; otherwise its unfinished
 /// try is marked `unknown` (it may have reached the server) and the message is queued
 /// again, keeping its Message-ID. Answers how many were settled.
-pub async fn settle(db: &Db, now: i64, lease_ms: i64) -> Result<u64, AppError> {
+pub async fn settle(db: &Db, now: i64, lease_ms: i64, journals: Option<&std::path::Path>) -> Result<u64, AppError> {
     let cutoff = now - lease_ms;
+    // Tries the relay accepted that the dead process had not recorded yet.
+    let accepted = journals.map(super::journal::read_all).unwrap_or_default();
     let stale: Vec<i64> =
         sqlx::query_scalar("SELECT id FROM messages WHERE state = 'sending' AND claimed_at < $1").bind(cutoff).fetch_all(&db.pool).await?;
     let mut settled = 0;
@@ -453,9 +472,11 @@ pub async fn settle(db: &Db, now: i64, lease_ms: i64) -> Result<u64, AppError> {
         .bind(id)
         .fetch_optional(&db.pool)
         .await?;
-        let (state, sent_at) = match &last {
-            Some((_, outcome, Some(at), _)) if outcome == "sent" => ("sent", Some(*at)),
-            Some((_, outcome, Some(_), _)) if outcome == "failed" => ("failed", None),
+        let journaled = last.as_ref().and_then(|(attempt, _, finished, _)| finished.is_none().then(|| accepted.get(attempt)).flatten());
+        let (state, sent_at) = match (&last, journaled) {
+            (Some((_, outcome, Some(at), _)), _) if outcome == "sent" => ("sent", Some(*at)),
+            (Some((_, outcome, Some(_), _)), _) if outcome == "failed" => ("failed", None),
+            (_, Some((at, _))) => ("sent", Some(*at)),
             _ => ("queued", None),
         };
         // Still abandoned when it is settled (not claimed again or renewed meanwhile).
@@ -478,6 +499,17 @@ pub async fn settle(db: &Db, now: i64, lease_ms: i64) -> Result<u64, AppError> {
         match (state, &last) {
             ("sent", Some((attempt, _, Some(at), reply))) => {
                 monitor::record_event(db, id, "sent", attempt, *at, reply).await?;
+            }
+            ("sent", Some((attempt, _, None, _))) => {
+                // Accepted by the relay, as the journal says: recorded now.
+                let (at, reply) = accepted.get(attempt).cloned().unwrap_or((now, String::new()));
+                sqlx::query("UPDATE delivery_attempts SET finished_at = $1, outcome = 'sent', reply = $2 WHERE attempt = $3")
+                    .bind(at)
+                    .bind(&reply)
+                    .bind(attempt)
+                    .execute(&db.pool)
+                    .await?;
+                monitor::record_event(db, id, "sent", attempt, at, &reply).await?;
             }
             ("queued", _) => {
                 sqlx::query(

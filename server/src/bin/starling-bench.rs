@@ -460,6 +460,8 @@ async fn send(url_of_db: &str, smtp_url: &str, dkim: &str, kind: &str, outbox: &
         limits: std::sync::Arc::new(app::delivery::limits::DomainLimits::none()),
         retry: sender::RetryPolicy::default(),
         lease_ms: sender::LEASE_MS,
+        // As the server sends: every accepted message noted in the journal.
+        journal: Some(std::sync::Arc::new(app::delivery::journal::Journal::open(&outbox.with_extension("journal"), "bench")?)),
     };
     println!("resident at the start of sending: {:.0} MB", rss_mb());
     let started = Instant::now();
