@@ -180,7 +180,8 @@ pub async fn rpc_status(request: Request, next: Next) -> Response {
     if is_rpc && response.headers().contains_key(header::LOCATION) {
         *response.status_mut() = StatusCode::SEE_OTHER;
         // Back to the page as it was: no empty query left behind by the error parameter.
-        let bare = response.headers().get(header::LOCATION).and_then(|l| l.to_str().ok()).and_then(|l| l.strip_suffix('?')).map(str::to_string);
+        let bare =
+            response.headers().get(header::LOCATION).and_then(|l| l.to_str().ok()).and_then(|l| l.strip_suffix('?')).map(str::to_string);
         if let Some(value) = bare.and_then(|l| header::HeaderValue::from_str(&l).ok()) {
             response.headers_mut().insert(header::LOCATION, value);
         }

@@ -134,7 +134,11 @@ pub async fn unsubscribe_page(State(state): State<AppState>, Path((client_id, to
 /// after the message was sent it was processed. An expired link unsubscribes when the
 /// form names the address the message went to; the answer is the same whatever the
 /// address, so the link tells nobody who received the message.
-pub async fn unsubscribe(State(state): State<AppState>, Path((client_id, token)): Path<(i64, String)>, body: axum::body::Bytes) -> Response {
+pub async fn unsubscribe(
+    State(state): State<AppState>,
+    Path((client_id, token)): Path<(i64, String)>,
+    body: axum::body::Bytes,
+) -> Response {
     let Some(checked) = unsubscribe_claims(&state, client_id, &token).await else { return not_found() };
     let claims = match checked {
         tokens::Checked::Valid(claims) => claims,
@@ -155,7 +159,9 @@ pub async fn unsubscribe(State(state): State<AppState>, Path((client_id, token))
             let typed = escape(&typed);
             return page(
                 "Unsubscribed",
-                &format!("<h1>Thank you</h1><p>If {typed} received this message, it is unsubscribed: {brand} will not e-mail it again.</p>"),
+                &format!(
+                    "<h1>Thank you</h1><p>If {typed} received this message, it is unsubscribed: {brand} will not e-mail it again.</p>"
+                ),
             )
             .into_response();
         }

@@ -354,7 +354,9 @@ async fn every_server_function_checks_role_and_client() {
     let admin = app.signed_in(ADMIN).await;
     let added = admin.rpc("add_suppression", json!({ "client_id": 3, "brand_id": null, "address": AGENCY_WIDE_ENTRY, "note": "" })).await;
     assert_eq!(added.status, 200, "{}", added.body);
-    let seen = admin.rpc("list_suppressions", json!({ "client_id": 1, "query": { "q": "agency-wide", "sort": "", "desc": false, "page": 1 } })).await;
+    let seen = admin
+        .rpc("list_suppressions", json!({ "client_id": 1, "query": { "q": "agency-wide", "sort": "", "desc": false, "page": 1 } }))
+        .await;
     assert!(seen.body.contains(AGENCY_WIDE_ENTRY), "admins see the agency-wide list on every client's page: {}", seen.body);
     let mut paths: Vec<String> = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p.to_string()).collect();
     paths.sort();

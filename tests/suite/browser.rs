@@ -112,12 +112,7 @@ async fn console_errors(browser: &Browser) -> Vec<String> {
     let entries = browser.issue_cmd(BrowserLog).await.expect("the browser's console log");
     entries
         .as_array()
-        .map(|all| {
-            all.iter()
-                .filter(|e| e["level"] == "SEVERE")
-                .map(|e| e["message"].as_str().unwrap_or_default().to_string())
-                .collect()
-        })
+        .map(|all| all.iter().filter(|e| e["level"] == "SEVERE").map(|e| e["message"].as_str().unwrap_or_default().to_string()).collect())
         .unwrap_or_default()
 }
 

@@ -451,7 +451,8 @@ async fn one_buyer_complaining_does_not_halt_a_canary_and_two_buyers_do() {
         monitor::record_event(&app.db, m, "sent", &format!("smtp-{m}"), now, "250 OK").await.unwrap();
     }
     // The same buyer on two messages (as a buyer with two orders would be).
-    let (buyer,): (i64,) = sqlx::query_as("SELECT customer_id FROM messages WHERE id = $1").bind(first[0]).fetch_one(&app.db.pool).await.unwrap();
+    let (buyer,): (i64,) =
+        sqlx::query_as("SELECT customer_id FROM messages WHERE id = $1").bind(first[0]).fetch_one(&app.db.pool).await.unwrap();
     sqlx::query("UPDATE messages SET customer_id = $1 WHERE id = $2").bind(buyer).bind(first[1]).execute(&app.db.pool).await.unwrap();
     for &m in &first[..2] {
         monitor::record_event(&app.db, m, "complained", &format!("arf-{m}"), now, "abuse").await.unwrap();

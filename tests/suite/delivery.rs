@@ -682,7 +682,8 @@ async fn an_expired_unsubscribe_link_asks_for_the_address_and_honours_it() {
             .await
             .unwrap();
     let issued_at = now_millis() - app::delivery::tokens::UNSUBSCRIBE_LIFETIME_MS - 86_400_000;
-    let claims = app::delivery::tokens::Claims { purpose: app::delivery::tokens::Purpose::Unsubscribe, message_id, issued_at, url: String::new() };
+    let claims =
+        app::delivery::tokens::Claims { purpose: app::delivery::tokens::Purpose::Unsubscribe, message_id, issued_at, url: String::new() };
     let link = app.url(&format!("/t/u/1/{}", app::delivery::tokens::sign("expiry-test-key", 1, &claims)));
     let http = reqwest::Client::new();
     let suppressed = || async {
@@ -696,7 +697,13 @@ async fn an_expired_unsubscribe_link_asks_for_the_address_and_honours_it() {
     let page = http.get(&link).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("more than a year old") && page.contains("name=\"email\""), "{page}");
     // The one-click POST of an old mail cannot name the address: it gets the form.
-    let one_click = http.post(&link).header("content-type", "application/x-www-form-urlencoded").body("List-Unsubscribe=One-Click").send().await.unwrap();
+    let one_click = http
+        .post(&link)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(one_click.status(), 200);
     assert!(one_click.text().await.unwrap().contains("name=\"email\""));
     assert_eq!(suppressed().await, 0, "an expired token alone unsubscribes nobody");

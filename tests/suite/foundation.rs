@@ -75,12 +75,8 @@ fn from_address(app: &TestApp, address: &str) -> Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::ORIGIN, app.base.parse().unwrap());
     headers.insert("x-forwarded-for", address.parse().unwrap());
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers(headers)
-        .build()
-        .unwrap();
+    let http =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).default_headers(headers).build().unwrap();
     Client { base: app.base.clone(), http }
 }
 
@@ -97,7 +93,9 @@ async fn parallel_guesses_are_all_counted_and_do_not_lock_the_owner_out() {
     let mut guesses = tokio::task::JoinSet::new();
     for n in 0..20 {
         let guesser = guesser.clone();
-        guesses.spawn(async move { guesser.rpc("sign_in", json!({ "email": WRITER, "password": format!("parallel-guess-{n}") })).await.status });
+        guesses.spawn(
+            async move { guesser.rpc("sign_in", json!({ "email": WRITER, "password": format!("parallel-guess-{n}") })).await.status },
+        );
     }
     let mut statuses = guesses.join_all().await;
     statuses.sort_unstable();
@@ -147,7 +145,8 @@ async fn a_stolen_session_cannot_guess_the_current_password() {
     let app = TestApp::spawn().await;
     let session = app.signed_in(MANAGER).await;
     for n in 0..5 {
-        let change = json!({ "current": format!("guess-{n}-wrong"), "new_password": "a-new-password-2026", "confirm": "a-new-password-2026" });
+        let change =
+            json!({ "current": format!("guess-{n}-wrong"), "new_password": "a-new-password-2026", "confirm": "a-new-password-2026" });
         assert_eq!(session.rpc("change_password", change).await.status, 422);
     }
     let (_, password) = login(MANAGER);
@@ -417,10 +416,11 @@ async fn plain_form_posts_run_their_server_functions_and_come_back_to_the_page()
     assert!(browser.get("/").await.body.contains("Dashboard"));
 
     // A write with fixed arguments: launching the demo's draft campaign from its list.
-    let (id, state): (i64, String) = sqlx::query_as("SELECT id, state FROM campaigns WHERE client_id = 1 AND state = 'draft' ORDER BY id LIMIT 1")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let (id, state): (i64, String) =
+        sqlx::query_as("SELECT id, state FROM campaigns WHERE client_id = 1 AND state = 'draft' ORDER BY id LIMIT 1")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert_eq!(state, "draft");
     let launched =
         post(&browser, "/rpc/campaign_step", "/clients/1/campaigns", &[("id", &id.to_string()), ("step", "Launch")]).await.unwrap();
@@ -486,7 +486,8 @@ async fn every_page_refuses_framing_and_allows_only_its_own_scripts() {
         let policy = header("content-security-policy");
         assert!(policy.contains("frame-ancestors 'none'"), "{path}: {policy}");
         if path != "/healthz" {
-            let nonce = policy.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).unwrap_or_else(|| panic!("{path}: {policy}"));
+            let nonce =
+                policy.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).unwrap_or_else(|| panic!("{path}: {policy}"));
             assert!(nonce.len() >= 16, "{path}: {nonce}");
             assert!(answer.body.contains(&format!("nonce=\"{nonce}\"")), "{path}: the hydration script carries the nonce");
             assert!(!policy.contains("'unsafe-inline' 'wasm") && policy.contains("script-src 'self' 'nonce-"), "{path}: {policy}");
@@ -513,7 +514,9 @@ async fn a_backup_of_a_running_server_restores_with_its_data_and_key() {
         return;
     }
     let admin = app.signed_in(ADMIN).await;
-    let added = admin.rpc("add_suppression", json!({ "client_id": 1, "brand_id": 1, "address": "backup.check@example.com", "note": "just before" })).await;
+    let added = admin
+        .rpc("add_suppression", json!({ "client_id": 1, "brand_id": 1, "address": "backup.check@example.com", "note": "just before" }))
+        .await;
     assert_eq!(added.status, 200, "{}", added.body);
     // The server keeps serving while the copy is taken.
     let (backup, during) = tokio::join!(server::backup(&config, &to), admin.get("/clients/1/privacy"));

@@ -98,10 +98,7 @@ mod server {
     /// The network address this request's password attempts count against.
     fn attempt_source(state: &ServerState) -> String {
         let parts = crate::request::current().and_then(|scope| scope.parts);
-        let peer = parts
-            .as_ref()
-            .and_then(|p| p.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>())
-            .map(|c| c.0.ip());
+        let peer = parts.as_ref().and_then(|p| p.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()).map(|c| c.0.ip());
         let headers = parts.map(|p| p.headers).unwrap_or_default();
         throttle::source_address(peer, &headers, &state.trusted_proxies)
     }

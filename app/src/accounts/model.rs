@@ -3,7 +3,7 @@
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 
-/// The four kinds of users of SPEC.md.
+/// The four kinds of users: agency admins, account managers, copywriters, client viewers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

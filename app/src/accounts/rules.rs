@@ -7,7 +7,7 @@ use crate::error::AppError;
 /// What a caller wants to do, with the client it concerns when it concerns one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Create, edit, disable users and assign roles and clients (SPEC: agency admin).
+    /// Create, edit, disable users and assign roles and clients (agency admins).
     ManageUsers,
     /// Read the agency-wide audit log.
     ReadAuditLog,

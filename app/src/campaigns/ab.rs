@@ -1,5 +1,5 @@
 //! A/B tests: deterministic assignment of customers to variants, and a winner decision
-//! that stays valid however often people look (SPEC job 6).
+//! that stays valid however often people look.
 //!
 //! **Assignment.** SHA-256 of `"<campaign id>:<customer id>"`; its first 8 bytes, read as
 //! an integer, are scaled onto the sum of the weights. The same customer always gets the

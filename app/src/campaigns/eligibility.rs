@@ -1,6 +1,6 @@
 //! Eligibility: whether one order gets one campaign's message, and when. Pure functions of
 //! (order, customer, history, rules, now), no IO, so the planner, the audience preview and
-//! the tests decide exactly the same way (SPEC job 7, "Send safely").
+//! the tests decide exactly the same way.
 
 use crate::orders::model::{requires_opt_in, OrderStatus};
 use crate::templates::model::Purpose;

@@ -1,4 +1,4 @@
-//! Campaigns: who gets which approved message when (SPEC jobs 6 and 7). The rules are pure
+//! Campaigns: who gets which approved message when. The rules are pure
 //! functions (`eligibility`), as are A/B assignment and the winner decision (`ab`) and the
 //! canary's halt thresholds (`canary`); the planner applies them and records each decision.
 

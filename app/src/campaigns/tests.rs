@@ -1,4 +1,4 @@
-//! Eligibility rules: the edges named in SPEC job 7, and properties over random histories.
+//! Eligibility rules: the edges of each rule (delays, consent, caps, suppression), and properties over random histories.
 
 use super::eligibility::*;
 use crate::orders::model::OrderStatus;

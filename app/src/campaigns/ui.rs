@@ -2,10 +2,10 @@
 //! new campaign, the audience preview with each exclusion's reason and a sample, and the
 //! launch / pause / resume / cancel steps.
 
-use crate::shell::forms::ActionButton;
 use super::api::*;
 use super::model::*;
 use crate::orders::ui::ClientTabs;
+use crate::shell::forms::ActionButton;
 use crate::shell::route_id as param;
 use crate::shell::table::{ListQuery, Page};
 use crate::shell::{field_error, format_time, last_answer, Breadcrumbs, EmptyState, ErrorBox, FormStatus, SelectField, TextField};

@@ -1,6 +1,6 @@
 //! Sending mail with lettre: through the configured SMTP relay (pooled, TLS as the URL
 //! says), or, with none configured, as `.eml` files in the outbox folder that the Outbox
-//! page lists (the embedded default, SPEC "Deployment").
+//! page lists (the embedded default: a new install sends nothing until a relay is configured).
 
 use super::OutboxEntry;
 use crate::error::AppError;

@@ -62,11 +62,10 @@ pub async fn suppress_buyer(
 /// The e-mail address a message went to ("" when the buyer has none any more).
 #[cfg(feature = "ssr")]
 pub async fn recipient_of(db: &crate::db::Db, message_id: i64) -> Result<String, crate::error::AppError> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT c.email FROM messages m JOIN customers c ON c.id = m.customer_id WHERE m.id = $1")
-            .bind(message_id)
-            .fetch_optional(&db.pool)
-            .await?;
+    let row: Option<(String,)> = sqlx::query_as("SELECT c.email FROM messages m JOIN customers c ON c.id = m.customer_id WHERE m.id = $1")
+        .bind(message_id)
+        .fetch_optional(&db.pool)
+        .await?;
     Ok(row.map(|(email,)| email).unwrap_or_default())
 }
 

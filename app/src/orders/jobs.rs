@@ -458,6 +458,9 @@ mod tests {
         let known = Tally { unchanged: 5, ..Tally::default() };
         assert_eq!(summary(&known, 0, 0), "Nothing changed: all 5 orders were already imported with this status.");
         let new = Tally { created: 3, ..Tally::default() };
-        assert_eq!(summary(&new, 1, 2), "3 new orders, 0 moved forward, 0 already known; 1 rows rejected. 2 values set aside (their orders were kept).");
+        assert_eq!(
+            summary(&new, 1, 2),
+            "3 new orders, 0 moved forward, 0 already known; 1 rows rejected. 2 values set aside (their orders were kept)."
+        );
     }
 }

@@ -197,7 +197,7 @@ pub fn infer_locale(marketplace: &str, country: &str, brand_default: &str) -> St
     brand_default.to_string()
 }
 
-/// Countries where an e-mail review request needs the buyer's recorded opt-in (SPEC: in
+/// Countries where an e-mail review request needs the buyer's recorded opt-in (in
 /// Germany a review request by e-mail counts as advertising, BGH VI ZR 225/17).
 pub fn requires_opt_in(country: &str) -> bool {
     matches!(country, "DE" | "AT")

@@ -369,7 +369,8 @@ fn read_list(input: impl std::io::Read + Send + 'static) -> Result<impl Iterator
         }
         let cell = |at: Option<usize>| at.and_then(|i| record.get(i)).unwrap_or("").trim().to_string();
         let reason_text = cell(reason_at);
-        let reason = if reason_text.is_empty() { Some(Reason::Manual) } else { Reason::parse(&reason_text).filter(|r| *r != Reason::Erased) };
+        let reason =
+            if reason_text.is_empty() { Some(Reason::Manual) } else { Reason::parse(&reason_text).filter(|r| *r != Reason::Erased) };
         Some(match reason {
             Some(reason) => Ok(ListRow { line, address: cell(Some(address_at)), reason, note: cell(note_at) }),
             None => Err(format!("line {line}, reason: \"{reason_text}\" is not unsubscribed, hard bounce, complaint or manual")),

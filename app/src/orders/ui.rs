@@ -1,9 +1,9 @@
 //! Pages of orders in: the orders list, a customer, imports (upload, preview, column
 //! mapping, progress, rejected rows), suppression and privacy, and a store's API keys.
 
-use crate::shell::forms::ActionButton;
 use super::api::*;
 use super::model::*;
+use crate::shell::forms::ActionButton;
 use crate::shell::table::ListQuery;
 use crate::shell::{
     field_error, format_time, last_answer, Breadcrumbs, EmptyState, ErrorBox, FormStatus, Pager, SearchBox, SelectField, SortHeader,

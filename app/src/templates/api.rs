@@ -341,7 +341,7 @@ mod server {
         let db = &state.db;
         let Opened { version, client_id, template, brand, postal_address, findings, facts } = open(db, id, &actor).await?;
         let unsubscribe = format!("{}/u/preview", state.public_url);
-        // Copywriters see buyers' data only as this one preview sample (SPEC: Users).
+        // Copywriters see buyers' data only as this one preview sample: they write messages, they do not handle buyers.
         let (sample, sample_source) = match store::sample(db, template.brand_id, &version.row.locale, &unsubscribe).await? {
             Some(found) => found,
             None => (render::placeholder_context(&brand, &postal_address), "made-up values (this brand has no orders yet)".into()),

@@ -4,7 +4,7 @@ use crate::compliance::{Finding, LintInput};
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 
-/// Why a message is sent (SPEC job 3).
+/// Why a message is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Purpose {
     ReviewRequest,
@@ -46,7 +46,7 @@ impl Purpose {
     }
 }
 
-/// Where a version stands in the approval workflow (SPEC job 5).
+/// Where a version stands in the approval workflow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Status {
     Draft,

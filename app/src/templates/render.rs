@@ -93,7 +93,8 @@ pub struct VariableProblem {
 /// than their input. (Jinja's others can build huge values from a short source:
 /// `indent(10**8)`, `format("%100000000s")`, `replace` chains; and messages have no lists to
 /// sort, map or join.)
-pub const FILTERS: &[&str] = &["default", "upper", "lower", "title", "capitalize", "trim", "length", "first", "last", "string", "escape", "e"];
+pub const FILTERS: &[&str] =
+    &["default", "upper", "lower", "title", "capitalize", "trim", "length", "first", "last", "string", "escape", "e"];
 
 /// The statements a message may use. Loops, assignments, macros and includes are not
 /// available: a message's variables are single values, and without them a template's
@@ -199,10 +200,9 @@ pub fn render(subject: &str, html: &str, text: &str, context: &RenderContext) ->
         let mut out = Capped { bytes: Vec::with_capacity(source.len() + 256), full: false };
         match template.render_captured_to(&value, &mut out) {
             Ok(_) => Ok(String::from_utf8_lossy(&out.bytes).into_owned()),
-            Err(_) if out.full => Err(RenderError {
-                part,
-                message: format!("This part renders to more than {} KB; shorten it.", MAX_RENDERED_BYTES / 1024),
-            }),
+            Err(_) if out.full => {
+                Err(RenderError { part, message: format!("This part renders to more than {} KB; shorten it.", MAX_RENDERED_BYTES / 1024) })
+            }
             Err(e) => Err(RenderError { part, message: describe(&e) }),
         }
     };

@@ -1,5 +1,5 @@
 //! The approval workflow as one pure function: may this person take this step on this
-//! version now, and to which status does it lead? (SPEC job 5.)
+//! version now, and to which status does it lead?
 
 use super::model::Status;
 use crate::accounts::model::{Actor, Role};

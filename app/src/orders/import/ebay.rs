@@ -50,8 +50,14 @@ fn order(c: &Columns, group: &Group) -> Item {
         .into_iter()
         .find(|(_, v)| !v.is_empty())
         .unwrap_or(("Ship To Country", ""));
-    let contact =
-        fields::contact(line, ("Buyer Email", c.get(first, "Buyer Email")), ("Ship To Phone", c.get(first, "Ship To Phone")), country, &name, false);
+    let contact = fields::contact(
+        line,
+        ("Buyer Email", c.get(first, "Buyer Email")),
+        ("Ship To Phone", c.get(first, "Ship To Phone")),
+        country,
+        &name,
+        false,
+    );
     Ok(ParsedOrder {
         line,
         platform_order_id: group.key.clone(),

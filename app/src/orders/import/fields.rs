@@ -120,7 +120,10 @@ pub fn english_months(value: &str) -> std::borrow::Cow<'_, str> {
 }
 
 const MONTHS: &[(&str, &[&str])] = &[
-    ("Jan", &["jan", "january", "januar", "janv", "janvier", "gen", "gennaio", "ene", "enero", "januari", "sty", "stycznia", "jän", "jänner"]),
+    (
+        "Jan",
+        &["jan", "january", "januar", "janv", "janvier", "gen", "gennaio", "ene", "enero", "januari", "sty", "stycznia", "jän", "jänner"],
+    ),
     ("Feb", &["feb", "february", "februar", "févr", "fevr", "février", "fevrier", "febbraio", "febrero", "februari", "lut", "lutego"]),
     ("Mar", &["mar", "march", "mär", "märz", "maerz", "mrz", "mars", "marzo", "mrt", "maart", "marca"]),
     ("Apr", &["apr", "april", "avr", "avril", "aprile", "abr", "abril", "kwi", "kwietnia"]),
@@ -190,7 +193,11 @@ pub fn currency(line: u64, cell: Cell<'_>, notes: &mut Vec<RowError>) -> String 
     } else if is_currency(cell.1) {
         cell.1.to_ascii_uppercase()
     } else {
-        notes.push(RowError::new(line, cell.0, format!("\"{}\" is not a currency code (three letters, like EUR); the order is kept without it", cell.1)));
+        notes.push(RowError::new(
+            line,
+            cell.0,
+            format!("\"{}\" is not a currency code (three letters, like EUR); the order is kept without it", cell.1),
+        ));
         String::new()
     }
 }
@@ -280,7 +287,11 @@ pub fn country(value: &str) -> String {
     }
     if v.len() == 2 && v.chars().all(|c| c.is_ascii_alphabetic()) {
         let code = v.to_ascii_uppercase();
-        return if COUNTRIES.iter().any(|(c, _, _)| *c == code) || code.parse::<phonenumber::country::Id>().is_ok() { code } else { String::new() };
+        return if COUNTRIES.iter().any(|(c, _, _)| *c == code) || code.parse::<phonenumber::country::Id>().is_ok() {
+            code
+        } else {
+            String::new()
+        };
     }
     COUNTRIES
         .iter()
@@ -315,13 +326,34 @@ fn fold(value: &str) -> String {
 
 /// Code, alpha-3, names (English first, then the marketplaces' languages).
 const COUNTRIES: &[(&str, &str, &[&str])] = &[
-    ("DE", "DEU", &["germany", "deutschland", "allemagne", "germania", "alemania", "duitsland", "niemcy", "tyskland", "alemanha", "ドイツ"]),
+    (
+        "DE",
+        "DEU",
+        &["germany", "deutschland", "allemagne", "germania", "alemania", "duitsland", "niemcy", "tyskland", "alemanha", "ドイツ"],
+    ),
     ("AT", "AUT", &["austria", "österreich", "oesterreich", "autriche", "oostenrijk", "österrike", "áustria", "オーストリア"]),
     ("CH", "CHE", &["switzerland", "schweiz", "suisse", "svizzera", "suiza", "zwitserland", "szwajcaria", "suíça", "スイス"]),
     ("FR", "FRA", &["france", "frankreich", "francia", "frankrijk", "francja", "frankrike", "frança", "フランス"]),
     ("IT", "ITA", &["italy", "italien", "italie", "italia", "italië", "włochy", "itália", "イタリア"]),
     ("ES", "ESP", &["spain", "spanien", "espagne", "spagna", "españa", "spanje", "hiszpania", "espanha", "スペイン"]),
-    ("NL", "NLD", &["netherlands", "the netherlands", "holland", "niederlande", "pays-bas", "paesi bassi", "países bajos", "nederland", "holandia", "nederländerna", "países baixos", "オランダ"]),
+    (
+        "NL",
+        "NLD",
+        &[
+            "netherlands",
+            "the netherlands",
+            "holland",
+            "niederlande",
+            "pays-bas",
+            "paesi bassi",
+            "países bajos",
+            "nederland",
+            "holandia",
+            "nederländerna",
+            "países baixos",
+            "オランダ",
+        ],
+    ),
     ("BE", "BEL", &["belgium", "belgien", "belgique", "belgio", "bélgica", "belgië", "belgia", "ベルギー"]),
     ("LU", "LUX", &["luxembourg", "luxemburg", "lussemburgo", "luxemburgo"]),
     ("PL", "POL", &["poland", "polen", "pologne", "polonia", "polska", "polónia", "ポーランド"]),
@@ -329,9 +361,45 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("DK", "DNK", &["denmark", "dänemark", "danemark", "danimarca", "dinamarca", "denemarken", "dania", "danmark", "デンマーク"]),
     ("NO", "NOR", &["norway", "norwegen", "norvège", "norvegia", "noruega", "noorwegen", "norwegia", "norge"]),
     ("FI", "FIN", &["finland", "finnland", "finlande", "finlandia", "finlândia", "suomi"]),
-    ("GB", "GBR", &["united kingdom", "great britain", "britain", "vereinigtes königreich", "großbritannien", "grossbritannien", "royaume-uni", "regno unito", "reino unido", "verenigd koninkrijk", "groot-brittannië", "wielka brytania", "storbritannien", "イギリス"]),
+    (
+        "GB",
+        "GBR",
+        &[
+            "united kingdom",
+            "great britain",
+            "britain",
+            "vereinigtes königreich",
+            "großbritannien",
+            "grossbritannien",
+            "royaume-uni",
+            "regno unito",
+            "reino unido",
+            "verenigd koninkrijk",
+            "groot-brittannië",
+            "wielka brytania",
+            "storbritannien",
+            "イギリス",
+        ],
+    ),
     ("IE", "IRL", &["ireland", "irland", "irlande", "irlanda", "ierland", "irlandia"]),
-    ("US", "USA", &["united states", "united states of america", "vereinigte staaten", "vereinigte staaten von amerika", "états-unis", "stati uniti", "estados unidos", "verenigde staten", "stany zjednoczone", "usa", "アメリカ合衆国", "アメリカ"]),
+    (
+        "US",
+        "USA",
+        &[
+            "united states",
+            "united states of america",
+            "vereinigte staaten",
+            "vereinigte staaten von amerika",
+            "états-unis",
+            "stati uniti",
+            "estados unidos",
+            "verenigde staten",
+            "stany zjednoczone",
+            "usa",
+            "アメリカ合衆国",
+            "アメリカ",
+        ],
+    ),
     ("CA", "CAN", &["canada", "kanada", "canadá"]),
     ("MX", "MEX", &["mexico", "mexiko", "mexique", "messico", "méxico", "meksyk"]),
     ("BR", "BRA", &["brazil", "brasilien", "brésil", "brasile", "brasil"]),
@@ -346,7 +414,24 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("TR", "TUR", &["turkey", "türkiye", "türkei", "turquie", "turchia", "turquía", "turcja"]),
     ("EG", "EGY", &["egypt", "ägypten", "égypte", "egitto", "egipto"]),
     ("PT", "PRT", &["portugal", "portogallo", "portugalia"]),
-    ("CZ", "CZE", &["czech republic", "czechia", "tschechien", "tschechische republik", "république tchèque", "tchéquie", "repubblica ceca", "república checa", "chequia", "tsjechië", "czechy", "tjeckien"]),
+    (
+        "CZ",
+        "CZE",
+        &[
+            "czech republic",
+            "czechia",
+            "tschechien",
+            "tschechische republik",
+            "république tchèque",
+            "tchéquie",
+            "repubblica ceca",
+            "república checa",
+            "chequia",
+            "tsjechië",
+            "czechy",
+            "tjeckien",
+        ],
+    ),
     ("SK", "SVK", &["slovakia", "slowakei", "slovaquie", "slovacchia", "eslovaquia", "słowacja"]),
     ("HU", "HUN", &["hungary", "ungarn", "hongrie", "ungheria", "hungría", "węgry"]),
     ("GR", "GRC", &["greece", "griechenland", "grèce", "grecia", "griekenland", "grecja"]),

@@ -83,14 +83,8 @@ fn order(c: &Columns, group: &Group, m: &Mapping) -> Item {
             unit_price_minor: fields::money(l, &m.unit_price, cell(&m.unit_price))?,
         })
     })?;
-    let mut contact = fields::contact(
-        line,
-        (&m.email, cell(&m.email)),
-        (&m.phone, cell(&m.phone)),
-        (&m.country, cell(&m.country)),
-        cell(&m.name),
-        false,
-    );
+    let mut contact =
+        fields::contact(line, (&m.email, cell(&m.email)), (&m.phone, cell(&m.phone)), (&m.country, cell(&m.country)), cell(&m.name), false);
     let currency = fields::currency(line, (&m.currency, cell(&m.currency)), &mut contact.notes);
     Ok(ParsedOrder {
         line,

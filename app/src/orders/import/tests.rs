@@ -388,7 +388,8 @@ fn ebay_sale_dates_as_every_ebay_site_writes_them() {
         ("ebay.nl", "03-okt-26", "Nederland", "NL"),
         ("ebay.pl", "03-paź-26", "Polska", "PL"),
     ] {
-        let file = [EBAY_HEADER.to_string(), ebay_row("26-00001-00001", "b@example.com", country, "Mug", "1", "4.00", "4.00", sale, "")].join("\n");
+        let file = [EBAY_HEADER.to_string(), ebay_row("26-00001-00001", "b@example.com", country, "Mug", "1", "4.00", "4.00", sale, "")]
+            .join("\n");
         let (_, items) = read_all(file.into_bytes());
         let order = items[0].as_ref().unwrap_or_else(|e| panic!("{site} {sale}: {e:?}"));
         assert_eq!(order.placed_at, Some(day), "{site}: {sale}");
@@ -398,7 +399,18 @@ fn ebay_sale_dates_as_every_ebay_site_writes_them() {
 
 #[test]
 fn amazon_reports_of_every_marketplace_read_their_countries_and_refuse_a_formula_currency() {
-    for (channel, country) in [("Amazon.co.uk", "GB"), ("Amazon.de", "DE"), ("Amazon.fr", "FR"), ("Amazon.it", "IT"), ("Amazon.es", "ES"), ("Amazon.com", "US"), ("Amazon.co.jp", "JP"), ("Amazon.nl", "NL"), ("Amazon.pl", "PL"), ("Amazon.se", "SE")] {
+    for (channel, country) in [
+        ("Amazon.co.uk", "GB"),
+        ("Amazon.de", "DE"),
+        ("Amazon.fr", "FR"),
+        ("Amazon.it", "IT"),
+        ("Amazon.es", "ES"),
+        ("Amazon.com", "US"),
+        ("Amazon.co.jp", "JP"),
+        ("Amazon.nl", "NL"),
+        ("Amazon.pl", "PL"),
+        ("Amazon.se", "SE"),
+    ] {
         let row = format!("302-0000000-0000001\t\t2026-10-03T10:00:00+00:00\t2026-10-03T10:00:00+00:00\tShipped\tAmazon\t{channel}\t\tStandard\tMug\tMG\tB0MUG\tShipped\t1\t=1+1\t4.00\t\t\t\t\t\t\t\tTown\t\t1000\t{country}\t\tfalse\t\t");
         let (_, items) = read_all([AMAZON_HEADER, &row].join("\n").into_bytes());
         let order = items[0].as_ref().unwrap();
