@@ -10,6 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod config;
 pub mod orders;
+pub mod page_cache;
 pub mod reports;
 pub mod routes;
 pub mod tracking;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub server: ServerState,
     pub max_body_bytes: usize,
+    /// Rendered console pages, per session, for a second.
+    pub pages: std::sync::Arc<page_cache::PageCache>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -77,6 +80,7 @@ pub fn router(
             trusted_proxies: config.trusted_proxy_addresses().unwrap_or_default(),
         },
         max_body_bytes: config.max_body_bytes,
+        pages: Default::default(),
     };
     let server_state = routes::server_state(&state);
     let context = move || provide_context(server_state.clone());
@@ -112,6 +116,7 @@ pub fn router(
             move || shell(leptos.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), page_cache::serve))
         .layer(axum::middleware::from_fn_with_state(state.clone(), routes::page_guard))
         .layer(axum::Extension(state.server.clone()))
         .layer(axum::middleware::from_fn(routes::rpc_status))
@@ -121,6 +126,7 @@ pub fn router(
         .merge(uploads)
         .merge(api)
         .merge(pages)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), page_cache::invalidate_on_write))
         .layer(axum::middleware::from_fn(routes::csrf_guard))
         .layer(axum::middleware::from_fn(routes::security_headers))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {

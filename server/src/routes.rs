@@ -131,27 +131,36 @@ pub async fn csrf_guard(request: Request, next: Next) -> Response {
     }
 }
 
-/// Pages need a signed-in user: anyone else is sent to the sign-in page (and a signed-in
-/// user opening the sign-in page goes to the dashboard).
-pub async fn page_guard(State(state): State<crate::AppState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let is_page = request.method() == Method::GET
-        && !path.starts_with("/pkg/")
+/// Whether a path is a console page (rather than a file, a server function, an API, a
+/// tracking link or a webhook).
+pub fn is_page(path: &str) -> bool {
+    !path.starts_with("/pkg/")
         && !path.starts_with("/rpc/")
         && !path.starts_with("/api/")
         && !path.starts_with("/t/")
         && !path.starts_with("/webhooks/")
         && path != "/healthz"
         && path != "/favicon.ico"
-        && path != "/favicon.svg";
-    if !is_page {
+        && path != "/favicon.svg"
+}
+
+/// Pages need a signed-in user: anyone else is sent to the sign-in page (and a signed-in
+/// user opening the sign-in page goes to the dashboard). The user found here goes with the
+/// request, so the page's server functions need not look the session up again.
+pub async fn page_guard(State(state): State<crate::AppState>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if request.method() != Method::GET || !is_page(path) {
         return next.run(request).await;
     }
-    let signed_in = caller_from_headers(&state.server.db, request.headers()).await.is_ok();
-    match (path == "/sign-in", signed_in) {
-        (true, true) => redirect("/"),
-        (false, false) => redirect("/sign-in"),
-        _ => next.run(request).await,
+    let actor = caller_from_headers(&state.server.db, request.headers()).await.ok();
+    match (path == "/sign-in", actor) {
+        (true, Some(_)) => redirect("/"),
+        (false, None) => redirect("/sign-in"),
+        (_, Some(actor)) => {
+            request.extensions_mut().insert(app::accounts::api::SignedIn(actor));
+            next.run(request).await
+        }
+        (true, None) => next.run(request).await,
     }
 }
 

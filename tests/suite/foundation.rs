@@ -549,3 +549,48 @@ async fn a_backup_of_a_running_server_restores_with_its_data_and_key() {
     let _ = std::fs::remove_dir_all(&to);
     let _ = std::fs::remove_dir_all(&restore);
 }
+
+/// Console pages are kept for a second per session (server/src/page_cache.rs): a write is
+/// visible on the very next page, a copy is never served to another session or after
+/// signing out, and each response has its own nonce.
+#[tokio::test]
+async fn cached_pages_show_every_write_at_once_and_belong_to_one_session() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in(ADMIN).await;
+    let first = admin.get("/clients/1").await;
+    assert_eq!(first.status, 200);
+    let second = admin.get("/clients/1").await;
+    assert_eq!(second.status, 200);
+    let nonce = |answer: &Answer| answer.headers["content-security-policy"].to_str().unwrap().split("'nonce-").nth(1).unwrap().to_string();
+    assert_ne!(nonce(&first), nonce(&second), "a copy gets a nonce of its own");
+    let script_nonce = nonce(&second);
+    let script_nonce = script_nonce.split('\'').next().unwrap();
+    assert!(second.body.contains(&format!("nonce=\"{script_nonce}\"")), "the page's scripts carry the header's nonce");
+    let name = |answer: &Answer| answer.body.contains("Renamed Nordlicht GmbH");
+    assert!(!name(&second));
+
+    // A write, then the same page at once: the new name, not the copy.
+    let form = json!({ "form": { "id": 1, "name": "Renamed Nordlicht GmbH", "contact_email": "", "support_email": "" } });
+    assert_eq!(admin.rpc("save_client", form).await.status, 200);
+    assert!(name(&admin.get("/clients/1").await), "the page after a write shows it");
+
+    // Another session of another user renders its own page: a viewer of another client
+    // never gets the admin's copy.
+    let viewer = app.signed_in(VIEWER_SAKURA).await;
+    let foreign = viewer.get("/clients/1").await;
+    assert!(!name(&foreign), "{}: another session's copy was served", foreign.status);
+
+    // Signed out, the copy is gone with the session.
+    assert_eq!(admin.rpc("sign_out", json!({})).await.status, 200);
+    let after = admin.get("/clients/1").await;
+    assert_eq!(after.status, 303, "a signed-out session gets the sign-in page");
+
+    // A change the page cache cannot see (written to the database directly, as another
+    // server process would) shows within a second and one render.
+    let manager = app.signed_in(MANAGER).await;
+    assert!(name(&manager.get("/clients/1").await));
+    sqlx::query("UPDATE clients SET name = 'Nordlicht Again' WHERE id = 1").execute(&app.db.pool).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let _ = manager.get("/clients/1").await;
+    assert!(manager.get("/clients/1").await.body.contains("Nordlicht Again"), "a copy lives about a second");
+}

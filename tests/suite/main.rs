@@ -7,6 +7,7 @@ mod browser;
 mod campaigns;
 mod delivery;
 mod foundation;
+mod fuzz;
 mod orders;
 mod reports;
 mod templates;

@@ -5,6 +5,8 @@
 //! or `postgres` (a new database per test on `STARLING_TEST_PG_URL`, default
 //! `postgres://postgres@127.0.0.1:5432`, dropped when the test ends).
 
+pub mod fuzz;
+
 use anyhow::{bail, Context};
 use serde_json::Value;
 use server::config::Config;

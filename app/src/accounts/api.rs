@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 pub use server::{caller, caller_from_headers, hash_password};
 
+/// The user the sign-in guard found for a page request, carried in the request's
+/// extensions so that the page's server functions need not look the session up again.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug)]
+pub struct SignedIn(pub Actor);
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct NewUser {
     pub email: String,
@@ -113,6 +119,10 @@ mod server {
 
     /// The signed-in caller of this request, or `SignInRequired`.
     pub async fn caller() -> Result<Actor, AppError> {
+        let scope = crate::request::current();
+        if let Some(SignedIn(actor)) = scope.as_ref().and_then(|s| s.parts.as_ref()).and_then(|p| p.extensions.get::<SignedIn>()) {
+            return Ok(actor.clone());
+        }
         let state = ServerState::get()?;
         let headers = request_headers()?;
         caller_from_headers(&state.db, &headers).await
@@ -121,8 +131,7 @@ mod server {
     /// The same check for plain axum routes, which have the headers at hand.
     pub async fn caller_from_headers(db: &Db, headers: &http::HeaderMap) -> Result<Actor, AppError> {
         let token = session::token_from_headers(headers).ok_or(AppError::SignInRequired)?;
-        let user_id = session::user_of(db, &token).await?.ok_or(AppError::SignInRequired)?;
-        store::actor(db, user_id).await?.ok_or(AppError::SignInRequired)
+        session::actor_of(db, &token).await?.ok_or(AppError::SignInRequired)
     }
 
     /// argon2id with the crate's default (OWASP) parameters, off the async threads.

@@ -3,6 +3,7 @@
 //! a fresh token (rotation); sign-out deletes the row.
 
 use crate::db::{now_millis, Db};
+use crate::accounts::model::{Actor, Role};
 use crate::error::AppError;
 use base64::Engine;
 use rand::RngCore;
@@ -35,14 +36,32 @@ pub async fn create(db: &Db, user_id: i64) -> Result<SecretString, AppError> {
     Ok(SecretString::from(token))
 }
 
-/// The user id of a live session, or `None` for a missing, forged or expired token.
-pub async fn user_of(db: &Db, token: &SecretString) -> Result<Option<i64>, AppError> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
-        .bind(token_hash(token.expose_secret()))
-        .bind(now_millis())
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(row.map(|(id,)| id))
+/// The signed-in user of a live session (an enabled user, with their client assignments),
+/// or `None` for a missing, forged or expired token or a disabled user. One statement: every
+/// page and server function asks this, so it reads the session, the user and the user's
+/// clients together (`users` and `user_clients` belong to `accounts::store`; only this read
+/// joins them).
+pub async fn actor_of(db: &Db, token: &SecretString) -> Result<Option<Actor>, AppError> {
+    let sql = format!(
+        "SELECT u.id, u.email, u.name, u.role, u.locales, \
+                (SELECT {} FROM user_clients c WHERE c.user_id = u.id) AS clients \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = 0",
+        db.backend.packed("CAST(c.client_id AS TEXT)")
+    );
+    let row: Option<(i64, String, String, String, String, Option<String>)> =
+        sqlx::query_as(&sql).bind(token_hash(token.expose_secret())).bind(now_millis()).fetch_optional(&db.pool).await?;
+    let Some((user_id, email, name, role, locales, clients)) = row else { return Ok(None) };
+    let mut clients: Vec<i64> = clients.unwrap_or_default().split('\u{1e}').filter_map(|c| c.parse().ok()).collect();
+    clients.sort_unstable();
+    Ok(Some(Actor {
+        user_id,
+        email,
+        name,
+        role: Role::parse(&role)?,
+        clients,
+        locales: locales.split_whitespace().map(String::from).collect(),
+    }))
 }
 
 pub async fn destroy(db: &Db, token: &SecretString) -> Result<(), AppError> {

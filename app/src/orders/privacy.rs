@@ -343,17 +343,17 @@ pub struct ListImport {
 }
 
 /// One usable row of an uploaded list.
-struct ListRow {
-    line: u64,
-    address: String,
-    reason: Reason,
-    note: String,
+pub struct ListRow {
+    pub line: u64,
+    pub address: String,
+    pub reason: Reason,
+    pub note: String,
 }
 
 /// The rows of an uploaded list (any encoding and delimiter the order importer reads),
 /// read as they stream by: an address column (`email`, `phone`…), optional `reason` and
 /// `note`.
-fn read_list(input: impl std::io::Read + Send + 'static) -> Result<impl Iterator<Item = Result<ListRow, String>> + Send, String> {
+pub fn read_list(input: impl std::io::Read + Send + 'static) -> Result<impl Iterator<Item = Result<ListRow, String>> + Send, String> {
     let (_, _, headers, rows) = crate::orders::import::read_header(input).map_err(|e| e.to_string())?;
     let headers: Vec<String> = headers.iter().map(|h| h.trim().to_lowercase()).collect();
     let column = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
