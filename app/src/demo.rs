@@ -210,7 +210,7 @@ const PRODUCTS: [&str; 8] =
 async fn seed_orders(db: &Db) -> Result<(), AppError> {
     use crate::orders::model::{OrderItem, OrderStatus, ParsedOrder};
     use crate::orders::{privacy, store};
-    let salt = privacy::salt(db).await?;
+    let salt = crate::common::fingerprint::salt(db).await?;
     let store_ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM stores ORDER BY id").fetch_all(&db.pool).await?;
     let now = crate::db::now_millis();
     let mut seed: u64 = 20_261_122;
@@ -419,7 +419,7 @@ pub async fn seed_history(db: &Db, mailer: &crate::delivery::mailer::Mailer, pub
         .fetch_one(&db.pool)
         .await?;
     let Some(target) = crate::orders::store::target(db, store_id).await? else { return Ok(()) };
-    let salt = crate::orders::privacy::salt(db).await?;
+    let salt = crate::common::fingerprint::salt(db).await?;
     let now = crate::db::now_millis();
     let placed = now - 50 * DAY;
     let history: Vec<_> = (0..orders).map(|i| delivered_order("H", i, placed)).collect();

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod audit;
 pub mod campaigns;
 pub mod clients;
+pub mod common;
 pub mod compliance;
 #[cfg(feature = "ssr")]
 pub mod db;
@@ -62,7 +63,7 @@ impl ServerState {
             .and_then(|scope| scope.state)
             .or_else(use_context::<ServerState>)
             .or_else(|| use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<ServerState>().cloned()))
-            .ok_or_else(|| error::AppError::Internal("server state missing".into()))
+            .ok_or_else(|| error::AppError::internal("server state missing"))
     }
 }
 

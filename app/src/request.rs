@@ -26,6 +26,9 @@ pub async fn scoped<T>(work: impl Future<Output = Result<T, AppError>>) -> Resul
     let state = use_context::<ServerState>().or_else(|| parts.as_ref().and_then(|p| p.extensions.get::<ServerState>().cloned()));
     let scope = RequestScope { state, parts, response: use_context::<leptos_axum::ResponseOptions>() };
     let result = REQUEST.scope(scope.clone(), work).await;
+    if let Err(e @ AppError::Internal(..)) = &result {
+        tracing::error!(error = %crate::error::report(e), "a server function failed");
+    }
     if let (Err(e), Some(response)) = (&result, &scope.response) {
         if let Ok(code) = http::StatusCode::from_u16(e.status()) {
             response.set_status(code);

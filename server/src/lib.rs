@@ -9,6 +9,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod config;
+pub mod http;
 pub mod orders;
 pub mod page_cache;
 pub mod reports;
@@ -152,7 +153,7 @@ pub fn sender(
     let journal = match app::delivery::journal::Journal::open(&config.data_dir.join("outbox-journal"), &worker) {
         Ok(journal) => Some(std::sync::Arc::new(journal)),
         Err(e) => {
-            tracing::error!(error = %e, "the outbox journal cannot be written: a crash may re-send a batch");
+            tracing::error!(error = %app::error::report(&e), "the outbox journal cannot be written: a crash may re-send a batch");
             None
         }
     };
@@ -238,7 +239,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         if let Err(e) =
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
         {
-            tracing::error!(error = %e, "server stopped");
+            tracing::error!(error = %app::error::report(&e), "server stopped");
         }
     });
     Ok(Running { addr, db, task })

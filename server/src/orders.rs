@@ -2,6 +2,7 @@
 //! memory), CSV and JSON downloads, and the ingest API for shops. Each checks the caller
 //! (session or API key) and the client the data belongs to.
 
+use crate::http::{download, error_response, json_error, key_store, redirect, signed_in, too_large};
 use crate::upload;
 use crate::AppState;
 use app::accounts::api::caller_from_headers;
@@ -9,40 +10,13 @@ use app::accounts::model::Actor;
 use app::accounts::rules::{authorize, Action};
 use app::error::AppError;
 use app::orders::model::OrderFilter;
-use app::orders::{api::server as orders_api, export, import, ingest, jobs, keys, privacy, store};
+use app::orders::{api::server as orders_api, export, import, ingest, jobs, privacy, store};
 use app::shell::table::encode;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use tokio::io::AsyncWriteExt;
-
-pub(crate) fn redirect(to: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
-}
-
-pub(crate) fn error_response(e: AppError) -> Response {
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, e.to_string()).into_response()
-}
-
-pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap, action: Action) -> Result<Actor, AppError> {
-    let actor = caller_from_headers(&state.server.db, headers).await?;
-    authorize(&actor, action)?;
-    Ok(actor)
-}
-
-pub(crate) fn download(content_type: &'static str, file_name: &str, body: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        body,
-    )
-        .into_response()
-}
 
 /// A file name safe to show and log: its last path part, printable, at most 120 characters.
 fn clean_file_name(name: Option<&str>) -> String {
@@ -53,11 +27,6 @@ fn clean_file_name(name: Option<&str>) -> String {
     } else {
         cleaned
     }
-}
-
-pub(crate) fn too_large(limit: u64) -> String {
-    let size = if limit >= 1024 * 1024 { format!("{} MB", limit / (1024 * 1024)) } else { format!("{} KB", limit.div_ceil(1024)) };
-    format!("The file is larger than the upload limit of {size}. Split it, or ask the admin to raise STARLING_MAX_UPLOAD_BYTES.")
 }
 
 /// `POST /clients/{id}/imports/upload` (multipart: `store`, then `file`): stores the file,
@@ -226,7 +195,7 @@ pub async fn upload_suppression(
         return back("Pick one of this client's lists.");
     };
     let Some(file) = file else { return back("Choose a file to upload.") };
-    let salt = match privacy::salt(db).await {
+    let salt = match app::common::fingerprint::salt(db).await {
         Ok(s) => s,
         Err(e) => return error_response(e),
     };
@@ -395,25 +364,6 @@ pub async fn customer_export(
 
 /// `POST /api/v1/orders`: a shop's batch of up to 1,000 orders, authenticated by the
 /// store's API key; 200 with one result per order (created, updated, unchanged, rejected).
-/// A JSON `{"error": …}` answer of the shop APIs.
-pub(crate) fn json_error(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
-}
-
-/// The store whose API key the request carries (`Authorization: Bearer <key>`), or the
-/// answer that says why there is none.
-pub(crate) async fn key_store(state: &AppState, headers: &HeaderMap) -> Result<store::Target, Response> {
-    let key = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
-    if key.is_empty() {
-        return Err(json_error(StatusCode::UNAUTHORIZED, "Send the store's API key as \"Authorization: Bearer <key>\"."));
-    }
-    match keys::authenticate(&state.server.db, key).await {
-        Ok(Some(t)) => Ok(t),
-        Ok(None) => Err(json_error(StatusCode::UNAUTHORIZED, "This API key is unknown or was revoked.")),
-        Err(_) => Err(json_error(StatusCode::INTERNAL_SERVER_ERROR, "The key could not be checked; try again.")),
-    }
-}
-
 pub async fn ingest_orders(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Response {
     let db = &state.server.db;
     // The key first: a request without a valid one is refused before its body is read.
@@ -459,14 +409,14 @@ pub async fn ingest_orders(State(state): State<AppState>, headers: HeaderMap, bo
             }),
         }
     }
-    let salt = match privacy::salt(db).await {
+    let salt = match app::common::fingerprint::salt(db).await {
         Ok(s) => s,
         Err(_) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, "Try again."),
     };
     let outcomes = match store::upsert(db, &target, good, "api", &salt).await {
         Ok(o) => o,
         Err(e) => {
-            tracing::error!(error = %e, "ingest failed");
+            tracing::error!(error = %app::error::report(&e), "ingest failed");
             return json_error(StatusCode::INTERNAL_SERVER_ERROR, "The batch could not be stored; nothing was written. Try again.");
         }
     };
@@ -493,7 +443,7 @@ pub async fn ingest_orders(State(state): State<AppState>, headers: HeaderMap, bo
 pub async fn retention_loop(db: app::db::Db) {
     loop {
         if let Err(e) = orders_api::purge(&db, None).await {
-            tracing::error!(error = %e, "retention purge failed");
+            tracing::error!(error = %app::error::report(&e), "retention purge failed");
         }
         tokio::time::sleep(std::time::Duration::from_secs(24 * 3600)).await;
     }

@@ -142,7 +142,7 @@ pub async fn serve(State(state): State<crate::AppState>, request: Request, next:
     let body = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(body) => body,
         Err(e) => {
-            tracing::error!(error = %e, "a rendered page could not be read");
+            tracing::error!(error = %app::error::report(&e), "a rendered page could not be read");
             return Response::builder().status(StatusCode::INTERNAL_SERVER_ERROR).body(Body::empty()).unwrap_or_default();
         }
     };

@@ -2,7 +2,7 @@
 //! reviews upload, and `POST /api/v1/reviews` for shops (with the store's API key). Each
 //! checks the caller and the client the data belongs to.
 
-use crate::orders::{download, error_response, json_error, key_store, redirect, signed_in, too_large};
+use crate::http::{download, error_response, json_error, key_store, redirect, signed_in, too_large};
 use crate::upload;
 use crate::AppState;
 use app::accounts::rules::Action;
@@ -60,7 +60,7 @@ async fn export(
         Ok(Ok(Some((content_type, extension, body)))) => download(content_type, &format!("{name}.{extension}"), body),
         Ok(Ok(None)) => (StatusCode::NOT_FOUND, "Exports are export.csv and export.parquet.").into_response(),
         Ok(Err(e)) => error_response(app::reports::engine::polars_error(e)),
-        Err(e) => error_response(app::error::AppError::Internal(e.to_string())),
+        Err(e) => error_response(app::error::AppError::caused("the export task stopped", e)),
     }
 }
 
@@ -191,7 +191,7 @@ pub async fn ingest_reviews(State(state): State<AppState>, headers: HeaderMap, b
                     }
                     Ok(Recorded::Duplicate) => result.result = "duplicate".into(),
                     Err(e) => {
-                        tracing::error!(error = %e, "review ingest failed");
+                        tracing::error!(error = %app::error::report(&e), "review ingest failed");
                         return json_error(StatusCode::INTERNAL_SERVER_ERROR, "The reviews could not be stored; earlier ones in the batch were. Send the batch again: known reviews are skipped.");
                     }
                 }

@@ -42,7 +42,7 @@ pub async fn open(State(state): State<AppState>, Path((client_id, token)): Path<
     let Some(claims) = verified(&state, client_id, &token, Purpose::Open).await else { return not_found() };
     let now = now_millis();
     if let Err(e) = monitor::record_event(&state.server.db, claims.message_id, "opened", &format!("open-{}", now / 60_000), now, "").await {
-        tracing::error!(error = %e, "recording an open failed");
+        tracing::error!(error = %app::error::report(&e), "recording an open failed");
     }
     ([(header::CONTENT_TYPE, "image/gif"), (header::CACHE_CONTROL, "no-store")], PIXEL).into_response()
 }
@@ -57,7 +57,7 @@ pub async fn click(State(state): State<AppState>, Path((client_id, token)): Path
     // One click per link and minute counts (a double click is not two).
     let source = format!("click-{}-{}", now / 60_000, claims.url);
     if let Err(e) = monitor::record_event(&state.server.db, claims.message_id, "clicked", &source, now, &claims.url).await {
-        tracing::error!(error = %e, "recording a click failed");
+        tracing::error!(error = %app::error::report(&e), "recording a click failed");
     }
     (StatusCode::FOUND, [(header::LOCATION, claims.url), (header::CACHE_CONTROL, "no-store".to_string())]).into_response()
 }
@@ -152,7 +152,7 @@ pub async fn unsubscribe(
             let recipient = app::delivery::recipient_of(&state.server.db, claims.message_id).await.unwrap_or_default();
             if !recipient.is_empty() && recipient.to_lowercase() == typed {
                 if let Err(e) = app::delivery::unsubscribe(&state.server.db, claims.message_id, now_millis()).await {
-                    tracing::error!(error = %e, "unsubscribe failed");
+                    tracing::error!(error = %app::error::report(&e), "unsubscribe failed");
                     return (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong; please try again.").into_response();
                 }
             }
@@ -170,7 +170,7 @@ pub async fn unsubscribe(
         Ok(brand) => page("Unsubscribed", &format!("<h1>You are unsubscribed</h1><p>{} will not e-mail you again.</p>", escape(&brand)))
             .into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "unsubscribe failed");
+            tracing::error!(error = %app::error::report(&e), "unsubscribe failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong; please try again.").into_response()
         }
     }
@@ -189,7 +189,7 @@ pub async fn feedback(State(state): State<AppState>, body: axum::body::Bytes) ->
             (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(serde_json::json!({ "error": why }))).into_response()
         }
         Err(e) => {
-            tracing::error!(error = %e, "processing a feedback report failed");
+            tracing::error!(error = %app::error::report(&e), "processing a feedback report failed");
             (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({ "error": "the report could not be processed; try again" })))
                 .into_response()
         }

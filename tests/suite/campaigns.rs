@@ -27,7 +27,7 @@ async fn campaign(app: &TestApp, purpose: Purpose, weights: Vec<u32>) -> i64 {
 #[tokio::test]
 async fn planning_decides_each_order_once_and_never_doubles_a_message() {
     let app = TestApp::spawn().await;
-    let salt = app::orders::privacy::salt(&app.db).await.unwrap();
+    let salt = app::common::fingerprint::salt(&app.db).await.unwrap();
     let first = campaign(&app, Purpose::ReviewRequest, vec![50, 50]).await;
     let now = now_millis();
     let brand_orders =
@@ -138,7 +138,7 @@ async fn planning_decides_each_order_once_and_never_doubles_a_message() {
 #[tokio::test]
 async fn concurrent_planners_never_double_plan() {
     let app = TestApp::spawn().await;
-    let salt = app::orders::privacy::salt(&app.db).await.unwrap();
+    let salt = app::common::fingerprint::salt(&app.db).await.unwrap();
     let id = campaign(&app, Purpose::Care, vec![]).await;
     let now = now_millis();
     let (a, b) = if app.db.backend == Backend::Postgres {
@@ -261,7 +261,7 @@ async fn running(app: &TestApp, rules: CampaignRules, orders: u64) -> i64 {
         .unwrap();
     sqlx::query("UPDATE orders SET status = 'cancelled'").execute(&app.db.pool).await.unwrap();
     delivered_orders(app, brand_of(app, id).await, 0, orders).await;
-    let salt = app::orders::privacy::salt(&app.db).await.unwrap();
+    let salt = app::common::fingerprint::salt(&app.db).await.unwrap();
     let stats = planner::plan(&app.db, &salt, id, now_millis()).await.unwrap();
     assert_eq!(stats.planned, orders, "{stats:?}");
     id
@@ -426,7 +426,7 @@ async fn an_ab_winner_is_declared_recorded_and_promoted() {
     );
     // Orders arriving later all get the winner.
     delivered_orders(&app, brand_of(&app, id).await, 10_000, 50).await;
-    let salt = app::orders::privacy::salt(&app.db).await.unwrap();
+    let salt = app::common::fingerprint::salt(&app.db).await.unwrap();
     let later = planner::plan(&app.db, &salt, id, now_millis()).await.unwrap();
     assert_eq!(later.planned, 50, "{later:?}");
     assert_eq!(

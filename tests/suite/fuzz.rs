@@ -45,7 +45,11 @@ fn fuzz_for_a_while() {
         .map(|s| s.split(',').map(|t| t.trim().to_string()).collect())
         .unwrap_or_else(|| fuzz::targets().iter().map(|t| t.name.to_string()).collect());
     for name in &wanted {
-        assert!(fuzz::target(name).is_some(), "no fuzz target {name:?}; the targets: {:?}", fuzz::targets().iter().map(|t| t.name).collect::<Vec<_>>());
+        assert!(
+            fuzz::target(name).is_some(),
+            "no fuzz target {name:?}; the targets: {:?}",
+            fuzz::targets().iter().map(|t| t.name).collect::<Vec<_>>()
+        );
     }
     let threads: usize = std::env::var("STARLING_FUZZ_THREADS")
         .ok()

@@ -346,7 +346,7 @@ async fn erasing_a_buyer_leaves_no_personal_data_and_blocks_them_for_good() {
 
     // They are never contacted again: suppressed for the brand, and a replayed order
     // comes back without them.
-    let salt = app::orders::privacy::salt(&app.db).await.unwrap();
+    let salt = app::common::fingerprint::salt(&app.db).await.unwrap();
     assert!(app::orders::privacy::is_suppressed(&app.db, &salt, 1, " Erik.Erased@example.de").await.unwrap());
     assert!(!app::orders::privacy::is_suppressed(&app.db, &salt, 3, "erik.erased@example.de").await.unwrap(), "per brand");
     let mut replay = order.clone();
@@ -379,7 +379,7 @@ async fn suppression_lists_import_export_and_neutralise_formulas() {
         "{location}"
     );
 
-    let salt = app::orders::privacy::salt(&app.db).await.unwrap();
+    let salt = app::common::fingerprint::salt(&app.db).await.unwrap();
     assert!(app::orders::privacy::is_suppressed(&app.db, &salt, 1, "block.me@example.com").await.unwrap());
     assert!(app::orders::privacy::is_suppressed(&app.db, &salt, 1, "+4915111112222").await.unwrap());
 
@@ -490,7 +490,7 @@ async fn retention_purges_old_orders_and_is_logged() {
 #[tokio::test]
 async fn two_writers_storing_the_same_orders_at_once_create_each_once() {
     let app = TestApp::spawn().await;
-    let salt = app::orders::privacy::salt(&app.db).await.unwrap();
+    let salt = app::common::fingerprint::salt(&app.db).await.unwrap();
     let target = app::orders::store::target(&app.db, 2).await.unwrap().unwrap();
     let placed = app::db::now_millis() - 9 * 86_400_000;
     // Overlapping batches: orders 0-2,999 and 1,500-4,499, written at the same time, four

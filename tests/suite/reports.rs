@@ -28,7 +28,7 @@ async fn planned(app: &TestApp, n: u64) -> (i64, i64, Vec<i64>) {
     let id =
         planner::create(&app.db, client_id, brand_id, template_id, "Report fixture", Purpose::ReviewRequest, &rules, "test").await.unwrap();
     planner::set_state(&app.db, id, "running").await.unwrap();
-    let salt = app::orders::privacy::salt(&app.db).await.unwrap();
+    let salt = app::common::fingerprint::salt(&app.db).await.unwrap();
     assert_eq!(planner::plan(&app.db, &salt, id, now_millis()).await.unwrap().planned, n);
     let ids: Vec<i64> =
         sqlx::query_scalar("SELECT id FROM messages WHERE campaign_id = $1 ORDER BY id").bind(id).fetch_all(&app.db.pool).await.unwrap();

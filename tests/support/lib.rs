@@ -349,7 +349,7 @@ impl SmtpSink {
 /// delivered five days ago, each from its own British buyer (no opt-in needed), numbered
 /// from `from`.
 pub async fn delivered_orders(app: &TestApp, brand_id: i64, from: u64, n: u64) {
-    let salt = app::orders::privacy::salt(&app.db).await.unwrap();
+    let salt = app::common::fingerprint::salt(&app.db).await.unwrap();
     let (store_id,): (i64,) = sqlx::query_as("SELECT id FROM stores WHERE brand_id = $1 AND platform <> 'amazon' ORDER BY id LIMIT 1")
         .bind(brand_id)
         .fetch_one(&app.db.pool)

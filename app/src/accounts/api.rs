@@ -91,10 +91,11 @@ pub fn role_choices() -> Vec<(&'static str, &'static str)> {
 #[cfg(feature = "ssr")]
 mod server {
     use super::*;
-    use crate::accounts::model::{parse_locales, required_text, EmailAddress, NewPassword, Validation};
+    use crate::accounts::model::NewPassword;
     use crate::accounts::rules::{authorize, Action};
     use crate::accounts::{session, store, throttle};
     use crate::audit;
+    use crate::common::values::{parse_locales, required_text, EmailAddress, Validation};
     use crate::db::Db;
     use crate::ServerState;
     use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -114,7 +115,7 @@ mod server {
         crate::request::current()
             .and_then(|scope| scope.parts)
             .map(|parts| parts.headers)
-            .ok_or_else(|| AppError::Internal("request headers unavailable".into()))
+            .ok_or_else(|| AppError::internal("request headers unavailable"))
     }
 
     /// The signed-in caller of this request, or `SignInRequired`.
@@ -141,10 +142,10 @@ mod server {
             Argon2::default()
                 .hash_password(password.expose_secret().as_bytes(), &salt)
                 .map(|h| h.to_string())
-                .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
+                .map_err(|e| AppError::caused("password hashing failed", e))
         })
         .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::caused("a background task stopped", e))?
     }
 
     async fn verify_password(password: SecretString, hash: String) -> bool {

@@ -2,8 +2,8 @@
 //! SHA-256, so a leaked database row cannot be replayed as a cookie. Sign-in always issues
 //! a fresh token (rotation); sign-out deletes the row.
 
-use crate::db::{now_millis, Db};
 use crate::accounts::model::{Actor, Role};
+use crate::db::{now_millis, Db};
 use crate::error::AppError;
 use base64::Engine;
 use rand::RngCore;

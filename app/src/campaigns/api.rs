@@ -306,7 +306,7 @@ mod server {
         .bind(form.template_id)
         .bind(brand_id)
         .bind(purpose.as_str())
-        .bind(serde_json::to_string(&rules).map_err(|e| AppError::Internal(e.to_string()))?)
+        .bind(serde_json::to_string(&rules).map_err(|e| AppError::caused("encoding failed", e))?)
         .bind(now_millis())
         .bind(phase)
         .bind(id)
@@ -465,7 +465,7 @@ mod server {
         let db = &ServerState::get()?.db;
         let (client_id, _) = client_of(db, id).await?;
         authorize(&actor, Action::ManageCampaigns(client_id))?;
-        let salt = crate::orders::privacy::salt(db).await?;
+        let salt = crate::common::fingerprint::salt(db).await?;
         planner::preview(db, &salt, id, now_millis()).await
     }
 
@@ -521,7 +521,7 @@ mod server {
             _ => {}
         }
         if next == "running" {
-            let salt = crate::orders::privacy::salt(db).await?;
+            let salt = crate::common::fingerprint::salt(db).await?;
             planner::plan(db, &salt, id, now_millis()).await?;
         }
         Ok(next.to_string())

@@ -23,7 +23,7 @@ pub const KINDS: [&str; 7] = ["sent", "bounced", "complained", "unsubscribed", "
 /// threshold, and the release after the canary's watch period is the sweep's (`work`).
 pub async fn record_event(db: &Db, message_id: i64, kind: &str, source: &str, at: i64, detail: &str) -> Result<bool, AppError> {
     if !KINDS.contains(&kind) {
-        return Err(AppError::Internal(format!("unknown message event {kind:?}")));
+        return Err(AppError::internal(format!("unknown message event {kind:?}")));
     }
     let inserted =
         sqlx::query("INSERT INTO message_events (message_id, kind, at, detail, source) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
@@ -305,13 +305,13 @@ pub async fn work(db: Db) {
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
         if let Err(e) = sweep(&db).await {
-            tracing::error!(error = %e, "campaign sweep failed");
+            tracing::error!(error = %crate::error::report(&e), "campaign sweep failed");
         }
     }
 }
 
 async fn sweep(db: &Db) -> Result<(), AppError> {
-    let salt = crate::orders::privacy::salt(db).await?;
+    let salt = crate::common::fingerprint::salt(db).await?;
     let running: Vec<(i64, String)> =
         sqlx::query_as("SELECT id, rules FROM campaigns WHERE state = 'running' ORDER BY id").fetch_all(&db.pool).await?;
     for (id, rules) in running {

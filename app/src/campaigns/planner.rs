@@ -17,10 +17,11 @@ use super::canary::CanaryRule;
 use super::eligibility::{
     decide, Audience, Cap, CustomerFacts, Decision, Exclusion, History, OrderFacts, Rules, SendWindow, Trigger, DAY_MS,
 };
+use crate::common::fingerprint::{fingerprint, Salt};
 use crate::db::{Backend, Db, FIELD_SEP, RECORD_SEP};
 use crate::error::AppError;
 use crate::orders::model::OrderStatus;
-use crate::orders::privacy::{fingerprint, normalise_address, Salt};
+use crate::orders::privacy::normalise_address;
 use crate::templates::model::Purpose;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -104,7 +105,7 @@ impl CampaignRules {
 
     /// The rules as a campaign's `rules` column keeps them.
     pub fn parse(json: &str) -> Result<CampaignRules, AppError> {
-        serde_json::from_str(json).map_err(|e| AppError::Internal(format!("campaign rules: {e}")))
+        serde_json::from_str(json).map_err(|e| AppError::caused("campaign rules", e))
     }
 
     pub fn weights(&self) -> Vec<u32> {
@@ -142,7 +143,7 @@ pub async fn create(
     rules: &CampaignRules,
     by: &str,
 ) -> Result<i64, AppError> {
-    let json = serde_json::to_string(rules).map_err(|e| AppError::Internal(e.to_string()))?;
+    let json = serde_json::to_string(rules).map_err(|e| AppError::caused("encoding failed", e))?;
     let now = crate::db::now_millis();
     let phase = if rules.canary.is_some() { "canary" } else { "full" };
     let row = sqlx::query(
@@ -649,7 +650,7 @@ impl<'c> Decider<'c> {
         for record in records(packed.as_deref()) {
             let mut f = record.split(FIELD_SEP);
             let (Some(id), Some(email), Some(country), Some(locale)) = (int(f.next()), f.next(), f.next(), f.next()) else {
-                return Err(AppError::Internal(format!(
+                return Err(AppError::internal(format!(
                     "unreadable packed customer record (customer {:?})",
                     record.split(FIELD_SEP).next()
                 )));
@@ -752,7 +753,7 @@ impl<'c> Decider<'c> {
             .map(|r| {
                 PackedOrder::parse(r).ok_or_else(|| {
                     // The order id only: the record holds the buyer's address.
-                    AppError::Internal(format!("unreadable packed order record (order {:?})", r.split(FIELD_SEP).next()))
+                    AppError::internal(format!("unreadable packed order record (order {:?})", r.split(FIELD_SEP).next()))
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -4,10 +4,10 @@
 
 use super::api::*;
 use super::model::*;
-use crate::orders::ui::ClientTabs;
 use crate::shell::forms::ActionButton;
 use crate::shell::route_id as param;
 use crate::shell::table::{ListQuery, Page};
+use crate::shell::ClientTabs;
 use crate::shell::{field_error, format_time, last_answer, Breadcrumbs, EmptyState, ErrorBox, FormStatus, SelectField, TextField};
 use crate::shell::{Pager, SearchBox, SortHeader};
 use crate::templates::model::Purpose;

@@ -1,6 +1,6 @@
 //! The tenancy tree's types, and the parsing of their forms.
 
-use crate::accounts::model::{required_text, DomainName, EmailAddress, Validation};
+use crate::common::values::{parse_currency, required_text, DomainName, EmailAddress, Locale, Validation};
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 
@@ -107,53 +107,6 @@ impl Platform {
     }
 }
 
-/// A BCP-47 language tag of the common shape: language, optional script, optional region
-/// (`de`, `de-AT`, `zh-Hans-CN`, `es-419`), normalised to canonical case.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Locale(String);
-
-impl Locale {
-    pub fn parse(field: &str, raw: &str) -> Result<Locale, AppError> {
-        let err = || AppError::invalid(field, format!("\"{}\" is not a language tag like en, de-AT or zh-Hans-CN.", raw.trim()));
-        let mut parts = raw.trim().split(['-', '_']);
-        let language = parts.next().filter(|l| (2..=3).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphabetic()));
-        let mut out = language.ok_or_else(err)?.to_ascii_lowercase();
-        let mut seen_region = false;
-        let mut seen_script = false;
-        for part in parts {
-            let alpha = part.chars().all(|c| c.is_ascii_alphabetic());
-            let digit = part.chars().all(|c| c.is_ascii_digit());
-            if part.len() == 4 && alpha && !seen_script && !seen_region {
-                seen_script = true;
-                out.push('-');
-                out.push_str(&part[..1].to_ascii_uppercase());
-                out.push_str(&part[1..].to_ascii_lowercase());
-            } else if ((part.len() == 2 && alpha) || (part.len() == 3 && digit)) && !seen_region {
-                seen_region = true;
-                out.push('-');
-                out.push_str(&part.to_ascii_uppercase());
-            } else {
-                return Err(err());
-            }
-        }
-        Ok(Locale(out))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// An ISO 4217 currency code: three capital letters.
-pub fn parse_currency(field: &str, raw: &str) -> Result<String, AppError> {
-    let value = raw.trim().to_ascii_uppercase();
-    if value.len() == 3 && value.chars().all(|c| c.is_ascii_uppercase()) {
-        Ok(value)
-    } else {
-        Err(AppError::invalid(field, format!("\"{}\" is not a currency code like EUR or USD.", raw.trim())))
-    }
-}
-
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientForm {
     pub id: Option<i64>,
@@ -245,7 +198,7 @@ impl BrandForm {
             sender_name: sender_name.unwrap_or_default(),
             sender_email: sender.map(EmailAddress::into_string).unwrap_or_default(),
             sending_domain: domain.map(DomainName::into_string).unwrap_or_default(),
-            default_locale: locale.map(|l| l.0).unwrap_or_default(),
+            default_locale: locale.map(Locale::into_string).unwrap_or_default(),
             postal_address: address.unwrap_or_default(),
         })
     }

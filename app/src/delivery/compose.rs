@@ -198,7 +198,7 @@ pub fn compose(m: &Outgoing, secret: &str, public_url: &str, now: i64) -> Result
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| m.subject.clone());
     let rendered = render::render(&subject_source, &m.html, &m.text, &context)
-        .map_err(|e| AppError::Internal(format!("message {} cannot be rendered ({}): {}", m.id, e.part.as_str(), e.message)))?;
+        .map_err(|e| AppError::internal(format!("message {} cannot be rendered ({}): {}", m.id, e.part.as_str(), e.message)))?;
     let mut html = rendered.html;
     if !amazon {
         // Tracked clicks: every absolute link except the unsubscribe link itself.
@@ -226,7 +226,7 @@ pub fn compose(m: &Outgoing, secret: &str, public_url: &str, now: i64) -> Result
     let domain = if m.sending_domain.is_empty() { "localhost".to_string() } else { m.sending_domain.clone() };
     let from: Mailbox = format!("{} <{}>", m.sender_name.replace(['<', '>', '"'], ""), m.sender_email)
         .parse()
-        .map_err(|e| AppError::Internal(format!("brand {} sender address: {e}", m.brand_id)))?;
+        .map_err(|e| AppError::internal(format!("brand {} sender address: {e}", m.brand_id)))?;
     let to: Mailbox = m.email.parse().map_err(|e| AppError::invalid("email", format!("\"{}\" is not an address: {e}", m.email)))?;
     let id = message_id(secret, m.id, &domain);
     let mut builder = Message::builder().from(from).to(to).subject(rendered.subject).message_id(Some(id.clone())).date_now();
@@ -246,7 +246,7 @@ pub fn compose(m: &Outgoing, secret: &str, public_url: &str, now: i64) -> Result
                 .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(rendered.text))
                 .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
         )
-        .map_err(|e| AppError::Internal(format!("building message {}: {e}", m.id)))?;
+        .map_err(|e| AppError::internal(format!("building message {}: {e}", m.id)))?;
     Ok(Composed { from: return_path(secret, m.id, &domain), to: m.email.clone(), message_id: id, bytes: message.formatted() })
 }
 

@@ -58,7 +58,7 @@ impl Algorithm {
 
 /// A new key pair: (PKCS#8 private key, public key as the DNS record's `p=`).
 pub fn generate(algorithm: Algorithm) -> Result<(Vec<u8>, String), AppError> {
-    let failed = |what: &str| AppError::Internal(format!("generating the DKIM key: {what}"));
+    let failed = |what: &str| AppError::internal(format!("generating the DKIM key: {what}"));
     match algorithm {
         Algorithm::Rsa2048 => {
             let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| failed("RSA"))?;
@@ -108,7 +108,7 @@ impl Signer {
     // rustls-pki-types wrapper for the same PKCS#8 bytes.
     #[allow(deprecated)]
     pub fn new(algorithm: Algorithm, private_pkcs8: &[u8], domain: &str, selector: &str) -> Result<Signer, AppError> {
-        let bad = |e: mail_auth::Error| AppError::Internal(format!("the DKIM key of {domain} cannot be used: {e}"));
+        let bad = |e: mail_auth::Error| AppError::internal(format!("the DKIM key of {domain} cannot be used: {e}"));
         let inner = match algorithm {
             Algorithm::Rsa2048 => Inner::Rsa(
                 DkimSigner::from_key(RsaKey::<Sha256>::from_pkcs8_der(private_pkcs8).map_err(bad)?)
@@ -133,7 +133,7 @@ impl Signer {
             Inner::Rsa(signer) => signer.sign(message),
             Inner::Ed25519(signer) => signer.sign(message),
         }
-        .map_err(|e| AppError::Internal(format!("DKIM signing failed: {e}")))?;
+        .map_err(|e| AppError::caused("DKIM signing failed", e))?;
         Ok(signature.to_header())
     }
 }
@@ -191,10 +191,8 @@ pub async fn signer(db: &Db, brand_id: i64) -> Result<Option<Signer>, AppError> 
         .fetch_optional(&db.pool)
         .await?;
     let Some(row) = row else { return Ok(None) };
-    let algorithm =
-        Algorithm::parse(&row.get::<String, _>("algorithm")).ok_or_else(|| AppError::Internal("unknown DKIM algorithm".into()))?;
-    let private =
-        STANDARD.decode(row.get::<String, _>("private_key")).map_err(|_| AppError::Internal("a stored DKIM key is damaged".into()))?;
+    let algorithm = Algorithm::parse(&row.get::<String, _>("algorithm")).ok_or_else(|| AppError::internal("unknown DKIM algorithm"))?;
+    let private = STANDARD.decode(row.get::<String, _>("private_key")).map_err(|_| AppError::internal("a stored DKIM key is damaged"))?;
     Signer::new(algorithm, &private, &row.get::<String, _>("domain"), &row.get::<String, _>("selector")).map(Some)
 }
 

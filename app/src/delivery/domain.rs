@@ -27,7 +27,7 @@ pub fn resolver(server: Option<SocketAddr>) -> Result<MessageAuthenticator, AppE
         }
         None => MessageAuthenticator::new_system_conf(),
     };
-    made.map_err(|e| AppError::Internal(format!("setting up the DNS resolver: {e}")))
+    made.map_err(|e| AppError::caused("setting up the DNS resolver", e))
 }
 
 /// The TXT records at `name`, each one string; none when the name or the records don't

@@ -67,7 +67,7 @@ impl Journal {
             }
         }
         if let Err(e) = guard.0.write_all(line.as_bytes()) {
-            tracing::error!(error = %e, "writing the outbox journal failed");
+            tracing::error!(error = %crate::error::report(&e), "writing the outbox journal failed");
             return;
         }
         guard.1 += line.len() as u64;

@@ -184,24 +184,24 @@ impl Mailer {
         } else {
             let mut mixed = if mail.html.is_some() { MultiPart::mixed().multipart(body) } else { body };
             for (name, mime, bytes) in &mail.attachments {
-                let kind = ContentType::parse(mime).map_err(|e| AppError::Internal(format!("attachment type {mime}: {e}")))?;
+                let kind = ContentType::parse(mime).map_err(|e| AppError::internal(format!("attachment type {mime}: {e}")))?;
                 mixed = mixed.singlepart(lettre::message::Attachment::new(name.clone()).body(bytes.clone(), kind));
             }
             builder.multipart(mixed)
         }
-        .map_err(|e| AppError::Internal(format!("building a message: {e}")))?;
+        .map_err(|e| AppError::caused("building a message", e))?;
         match self {
             Mailer::Smtp { transport, relay, .. } => {
                 transport.send(message).await.map_err(|e| {
-                    tracing::warn!(relay = %relay, error = %e, "SMTP send failed");
-                    AppError::Internal("the mail server did not accept the message".into())
+                    tracing::warn!(relay = %relay, error = %crate::error::report(&e), "SMTP send failed");
+                    AppError::internal("the mail server did not accept the message")
                 })?;
             }
             Mailer::Outbox { folder, .. } => {
                 AsyncFileTransport::<Tokio1Executor>::new(folder)
                     .send(message)
                     .await
-                    .map_err(|e| AppError::Internal(format!("writing to the outbox: {e}")))?;
+                    .map_err(|e| AppError::caused("writing to the outbox", e))?;
             }
         }
         Ok(())

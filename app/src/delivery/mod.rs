@@ -43,7 +43,7 @@ pub async fn suppress_buyer(
     .await?
     .ok_or_else(|| crate::error::AppError::NotFound(format!("message {message_id}")))?;
     if !email.is_empty() {
-        let salt = privacy::salt(db).await?;
+        let salt = crate::common::fingerprint::salt(db).await?;
         let scope = privacy::Scope { client_id: Some(client_id), brand_id: Some(brand_id) };
         privacy::suppress(db, &salt, scope, &email, reason, note, by).await?;
     }

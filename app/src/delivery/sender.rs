@@ -125,7 +125,7 @@ impl Sender {
             loop {
                 tokio::time::sleep(every).await;
                 if let Err(e) = heartbeat(&beat.db, &beat.worker, now_millis()).await {
-                    tracing::error!(error = %e, "refreshing this worker's claims failed");
+                    tracing::error!(error = %crate::error::report(&e), "refreshing this worker's claims failed");
                 }
             }
         });
@@ -147,18 +147,18 @@ impl Sender {
                 settled_at = now;
                 let journals = self.journal.as_deref().map(super::journal::Journal::dir);
                 if let Err(e) = settle(&self.db, now, self.lease_ms, journals).await {
-                    tracing::error!(error = %e, "settling abandoned sends failed");
+                    tracing::error!(error = %crate::error::report(&e), "settling abandoned sends failed");
                 }
                 if let Some(dir) = journals {
                     if let Err(e) = super::journal::forget_settled(&self.db, dir, &self.worker).await {
-                        tracing::error!(error = %e, "removing settled outbox journals failed");
+                        tracing::error!(error = %crate::error::report(&e), "removing settled outbox journals failed");
                     }
                 }
             }
             match self.pass(now).await {
                 Ok(stats) if stats.claimed > 0 => continue,
                 Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "delivery pass failed"),
+                Err(e) => tracing::error!(error = %crate::error::report(&e), "delivery pass failed"),
             }
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
@@ -190,7 +190,7 @@ impl Sender {
         }
         let mut total = PassStats::default();
         while let Some(done) = lanes.join_next().await {
-            total.add(done.map_err(|e| AppError::Internal(e.to_string()))??);
+            total.add(done.map_err(|e| AppError::caused("a background task stopped", e))??);
         }
         Ok(total)
     }
@@ -234,7 +234,7 @@ impl Sender {
         for (m, attempt) in outgoing.into_iter().zip(attempts) {
             let signer = signers.get(&m.brand_id).cloned().flatten();
             let this = self.clone();
-            let permit = limit.clone().acquire_owned().await.map_err(|e| AppError::Internal(e.to_string()))?;
+            let permit = limit.clone().acquire_owned().await.map_err(|e| AppError::caused("the send concurrency limit was closed", e))?;
             tasks.spawn(async move {
                 let result = this.send_one(&m, signer.as_deref(), now).await;
                 let at = now_millis();
@@ -257,7 +257,7 @@ impl Sender {
             let finished = match next {
                 Ok(None) => true,
                 Ok(Some(done)) => {
-                    let (m, attempt, result, at) = done.map_err(|e| AppError::Internal(e.to_string()))?;
+                    let (m, attempt, result, at) = done.map_err(|e| AppError::caused("a background task stopped", e))?;
                     match result {
                         Ok(reply) => {
                             if delivered.is_empty() {
@@ -270,7 +270,7 @@ impl Sender {
                             Ok(_) => stats.failed += 1,
                             Err(e) => {
                                 stats.failed += 1;
-                                tracing::error!(error = %e, "a message could not be recorded");
+                                tracing::error!(error = %crate::error::report(&e), "a message could not be recorded");
                             }
                         },
                     }
@@ -339,7 +339,7 @@ impl Sender {
                 if error.permanent {
                     // A 5xx is a hard bounce: the address is never tried again for this brand.
                     monitor::record_event(db, m.id, "bounced", attempt, now, &reply).await?;
-                    let salt = privacy::salt(db).await?;
+                    let salt = crate::common::fingerprint::salt(db).await?;
                     let scope = Scope { client_id: Some(m.client_id), brand_id: Some(m.brand_id) };
                     let _ = privacy::suppress(db, &salt, scope, &m.email, Reason::HardBounce, &reply, "delivery").await;
                 }

@@ -195,7 +195,7 @@ pub mod server {
         authorize(&actor, Action::ReadOrders(client_id))?;
         let db = &ServerState::get()?.db;
         let customer = own_customer(db, client_id, customer_id).await?;
-        let salt = privacy::salt(db).await?;
+        let salt = crate::common::fingerprint::salt(db).await?;
         let mut suppressed = false;
         for address in [&customer.email, &customer.phone] {
             if !address.is_empty() {
@@ -217,7 +217,7 @@ pub mod server {
         authorize(&actor, Action::ManageOrders(client_id))?;
         let db = &ServerState::get()?.db;
         own_customer(db, client_id, customer_id).await?;
-        let salt = privacy::salt(db).await?;
+        let salt = crate::common::fingerprint::salt(db).await?;
         let stripped = privacy::erase_buyer(db, &salt, customer_id, &actor.email).await?;
         // The log names the record, never the buyer's address.
         record(
@@ -241,7 +241,7 @@ pub mod server {
     ) -> Result<privacy::BuyerExport, AppError> {
         authorize(actor, Action::ManageOrders(client_id))?;
         own_customer(db, client_id, customer_id).await?;
-        let salt = privacy::salt(db).await?;
+        let salt = crate::common::fingerprint::salt(db).await?;
         let export = privacy::export_buyer(db, &salt, customer_id).await?;
         record(db, actor, "buyer.export", client_id, &format!("customer #{customer_id}"), &format!("{} orders", export.orders.len()))
             .await?;
@@ -292,7 +292,7 @@ pub mod server {
             })
         })
         .await
-        .map_err(|e| AppError::Internal(e.to_string()))
+        .map_err(|e| AppError::caused("a background task stopped", e))
     }
 
     pub async fn get_import(client_id: i64, job_id: i64) -> Result<ImportDetail, AppError> {
@@ -322,7 +322,7 @@ pub mod server {
                             .and_then(|f| import::Import::headers(std::io::BufReader::new(f)))
                     })
                     .await
-                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                    .map_err(|e| AppError::caused("a background task stopped", e))?;
                     match headers {
                         Ok(h) => {
                             detail.mapping = Some(saved.unwrap_or_else(|| Mapping::guess(&h)));
@@ -367,7 +367,7 @@ pub mod server {
                 .and_then(|f| import::Import::headers(std::io::BufReader::new(f)))
         })
         .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::caused("a background task stopped", e))?
         .map_err(|e| AppError::Conflict(e.to_string()))?;
         let problems = mapping.problems(&headers);
         if !problems.is_empty() {
@@ -413,7 +413,7 @@ pub mod server {
                 privacy::Scope { client_id: None, brand_id: None }
             }
         };
-        let salt = privacy::salt(db).await?;
+        let salt = crate::common::fingerprint::salt(db).await?;
         let note: String = note.trim().chars().take(200).collect();
         let added = privacy::suppress(db, &salt, scope, &address, Reason::Manual, &note, &actor.email).await?;
         if added {

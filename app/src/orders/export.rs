@@ -42,7 +42,7 @@ impl Sheet {
     pub fn row<S: AsRef<str>>(&mut self, cells: &[S]) -> Result<(), crate::error::AppError> {
         self.w
             .write_record(cells.iter().map(|c| cell(c.as_ref()).into_owned()))
-            .map_err(|e| crate::error::AppError::Internal(format!("writing the export: {e}")))
+            .map_err(|e| crate::error::AppError::caused("writing the export", e))
     }
 
     pub fn into_bytes(self) -> Vec<u8> {

@@ -6,8 +6,8 @@
 
 use super::import::{FileError, Import, Item};
 use super::model::{Job, Mapping, ParsedOrder, RowError};
-use super::privacy::Salt;
 use super::store::{self, Tally, Target};
+use crate::common::fingerprint::Salt;
 use crate::db::{now_millis, Db};
 use crate::error::AppError;
 use sqlx::Row;
@@ -219,7 +219,7 @@ pub async fn saved_mapping(db: &Db, store_id: i64) -> Result<Option<Mapping>, Ap
 }
 
 pub async fn save_mapping(db: &Db, store_id: i64, mapping: &Mapping) -> Result<(), AppError> {
-    let json = serde_json::to_string(mapping).map_err(|e| AppError::Internal(e.to_string()))?;
+    let json = serde_json::to_string(mapping).map_err(|e| AppError::caused("encoding failed", e))?;
     sqlx::query(
         "INSERT INTO column_mappings (store_id, mapping, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (store_id) DO UPDATE SET mapping = excluded.mapping, updated_at = excluded.updated_at",
@@ -428,18 +428,18 @@ pub async fn work(db: Db, data_dir: PathBuf) {
         match claim(&db).await {
             Ok(Some(job)) => {
                 let outcome = async {
-                    let salt = super::privacy::salt(&db).await?;
+                    let salt = crate::common::fingerprint::salt(&db).await?;
                     run(&db, &salt, &data_dir, &job).await
                 }
                 .await;
                 if let Err(e) = outcome {
-                    tracing::error!(job = job.id, error = %e, "import failed");
+                    tracing::error!(job = job.id, error = %crate::error::report(&e), "import failed");
                     let _ = finish(&db, job.id, "failed", &format!("The import stopped: {e}")).await;
                 }
             }
             Ok(None) => tokio::time::sleep(std::time::Duration::from_millis(300)).await,
             Err(e) => {
-                tracing::error!(error = %e, "claiming import jobs failed");
+                tracing::error!(error = %crate::error::report(&e), "claiming import jobs failed");
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
         }

@@ -7,47 +7,12 @@
 
 use super::customers::{normalise_email, normalise_phone};
 use super::model::{Entry, Reason};
+use crate::common::fingerprint::{fingerprint, Salt};
 use crate::db::{now_millis, Db};
 use crate::error::AppError;
 use crate::shell::table::{ListQuery, Page};
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use sqlx::Row;
-
-/// The installation's salt for suppression fingerprints (kept in the database, so every
-/// server process of one PostgreSQL agrees; never shown).
-#[derive(Clone)]
-pub struct Salt(String);
-
-impl std::fmt::Debug for Salt {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Salt(redacted)")
-    }
-}
-
-/// The salt, created once on first use.
-pub async fn salt(db: &Db) -> Result<Salt, AppError> {
-    let existing: Option<(String,)> =
-        sqlx::query_as("SELECT value FROM settings WHERE key = 'suppression_salt'").fetch_optional(&db.pool).await?;
-    if let Some((value,)) = existing {
-        return Ok(Salt(value));
-    }
-    let fresh = hex::encode(rand::random::<[u8; 32]>());
-    sqlx::query("INSERT INTO settings (key, value) VALUES ('suppression_salt', $1) ON CONFLICT DO NOTHING")
-        .bind(&fresh)
-        .execute(&db.pool)
-        .await?;
-    let (value,): (String,) = sqlx::query_as("SELECT value FROM settings WHERE key = 'suppression_salt'").fetch_one(&db.pool).await?;
-    Ok(Salt(value))
-}
-
-/// HMAC-SHA256 of a normalised address, hex.
-pub fn fingerprint(salt: &Salt, value: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(salt.0.as_bytes()).expect("HMAC takes a key of any length");
-    mac.update(value.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
 
 /// An address as suppression compares it: an e-mail lower-cased, a phone in E.164.
 pub fn normalise_address(value: &str) -> Option<String> {
@@ -315,8 +280,8 @@ mod tests {
 
     #[test]
     fn fingerprints_depend_on_the_salt_and_not_on_how_the_address_was_written() {
-        let a = Salt("one".into());
-        let b = Salt("two".into());
+        let a = Salt::from_secret("one");
+        let b = Salt::from_secret("two");
         let x = normalise_address(" Anna@Example.DE ").unwrap();
         assert_eq!(fingerprint(&a, &x), fingerprint(&a, &normalise_address("anna@example.de").unwrap()));
         assert_ne!(fingerprint(&a, &x), fingerprint(&b, &x));
@@ -413,6 +378,6 @@ pub async fn import_list(db: &Db, salt: &Salt, scope: Scope, by: &str, file: std
     match reader.await {
         Ok(Ok(())) => Ok(result),
         Ok(Err(message)) => Err(AppError::invalid("file", message)),
-        Err(e) => Err(AppError::Internal(format!("reading the list: {e}"))),
+        Err(e) => Err(AppError::caused("reading the list", e)),
     }
 }

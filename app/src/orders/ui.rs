@@ -5,6 +5,7 @@ use super::api::*;
 use super::model::*;
 use crate::shell::forms::ActionButton;
 use crate::shell::table::ListQuery;
+use crate::shell::ClientTabs;
 use crate::shell::{
     field_error, format_time, last_answer, Breadcrumbs, EmptyState, ErrorBox, FormStatus, Pager, SearchBox, SelectField, SortHeader,
     TextField,
@@ -28,30 +29,6 @@ pub fn money(currency: &str, minor: Option<i64>) -> String {
 
 fn day_to_millis(day: &str) -> Option<i64> {
     chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp_millis())
-}
-
-/// The client's section tabs (orders, imports, privacy, templates), shown on each of its
-/// pages; `buyer_data = false` (copywriters) leaves out the tabs with buyers' data.
-#[component]
-pub fn ClientTabs(client_id: i64, current: &'static str, #[prop(default = true)] buyer_data: bool) -> impl IntoView {
-    let tab = move |key: &'static str, label: &'static str, href: String| {
-        view! { <A href=href attr:class=if key == current { "tab current" } else { "tab" }>{label}</A> }
-    };
-    view! {
-        <nav class="tabs" aria-label="Client sections">
-            {tab("overview", "Overview", format!("/clients/{client_id}"))}
-            {buyer_data.then(|| view! {
-                {tab("orders", "Orders", format!("/clients/{client_id}/orders"))}
-                {tab("imports", "Imports", format!("/clients/{client_id}/imports"))}
-                {tab("privacy", "Suppression & privacy", format!("/clients/{client_id}/privacy"))}
-            })}
-            {tab("templates", "Templates", format!("/clients/{client_id}/templates"))}
-            {buyer_data.then(|| tab("campaigns", "Campaigns", format!("/clients/{client_id}/campaigns")))}
-            {tab("reports", "Reports", format!("/clients/{client_id}/reports"))}
-            {tab("reviews", "Reviews", format!("/clients/{client_id}/reviews"))}
-            {tab("sla", "SLA", format!("/clients/{client_id}/sla"))}
-        </nav>
-    }
 }
 
 #[component]

@@ -39,7 +39,7 @@ pub async fn cube(db: &Db, data_dir: Option<&Path>, client_id: i64, from: i64, u
 /// Runs polars work on the blocking pool (polars has its own threads; the async workers
 /// stay free), with its error as the caller's.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> PolarsResult<T> + Send + 'static) -> Result<T, AppError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| AppError::Internal(format!("report task: {e}")))?.map_err(polars_error)
+    tokio::task::spawn_blocking(work).await.map_err(|e| AppError::caused("report task", e))?.map_err(polars_error)
 }
 
 /// Every grouping's figures of the client's messages sent on the days `from ..= until`

@@ -161,7 +161,7 @@ pub fn cube(events: LazyFrame) -> PolarsResult<LazyFrame> {
 
 /// A failed report query, as the caller's error.
 pub fn polars_error(e: PolarsError) -> crate::error::AppError {
-    crate::error::AppError::Internal(format!("report query: {e}"))
+    crate::error::AppError::caused("report query", e)
 }
 
 /// Runs a query on polars' streaming engine: on a year of one client's events it is

@@ -106,7 +106,7 @@ pub async fn send_due(db: &Db, data_dir: Option<&Path>, mailer: &Mailer, public_
             let report = build::report(db, data_dir, client_id, name, from, until).await?;
             let portal =
                 format!("{}/clients/{client_id}/reports?from={}&until={}", public_url.trim_end_matches('/'), report.from, report.until);
-            let mail = compose(&report, &contact, &portal).map_err(AppError::Internal)?;
+            let mail = compose(&report, &contact, &portal).map_err(AppError::internal)?;
             mailer.send(&mail).await
         }
         .await;
@@ -114,7 +114,7 @@ pub async fn send_due(db: &Db, data_dir: Option<&Path>, mailer: &Mailer, public_
             Ok(()) => sent += 1,
             Err(e) => {
                 // Give the claim back: the next run tries again.
-                tracing::warn!(client = client_id, month = %month, error = %e, "monthly report not sent");
+                tracing::warn!(client = client_id, month = %month, error = %crate::error::report(&e), "monthly report not sent");
                 sqlx::query("DELETE FROM report_mailings WHERE client_id = $1 AND month = $2")
                     .bind(client_id)
                     .bind(&month)
@@ -137,20 +137,20 @@ pub async fn work(db: Db, data_dir: PathBuf, mailer: std::sync::Arc<Mailer>, pub
                     tracing::info!(client, events, "report snapshot written");
                 }
             }
-            Err(e) => tracing::error!(error = %e, "report snapshots failed"),
+            Err(e) => tracing::error!(error = %crate::error::report(&e), "report snapshots failed"),
         }
         if let Err(e) = send_due(&db, Some(&data_dir), &mailer, &public_url, now).await {
-            tracing::error!(error = %e, "monthly reports failed");
+            tracing::error!(error = %crate::error::report(&e), "monthly reports failed");
         }
         match sqlx::query_scalar::<_, i64>("SELECT id FROM clients ORDER BY id").fetch_all(&db.pool).await {
             Ok(clients) => {
                 for client in clients {
                     if let Err(e) = super::sla::evaluate(&db, Some(&data_dir), client, now).await {
-                        tracing::error!(client, error = %e, "SLA evaluation failed");
+                        tracing::error!(client, error = %crate::error::report(&e), "SLA evaluation failed");
                     }
                 }
             }
-            Err(e) => tracing::error!(error = %e, "SLA evaluation failed"),
+            Err(e) => tracing::error!(error = %crate::error::report(&e), "SLA evaluation failed"),
         }
         tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
     }

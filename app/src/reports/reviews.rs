@@ -299,7 +299,7 @@ async fn notify(db: &Db, alerting: &Alerting<'_>, to: Destination, alert_id: i64
         ..Mail::default()
     };
     if let Err(e) = alerting.mailer.send(&mail).await {
-        tracing::warn!(alert = alert_id, error = %e, "negative review alert e-mail not sent");
+        tracing::warn!(alert = alert_id, error = %crate::error::report(&e), "negative review alert e-mail not sent");
     }
 }
 
@@ -313,7 +313,7 @@ pub async fn import(
     // Parsed on a blocking thread: the file may be hundreds of megabytes.
     let (good, bad) = tokio::task::spawn_blocking(move || parse_csv(input))
         .await
-        .map_err(|e| AppError::Internal(format!("reading the reviews file: {e}")))?
+        .map_err(|e| AppError::caused("reading the reviews file", e))?
         .map_err(|e| AppError::invalid("file", e.to_string()))?;
     let mut result = ReviewImport { rejected: bad.into_iter().map(|e| (e.line, e.field, e.reason)).collect(), ..ReviewImport::default() };
     for (_, review) in good {

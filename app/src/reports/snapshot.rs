@@ -55,7 +55,7 @@ pub fn write(
     events: u64,
     watermark: i64,
 ) -> Result<(), AppError> {
-    let io = |e: std::io::Error| AppError::Internal(format!("writing a report snapshot: {e}"));
+    let io = |e: std::io::Error| AppError::caused("writing a report snapshot", e);
     let (parquet, meta) = paths(data_dir, client_id);
     std::fs::create_dir_all(folder(data_dir)).map_err(io)?;
     let partial = parquet.with_extension("parquet.partial");
@@ -85,7 +85,7 @@ pub async fn refresh(db: &Db, data_dir: &Path, client_id: i64, watermark: i64) -
         Ok(n)
     })
     .await
-    .map_err(|e| AppError::Internal(format!("snapshot task: {e}")))?
+    .map_err(|e| AppError::caused("snapshot task", e))?
 }
 
 /// Refreshes the snapshot of every client with at least `min_messages` sent messages whose

@@ -420,3 +420,27 @@ pub fn NotFound() -> impl IntoView {
         </div>
     }
 }
+
+/// The client's section tabs (orders, imports, privacy, templates), shown on each of its
+/// pages; `buyer_data = false` (copywriters) leaves out the tabs with buyers' data.
+#[component]
+pub fn ClientTabs(client_id: i64, current: &'static str, #[prop(default = true)] buyer_data: bool) -> impl IntoView {
+    let tab = move |key: &'static str, label: &'static str, href: String| {
+        view! { <A href=href attr:class=if key == current { "tab current" } else { "tab" }>{label}</A> }
+    };
+    view! {
+        <nav class="tabs" aria-label="Client sections">
+            {tab("overview", "Overview", format!("/clients/{client_id}"))}
+            {buyer_data.then(|| view! {
+                {tab("orders", "Orders", format!("/clients/{client_id}/orders"))}
+                {tab("imports", "Imports", format!("/clients/{client_id}/imports"))}
+                {tab("privacy", "Suppression & privacy", format!("/clients/{client_id}/privacy"))}
+            })}
+            {tab("templates", "Templates", format!("/clients/{client_id}/templates"))}
+            {buyer_data.then(|| tab("campaigns", "Campaigns", format!("/clients/{client_id}/campaigns")))}
+            {tab("reports", "Reports", format!("/clients/{client_id}/reports"))}
+            {tab("reviews", "Reviews", format!("/clients/{client_id}/reviews"))}
+            {tab("sla", "SLA", format!("/clients/{client_id}/sla"))}
+        </nav>
+    }
+}

@@ -77,7 +77,7 @@ mod server {
     use crate::accounts::api::caller;
     use crate::accounts::model::{Actor, Role};
     use crate::accounts::rules::{authorize, sees_all_clients, Action};
-    use crate::clients::model::Locale;
+    use crate::common::values::Locale;
     use crate::compliance::{lint, LintInput};
     use crate::delivery::mailer::Mail;
     use crate::templates::render;
@@ -171,11 +171,11 @@ mod server {
         let brand = crate::clients::store::brand(db, form.brand_id).await?;
         let client_id = brand.as_ref().map(|b| b.client_id).unwrap_or(form.client_id);
         authorize(&actor, Action::WriteTemplates(client_id))?;
-        let mut v = crate::accounts::model::Validation::default();
+        let mut v = crate::common::values::Validation::default();
         let brand = v.check(
             brand.filter(|b| b.client_id == client_id).ok_or_else(|| AppError::invalid("brand_id", "Choose a brand of this client.")),
         );
-        let name = v.check(crate::accounts::model::required_text("name", &form.name, 120));
+        let name = v.check(crate::common::values::required_text("name", &form.name, 120));
         let purpose = v.check(Purpose::parse("purpose", &form.purpose));
         let platform = if form.platform == "any" {
             Some("any".to_string())
@@ -376,7 +376,7 @@ mod server {
         let db = &ServerState::get()?.db;
         let Opened { version, client_id, template, postal_address, facts, .. } = open(db, id, &actor).await?;
         next(&facts, Step::Edit, &actor).map_err(refused)?;
-        let mut v = crate::accounts::model::Validation::default();
+        let mut v = crate::common::values::Validation::default();
         v.check(limit("subject", &subject, 300));
         v.check(limit("html", &html, 100_000));
         v.check(limit("text", &text, 50_000));
@@ -485,7 +485,7 @@ mod server {
         for to in recipients.into_iter().filter(|r| *r != actor.email) {
             let mail = Mail { to: to.clone(), subject: subject.clone(), text: text.clone(), ..Mail::default() };
             if let Err(e) = state.mailer.send(&mail).await {
-                tracing::warn!(error = %e, "approval notification not sent");
+                tracing::warn!(error = %crate::error::report(&e), "approval notification not sent");
             }
         }
     }

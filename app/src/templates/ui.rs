@@ -8,9 +8,9 @@ use super::render::{render, VARIABLES};
 use super::rules::Step;
 use crate::clients::model::Platform;
 use crate::compliance::{lint, Finding, Part, Severity};
-use crate::orders::ui::ClientTabs;
 use crate::shell::forms::{url_of, ActionButton};
 use crate::shell::table::ListQuery;
+use crate::shell::ClientTabs;
 use crate::shell::{
     field_error, format_time, last_answer, Breadcrumbs, EmptyState, ErrorBox, FormStatus, Pager, SearchBox, SelectField, SortHeader,
     TextField,

@@ -181,7 +181,7 @@ async fn import(file: &Path, kind: &str) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir.join("imports"))?;
     let (db, pg_name) = fresh_database(kind, &dir).await?;
     app::demo::seed(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let salt = privacy::salt(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let salt = app::common::fingerprint::salt(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     // The demo's Shopify store of the first client.
     let (store_id,): (i64,) =
         sqlx::query_as("SELECT id FROM stores WHERE platform = 'shopify' ORDER BY id LIMIT 1").fetch_one(&db.pool).await?;
@@ -243,7 +243,7 @@ struct Setup {
     dir: PathBuf,
     db: Db,
     pg_name: Option<String>,
-    salt: privacy::Salt,
+    salt: app::common::fingerprint::Salt,
     template_id: i64,
     brand_id: i64,
     client_id: i64,
@@ -256,7 +256,7 @@ async fn setup(kind: &str, store_filter: &str) -> anyhow::Result<Setup> {
     let (db, pg_name) = fresh_database(kind, &dir).await?;
     let e = |e: app::error::AppError| anyhow::anyhow!("{e}");
     app::demo::seed(&db).await.map_err(e)?;
-    let salt = privacy::salt(&db).await.map_err(e)?;
+    let salt = app::common::fingerprint::salt(&db).await.map_err(e)?;
     let (template_id, brand_id, client_id): (i64, i64, i64) =
         sqlx::query_as("SELECT id, brand_id, client_id FROM templates ORDER BY id LIMIT 1").fetch_one(&db.pool).await?;
     let (store_id,): (i64,) = sqlx::query_as(&format!("SELECT id FROM stores WHERE brand_id = $1 {store_filter} ORDER BY id LIMIT 1"))

@@ -12,7 +12,7 @@ mod postgres;
 mod sqlite;
 
 use super::model::{infer_locale, Consent, Customer, OrderFilter, OrderRow, OrderStatus, ParsedOrder};
-use super::privacy::{fingerprint, Salt};
+use crate::common::fingerprint::{fingerprint, Salt};
 use crate::db::{Backend, Db};
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
@@ -306,7 +306,7 @@ impl Writer {
                 let writer = tokio::task::spawn_blocking(move || sqlite::Writer::open(&file, bulk)).await.map_err(joined)??;
                 Ok(Writer(Connection::Sqlite(Some(writer))))
             }
-            (Backend::Sqlite, None) => Err(AppError::Internal("the SQLite database has no file".into())),
+            (Backend::Sqlite, None) => Err(AppError::internal("the SQLite database has no file")),
             (Backend::Postgres, _) => Ok(Writer(Connection::Postgres(db.pool.acquire().await?))),
         }
     }
@@ -316,7 +316,7 @@ impl Writer {
         match &mut self.0 {
             Connection::Postgres(conn) => postgres::upsert(&mut **conn, target, batch, source, salt).await,
             Connection::Sqlite(slot) => {
-                let mut writer = slot.take().ok_or_else(|| AppError::Internal("an earlier batch failed midway".into()))?;
+                let mut writer = slot.take().ok_or_else(|| AppError::internal("an earlier batch failed midway"))?;
                 let (target, source, salt) = (target.clone(), source.to_string(), salt.clone());
                 let (writer, outcomes) = tokio::task::spawn_blocking(move || {
                     let outcomes = writer.upsert(&target, batch, &source, &salt);
@@ -355,7 +355,7 @@ impl Writer {
 }
 
 fn joined(e: tokio::task::JoinError) -> AppError {
-    AppError::Internal(format!("storing orders stopped: {e}"))
+    AppError::caused("storing orders stopped", e)
 }
 
 // ----- reading -------------------------------------------------------------------------

@@ -7,10 +7,10 @@
 //! same orders concurrently: rows it won are found again and treated as known ones.
 
 use super::{buyers, consent_source, consenting, fingerprints, forget_erased, sort_out, BuyerKey, Outcome, Prepared, Target};
+use crate::common::fingerprint::Salt;
 use crate::db::now_millis;
 use crate::error::AppError;
 use crate::orders::model::OrderStatus;
-use crate::orders::privacy::Salt;
 use serde_json::{json, Value};
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};

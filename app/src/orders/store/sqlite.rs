@@ -13,10 +13,10 @@
 //! prepared again by SQLite every time that parameter changes.
 
 use super::{buyers, consent_source, consenting, fingerprints, forget_erased, sort_out, BuyerKey, Outcome, Prepared, Target};
+use crate::common::fingerprint::Salt;
 use crate::db::{now_millis, SQLITE_BULK_CACHE_SIZE, SQLITE_PRAGMAS};
 use crate::error::AppError;
 use crate::orders::model::OrderStatus;
-use crate::orders::privacy::Salt;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -119,7 +119,7 @@ fn store_exists(tx: &Connection, target: &Target) -> Result<bool, AppError> {
 
 /// `values` as a JSON array, for `json_each`.
 fn json_list(values: &[&str]) -> Result<String, AppError> {
-    serde_json::to_string(values).map_err(|e| AppError::Internal(e.to_string()))
+    serde_json::to_string(values).map_err(|e| AppError::caused("encoding failed", e))
 }
 
 /// Whether this brand or the agency has any erased buyer (most have none: then no
