@@ -226,16 +226,19 @@ fn render_template(input: &[u8]) {
 // ---------------------------------------------------------------------------------------
 // Seeds: one of each platform's layouts and of every input the other parsers take.
 
+/// A CSV row of `width` cells, empty but for `cells` (position, value), quoted as needed.
+fn csv_row(width: usize, cells: &[(usize, &str)]) -> String {
+    let mut row = vec![String::new(); width];
+    for (at, value) in cells {
+        row[*at] = if value.contains([',', '"', '\n']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value.to_string() };
+    }
+    row.join(",")
+}
+
 const SHOPIFY_HEADER: &str = "Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Accepts Marketing,Currency,Subtotal,Shipping,Taxes,Total,Discount Code,Discount Amount,Shipping Method,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem compare at price,Lineitem sku,Lineitem requires shipping,Lineitem taxable,Lineitem fulfillment status,Billing Name,Billing Street,Billing Address1,Billing Address2,Billing Company,Billing City,Billing Zip,Billing Province,Billing Country,Billing Phone,Shipping Name,Shipping Street,Shipping Address1,Shipping Address2,Shipping Company,Shipping City,Shipping Zip,Shipping Province,Shipping Country,Shipping Phone,Notes,Note Attributes,Cancelled at,Payment Method,Payment Reference,Refunded Amount,Vendor,Id,Tags,Risk Level,Source,Lineitem discount,Phone";
 
 fn shopify_seeds() -> Vec<Vec<u8>> {
-    let row = |cells: &[(usize, &str)]| {
-        let mut row = vec![String::new(); 57];
-        for (at, value) in cells {
-            row[*at] = if value.contains([',', '"', '\n']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value.to_string() };
-        }
-        row.join(",")
-    };
+    let row = |cells: &[(usize, &str)]| csv_row(57, cells);
     let file = [
         SHOPIFY_HEADER.to_string(),
         row(&[
@@ -289,13 +292,7 @@ fn amazon_seeds() -> Vec<Vec<u8>> {
 const EBAY_HEADER: &str = "Sales Record Number,Order Number,Buyer Username,Buyer Name,Buyer Email,Buyer Note,Buyer Address 1,Buyer Address 2,Buyer City,Buyer State,Buyer Zip,Buyer Country,Ship To Name,Ship To Phone,Ship To Address 1,Ship To Address 2,Ship To City,Ship To State,Ship To Zip,Ship To Country,Item Number,Item Title,Custom Label,Sold Via Promoted Listings,Quantity,Sold For,Shipping And Handling,Seller Collected Tax,eBay Collected Tax,Electronic Waste Recycling Fee,Mattress Recycling Fee,Additional Fee,Total Price,eBay Collected Tax and Fees Included in Total,Payment Method,Sale Date,Paid On Date,Ship By Date,Minimum Estimated Delivery Date,Maximum Estimated Delivery Date,Shipped On Date,Feedback Left,Feedback Received,My Item Note,PayPal Transaction ID,Shipping Service,Tracking Number,Transaction ID,Variation Details,Global Shipping Program,Global Shipping Reference ID,Click And Collect,Click And Collect Reference Number,eBay Plus";
 
 fn ebay_seeds() -> Vec<Vec<u8>> {
-    let row = |cells: &[(usize, &str)]| {
-        let mut row = vec![String::new(); 54];
-        for (at, value) in cells {
-            row[*at] = if value.contains([',', '"', '\n']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value.to_string() };
-        }
-        row.join(",")
-    };
+    let row = |cells: &[(usize, &str)]| csv_row(54, cells);
     let us = [
         String::new(),
         EBAY_HEADER.to_string(),
