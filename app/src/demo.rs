@@ -401,7 +401,7 @@ async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<()
 /// review request sent over the last 42 days, with opens, clicks, a few bounces,
 /// unsubscribes and a complaint, and reviews (some negative, which open alerts). Run by
 /// `--demo` (not by tests, which build their own history). Deterministic.
-pub async fn seed_history(db: &Db, mailer: &crate::delivery::mailer::Mailer, public_url: &str, orders: u64) -> Result<(), AppError> {
+pub async fn seed_history(db: &Db, mailer: &crate::common::mailer::Mailer, public_url: &str, orders: u64) -> Result<(), AppError> {
     use crate::campaigns::eligibility::Trigger;
     use crate::campaigns::monitor::record_event;
     use crate::campaigns::planner::{self, CampaignRules, Variant};

@@ -15,6 +15,7 @@ pub mod delivery;
 #[cfg(feature = "ssr")]
 pub mod demo;
 pub mod error;
+pub mod layout;
 pub mod orders;
 pub mod reports;
 #[cfg(feature = "ssr")]
@@ -44,7 +45,7 @@ pub struct ServerState {
     /// Base URL for links in e-mails (`http://127.0.0.1:3000` when not configured).
     pub public_url: String,
     /// Where mail goes: the SMTP relay, or the outbox folder.
-    pub mailer: std::sync::Arc<delivery::mailer::Mailer>,
+    pub mailer: std::sync::Arc<common::mailer::Mailer>,
     /// The DNS server domain checks ask (host:port); the system's when `None`.
     pub dns_server: Option<std::net::SocketAddr>,
     /// The relay's SPF domain (`include:` it in brands' SPF records); empty when unknown.
@@ -112,13 +113,14 @@ fn content_security_policy() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    use accounts::audit_log::AuditPage;
     use accounts::ui::{AccountPage, SignInPage, UsersPage};
-    use audit::ui::AuditPage;
     use campaigns::ui::{CampaignPage, CampaignsPage};
     use clients::ui::{BrandFormPage, ClientFormPage, ClientPage, ClientsPage, DashboardPage, StoreFormPage};
     use delivery::ui::{OutboxPage, SendingPage};
+    use layout::Layout;
     use orders::ui::{ApiKeysPage, CustomerPage, ImportJobPage, ImportsPage, OrdersPage, PrivacyPage};
-    use shell::{Layout, NotFound};
+    use shell::NotFound;
     use templates::ui::{ApprovalsPage, TemplatePage, TemplatesPage, VersionPage};
     view! {
         <Stylesheet id="leptos" href="/pkg/starling.css"/>

@@ -58,7 +58,7 @@ pub fn router(
     db: Db,
     addr: SocketAddr,
     secret_key: secrecy::SecretString,
-    mailer: std::sync::Arc<app::delivery::mailer::Mailer>,
+    mailer: std::sync::Arc<app::common::mailer::Mailer>,
 ) -> Router {
     let leptos = LeptosOptions::builder()
         .output_name("starling")
@@ -146,7 +146,7 @@ pub fn sender(
     db: Db,
     addr: SocketAddr,
     secret_key: secrecy::SecretString,
-    mailer: std::sync::Arc<app::delivery::mailer::Mailer>,
+    mailer: std::sync::Arc<app::common::mailer::Mailer>,
 ) -> app::delivery::sender::Sender {
     let worker = format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "starling".into()), std::process::id());
     // Accepted messages are noted here at once, so a crash re-sends only what was in flight.
@@ -204,7 +204,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let secret_key = config.resolve_secret_key()?;
-    let mailer = app::delivery::mailer::Mailer::new(config.smtp_url.as_ref(), config.data_dir.join("outbox"), &config.mail_from)
+    let mailer = app::common::mailer::Mailer::new(config.smtp_url.as_ref(), config.data_dir.join("outbox"), &config.mail_from)
         .map_err(|e| anyhow::anyhow!(e))?;
     tracing::info!(mailer = ?mailer, "mail");
     if config.demo {

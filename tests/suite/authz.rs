@@ -103,7 +103,7 @@ fn rpc_case(name: &str, who: Who, target: Target, n: usize) -> Option<Case> {
             json!({ "current": "wrong-current", "new_password": "a-new-password-1", "confirm": "a-new-password-1" }),
             if signed_in { Expect::Status(422) } else { Expect::Deny },
         ),
-        "list_users" => case(json!({}), allow_if(admin)),
+        "list_users" | "assignable_clients" => case(json!({}), allow_if(admin)),
         "list_audit" => case(list_query, allow_if(admin)),
         "create_user" => case(
             json!({ "user": { "email": format!("matrix{n}@starling.test"), "name": "Matrix", "role": "copywriter",

@@ -616,7 +616,7 @@ async fn a_manager_builds_previews_and_launches_a_campaign() {
 #[tokio::test]
 async fn a_client_viewer_reads_the_report_changes_the_range_and_downloads_the_csv() {
     let app = TestApp::spawn().await;
-    let mailer = app::delivery::mailer::Mailer::new(None, app.data_dir.join("outbox"), "Starling <starling@localhost>").unwrap();
+    let mailer = app::common::mailer::Mailer::new(None, app.data_dir.join("outbox"), "Starling <starling@localhost>").unwrap();
     app::demo::seed_history(&app.db, &mailer, &app.base, 150).await.unwrap();
     let driver = Driver::start().await;
     let browser = driver.browser(1280, 1000, false).await;

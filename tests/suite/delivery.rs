@@ -5,9 +5,9 @@
 
 use app::campaigns::eligibility::Trigger;
 use app::campaigns::planner::{self, CampaignRules, Variant};
+use app::common::mailer::Mailer;
 use app::db::now_millis;
 use app::delivery::dkim::{self, Algorithm};
-use app::delivery::mailer::Mailer;
 use app::delivery::sender::Sender;
 use app::templates::model::Purpose;
 use starling_tests::*;

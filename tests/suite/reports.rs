@@ -484,7 +484,7 @@ async fn the_monthly_report_goes_to_each_client_contact_once_with_its_charts() {
         sent(&app, *id, in_november, 0).await;
     }
     event(&app, m[0], "opened", 1, in_november + HOUR).await;
-    let mailer = app::delivery::mailer::Mailer::new(
+    let mailer = app::common::mailer::Mailer::new(
         Some(&secrecy::SecretString::from(url)),
         app.data_dir.join("outbox"),
         "Starling <reports@starling.test>",

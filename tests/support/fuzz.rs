@@ -209,7 +209,7 @@ fn sign_body(body: &str) -> String {
 /// Subject, HTML and text body (split at NUL bytes), checked and rendered as the editor's
 /// preview and the sender do.
 fn render_template(input: &[u8]) {
-    use app::templates::render;
+    use app::common::render;
     let text = String::from_utf8_lossy(input);
     let mut parts = text.splitn(3, '\0');
     let subject = parts.next().unwrap_or("");

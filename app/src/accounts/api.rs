@@ -68,6 +68,12 @@ pub async fn change_password(current: String, new_password: String, confirm: Str
     crate::request::scoped(server::change_password(current, new_password, confirm)).await
 }
 
+/// Every client, for assigning users to clients (admins only).
+#[server(prefix = "/rpc", endpoint = "assignable_clients", input = Json)]
+pub async fn assignable_clients() -> Result<Vec<(i64, String)>, AppError> {
+    crate::request::scoped(server::assignable_clients()).await
+}
+
 #[server(prefix = "/rpc", endpoint = "list_users", input = Json)]
 pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
     crate::request::scoped(server::list_users()).await
@@ -275,6 +281,12 @@ mod server {
         audit::record(db, Some(&actor), &actor.email, "password_changed", None, &actor.email, "").await
     }
 
+    pub async fn assignable_clients() -> Result<Vec<(i64, String)>, AppError> {
+        let actor = caller().await?;
+        authorize(&actor, Action::ManageUsers)?;
+        store::client_choices(&ServerState::get()?.db).await
+    }
+
     pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
         let actor = caller().await?;
         authorize(&actor, Action::ManageUsers)?;
@@ -283,10 +295,9 @@ mod server {
 
     /// Role and client assignments that make sense together.
     async fn check_assignment(db: &Db, v: &mut Validation, role: Option<Role>, clients: &[i64]) -> Result<(), AppError> {
-        for client in clients {
-            if !crate::clients::store::exists(db, *client).await? {
-                v.check::<()>(Err(AppError::invalid("clients", format!("Client {client} does not exist."))));
-            }
+        let known: Vec<i64> = store::client_choices(db).await?.into_iter().map(|(id, _)| id).collect();
+        for client in clients.iter().filter(|c| !known.contains(c)) {
+            v.check::<()>(Err(AppError::invalid("clients", format!("Client {client} does not exist."))));
         }
         if role == Some(Role::ClientViewer) && clients.len() != 1 {
             v.check::<()>(Err(AppError::invalid("clients", "A client viewer belongs to exactly one client.")));

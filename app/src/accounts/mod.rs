@@ -2,6 +2,7 @@
 //! function and HTTP route goes through.
 
 pub mod api;
+pub mod audit_log;
 pub mod model;
 pub mod rules;
 #[cfg(feature = "ssr")]

@@ -31,6 +31,13 @@ pub async fn set_password_hash(db: &Db, user_id: i64, hash: &str) -> Result<(), 
     Ok(())
 }
 
+/// Every client as (id, name), by name: what a user can be assigned to. Reads `clients`
+/// (owned by `clients::store`) so that accounts need not call the clients capability,
+/// which calls accounts for every authorization.
+pub async fn client_choices(db: &Db) -> Result<Vec<(i64, String)>, AppError> {
+    Ok(sqlx::query_as("SELECT id, name FROM clients ORDER BY lower(name)").fetch_all(&db.pool).await?)
+}
+
 /// The actor for an enabled user, with their client assignments.
 pub async fn actor(db: &Db, user_id: i64) -> Result<Option<Actor>, AppError> {
     let Some(row) = sqlx::query("SELECT id, email, name, role, disabled, locales FROM users WHERE id = $1")

@@ -1,8 +1,7 @@
 //! Pages of accounts: sign-in, my account (password), users & roles.
 
-use super::api::{list_users, ChangePassword, CreateUser, NewUser, SignIn, UpdateUser, UserChange};
+use super::api::{assignable_clients, list_users, ChangePassword, CreateUser, NewUser, SignIn, UpdateUser, UserChange};
 use super::model::{Role, UserSummary};
-use crate::clients::api::client_options;
 use crate::shell::{field_error, format_time, last_answer, Breadcrumbs, EmptyState, ErrorBox, FormStatus, SelectField, TextField};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
@@ -92,7 +91,7 @@ pub fn UsersPage() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let update = ServerAction::<UpdateUser>::new();
     let users = Resource::new(move || (create.version().get(), update.version().get()), |_| list_users());
-    let clients = Resource::new(|| (), |_| client_options());
+    let clients = Resource::new(|| (), |_| assignable_clients());
     let editing = RwSignal::new(None::<UserSummary>);
     view! {
         <Breadcrumbs items=vec![("Users & roles".into(), String::new())]/>

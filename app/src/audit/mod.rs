@@ -1,10 +1,8 @@
 //! The audit log: who did what, when, to which client. Written by every capability,
-//! read by the agency admin.
+//! read by the agency admin (`accounts::audit_log`).
 
-pub mod api;
 #[cfg(feature = "ssr")]
-mod store;
-pub mod ui;
+pub mod store;
 
 #[cfg(feature = "ssr")]
 pub use store::record;

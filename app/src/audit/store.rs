@@ -1,7 +1,7 @@
 //! SQL for the audit log.
 
 use super::AuditEntry;
-use crate::accounts::model::Actor;
+use crate::common::identity::Actor;
 use crate::db::{now_millis, Db};
 use crate::error::AppError;
 use crate::shell::table::{ListQuery, Page};

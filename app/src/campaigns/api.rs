@@ -402,7 +402,7 @@ mod server {
             let subject = f.subject.trim().to_string();
             if subject.chars().count() > 200 {
                 errors.push(FieldError::new(format!("variant-{i}-subject"), format!("Variant {label}: at most 200 characters.")));
-            } else if let Some(problem) = crate::templates::render::variable_problems(&subject).into_iter().next() {
+            } else if let Some(problem) = crate::common::render::variable_problems(&subject).into_iter().next() {
                 errors.push(FieldError::new(format!("variant-{i}-subject"), format!("Variant {label}: {}", problem.message)));
             } else if let Some((locale, finding)) = blocking_subject_finding(&subject, lint) {
                 errors.push(FieldError::new(

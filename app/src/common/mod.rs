@@ -4,4 +4,17 @@
 
 #[cfg(feature = "ssr")]
 pub mod fingerprint;
+pub mod identity;
+#[cfg(feature = "ssr")]
+pub mod mailer;
+pub mod render;
 pub mod values;
+
+/// A message in the outbox folder, as the Outbox page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OutboxEntry {
+    pub file: String,
+    pub at: i64,
+    pub to: String,
+    pub subject: String,
+}

@@ -121,7 +121,7 @@ fn check(index: usize, rule: &Rule, input: &LintInput, part: Part) -> Vec<Hit> {
                 .map(|m| (m.start(), m.end(), format!("A link to {} leaves Amazon.", m.as_str())))
                 .collect()
         }
-        Check::Variables => crate::templates::render::variable_problems(source).into_iter().map(|p| (p.start, p.end, p.message)).collect(),
+        Check::Variables => crate::common::render::variable_problems(source).into_iter().map(|p| (p.start, p.end, p.message)).collect(),
         Check::Purpose => vec![(0, 0, rule.explanation.to_string())],
     }
 }

@@ -19,33 +19,7 @@ impl Severity {
     }
 }
 
-/// The three parts of an email version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Part {
-    Subject,
-    Html,
-    Text,
-}
-
-impl Part {
-    pub const ALL: [Part; 3] = [Part::Subject, Part::Html, Part::Text];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Part::Subject => "subject",
-            Part::Html => "html",
-            Part::Text => "text",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Part::Subject => "Subject",
-            Part::Html => "HTML part",
-            Part::Text => "Plain-text part",
-        }
-    }
-}
+pub use crate::common::render::Part;
 
 /// Which sales platforms a rule concerns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Server functions of the Outbox page (agency admins only).
 
-use super::OutboxEntry;
+use crate::common::OutboxEntry;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;

@@ -8,9 +8,9 @@
 
 use super::tokens::{self, Claims, Purpose as TokenPurpose};
 use crate::campaigns::planner::CampaignRules;
+use crate::common::render::{self, BrandVars, CustomerVars, OrderVars, ProductVars, RenderContext, StoreVars};
 use crate::error::AppError;
 use crate::orders::model::OrderItem;
-use crate::templates::render::{self, BrandVars, CustomerVars, OrderVars, ProductVars, RenderContext, StoreVars};
 use hmac::{Hmac, Mac};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};

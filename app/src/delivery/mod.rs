@@ -16,8 +16,6 @@ pub mod journal;
 #[cfg(feature = "ssr")]
 pub mod limits;
 #[cfg(feature = "ssr")]
-pub mod mailer;
-#[cfg(feature = "ssr")]
 pub mod sender;
 #[cfg(feature = "ssr")]
 pub mod tokens;
@@ -141,13 +139,4 @@ pub struct DomainCheck {
     /// Whether the From domain aligns with the DKIM signing domain.
     pub aligned: bool,
     pub checks: Vec<RecordCheck>,
-}
-
-/// A message in the outbox folder, as the Outbox page lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxEntry {
-    pub file: String,
-    pub at: i64,
-    pub to: String,
-    pub subject: String,
 }

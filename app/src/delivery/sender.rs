@@ -24,8 +24,8 @@
 
 use super::compose::{self, Composed, Outgoing, OUTGOING_SQL};
 use super::dkim::{self, Signer};
-use super::mailer::Mailer;
 use crate::campaigns::monitor;
+use crate::common::mailer::Mailer;
 use crate::db::{now_millis, Backend, Db};
 use crate::error::AppError;
 use crate::orders::model::Reason;
@@ -290,11 +290,11 @@ impl Sender {
     }
 
     /// Composes, signs and sends one message (its try is recorded already).
-    async fn send_one(&self, m: &Outgoing, signer: Option<&Signer>, now: i64) -> Result<String, super::mailer::SendError> {
+    async fn send_one(&self, m: &Outgoing, signer: Option<&Signer>, now: i64) -> Result<String, crate::common::mailer::SendError> {
         use secrecy::ExposeSecret;
         let composed = compose::compose(m, self.secret.expose_secret(), &self.public_url, now)
             .and_then(|c| sign(c, signer))
-            .map_err(|e| super::mailer::SendError { permanent: true, message: e.to_string() })?;
+            .map_err(|e| crate::common::mailer::SendError { permanent: true, message: e.to_string() })?;
         self.limits.wait_turn(&composed.to).await;
         self.mailer.send_raw(&composed.from, &composed.to, &composed.bytes).await
     }
@@ -302,7 +302,7 @@ impl Sender {
     /// Records a try that failed: queued again after its back-off, or failed (a 5xx, or
     /// temporary failures for longer than the policy allows). Accepted messages are
     /// recorded in groups by `record_sent`.
-    async fn record_failure(&self, m: &Outgoing, attempt: &str, error: super::mailer::SendError) -> Result<Outcome, AppError> {
+    async fn record_failure(&self, m: &Outgoing, attempt: &str, error: crate::common::mailer::SendError) -> Result<Outcome, AppError> {
         let db = &self.db;
         let now = now_millis();
         let (outcome, reply) = if error.permanent {

@@ -7,8 +7,8 @@ use super::build;
 use super::charts;
 use super::model::Report;
 use super::rules::{percent, previous_month, Rate, DAY_MS};
+use crate::common::mailer::{Mail, Mailer};
 use crate::db::Db;
-use crate::delivery::mailer::{Mail, Mailer};
 use crate::error::AppError;
 use std::path::{Path, PathBuf};
 

@@ -6,8 +6,8 @@
 use super::model::ReviewImport;
 use super::rules;
 use super::store::{self, NewReview};
+use crate::common::mailer::{Mail, Mailer};
 use crate::db::{now_millis, Db};
-use crate::delivery::mailer::{Mail, Mailer};
 use crate::error::AppError;
 use crate::orders::import::fields::{datetime, Columns};
 use crate::orders::import::{read_header, FileError};

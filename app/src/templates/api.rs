@@ -77,10 +77,10 @@ mod server {
     use crate::accounts::api::caller;
     use crate::accounts::model::{Actor, Role};
     use crate::accounts::rules::{authorize, sees_all_clients, Action};
+    use crate::common::mailer::Mail;
+    use crate::common::render;
     use crate::common::values::Locale;
     use crate::compliance::{lint, LintInput};
-    use crate::delivery::mailer::Mail;
-    use crate::templates::render;
     use crate::templates::rules::{next, reviews_locale, Refusal, VersionFacts};
     use crate::templates::store;
     use crate::{audit, ServerState};

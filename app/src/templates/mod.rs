@@ -3,7 +3,6 @@
 
 pub mod api;
 pub mod model;
-pub mod render;
 pub mod rules;
 #[cfg(feature = "ssr")]
 pub mod store;

@@ -168,7 +168,7 @@ pub struct EditorData {
     pub template: Template,
     pub version: Version,
     pub postal_address: String,
-    pub sample: super::render::RenderContext,
+    pub sample: crate::common::render::RenderContext,
     /// Where the sample came from ("order 1001 of Amazon DE" or "made-up values").
     pub sample_source: String,
     pub findings: Vec<Finding>,

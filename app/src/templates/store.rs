@@ -1,8 +1,8 @@
 //! SQL for templates, their versions, editors and events.
 
 use super::model::*;
-use super::render::{BrandVars, CustomerVars, OrderVars, ProductVars, RenderContext, StoreVars};
 use crate::accounts::model::Actor;
+use crate::common::render::{BrandVars, CustomerVars, OrderVars, ProductVars, RenderContext, StoreVars};
 use crate::db::{now_millis, touched_nothing, Db};
 use crate::error::AppError;
 use crate::shell::table::{ListQuery, Page};
@@ -460,11 +460,12 @@ pub async fn sample(db: &Db, brand_id: i64, locale: &str, unsubscribe_url: &str)
     let item = items.into_iter().next();
     let placed: i64 = r.get("placed_at");
     let currency: String = r.get("currency");
-    let total = r.get::<Option<i64>, _>("total_minor").map(|m| super::render::local_amount(locale, m, &currency)).unwrap_or_default();
+    let total =
+        r.get::<Option<i64>, _>("total_minor").map(|m| crate::common::render::local_amount(locale, m, &currency)).unwrap_or_default();
     let date = chrono::DateTime::from_timestamp_millis(placed)
         .map(|t| {
             use chrono::Datelike;
-            super::render::local_date(locale, t.year(), t.month(), t.day())
+            crate::common::render::local_date(locale, t.year(), t.month(), t.day())
         })
         .unwrap_or_default();
     let order_id: String = r.get("platform_order_id");

@@ -4,9 +4,9 @@
 
 use super::api::*;
 use super::model::*;
-use super::render::{render, VARIABLES};
 use super::rules::Step;
 use crate::clients::model::Platform;
+use crate::common::render::{render, VARIABLES};
 use crate::compliance::{lint, Finding, Part, Severity};
 use crate::shell::forms::{url_of, ActionButton};
 use crate::shell::table::ListQuery;

@@ -444,7 +444,8 @@ async fn deliver(kind: &str, messages: u64, smtp_url: &str, dkim: &str) -> anyho
 /// The sending phase of `deliver`: the outbox worker of a fresh process sends every queued
 /// message to `smtp_url` and prints the rate and the process's peak RSS.
 async fn send(url_of_db: &str, smtp_url: &str, dkim: &str, kind: &str, outbox: &Path) -> anyhow::Result<()> {
-    use app::delivery::{mailer::Mailer, sender};
+    use app::common::mailer::Mailer;
+    use app::delivery::sender;
     let e = |e: app::error::AppError| anyhow::anyhow!("{e}");
     let db = Db::connect(url_of_db).await?;
     let url = secrecy::SecretString::from(smtp_url.to_string());

@@ -1,10 +1,25 @@
-//! The audit log page.
+//! The audit log as the agency admin reads it: its server function and page. It sits with
+//! accounts, which decides who may read it; the log itself (`audit`) is written by every
+//! capability and depends on none.
 
-use super::api::list_audit;
-use crate::shell::table::ListQuery;
+use crate::audit::AuditEntry;
+use crate::error::AppError;
+use crate::shell::table::{ListQuery, Page};
 use crate::shell::{format_time, Breadcrumbs, EmptyState, ErrorBox, Pager, SearchBox, SortHeader};
 use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
 use leptos_router::hooks::use_query_map;
+
+#[server(prefix = "/rpc", endpoint = "list_audit", input = Json)]
+pub async fn list_audit(query: ListQuery) -> Result<Page<AuditEntry>, AppError> {
+    use super::rules::{authorize, Action};
+    crate::request::scoped(async {
+        let actor = super::api::caller().await?;
+        authorize(&actor, Action::ReadAuditLog)?;
+        crate::audit::store::list(&crate::ServerState::get()?.db, &query).await
+    })
+    .await
+}
 
 #[component]
 pub fn AuditPage() -> impl IntoView {

@@ -6,6 +6,34 @@ use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
 
+/// The three parts of an email version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Part {
+    Subject,
+    Html,
+    Text,
+}
+
+impl Part {
+    pub const ALL: [Part; 3] = [Part::Subject, Part::Html, Part::Text];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Subject => "subject",
+            Part::Html => "html",
+            Part::Text => "text",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Part::Subject => "Subject",
+            Part::Html => "HTML part",
+            Part::Text => "Plain-text part",
+        }
+    }
+}
+
 /// The variables a template may use, with what they hold (shown in the editor).
 pub const VARIABLES: &[(&str, &str)] = &[
     ("customer.first_name", "The buyer's first name (often empty on Amazon: use | default(\"there\"))"),
@@ -77,7 +105,7 @@ pub struct Rendered {
 /// Why a part could not be rendered, with the byte range when the engine knows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenderError {
-    pub part: crate::compliance::Part,
+    pub part: Part,
     pub message: String,
 }
 
@@ -188,7 +216,7 @@ fn default_filter(value: Value, fallback: Option<Value>) -> Value {
 /// Renders the three parts with `context`; the HTML part is autoescaped, so a buyer named
 /// `<script>` shows as text.
 pub fn render(subject: &str, html: &str, text: &str, context: &RenderContext) -> Result<Rendered, RenderError> {
-    use crate::compliance::Part;
+    use Part;
     let value = Value::from_serialize(context);
     let plain = environment(false);
     let escaped = environment(true);
@@ -344,7 +372,7 @@ mod tests {
     #[test]
     fn unknown_variable_fails_instead_of_rendering_blank() {
         let err = render("Hi", "<p>{{ customer.frist_name }}</p>", "x", &context()).unwrap_err();
-        assert_eq!(err.part, crate::compliance::Part::Html);
+        assert_eq!(err.part, Part::Html);
         assert!(err.message.contains("undefined"), "{}", err.message);
     }
 
