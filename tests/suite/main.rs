@@ -2,6 +2,7 @@
 //! (SQLite, or PostgreSQL with `STARLING_TEST_DB=postgres`), driven over HTTP and, for the
 //! journeys, through headless Chromium.
 
+mod architecture;
 mod authz;
 mod browser;
 mod campaigns;
