@@ -29,7 +29,6 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
-use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -165,7 +164,7 @@ fn key(request: &Request) -> Option<Key> {
         return None;
     }
     let token = app::accounts::session::token_from_headers(request.headers())?;
-    let hash = hex::encode(Sha256::digest(secrecy::ExposeSecret::expose_secret(&token).as_bytes()));
+    let hash = app::accounts::session::token_hash(secrecy::ExposeSecret::expose_secret(&token));
     let uri = request.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
     Some((hash, uri))
 }

@@ -183,27 +183,13 @@ fn read_token(input: &[u8]) {
         let _ = check(SECRET, 1, &text, purpose, NOW);
     }
     let body = URL_SAFE_NO_PAD.encode(input);
-    let token = sign_body(&body);
+    let token = app::delivery::tokens::sign_body(SECRET, 1, &body);
     for purpose in [Purpose::Open, Purpose::Click, Purpose::Unsubscribe] {
         if let Some(checked) = check(SECRET, 1, &token, purpose, NOW) {
             let _ = std::hint::black_box(checked);
         }
     }
     let _ = app::delivery::compose::parse_message_id(SECRET, &text);
-}
-
-/// `<body>.<tag>` with the tag `tokens::sign` would give `body`.
-fn sign_body(body: &str) -> String {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine;
-    use hmac::{Hmac, Mac};
-    use sha2::Sha256;
-    let mut derive = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
-    derive.update(b"starling tracking tokens, client 1");
-    let derived = derive.finalize().into_bytes();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&derived).expect("any key length");
-    mac.update(body.as_bytes());
-    format!("{body}.{}", URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..16]))
 }
 
 /// Subject, HTML and text body (split at NUL bytes), checked and rendered as the editor's

@@ -14,7 +14,8 @@ pub const COOKIE_NAME: &str = "starling_session";
 /// Absolute lifetime of a session.
 pub const LIFETIME_MILLIS: i64 = 12 * 60 * 60 * 1000;
 
-fn token_hash(token: &str) -> String {
+/// What the database keeps of a session token (and what the page cache keys by).
+pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
