@@ -211,14 +211,14 @@ async fn seed_orders(db: &Db) -> Result<(), AppError> {
     use crate::orders::model::{OrderItem, OrderStatus, ParsedOrder};
     use crate::orders::{privacy, store};
     let salt = crate::common::fingerprint::salt(db).await?;
-    let store_ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM stores ORDER BY id").fetch_all(&db.pool).await?;
+    let store_ids = crate::clients::store::store_platforms(db).await?;
     let now = crate::db::now_millis();
     let mut seed: u64 = 20_261_122;
     let mut next = move |n: usize| {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         ((seed >> 33) as usize) % n
     };
-    for (store_id,) in store_ids {
+    for (store_id, _, _) in store_ids {
         let Some(target) = store::target(db, store_id).await? else { continue };
         let country = match target.marketplace.rsplit('.').next().unwrap_or("") {
             "de" => "DE",
@@ -287,12 +287,7 @@ async fn seed_campaigns(db: &Db, clients: &[i64]) -> Result<(), AppError> {
     use crate::campaigns::eligibility::Trigger;
     use crate::campaigns::planner::{self, CampaignRules};
     for &client_id in clients {
-        let first: Option<(i64, i64, String)> =
-            sqlx::query_as("SELECT id, brand_id, purpose FROM templates WHERE client_id = $1 ORDER BY id LIMIT 1")
-                .bind(client_id)
-                .fetch_optional(&db.pool)
-                .await?;
-        let Some((template_id, brand_id, purpose)) = first else { continue };
+        let Some((template_id, brand_id, purpose)) = crate::templates::store::first_of_client(db, client_id).await? else { continue };
         let purpose = crate::templates::model::Purpose::parse("purpose", &purpose)?;
         let rules = CampaignRules {
             fallback_locales: vec!["en".into()],
@@ -403,21 +398,19 @@ async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<()
 /// `--demo` (not by tests, which build their own history). Deterministic.
 pub async fn seed_history(db: &Db, mailer: &crate::common::mailer::Mailer, public_url: &str, orders: u64) -> Result<(), AppError> {
     use crate::campaigns::eligibility::Trigger;
+    use crate::campaigns::model::CampaignState;
     use crate::campaigns::monitor::record_event;
+    use crate::clients::model::Platform;
+    use crate::outbox::model::EventKind;
     use crate::campaigns::planner::{self, CampaignRules, Variant};
     use crate::reports::reviews::{self, Alerting, Destination, Incoming};
     const DAY: i64 = 86_400_000;
-    let template: Option<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT t.id, t.client_id, t.brand_id FROM templates t WHERE EXISTS \
-         (SELECT 1 FROM template_versions v WHERE v.template_id = t.id AND v.status = 'approved') ORDER BY t.id LIMIT 1",
-    )
-    .fetch_optional(&db.pool)
-    .await?;
-    let Some((template_id, client_id, brand_id)) = template else { return Ok(()) };
-    let store_id: i64 = sqlx::query_scalar("SELECT id FROM stores WHERE brand_id = $1 AND platform <> 'amazon' ORDER BY id LIMIT 1")
-        .bind(brand_id)
-        .fetch_one(&db.pool)
-        .await?;
+    let Some((template_id, client_id, brand_id)) = crate::templates::store::first_approved(db).await? else { return Ok(()) };
+    let stores = crate::clients::store::store_platforms(db).await?;
+    let Some(&(store_id, _, _)) = stores.iter().find(|(_, brand, platform)| *brand == brand_id && platform != Platform::Amazon.as_str())
+    else {
+        return Ok(());
+    };
     let Some(target) = crate::orders::store::target(db, store_id).await? else { return Ok(()) };
     let salt = crate::common::fingerprint::salt(db).await?;
     let now = crate::db::now_millis();
@@ -431,14 +424,9 @@ pub async fn seed_history(db: &Db, mailer: &crate::common::mailer::Mailer, publi
     let rules = CampaignRules { fallback_locales: vec!["de".into(), "en".into()], variants, ..CampaignRules::new(Trigger::Batch) };
     let purpose = crate::templates::model::Purpose::ReviewRequest;
     let campaign = planner::create(db, client_id, brand_id, template_id, "Review request, autumn batch", purpose, &rules, "demo").await?;
-    planner::set_state(db, campaign, "running").await?;
+    planner::set_state(db, campaign, CampaignState::Running).await?;
     planner::plan(db, &salt, campaign, now).await?;
-    let messages: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT m.id, o.platform_order_id FROM messages m JOIN orders o ON o.id = m.order_id WHERE m.campaign_id = $1 ORDER BY m.id",
-    )
-    .bind(campaign)
-    .fetch_all(&db.pool)
-    .await?;
+    let messages = crate::outbox::store::campaign_message_orders(db, campaign).await?;
     let alerting = Alerting { mailer, public_url };
     let to = Destination { client_id, brand_id, store_id: Some(store_id) };
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
@@ -451,23 +439,23 @@ pub async fn seed_history(db: &Db, mailer: &crate::common::mailer::Mailer, publi
     for (i, (message, order)) in messages.iter().enumerate() {
         let sent_at = now - (42 - (i as i64 * 42 / messages.len().max(1) as i64)) * DAY + next(8) as i64 * 3_600_000;
         let at = |hours: u64| sent_at + hours as i64 * 3_600_000;
-        record_event(db, *message, "sent", &format!("demo:{message}"), sent_at, "250 2.0.0 Ok").await?;
+        record_event(db, *message, EventKind::Sent, &format!("demo:{message}"), sent_at, "250 2.0.0 Ok").await?;
         let roll = next(1000);
         if roll < 25 {
-            record_event(db, *message, "bounced", "demo", at(1), "550 5.1.1 mailbox unknown").await?;
+            record_event(db, *message, EventKind::Bounced, "demo", at(1), "550 5.1.1 mailbox unknown").await?;
             continue;
         }
         if roll < 560 {
-            record_event(db, *message, "opened", "demo", at(3), "").await?;
+            record_event(db, *message, EventKind::Opened, "demo", at(3), "").await?;
         }
         if roll < 170 {
-            record_event(db, *message, "clicked", "demo", at(4), "").await?;
+            record_event(db, *message, EventKind::Clicked, "demo", at(4), "").await?;
         }
         if (560..575).contains(&roll) {
             crate::delivery::unsubscribe(db, *message, at(5)).await?;
         }
         if roll == 999 {
-            record_event(db, *message, "complained", "demo", at(6), "").await?;
+            record_event(db, *message, EventKind::Complained, "demo", at(6), "").await?;
         }
         if roll < 120 && at(30) < now {
             let rating = [5, 5, 4, 5, 4, 3, 5, 2, 4, 5][next(10) as usize];

@@ -17,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod layout;
 pub mod orders;
+pub mod outbox;
 pub mod reports;
 #[cfg(feature = "ssr")]
 pub mod request;

@@ -9,7 +9,7 @@ use app::accounts::api::caller_from_headers;
 use app::accounts::model::Actor;
 use app::accounts::rules::{authorize, Action};
 use app::error::AppError;
-use app::orders::model::OrderFilter;
+use app::orders::model::{ImportState, OrderFilter};
 use app::orders::{api::server as orders_api, export, import, ingest, jobs, privacy, store};
 use app::shell::table::encode;
 use axum::extract::{Multipart, Path, Query, State};
@@ -76,7 +76,7 @@ async fn receive_orders(
                 let path = jobs::upload_path(&state.server.data_dir, job_id);
                 let fail = |message: String| async move {
                     let _ = tokio::fs::remove_file(&jobs::upload_path(&state.server.data_dir, job_id)).await;
-                    let _ = jobs::received(db, job_id, 0, "", "", "failed", &message).await;
+                    let _ = jobs::received(db, job_id, 0, "", "", ImportState::Failed, &message).await;
                     Err::<i64, String>(message)
                 };
                 if let Some(parent) = path.parent() {
@@ -117,8 +117,10 @@ async fn receive_orders(
                 .await
                 .map_err(|e| e.to_string())?;
                 let (layout, encoding, job_state, message) = match opened {
-                    Ok(detected) => (detected.layout.key().to_string(), detected.encoding.name().to_string(), "uploaded", String::new()),
-                    Err(import::FileError::UnknownLayout(_)) => (String::new(), String::new(), "needs_mapping", String::new()),
+                    Ok(detected) => {
+                        (detected.layout.key().to_string(), detected.encoding.name().to_string(), ImportState::Uploaded, String::new())
+                    }
+                    Err(import::FileError::UnknownLayout(_)) => (String::new(), String::new(), ImportState::NeedsMapping, String::new()),
                     Err(e) => return fail(e.to_string()).await,
                 };
                 jobs::received(db, job_id, size as i64, &layout, &encoding, job_state, &message).await.map_err(|e| e.to_string())?;
@@ -274,7 +276,7 @@ pub async fn orders_csv(
                 o.platform_order_id.as_str(),
                 &o.store_name,
                 &app::shell::format_time(o.placed_at),
-                &o.status,
+                o.status.as_str(),
                 &app::shell::format_time(o.status_at),
                 &o.buyer_name,
                 &o.buyer_email,
@@ -312,7 +314,8 @@ pub async fn suppression_csv(State(state): State<AppState>, Path(client_id): Pat
     let mut sheet = export::Sheet::new(&["address", "list", "reason", "note", "added_at", "added_by"]);
     for e in entries {
         let list = if e.brand_id.is_none() { "agency-wide" } else { e.brand_name.as_str() };
-        let written = sheet.row(&[e.value.as_str(), list, &e.reason, &e.note, &app::shell::format_time(e.created_at), &e.created_by]);
+        let written =
+            sheet.row(&[e.value.as_str(), list, e.reason.as_str(), &e.note, &app::shell::format_time(e.created_at), &e.created_by]);
         if let Err(e) = written {
             return error_response(e);
         }

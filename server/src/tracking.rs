@@ -9,6 +9,8 @@ use crate::AppState;
 use app::campaigns::monitor;
 use app::db::now_millis;
 use app::delivery::tokens::{self, Purpose};
+use app::outbox::model::EventKind;
+use app::outbox::store as outbox;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -27,12 +29,7 @@ fn not_found() -> Response {
 /// The claims of a genuine token whose message belongs to the path's client.
 async fn verified(state: &AppState, client_id: i64, token: &str, purpose: Purpose) -> Option<tokens::Claims> {
     let claims = tokens::verify(state.server.secret_key.expose_secret(), client_id, token, purpose, now_millis())?;
-    let owner: Option<i64> = sqlx::query_scalar("SELECT client_id FROM messages WHERE id = $1")
-        .bind(claims.message_id)
-        .fetch_optional(&state.server.db.pool)
-        .await
-        .ok()
-        .flatten();
+    let owner = outbox::client_of(&state.server.db, claims.message_id).await.ok().flatten();
     (owner == Some(client_id)).then_some(claims)
 }
 
@@ -41,7 +38,9 @@ async fn verified(state: &AppState, client_id: i64, token: &str, purpose: Purpos
 pub async fn open(State(state): State<AppState>, Path((client_id, token)): Path<(i64, String)>) -> Response {
     let Some(claims) = verified(&state, client_id, &token, Purpose::Open).await else { return not_found() };
     let now = now_millis();
-    if let Err(e) = monitor::record_event(&state.server.db, claims.message_id, "opened", &format!("open-{}", now / 60_000), now, "").await {
+    if let Err(e) =
+        monitor::record_event(&state.server.db, claims.message_id, EventKind::Opened, &format!("open-{}", now / 60_000), now, "").await
+    {
         tracing::error!(error = %app::error::report(&e), "recording an open failed");
     }
     ([(header::CONTENT_TYPE, "image/gif"), (header::CACHE_CONTROL, "no-store")], PIXEL).into_response()
@@ -56,7 +55,7 @@ pub async fn click(State(state): State<AppState>, Path((client_id, token)): Path
     let now = now_millis();
     // One click per link and minute counts (a double click is not two).
     let source = format!("click-{}-{}", now / 60_000, claims.url);
-    if let Err(e) = monitor::record_event(&state.server.db, claims.message_id, "clicked", &source, now, &claims.url).await {
+    if let Err(e) = monitor::record_event(&state.server.db, claims.message_id, EventKind::Clicked, &source, now, &claims.url).await {
         tracing::error!(error = %app::error::report(&e), "recording a click failed");
     }
     (StatusCode::FOUND, [(header::LOCATION, claims.url), (header::CACHE_CONTROL, "no-store".to_string())]).into_response()
@@ -79,21 +78,12 @@ fn escape(text: &str) -> String {
 async fn unsubscribe_claims(state: &AppState, client_id: i64, token: &str) -> Option<tokens::Checked> {
     let checked = tokens::check(state.server.secret_key.expose_secret(), client_id, token, Purpose::Unsubscribe, now_millis())?;
     let (tokens::Checked::Valid(claims) | tokens::Checked::Expired(claims)) = &checked;
-    let owner: Option<i64> = sqlx::query_scalar("SELECT client_id FROM messages WHERE id = $1")
-        .bind(claims.message_id)
-        .fetch_optional(&state.server.db.pool)
-        .await
-        .ok()
-        .flatten();
+    let owner = outbox::client_of(&state.server.db, claims.message_id).await.ok().flatten();
     (owner == Some(client_id)).then_some(checked)
 }
 
 async fn brand_of_message(state: &AppState, message_id: i64) -> String {
-    sqlx::query_scalar("SELECT b.name FROM messages m JOIN brands b ON b.id = m.brand_id WHERE m.id = $1")
-        .bind(message_id)
-        .fetch_one(&state.server.db.pool)
-        .await
-        .unwrap_or_default()
+    outbox::brand_name_of(&state.server.db, message_id).await.ok().flatten().unwrap_or_default()
 }
 
 /// The page of an expired link: the address the message went to unsubscribes it.

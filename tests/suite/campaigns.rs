@@ -4,8 +4,10 @@
 //! hold in what was planned.
 
 use app::campaigns::eligibility::Trigger;
+use app::campaigns::model::CampaignState;
 use app::campaigns::planner::{self, CampaignRules};
 use app::db::{now_millis, Backend};
+use app::outbox::model::EventKind;
 use app::templates::model::Purpose;
 use starling_tests::*;
 
@@ -20,7 +22,7 @@ async fn campaign(app: &TestApp, purpose: Purpose, weights: Vec<u32>) -> i64 {
     // Every buyer falls back to the approved German version.
     let rules = CampaignRules { fallback_locales: vec!["de".into()], ..CampaignRules::new(Trigger::Batch).weighted(&weights) };
     let id = planner::create(&app.db, client_id, brand_id, template_id, "Test", purpose, &rules, "test").await.unwrap();
-    planner::set_state(&app.db, id, "running").await.unwrap();
+    planner::set_state(&app.db, id, CampaignState::Running).await.unwrap();
     id
 }
 
@@ -129,7 +131,7 @@ async fn planning_decides_each_order_once_and_never_doubles_a_message() {
 
     // A paused campaign plans nothing.
     let third = campaign(&app, Purpose::Care, vec![]).await;
-    planner::set_state(&app.db, third, "paused").await.unwrap();
+    planner::set_state(&app.db, third, CampaignState::Paused).await.unwrap();
     assert_eq!(planner::plan(&app.db, &salt, third, now).await.unwrap().looked_at, 0);
 }
 
@@ -306,18 +308,18 @@ async fn a_canary_halts_at_its_threshold_and_resumes() {
     // All canary messages go out; a bounce rate at the threshold holds, one past halts.
     let now = now_millis();
     for &m in &first {
-        assert!(monitor::record_event(&app.db, m, "sent", &format!("smtp-{m}"), now, "250 OK").await.unwrap());
+        assert!(monitor::record_event(&app.db, m, EventKind::Sent, &format!("smtp-{m}"), now, "250 OK").await.unwrap());
     }
     let allowed = (first.len() as f64 * 0.05).floor() as usize;
     for &m in &first[..allowed] {
-        monitor::record_event(&app.db, m, "bounced", &format!("dsn-{m}"), now, "550 5.1.1").await.unwrap();
+        monitor::record_event(&app.db, m, EventKind::Bounced, &format!("dsn-{m}"), now, "550 5.1.1").await.unwrap();
     }
     assert_eq!(state_of(&app, id).await.0, "running", "{allowed} of {} bounced is not past 5%", first.len());
     // A replayed report is not a second bounce.
-    assert!(!monitor::record_event(&app.db, first[0], "bounced", &format!("dsn-{}", first[0]), now, "550 5.1.1").await.unwrap());
+    assert!(!monitor::record_event(&app.db, first[0], EventKind::Bounced, &format!("dsn-{}", first[0]), now, "550 5.1.1").await.unwrap());
     assert_eq!(monitor::counts(&app.db, id, true, 0).await.unwrap().bounced, allowed as u64);
     let last = first[allowed];
-    assert!(monitor::record_event(&app.db, last, "bounced", &format!("dsn-{last}"), now, "550 5.1.1").await.unwrap());
+    assert!(monitor::record_event(&app.db, last, EventKind::Bounced, &format!("dsn-{last}"), now, "550 5.1.1").await.unwrap());
     let (state, phase, reason) = state_of(&app, id).await;
     assert_eq!((state.as_str(), phase.as_str()), ("halted", "canary"));
     assert!(
@@ -365,7 +367,7 @@ async fn a_clean_canary_releases_the_rest_after_its_watch() {
     let held = messages_of(&app, id, "state = 'held'").await.len();
     let sent_at = now_millis();
     for &m in &first[..first.len() - 1] {
-        monitor::record_event(&app.db, m, "sent", &format!("smtp-{m}"), sent_at, "250 OK").await.unwrap();
+        monitor::record_event(&app.db, m, EventKind::Sent, &format!("smtp-{m}"), sent_at, "250 OK").await.unwrap();
     }
     let hour = 3_600_000;
     assert_eq!(
@@ -374,7 +376,7 @@ async fn a_clean_canary_releases_the_rest_after_its_watch() {
         "one canary message is still queued"
     );
     let m = *first.last().unwrap();
-    monitor::record_event(&app.db, m, "sent", &format!("smtp-{m}"), sent_at, "250 OK").await.unwrap();
+    monitor::record_event(&app.db, m, EventKind::Sent, &format!("smtp-{m}"), sent_at, "250 OK").await.unwrap();
     assert_eq!(monitor::evaluate(&app.db, id, sent_at + 23 * hour).await.unwrap(), Outcome::Unchanged, "watched for 24 hours");
     assert_eq!(monitor::evaluate(&app.db, id, sent_at + 24 * hour).await.unwrap(), Outcome::Released { messages: held as u64 });
     assert_eq!(state_of(&app, id).await.1, "full");
@@ -403,11 +405,11 @@ async fn an_ab_winner_is_declared_recorded_and_promoted() {
         .unwrap();
     let now = now_millis();
     for (i, &(m, variant)) in by_variant.iter().enumerate() {
-        monitor::record_event(&app.db, m, "sent", &format!("smtp-{m}"), now, "").await.unwrap();
+        monitor::record_event(&app.db, m, EventKind::Sent, &format!("smtp-{m}"), now, "").await.unwrap();
         // A: every 10th clicks (10%); B: every 3rd (33%); some click twice.
         if i % if variant == 0 { 10 } else { 3 } == 0 {
-            monitor::record_event(&app.db, m, "clicked", &format!("click-{m}-1"), now, "").await.unwrap();
-            monitor::record_event(&app.db, m, "clicked", &format!("click-{m}-2"), now, "").await.unwrap();
+            monitor::record_event(&app.db, m, EventKind::Clicked, &format!("click-{m}-1"), now, "").await.unwrap();
+            monitor::record_event(&app.db, m, EventKind::Clicked, &format!("click-{m}-2"), now, "").await.unwrap();
         }
     }
     let manager = app.signed_in("am@starling.test").await;
@@ -448,19 +450,19 @@ async fn one_buyer_complaining_does_not_halt_a_canary_and_two_buyers_do() {
     let (id, first) = with_canary(&app, 0.5, 200).await;
     let now = now_millis();
     for &m in &first {
-        monitor::record_event(&app.db, m, "sent", &format!("smtp-{m}"), now, "250 OK").await.unwrap();
+        monitor::record_event(&app.db, m, EventKind::Sent, &format!("smtp-{m}"), now, "250 OK").await.unwrap();
     }
     // The same buyer on two messages (as a buyer with two orders would be).
     let (buyer,): (i64,) =
         sqlx::query_as("SELECT customer_id FROM messages WHERE id = $1").bind(first[0]).fetch_one(&app.db.pool).await.unwrap();
     sqlx::query("UPDATE messages SET customer_id = $1 WHERE id = $2").bind(buyer).bind(first[1]).execute(&app.db.pool).await.unwrap();
     for &m in &first[..2] {
-        monitor::record_event(&app.db, m, "complained", &format!("arf-{m}"), now, "abuse").await.unwrap();
+        monitor::record_event(&app.db, m, EventKind::Complained, &format!("arf-{m}"), now, "abuse").await.unwrap();
     }
     assert_eq!(monitor::counts(&app.db, id, true, 0).await.unwrap().complained, 1, "one buyer");
     assert_eq!(state_of(&app, id).await.0, "running", "one buyer alone does not halt ({} delivered)", first.len());
     let other = first[2];
-    monitor::record_event(&app.db, other, "complained", &format!("arf-{other}"), now, "abuse").await.unwrap();
+    monitor::record_event(&app.db, other, EventKind::Complained, &format!("arf-{other}"), now, "abuse").await.unwrap();
     let (state, _, reason) = state_of(&app, id).await;
     assert_eq!(state, "halted");
     assert!(reason.starts_with("complaint rate"), "{reason}");

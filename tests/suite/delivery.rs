@@ -4,6 +4,7 @@
 //! session, and anything forged gets 404.
 
 use app::campaigns::eligibility::Trigger;
+use app::campaigns::model::CampaignState;
 use app::campaigns::planner::{self, CampaignRules, Variant};
 use app::common::mailer::Mailer;
 use app::db::now_millis;
@@ -26,7 +27,7 @@ async fn campaign(app: &TestApp, n: u64) -> (i64, i64) {
     ];
     let rules = CampaignRules { fallback_locales: vec!["de".into()], variants, ..CampaignRules::new(Trigger::Batch) };
     let id = planner::create(&app.db, client_id, brand_id, template_id, "Delivery", Purpose::ReviewRequest, &rules, "test").await.unwrap();
-    planner::set_state(&app.db, id, "running").await.unwrap();
+    planner::set_state(&app.db, id, CampaignState::Running).await.unwrap();
     let salt = app::common::fingerprint::salt(&app.db).await.unwrap();
     let stats = planner::plan(&app.db, &salt, id, now_millis()).await.unwrap();
     assert_eq!(stats.planned, n, "{stats:?}");

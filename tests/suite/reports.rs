@@ -4,6 +4,8 @@
 //! client isolation of reports, charts and exports.
 
 use app::campaigns::eligibility::Trigger;
+use app::campaigns::model::CampaignState;
+use app::outbox::model::EventKind;
 use app::campaigns::monitor::record_event;
 use app::campaigns::planner::{self, CampaignRules, Variant};
 use app::db::now_millis;
@@ -27,7 +29,7 @@ async fn planned(app: &TestApp, n: u64) -> (i64, i64, Vec<i64>) {
     let rules = CampaignRules { fallback_locales: vec!["de".into()], variants, ..CampaignRules::new(Trigger::Batch) };
     let id =
         planner::create(&app.db, client_id, brand_id, template_id, "Report fixture", Purpose::ReviewRequest, &rules, "test").await.unwrap();
-    planner::set_state(&app.db, id, "running").await.unwrap();
+    planner::set_state(&app.db, id, CampaignState::Running).await.unwrap();
     let salt = app::common::fingerprint::salt(&app.db).await.unwrap();
     assert_eq!(planner::plan(&app.db, &salt, id, now_millis()).await.unwrap().planned, n);
     let ids: Vec<i64> =
@@ -38,12 +40,13 @@ async fn planned(app: &TestApp, n: u64) -> (i64, i64, Vec<i64>) {
 /// Marks a message sent at `at` (the sender's own record of it), in variant `variant`.
 async fn sent(app: &TestApp, message: i64, at: i64, variant: i64) {
     sqlx::query("UPDATE messages SET variant = $1 WHERE id = $2").bind(variant).bind(message).execute(&app.db.pool).await.unwrap();
-    assert!(record_event(&app.db, message, "sent", &format!("attempt:{message}"), at, "250 ok").await.unwrap());
+    assert!(record_event(&app.db, message, EventKind::Sent, &format!("attempt:{message}"), at, "250 ok").await.unwrap());
 }
 
 async fn event(app: &TestApp, message: i64, kind: &str, n: u32, at: i64) {
     for i in 0..n {
-        record_event(&app.db, message, kind, &format!("{kind}:{message}:{i}"), at, "").await.unwrap();
+        let kind = EventKind::parse(kind).expect("an event kind");
+        record_event(&app.db, message, kind, &format!("{}:{message}:{i}", kind.as_str()), at, "").await.unwrap();
     }
 }
 
@@ -185,9 +188,9 @@ async fn report_figures_match_a_hand_computed_fixture() {
         "10 sent, 2 bounced, 6 opens, 4 clicks, 1 unsubscribe, 1 complaint, 2 reviews"
     );
     event(&app, m[1], "opened", 1, watermark + 1000).await;
-    record_event(&app.db, m[1], "opened", "late-open", watermark + 1000, "").await.unwrap();
-    record_event(&app.db, m[5], "opened", "late-open", watermark + 1000, "").await.unwrap();
-    record_event(&app.db, m[8], "clicked", "late-click", watermark + 1000, "").await.unwrap();
+    record_event(&app.db, m[1], EventKind::Opened, "late-open", watermark + 1000, "").await.unwrap();
+    record_event(&app.db, m[5], EventKind::Opened, "late-open", watermark + 1000, "").await.unwrap();
+    record_event(&app.db, m[8], EventKind::Clicked, "late-click", watermark + 1000, "").await.unwrap();
     let (from, until) = (d1 / DAY, d2 / DAY);
     let with = app::reports::build::report(&app.db, Some(&app.data_dir), 1, "n".into(), from, until).await.unwrap();
     let without = app::reports::build::report(&app.db, None, 1, "n".into(), from, until).await.unwrap();

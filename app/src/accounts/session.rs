@@ -2,7 +2,8 @@
 //! SHA-256, so a leaked database row cannot be replayed as a cookie. Sign-in always issues
 //! a fresh token (rotation); sign-out deletes the row.
 
-use crate::accounts::model::{Actor, Role};
+use crate::accounts::model::Actor;
+use crate::accounts::store::sessions;
 use crate::db::{now_millis, Db};
 use crate::error::AppError;
 use base64::Engine;
@@ -25,54 +26,24 @@ pub async fn create(db: &Db, user_id: i64) -> Result<SecretString, AppError> {
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     let now = now_millis();
-    sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(token_hash(&token))
-        .bind(user_id)
-        .bind(now)
-        .bind(now + LIFETIME_MILLIS)
-        .execute(&db.pool)
-        .await?;
+    sessions::insert(db, &token_hash(&token), user_id, now, now + LIFETIME_MILLIS).await?;
     // Expired sessions are swept here, where they are cheapest to find.
-    sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&db.pool).await?;
+    sessions::delete_expired(db, now).await?;
     Ok(SecretString::from(token))
 }
 
 /// The signed-in user of a live session (an enabled user, with their client assignments),
-/// or `None` for a missing, forged or expired token or a disabled user. One statement: every
-/// page and server function asks this, so it reads the session, the user and the user's
-/// clients together (`users` and `user_clients` belong to `accounts::store`; only this read
-/// joins them).
+/// or `None` for a missing, forged or expired token or a disabled user.
 pub async fn actor_of(db: &Db, token: &SecretString) -> Result<Option<Actor>, AppError> {
-    let sql = format!(
-        "SELECT u.id, u.email, u.name, u.role, u.locales, \
-                (SELECT {} FROM user_clients c WHERE c.user_id = u.id) AS clients \
-         FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = 0",
-        db.backend.packed("CAST(c.client_id AS TEXT)")
-    );
-    let row: Option<(i64, String, String, String, String, Option<String>)> =
-        sqlx::query_as(&sql).bind(token_hash(token.expose_secret())).bind(now_millis()).fetch_optional(&db.pool).await?;
-    let Some((user_id, email, name, role, locales, clients)) = row else { return Ok(None) };
-    let mut clients: Vec<i64> = clients.unwrap_or_default().split('\u{1e}').filter_map(|c| c.parse().ok()).collect();
-    clients.sort_unstable();
-    Ok(Some(Actor {
-        user_id,
-        email,
-        name,
-        role: Role::parse(&role)?,
-        clients,
-        locales: locales.split_whitespace().map(String::from).collect(),
-    }))
+    sessions::actor_of(db, &token_hash(token.expose_secret()), now_millis()).await
 }
 
 pub async fn destroy(db: &Db, token: &SecretString) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash(token.expose_secret())).execute(&db.pool).await?;
-    Ok(())
+    sessions::delete(db, &token_hash(token.expose_secret())).await
 }
 
 pub async fn destroy_all_for(db: &Db, user_id: i64) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&db.pool).await?;
-    Ok(())
+    sessions::delete_for_user(db, user_id).await
 }
 
 /// The session token in a `Cookie` header, if any.

@@ -1,4 +1,4 @@
-//! Password guessing, throttled. Owns `sign_in_attempts`.
+//! Password guessing, throttled.
 //!
 //! Every password check first reserves an attempt against three budgets per 15 minutes,
 //! and is refused without checking when one is spent:
@@ -13,10 +13,11 @@
 //! counted before any of them is checked. A check that succeeds takes back its own
 //! reservations and the earlier failures of its account at its address; refused attempts
 //! leave nothing behind, and rows older than the window are deleted as new ones come.
+//! The attempts themselves are kept by `accounts::store::throttle`.
 
-use crate::db::{now_millis, Backend, Db};
+use crate::accounts::store::throttle as attempts;
+use crate::db::{now_millis, Db};
 use crate::error::AppError;
-use sqlx::Row;
 
 pub const WINDOW_MILLIS: i64 = 15 * 60 * 1000;
 /// Failures of one account from one address.
@@ -69,38 +70,22 @@ pub async fn reserve(db: &Db, secret: Secret<'_>, address: &str) -> Result<Attem
     let now = now_millis();
     let budgets = budgets(secret, address);
     let _serial = RESERVING.lock().await;
-    let mut tx = db.pool.begin().await?;
-    if db.backend == Backend::Postgres {
-        // (Selected through a subquery: the Any driver reads no `void` column.)
-        sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtext('starling sign-in attempts'))) AS l")
-            .execute(&mut *tx)
-            .await?;
-    }
-    sqlx::query("DELETE FROM sign_in_attempts WHERE at <= $1").bind(now - WINDOW_MILLIS).execute(&mut *tx).await?;
+    let mut ledger = attempts::open(db).await?;
+    ledger.forget_until(now - WINDOW_MILLIS).await?;
     for budget in &budgets {
-        let row = sqlx::query("SELECT COUNT(*) AS n, MIN(at) AS oldest FROM sign_in_attempts WHERE key = $1 AND at > $2")
-            .bind(&budget.key)
-            .bind(now - WINDOW_MILLIS)
-            .fetch_one(&mut *tx)
-            .await?;
-        let (count, oldest): (i64, Option<i64>) = (row.get("n"), row.get("oldest"));
-        if count >= budget.max {
-            tx.rollback().await?;
-            let minutes = ((oldest.unwrap_or(now) + WINDOW_MILLIS - now) / 60_000).max(1);
+        let tally = ledger.tally(&budget.key, now - WINDOW_MILLIS).await?;
+        if tally.count >= budget.max {
+            ledger.abandon().await?;
+            let minutes = ((tally.oldest.unwrap_or(now) + WINDOW_MILLIS - now) / 60_000).max(1);
             let plural = if minutes == 1 { "" } else { "s" };
             return Err(AppError::TooManyAttempts(format!("{} Try again in {minutes} minute{plural}.", budget.refusal)));
         }
     }
     let mut ids = Vec::with_capacity(budgets.len());
     for budget in &budgets {
-        let (id,): (i64,) = sqlx::query_as("INSERT INTO sign_in_attempts (key, at) VALUES ($1, $2) RETURNING id")
-            .bind(&budget.key)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-        ids.push(id);
+        ids.push(ledger.add(&budget.key, now).await?);
     }
-    tx.commit().await?;
+    ledger.commit().await?;
     Ok(Attempt { ids, pair: budgets.into_iter().next().map(|b| b.key).unwrap_or_default() })
 }
 
@@ -109,11 +94,8 @@ impl Attempt {
     /// failures from this address (other addresses' failures and the address's failures
     /// on other accounts still do).
     pub async fn succeeded(self, db: &Db) -> Result<(), AppError> {
-        for id in &self.ids {
-            sqlx::query("DELETE FROM sign_in_attempts WHERE id = $1").bind(id).execute(&db.pool).await?;
-        }
-        sqlx::query("DELETE FROM sign_in_attempts WHERE key = $1").bind(&self.pair).execute(&db.pool).await?;
-        Ok(())
+        attempts::delete(db, &self.ids).await?;
+        attempts::delete_key(db, &self.pair).await
     }
 }
 

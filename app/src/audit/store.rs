@@ -1,11 +1,27 @@
-//! SQL for the audit log.
+//! SQL for the audit log (`audit_log`).
 
 use super::AuditEntry;
 use crate::common::identity::Actor;
 use crate::db::{now_millis, Db};
 use crate::error::AppError;
 use crate::shell::table::{ListQuery, Page};
+use sqlx::any::AnyRow;
 use sqlx::Row;
+
+impl sqlx::FromRow<'_, AnyRow> for AuditEntry {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(AuditEntry {
+            id: r.try_get("id")?,
+            at: r.try_get("at")?,
+            actor_email: r.try_get("actor_email")?,
+            action: r.try_get("action")?,
+            client_id: r.try_get("client_id")?,
+            client_name: r.try_get("client_name")?,
+            subject: r.try_get("subject")?,
+            detail: r.try_get("detail")?,
+        })
+    }
+}
 
 /// Appends one entry. `actor` is `None` for anonymous events such as failed sign-ins.
 pub async fn record(
@@ -33,6 +49,9 @@ pub async fn record(
     Ok(())
 }
 
+/// One page of the log, newest first unless sorted otherwise. Reads `clients` (owned by
+/// `clients::store`) for each entry's client name: the audit log comes before clients in
+/// the dependency order, so it joins the table rather than calling that store.
 pub async fn list(db: &Db, query: &ListQuery) -> Result<Page<AuditEntry>, AppError> {
     let filter = query.like_pattern();
     let where_sql =
@@ -45,7 +64,7 @@ pub async fn list(db: &Db, query: &ListQuery) -> Result<Page<AuditEntry>, AppErr
         _ => "a.at",
     };
     let dir = if query.desc || query.sort.is_empty() { "DESC" } else { "ASC" };
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query_as::<_, AuditEntry>(&format!(
         "SELECT a.id, a.at, a.actor_email, a.action, a.client_id, c.name AS client_name, a.subject, a.detail \
          FROM audit_log a LEFT JOIN clients c ON c.id = a.client_id {where_sql} \
          ORDER BY {order} {dir}, a.id DESC LIMIT $2 OFFSET $3"
@@ -55,18 +74,18 @@ pub async fn list(db: &Db, query: &ListQuery) -> Result<Page<AuditEntry>, AppErr
     .bind(query.offset())
     .fetch_all(&db.pool)
     .await?;
-    let rows = rows
-        .into_iter()
-        .map(|r| AuditEntry {
-            id: r.get("id"),
-            at: r.get("at"),
-            actor_email: r.get("actor_email"),
-            action: r.get("action"),
-            client_id: r.get("client_id"),
-            client_name: r.get("client_name"),
-            subject: r.get("subject"),
-            detail: r.get("detail"),
-        })
-        .collect();
     Ok(Page::new(rows, total, query))
+}
+
+/// The newest `limit` entries about one subject of a client (a campaign's history):
+/// (at, actor e-mail, action, detail), newest first.
+pub async fn subject_history(db: &Db, client_id: i64, subject: &str, limit: i64) -> Result<Vec<(i64, String, String, String)>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT at, actor_email, action, detail FROM audit_log WHERE client_id = $1 AND subject = $2 ORDER BY at DESC, id DESC LIMIT $3",
+    )
+    .bind(client_id)
+    .bind(subject)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?)
 }

@@ -48,7 +48,7 @@ pub async fn campaign_messages(id: i64, query: crate::shell::table::ListQuery) -
 
 /// Launch (and plan at once), pause, resume or cancel; answers the new state.
 #[server(prefix = "/rpc", endpoint = "campaign_step", input = crate::shell::forms::FormOrJson)]
-pub async fn run_campaign_step(id: i64, step: CampaignStep) -> Result<String, AppError> {
+pub async fn run_campaign_step(id: i64, step: CampaignStep) -> Result<CampaignState, AppError> {
     crate::request::scoped(server::campaign_step(id, step)).await
 }
 
@@ -61,12 +61,14 @@ mod server {
     use crate::campaigns::eligibility::{Audience, Trigger};
     use crate::campaigns::monitor;
     use crate::campaigns::planner::{self, CampaignRules, Variant};
+    use crate::campaigns::store;
     use crate::compliance::model::{Finding, LintInput, Part};
     use crate::db::{now_millis, Db};
     use crate::error::FieldError;
+    use crate::outbox::model::MessageState;
+    use crate::outbox::store as outbox;
     use crate::templates::model::Purpose;
     use crate::{audit, ServerState};
-    use sqlx::Row;
 
     fn describe_trigger(rules: &str) -> String {
         match CampaignRules::parse(rules).map(|r| r.trigger) {
@@ -83,29 +85,20 @@ mod server {
         let db = &ServerState::get()?.db;
         let client =
             crate::clients::store::client(db, client_id).await?.ok_or_else(|| AppError::NotFound(format!("client {client_id}")))?;
-        let rows = sqlx::query(
-            "SELECT c.id, c.name, b.name AS brand, t.name AS template, c.purpose, c.state, c.rules, c.created_at, \
-               (SELECT COUNT(*) FROM campaign_decisions d WHERE d.campaign_id = c.id AND d.outcome = 'send') AS planned, \
-               (SELECT COUNT(*) FROM campaign_decisions d WHERE d.campaign_id = c.id AND d.outcome = 'exclude') AS excluded \
-             FROM campaigns c JOIN brands b ON b.id = c.brand_id JOIN templates t ON t.id = c.template_id \
-             WHERE c.client_id = $1 ORDER BY c.id DESC",
-        )
-        .bind(client_id)
-        .fetch_all(&db.pool)
-        .await?;
-        let campaigns = rows
-            .iter()
-            .map(|r| CampaignRow {
-                id: r.get("id"),
-                name: r.get("name"),
-                brand: r.get("brand"),
-                template: r.get("template"),
-                purpose: r.get("purpose"),
-                state: r.get("state"),
-                trigger: describe_trigger(&r.get::<String, _>("rules")),
-                planned: r.get("planned"),
-                excluded: r.get("excluded"),
-                created_at: r.get("created_at"),
+        let campaigns = store::list(db, client_id)
+            .await?
+            .into_iter()
+            .map(|c| CampaignRow {
+                trigger: describe_trigger(&c.rules),
+                id: c.id,
+                name: c.name,
+                brand: c.brand,
+                template: c.template,
+                purpose: c.purpose,
+                state: c.state,
+                planned: c.planned,
+                excluded: c.excluded,
+                created_at: c.created_at,
             })
             .collect();
         let templates = usable_templates(db, client_id).await?;
@@ -114,13 +107,7 @@ mod server {
 
     /// The client's templates with at least one approved version, with those locales.
     async fn usable_templates(db: &Db, client_id: i64) -> Result<Vec<UsableTemplate>, AppError> {
-        let approved: Vec<(i64, String, String, String, String)> = sqlx::query_as(
-                "SELECT t.id, t.name, b.name, t.purpose, v.locale FROM templates t JOIN brands b ON b.id = t.brand_id \
-                 JOIN template_versions v ON v.template_id = t.id AND v.status = 'approved' WHERE t.client_id = $1 ORDER BY t.name, v.locale",
-            )
-            .bind(client_id)
-            .fetch_all(&db.pool)
-            .await?;
+        let approved = store::approved_locales(db, client_id).await?;
         let mut templates: Vec<UsableTemplate> = Vec::new();
         for (id, name, brand, purpose, locale) in approved {
             match templates.iter_mut().find(|t| t.0 == id) {
@@ -139,11 +126,7 @@ mod server {
     /// The form checked against the client's templates: the template's (id, brand,
     /// purpose) and the rules, or every problem, each naming its field.
     async fn validate(db: &Db, form: &CampaignForm) -> Result<(i64, Purpose, CampaignRules), AppError> {
-        let template = sqlx::query("SELECT id, client_id, brand_id, purpose FROM templates WHERE id = $1")
-            .bind(form.template_id)
-            .fetch_optional(&db.pool)
-            .await?
-            .filter(|t| t.get::<i64, _>("client_id") == form.client_id);
+        let template = crate::templates::store::template(db, form.template_id).await?.filter(|t| t.client_id == form.client_id);
         let mut errors = Vec::new();
         let name = form.name.trim();
         if name.is_empty() || name.chars().count() > 120 {
@@ -169,16 +152,11 @@ mod server {
             errors.push(FieldError::new("countries", format!("\"{bad}\" is not a two-letter country code (DE, FR, …).")));
         }
         let lint: Vec<LintInput> = match &template {
-            Some(t) => sqlx::query_as::<_, (String, String, String)>(
-                "SELECT DISTINCT v.locale, t.platform, t.purpose FROM template_versions v JOIN templates t ON t.id = v.template_id \
-                 WHERE v.template_id = $1 AND v.status = 'approved'",
-            )
-            .bind(t.get::<i64, _>("id"))
-            .fetch_all(&db.pool)
-            .await?
-            .into_iter()
-            .map(|(locale, platform, purpose)| LintInput { locale, platform, purpose, ..LintInput::default() })
-            .collect(),
+            Some(t) => store::approved_lint_targets(db, t.id)
+                .await?
+                .into_iter()
+                .map(|(locale, platform, purpose)| LintInput { locale, platform, purpose, ..LintInput::default() })
+                .collect(),
             None => Vec::new(),
         };
         let variants = parse_variants(&form.variants, &lint, &mut errors);
@@ -202,7 +180,7 @@ mod server {
             },
         };
         let Some(template) = template.filter(|_| errors.is_empty()) else { return Err(AppError::Invalid(errors)) };
-        let purpose = Purpose::parse("purpose", &template.get::<String, _>("purpose"))?;
+        let purpose = Purpose::parse("purpose", &template.purpose)?;
         let rules = CampaignRules {
             audience: Audience { countries, ..Audience::default() },
             fallback_locales: list_of(&form.fallback),
@@ -213,13 +191,12 @@ mod server {
             scheduled_at,
             ..CampaignRules::new(trigger)
         };
-        Ok((template.get("brand_id"), purpose, rules))
+        Ok((template.brand_id, purpose, rules))
     }
 
     /// The planned launch as a column, for the SLA board.
     async fn schedule(db: &Db, id: i64, rules: &CampaignRules) -> Result<(), AppError> {
-        sqlx::query("UPDATE campaigns SET scheduled_at = $1 WHERE id = $2").bind(rules.scheduled_at).bind(id).execute(&db.pool).await?;
-        Ok(())
+        store::set_schedule(db, id, rules.scheduled_at).await
     }
 
     pub async fn create_campaign(form: CampaignForm) -> Result<i64, AppError> {
@@ -246,14 +223,13 @@ mod server {
         if form.client_id != client_id {
             return Err(AppError::NotFound(format!("campaign {id}")));
         }
-        if !matches!(state.as_str(), "draft" | "paused" | "halted") {
+        if !state.is_editable() {
             return Err(AppError::Conflict(format!("A {state} campaign cannot be changed; pause it first.")));
         }
-        let (old_name, old_template, old_rules): (String, i64, String) =
-            sqlx::query_as("SELECT name, template_id, rules FROM campaigns WHERE id = $1").bind(id).fetch_one(&db.pool).await?;
+        let store::Editable { name: old_name, template_id: old_template, rules: old_rules } = store::editable(db, id).await?;
         let old: CampaignRules = CampaignRules::parse(&old_rules)?;
         let (brand_id, purpose, rules) = validate(db, &form).await?;
-        if state != "draft" {
+        if state != CampaignState::Draft {
             let mut errors = Vec::new();
             if form.template_id != old_template {
                 errors.push(FieldError::new("template_id", "The template cannot change after launch; create a new campaign."));
@@ -289,29 +265,17 @@ mod server {
         }
         // A draft's canary choice decides the phase it starts in; after launch the phase
         // is the canary's own business.
-        let phase = if state == "draft" {
-            if rules.canary.is_some() {
-                "canary"
-            } else {
-                "full"
-            }
-        } else {
-            ""
+        let phase =
+            (state == CampaignState::Draft).then_some(if rules.canary.is_some() { CampaignPhase::Canary } else { CampaignPhase::Full });
+        let edit = store::CampaignEdit {
+            name,
+            template_id: form.template_id,
+            brand_id,
+            purpose,
+            rules: serde_json::to_string(&rules).map_err(|e| AppError::caused("encoding failed", e))?,
+            phase,
         };
-        sqlx::query(
-            "UPDATE campaigns SET name = $1, template_id = $2, brand_id = $3, purpose = $4, rules = $5, updated_at = $6, \
-               phase = CASE WHEN $7 = '' THEN phase ELSE $7 END WHERE id = $8",
-        )
-        .bind(name)
-        .bind(form.template_id)
-        .bind(brand_id)
-        .bind(purpose.as_str())
-        .bind(serde_json::to_string(&rules).map_err(|e| AppError::caused("encoding failed", e))?)
-        .bind(now_millis())
-        .bind(phase)
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
+        store::update(db, id, &edit, now_millis()).await?;
         schedule(db, id, &rules).await?;
         audit::record(db, Some(&actor), &actor.email, "campaign.edit", Some(client_id), &format!("campaign {id}"), &changed.join("; "))
             .await?;
@@ -324,8 +288,7 @@ mod server {
         let db = &ServerState::get()?.db;
         let (client_id, _) = client_of(db, id).await?;
         authorize(&actor, Action::ManageCampaigns(client_id))?;
-        let (name, template_id, rules): (String, i64, String) =
-            sqlx::query_as("SELECT name, template_id, rules FROM campaigns WHERE id = $1").bind(id).fetch_one(&db.pool).await?;
+        let store::Editable { name, template_id, rules } = store::editable(db, id).await?;
         let rules: CampaignRules = CampaignRules::parse(&rules)?;
         let (trigger, days) = match rules.trigger {
             Trigger::AfterFulfilment { days } => ("fulfilment", days),
@@ -454,10 +417,8 @@ mod server {
         Some(CanaryRule { share, thresholds: Thresholds { bounce, complaint, unsubscribe, ..Thresholds::default() }, hold_hours })
     }
 
-    async fn client_of(db: &Db, id: i64) -> Result<(i64, String), AppError> {
-        let row: Option<(i64, String)> =
-            sqlx::query_as("SELECT client_id, state FROM campaigns WHERE id = $1").bind(id).fetch_optional(&db.pool).await?;
-        row.ok_or_else(|| AppError::NotFound(format!("campaign {id}")))
+    async fn client_of(db: &Db, id: i64) -> Result<(i64, CampaignState), AppError> {
+        store::client_and_state(db, id).await?.ok_or_else(|| AppError::NotFound(format!("campaign {id}")))
     }
 
     pub async fn preview_campaign(id: i64) -> Result<Preview, AppError> {
@@ -469,26 +430,16 @@ mod server {
         planner::preview(db, &salt, id, now_millis()).await
     }
 
-    pub async fn campaign_step(id: i64, step: CampaignStep) -> Result<String, AppError> {
+    pub async fn campaign_step(id: i64, step: CampaignStep) -> Result<CampaignState, AppError> {
         let actor = caller().await?;
         let db = &ServerState::get()?.db;
         let (client_id, state) = client_of(db, id).await?;
         authorize(&actor, Action::ManageCampaigns(client_id))?;
         let next = step
-            .next(&state)
+            .next(state)
             .ok_or_else(|| AppError::Conflict(format!("A {state} campaign cannot be told to {}.", step.label().to_lowercase())))?;
         // The first launch is stamped once (the SLA's "launched on schedule").
-        let changed = sqlx::query(
-            "UPDATE campaigns SET state = $1, updated_at = $2, \
-             launched_at = CASE WHEN $1 = 'running' AND launched_at IS NULL THEN $2 ELSE launched_at END WHERE id = $3 AND state = $4",
-        )
-        .bind(next)
-        .bind(now_millis())
-        .bind(id)
-        .bind(&state)
-        .execute(&db.pool)
-        .await?;
-        if changed.rows_affected() == 0 {
+        if !store::step(db, id, state, next, now_millis()).await? {
             return Err(AppError::Conflict("The campaign changed meanwhile; reload and try again.".into()));
         }
         audit::record(
@@ -501,30 +452,23 @@ mod server {
             &format!("{state} -> {next}"),
         )
         .await?;
-        match (state.as_str(), next) {
+        match (state, next) {
             // Resuming a halted campaign accepts what halted it: rates are judged afresh
             // from now, and a halted canary counts as seen, so the held audience goes.
-            ("halted", "running") => {
-                sqlx::query("UPDATE campaigns SET halt_reason = '', monitor_from = $1 WHERE id = $2")
-                    .bind(now_millis())
-                    .bind(id)
-                    .execute(&db.pool)
-                    .await?;
+            (CampaignState::Halted, CampaignState::Running) => {
+                store::accept_halt(db, id, now_millis()).await?;
                 monitor::release(db, id, now_millis()).await?;
             }
-            (_, "cancelled") => {
-                sqlx::query("UPDATE messages SET state = 'cancelled' WHERE campaign_id = $1 AND state IN ('queued', 'held')")
-                    .bind(id)
-                    .execute(&db.pool)
-                    .await?;
+            (_, CampaignState::Cancelled) => {
+                outbox::cancel_campaign(db, id).await?;
             }
             _ => {}
         }
-        if next == "running" {
+        if next == CampaignState::Running {
             let salt = crate::common::fingerprint::salt(db).await?;
             planner::plan(db, &salt, id, now_millis()).await?;
         }
-        Ok(next.to_string())
+        Ok(next)
     }
 
     pub async fn campaign_detail(id: i64) -> Result<CampaignDetail, AppError> {
@@ -532,27 +476,14 @@ mod server {
         let db = &ServerState::get()?.db;
         let (client_id, _) = client_of(db, id).await?;
         authorize(&actor, Action::ManageCampaigns(client_id))?;
-        let row = sqlx::query(
-            "SELECT c.name, c.purpose, c.state, c.phase, c.rules, c.halt_reason, c.monitor_from, b.name AS brand, t.name AS template, \
-               k.name AS client \
-             FROM campaigns c JOIN brands b ON b.id = c.brand_id JOIN templates t ON t.id = c.template_id JOIN clients k ON k.id = c.client_id \
-             WHERE c.id = $1",
-        )
-        .bind(id)
-        .fetch_one(&db.pool)
-        .await?;
-        let raw_rules: String = row.get("rules");
-        let rules: CampaignRules = CampaignRules::parse(&raw_rules)?;
-        let phase: String = row.get("phase");
-        let messages: Vec<(String, i64)> =
-            sqlx::query_as("SELECT state, COUNT(*) FROM messages WHERE campaign_id = $1 GROUP BY state ORDER BY state")
-                .bind(id)
-                .fetch_all(&db.pool)
-                .await?;
+        let row = store::shown(db, id).await?;
+        let rules: CampaignRules = CampaignRules::parse(&row.rules)?;
+        let phase = row.phase;
+        let messages = outbox::state_counts(db, id).await?;
         let canary = match rules.canary {
             Some(rule) => {
-                let counts = monitor::counts(db, id, phase == "canary", row.get("monitor_from")).await?;
-                let held = messages.iter().find(|(s, _)| s == "held").map_or(0, |m| m.1 as u64);
+                let counts = monitor::counts(db, id, phase == CampaignPhase::Canary, row.monitor_from).await?;
+                let held = messages.iter().find(|(s, _)| *s == MessageState::Held).map_or(0, |m| m.1 as u64);
                 Some(CanaryView {
                     share: rule.share,
                     bounce: rule.thresholds.bounce,
@@ -560,7 +491,7 @@ mod server {
                     unsubscribe: rule.thresholds.unsubscribe,
                     min_sent: rule.thresholds.min_sent,
                     hold_hours: rule.hold_hours,
-                    phase: phase.clone(),
+                    phase,
                     sent: counts.sent,
                     delivered: counts.delivered,
                     bounced: counts.bounced,
@@ -602,13 +533,7 @@ mod server {
             };
             winner = won.map(|w| variant_label(w as usize));
         }
-        let history: Vec<(i64, String, String, String)> = sqlx::query_as(
-            "SELECT at, actor_email, action, detail FROM audit_log WHERE client_id = $1 AND subject = $2 ORDER BY at DESC, id DESC LIMIT 100",
-        )
-        .bind(client_id)
-        .bind(format!("campaign {id}"))
-        .fetch_all(&db.pool)
-        .await?;
+        let history = crate::audit::store::subject_history(db, client_id, &format!("campaign {id}"), 100).await?;
         let window = rules.window;
         let settings = vec![
             ("Countries".to_string(), if rules.audience.countries.is_empty() { "all".into() } else { rules.audience.countries.join(", ") }),
@@ -622,15 +547,15 @@ mod server {
         ];
         Ok(CampaignDetail {
             client_id,
-            client: row.get("client"),
+            trigger: describe_trigger(&row.rules),
+            client: row.client,
             id,
-            name: row.get("name"),
-            brand: row.get("brand"),
-            template: row.get("template"),
-            purpose: row.get("purpose"),
-            state: row.get("state"),
-            trigger: describe_trigger(&raw_rules),
-            halt_reason: row.get("halt_reason"),
+            name: row.name,
+            brand: row.brand,
+            template: row.template,
+            purpose: row.purpose,
+            state: row.state,
+            halt_reason: row.halt_reason,
             settings,
             messages,
             canary,
@@ -652,63 +577,26 @@ mod server {
         let db = &ServerState::get()?.db;
         let (client_id, _) = client_of(db, id).await?;
         authorize(&actor, Action::ManageCampaigns(client_id))?;
-        let order_by = match query.sort.as_str() {
-            "state" => "m.state",
-            "recipient" => "c.email",
-            "attempts" => "m.attempts",
-            _ => "m.send_at",
-        };
-        let direction = if query.desc { "DESC" } else { "ASC" };
-        let state = query.filter("state").unwrap_or("").to_string();
-        let filter = "m.campaign_id = $1 AND lower(c.email) LIKE $2 ESCAPE '\\' AND ($3 = '' OR m.state = $3)";
-        let total: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM messages m JOIN customers c ON c.id = m.customer_id WHERE {filter}"))
-                .bind(id)
-                .bind(query.like_pattern())
-                .bind(&state)
-                .fetch_one(&db.pool)
-                .await?;
-        let rows = sqlx::query(&format!(
-            "SELECT m.id, c.email, o.platform_order_id, m.variant, m.locale, m.state, m.send_at, m.attempts, m.last_error \
-             FROM messages m JOIN customers c ON c.id = m.customer_id JOIN orders o ON o.id = m.order_id WHERE {filter} \
-             ORDER BY {order_by} {direction}, m.id LIMIT $4 OFFSET $5"
-        ))
-        .bind(id)
-        .bind(query.like_pattern())
-        .bind(&state)
-        .bind(query.limit())
-        .bind(query.offset())
-        .fetch_all(&db.pool)
-        .await?;
+        let (total, rows) = outbox::campaign_messages(db, id, &query).await?;
         let mut messages: Vec<MessageRow> = rows
-            .iter()
-            .map(|r| MessageRow {
-                id: r.get("id"),
-                recipient: r.get("email"),
-                order: r.get("platform_order_id"),
-                variant: variant_label(r.get::<i64, _>("variant") as usize),
-                locale: r.get("locale"),
-                state: r.get("state"),
-                send_at: r.get("send_at"),
-                attempts: r.get("attempts"),
-                last_error: r.get("last_error"),
+            .into_iter()
+            .map(|m| MessageRow {
+                id: m.id,
+                recipient: m.email,
+                order: m.platform_order_id,
+                variant: variant_label(m.variant as usize),
+                locale: m.locale,
+                state: m.state,
+                send_at: m.send_at,
+                attempts: m.attempts,
+                last_error: m.last_error,
                 events: Vec::new(),
             })
             .collect();
-        if !messages.is_empty() {
-            let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
-            let sql = format!(
-                "SELECT message_id, kind, at, detail FROM message_events WHERE message_id IN ({}) ORDER BY at, id",
-                db.backend.params(1, ids.len())
-            );
-            let mut events = sqlx::query_as::<_, (i64, String, i64, String)>(&sql);
-            for id in &ids {
-                events = events.bind(*id);
-            }
-            for (message, kind, at, detail) in events.fetch_all(&db.pool).await? {
-                if let Some(m) = messages.iter_mut().find(|m| m.id == message) {
-                    m.events.push((kind, at, detail));
-                }
+        let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+        for event in outbox::events_of(db, &ids).await? {
+            if let Some(m) = messages.iter_mut().find(|m| m.id == event.message_id) {
+                m.events.push((event.kind, event.at, event.detail));
             }
         }
         Ok(crate::shell::table::Page::new(messages, total, &query))

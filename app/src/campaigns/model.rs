@@ -1,6 +1,76 @@
 //! Campaigns' types shared by the pages and the server functions.
 
+use crate::outbox::model::{EventKind, MessageState};
 use serde::{Deserialize, Serialize};
+
+/// Where a campaign is: drafted, launched (`Running`: planning and sending), paused by
+/// someone, halted by its canary's thresholds, or cancelled for good. Stored as the text
+/// of `as_str`, and serialised as the same text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignState {
+    #[default]
+    Draft,
+    Running,
+    Paused,
+    Halted,
+    Cancelled,
+}
+
+impl CampaignState {
+    pub const ALL: [CampaignState; 5] =
+        [CampaignState::Draft, CampaignState::Running, CampaignState::Paused, CampaignState::Halted, CampaignState::Cancelled];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CampaignState::Draft => "draft",
+            CampaignState::Running => "running",
+            CampaignState::Paused => "paused",
+            CampaignState::Halted => "halted",
+            CampaignState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CampaignState> {
+        CampaignState::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+
+    /// Whether the campaign may be edited in this state (a running one is paused first).
+    pub fn is_editable(self) -> bool {
+        matches!(self, CampaignState::Draft | CampaignState::Paused | CampaignState::Halted)
+    }
+}
+
+impl std::fmt::Display for CampaignState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A canary campaign's phase: only the canary's share goes out until it passes, then the
+/// whole audience (`Full`, also every campaign without a canary).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignPhase {
+    Canary,
+    #[default]
+    Full,
+}
+
+impl CampaignPhase {
+    pub const ALL: [CampaignPhase; 2] = [CampaignPhase::Canary, CampaignPhase::Full];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CampaignPhase::Canary => "canary",
+            CampaignPhase::Full => "full",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CampaignPhase> {
+        CampaignPhase::ALL.into_iter().find(|phase| phase.as_str() == s)
+    }
+}
 
 /// One campaign in the client's list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -10,7 +80,7 @@ pub struct CampaignRow {
     pub brand: String,
     pub template: String,
     pub purpose: String,
-    pub state: String,
+    pub state: CampaignState,
     /// "3 days after delivery", "one-off batch"…
     pub trigger: String,
     pub planned: i64,
@@ -107,8 +177,8 @@ pub struct CanaryView {
     pub unsubscribe: f64,
     pub min_sent: u64,
     pub hold_hours: u32,
-    /// `canary` while it holds, `full` after.
-    pub phase: String,
+    /// `Canary` while it holds, `Full` after.
+    pub phase: CampaignPhase,
     pub sent: u64,
     pub delivered: u64,
     pub bounced: u64,
@@ -128,14 +198,14 @@ pub struct CampaignDetail {
     pub brand: String,
     pub template: String,
     pub purpose: String,
-    pub state: String,
+    pub state: CampaignState,
     pub trigger: String,
     /// Which threshold halted it, with the numbers (empty unless halted).
     pub halt_reason: String,
     /// (label, value) of the rules, for reading.
     pub settings: Vec<(String, String)>,
     /// Messages per outbox state.
-    pub messages: Vec<(String, i64)>,
+    pub messages: Vec<(MessageState, i64)>,
     pub canary: Option<CanaryView>,
     /// `click` or `review`.
     pub metric: String,
@@ -182,18 +252,19 @@ impl CampaignStep {
     }
 
     /// The state a step leads to from `state`, if it is allowed there.
-    pub fn next(self, state: &str) -> Option<&'static str> {
+    pub fn next(self, state: CampaignState) -> Option<CampaignState> {
+        use CampaignState::*;
         match (self, state) {
-            (CampaignStep::Launch, "draft") => Some("running"),
-            (CampaignStep::Pause, "running") => Some("paused"),
-            (CampaignStep::Resume, "paused" | "halted") => Some("running"),
-            (CampaignStep::Cancel, "draft" | "running" | "paused" | "halted") => Some("cancelled"),
+            (CampaignStep::Launch, Draft) => Some(Running),
+            (CampaignStep::Pause, Running) => Some(Paused),
+            (CampaignStep::Resume, Paused | Halted) => Some(Running),
+            (CampaignStep::Cancel, Draft | Running | Paused | Halted) => Some(Cancelled),
             _ => None,
         }
     }
 
     /// The steps offered in a state.
-    pub fn offered(state: &str) -> Vec<CampaignStep> {
+    pub fn offered(state: CampaignState) -> Vec<CampaignStep> {
         [CampaignStep::Launch, CampaignStep::Pause, CampaignStep::Resume, CampaignStep::Cancel]
             .into_iter()
             .filter(|s| s.next(state).is_some())
@@ -214,11 +285,10 @@ pub struct MessageRow {
     pub order: String,
     pub variant: String,
     pub locale: String,
-    /// queued | held | sending | sent | failed | cancelled
-    pub state: String,
+    pub state: MessageState,
     pub send_at: i64,
     pub attempts: i64,
     pub last_error: String,
     /// (kind, at, detail), oldest first.
-    pub events: Vec<(String, i64, String)>,
+    pub events: Vec<(EventKind, i64, String)>,
 }

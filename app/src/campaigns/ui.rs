@@ -81,13 +81,13 @@ pub fn CampaignsPage() -> impl IntoView {
                                                 <td data-label="Brand">{c.brand.clone()}</td>
                                                 <td data-label="Purpose">{Purpose::label_of(&c.purpose)}</td>
                                                 <td data-label="When">{c.trigger.clone()}</td>
-                                                <td data-label="State"><span class=format!("badge campaign-{}", c.state)>{c.state.clone()}</span></td>
+                                                <td data-label="State"><span class=format!("badge campaign-{}", c.state.as_str())>{c.state.as_str()}</span></td>
                                                 <td data-label="Planned" class="num">{c.planned}</td>
                                                 <td data-label="Excluded" class="num">{c.excluded}</td>
                                                 <td data-label="Created">{format_time(c.created_at)}</td>
                                                 <td class="row-actions">
                                                     <button class="link" on:click=move |_| previewing.set(Some(id))>"Preview audience"</button>
-                                                    {CampaignStep::offered(&c.state).into_iter().map(|s| view! {
+                                                    {CampaignStep::offered(c.state).into_iter().map(|s| view! {
                                                         <ActionButton action=step input=RunCampaignStep { id, step: s } label=s.label()
                                                             class=if s == CampaignStep::Launch { "primary small" } else { "small" }/>
                                                     }).collect_view()}
@@ -389,19 +389,19 @@ pub fn CampaignPage() -> impl IntoView {
                             (d.name.clone(), String::new()),
                         ]/>
                         <div class="page-head">
-                            <h1>{d.name.clone()}" "<span class=format!("badge campaign-{}", d.state)>{d.state.clone()}</span></h1>
+                            <h1>{d.name.clone()}" "<span class=format!("badge campaign-{}", d.state.as_str())>{d.state.as_str()}</span></h1>
                             <div class="actions">
-                                {CampaignStep::offered(&d.state).into_iter().map(|s| view! {
+                                {CampaignStep::offered(d.state).into_iter().map(|s| view! {
                                     <ActionButton action=step input=RunCampaignStep { id, step: s } label=s.label()
                                         class=if matches!(s, CampaignStep::Launch | CampaignStep::Resume) { "primary" } else { "" }/>
                                 }).collect_view()}
-                                {matches!(d.state.as_str(), "draft" | "paused" | "halted").then(|| view! {
+                                {d.state.is_editable().then(|| view! {
                                     <button on:click=move |_| editing.set(true)>"Change"</button>
                                 })}
                             </div>
                         </div>
                         <FormStatus value=step_value/>
-                        {(d.state == "running").then(|| view! {
+                        {(d.state == CampaignState::Running).then(|| view! {
                             <p class="muted small">"Pause the campaign to change its rules; every change is recorded in its history."</p>
                         })}
                         {let templates = d.templates.clone();
@@ -435,7 +435,7 @@ pub fn CampaignPage() -> impl IntoView {
                                 } else {
                                     view! {
                                         <dl class="facts" id="message-states">
-                                            {d.messages.iter().map(|(state, n)| view! { <dt>{state.clone()}</dt><dd>{*n}</dd> }).collect_view()}
+                                            {d.messages.iter().map(|(state, n)| view! { <dt>{state.as_str()}</dt><dd>{*n}</dd> }).collect_view()}
                                         </dl>
                                     }.into_any()
                                 }}
@@ -488,7 +488,7 @@ fn CanaryCard(canary: CanaryView) -> impl IntoView {
         ("Complaints", c.complained, c.delivered, "delivered", c.complaint),
         ("Unsubscribes", c.unsubscribed, c.delivered, "delivered", c.unsubscribe),
     ];
-    let status = if c.phase == "canary" {
+    let status = if c.phase == CampaignPhase::Canary {
         format!(
             "The canary ({} of the audience) goes first; {} messages are held until it has {} sent and {} hours have passed since its last message without a breach.",
             pct(c.share),
@@ -611,7 +611,7 @@ fn MessageLog(messages: Resource<Result<Page<MessageRow>, crate::error::AppError
                                     <td data-label="Order">{m.order}</td>
                                     <td data-label="Variant">{m.variant}</td>
                                     <td data-label="Language">{m.locale}</td>
-                                    <td data-label="State"><span class=format!("badge message-{}", m.state)>{m.state.clone()}</span>
+                                    <td data-label="State"><span class=format!("badge message-{}", m.state.as_str())>{m.state.as_str()}</span>
                                         {(!m.last_error.is_empty()).then(|| view! { <div class="muted small">{m.last_error.clone()}</div> })}</td>
                                     <td data-label="Due">{format_time(m.send_at)}</td>
                                     <td data-label="Tries" class="num">{m.attempts}</td>
@@ -622,7 +622,7 @@ fn MessageLog(messages: Resource<Result<Page<MessageRow>, crate::error::AppError
                                             view! {
                                                 <ol class="events">
                                                     {m.events.into_iter().map(|(kind, at, detail)| view! {
-                                                        <li title=detail><strong>{kind}</strong>" "<span class="muted">{format_time(at)}</span></li>
+                                                        <li title=detail><strong>{kind.as_str()}</strong>" "<span class="muted">{format_time(at)}</span></li>
                                                     }).collect_view()}
                                                 </ol>
                                             }.into_any()

@@ -1,5 +1,6 @@
-//! SQL for clients, brands and stores. Lists take the caller's visible clients as a filter
-//! (`None` = all, for admins) so that isolation lives in the query, not in the page.
+//! SQL for clients, brands and stores: the only code that touches `clients`, `brands` and
+//! `stores`. Lists take the caller's visible clients as a filter (`None` = all, for
+//! admins) so that isolation lives in the query, not in the page.
 
 use super::model::*;
 use crate::db::{now_millis, Db};
@@ -7,6 +8,62 @@ use crate::error::AppError;
 use crate::shell::table::{ListQuery, Page};
 use sqlx::any::AnyRow;
 use sqlx::Row;
+
+impl sqlx::FromRow<'_, AnyRow> for ClientRow {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(ClientRow {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            brands: r.try_get("brands")?,
+            stores: r.try_get("stores")?,
+            created_at: r.try_get("created_at")?,
+        })
+    }
+}
+
+impl sqlx::FromRow<'_, AnyRow> for Client {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Client {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            contact_email: r.try_get("contact_email")?,
+            support_email: r.try_get("support_email")?,
+            template_approval: r.try_get::<i64, _>("template_approval")? != 0,
+            created_at: r.try_get("created_at")?,
+        })
+    }
+}
+
+impl sqlx::FromRow<'_, AnyRow> for Brand {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Brand {
+            id: r.try_get("id")?,
+            client_id: r.try_get("client_id")?,
+            name: r.try_get("name")?,
+            sender_name: r.try_get("sender_name")?,
+            sender_email: r.try_get("sender_email")?,
+            sending_domain: r.try_get("sending_domain")?,
+            default_locale: r.try_get("default_locale")?,
+            postal_address: r.try_get("postal_address")?,
+        })
+    }
+}
+
+impl sqlx::FromRow<'_, AnyRow> for Store {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Store {
+            id: r.try_get("id")?,
+            client_id: r.try_get("client_id")?,
+            brand_id: r.try_get("brand_id")?,
+            brand_name: r.try_get("brand_name")?,
+            name: r.try_get("name")?,
+            platform: r.try_get("platform")?,
+            marketplace: r.try_get("marketplace")?,
+            currency: r.try_get("currency")?,
+            time_zone: r.try_get("time_zone")?,
+        })
+    }
+}
 
 /// `AND c.id IN (…)` for a non-admin caller; the ids are integers from the database.
 fn visible(clients: Option<&[i64]>) -> String {
@@ -36,7 +93,7 @@ pub async fn list(db: &Db, clients: Option<&[i64]>, query: &ListQuery) -> Result
         _ => "lower(c.name)",
     };
     let dir = if query.desc { "DESC" } else { "ASC" };
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query_as::<_, ClientRow>(&format!(
         "SELECT c.id, c.name, c.created_at, \
            (SELECT COUNT(*) FROM brands b WHERE b.client_id = c.id) AS brands, \
            (SELECT COUNT(*) FROM stores s WHERE s.client_id = c.id) AS stores \
@@ -48,16 +105,6 @@ pub async fn list(db: &Db, clients: Option<&[i64]>, query: &ListQuery) -> Result
     .bind(query.offset())
     .fetch_all(&db.pool)
     .await?;
-    let rows = rows
-        .into_iter()
-        .map(|r| ClientRow {
-            id: r.get("id"),
-            name: r.get("name"),
-            brands: r.get("brands"),
-            stores: r.get("stores"),
-            created_at: r.get("created_at"),
-        })
-        .collect();
     Ok(Page::new(rows, total, query))
 }
 
@@ -68,50 +115,37 @@ pub async fn options(db: &Db, clients: Option<&[i64]>) -> Result<Vec<(i64, Strin
 }
 
 pub async fn client(db: &Db, id: i64) -> Result<Option<Client>, AppError> {
-    let row = sqlx::query("SELECT id, name, contact_email, support_email, created_at, template_approval FROM clients WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(row.map(|r| Client {
-        id: r.get("id"),
-        name: r.get("name"),
-        contact_email: r.get("contact_email"),
-        support_email: r.get("support_email"),
-        template_approval: r.get::<i64, _>("template_approval") != 0,
-        created_at: r.get("created_at"),
-    }))
-}
-
-fn brand_from(r: AnyRow) -> Brand {
-    Brand {
-        id: r.get("id"),
-        client_id: r.get("client_id"),
-        name: r.get("name"),
-        sender_name: r.get("sender_name"),
-        sender_email: r.get("sender_email"),
-        sending_domain: r.get("sending_domain"),
-        default_locale: r.get("default_locale"),
-        postal_address: r.get("postal_address"),
-    }
+    Ok(sqlx::query_as::<_, Client>(
+        "SELECT id, name, contact_email, support_email, created_at, template_approval FROM clients WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?)
 }
 
 const BRAND_COLUMNS: &str = "id, client_id, name, sender_name, sender_email, sending_domain, default_locale, postal_address";
 
 pub async fn brands(db: &Db, client_id: i64) -> Result<Vec<Brand>, AppError> {
-    let rows = sqlx::query(&format!("SELECT {BRAND_COLUMNS} FROM brands WHERE client_id = $1 ORDER BY lower(name)"))
+    Ok(sqlx::query_as::<_, Brand>(&format!("SELECT {BRAND_COLUMNS} FROM brands WHERE client_id = $1 ORDER BY lower(name)"))
         .bind(client_id)
         .fetch_all(&db.pool)
-        .await?;
-    Ok(rows.into_iter().map(brand_from).collect())
+        .await?)
 }
 
 pub async fn brand(db: &Db, id: i64) -> Result<Option<Brand>, AppError> {
-    let row = sqlx::query(&format!("SELECT {BRAND_COLUMNS} FROM brands WHERE id = $1")).bind(id).fetch_optional(&db.pool).await?;
-    Ok(row.map(brand_from))
+    Ok(sqlx::query_as::<_, Brand>(&format!("SELECT {BRAND_COLUMNS} FROM brands WHERE id = $1")).bind(id).fetch_optional(&db.pool).await?)
+}
+
+/// Takes the brand's planning turn inside `tx`: a write on the brand's row (a row lock on
+/// PostgreSQL, the database's write lock on SQLite), held until `tx` ends; it serialises
+/// planning per brand.
+pub async fn take_brand_turn(tx: &mut sqlx::Transaction<'_, sqlx::Any>, brand_id: i64) -> Result<(), AppError> {
+    sqlx::query("UPDATE brands SET name = name WHERE id = $1").bind(brand_id).execute(&mut **tx).await?;
+    Ok(())
 }
 
 pub async fn stores(db: &Db, client_id: i64) -> Result<Vec<Store>, AppError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, Store>(
         "SELECT s.id, s.client_id, s.brand_id, b.name AS brand_name, s.name, s.platform, \
            s.marketplace, s.currency, s.time_zone \
          FROM stores s JOIN brands b ON b.id = s.brand_id \
@@ -119,21 +153,7 @@ pub async fn stores(db: &Db, client_id: i64) -> Result<Vec<Store>, AppError> {
     )
     .bind(client_id)
     .fetch_all(&db.pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Store {
-            id: r.get("id"),
-            client_id: r.get("client_id"),
-            brand_id: r.get("brand_id"),
-            brand_name: r.get("brand_name"),
-            name: r.get("name"),
-            platform: r.get("platform"),
-            marketplace: r.get("marketplace"),
-            currency: r.get("currency"),
-            time_zone: r.get("time_zone"),
-        })
-        .collect())
+    .await?)
 }
 
 /// The client a store belongs to (for authorizing edits by store id).
@@ -259,6 +279,33 @@ pub async fn update_store(db: &Db, id: i64, form: &StoreForm) -> Result<(), AppE
     Ok(())
 }
 
+/// The id of every client, in order.
+pub async fn ids(db: &Db) -> Result<Vec<i64>, AppError> {
+    Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM clients ORDER BY id").fetch_all(&db.pool).await?)
+}
+
+/// (id, name, contact e-mail) of the clients created before `created_before` that have a
+/// contact address: who receives a monthly report.
+pub async fn report_recipients(db: &Db, created_before: i64) -> Result<Vec<(i64, String, String)>, AppError> {
+    Ok(sqlx::query_as("SELECT id, name, contact_email FROM clients WHERE contact_email <> '' AND created_at < $1 ORDER BY id")
+        .bind(created_before)
+        .fetch_all(&db.pool)
+        .await?)
+}
+
+/// How many months a client keeps its orders (0 = keep everything).
+pub async fn retention_months(db: &Db, client_id: i64) -> Result<i64, AppError> {
+    let (months,): (i64,) =
+        sqlx::query_as("SELECT retention_months FROM clients WHERE id = $1").bind(client_id).fetch_one(&db.pool).await?;
+    Ok(months)
+}
+
+/// Sets how many months a client keeps its orders (0 = keep everything).
+pub async fn set_retention(db: &Db, client_id: i64, months: i64) -> Result<(), AppError> {
+    sqlx::query("UPDATE clients SET retention_months = $1 WHERE id = $2").bind(months).bind(client_id).execute(&db.pool).await?;
+    Ok(())
+}
+
 /// Counts of what the caller can see, for the dashboard.
 pub async fn counts(db: &Db, clients: Option<&[i64]>) -> Result<(i64, i64, i64), AppError> {
     let scope = visible(clients);
@@ -270,4 +317,9 @@ pub async fn counts(db: &Db, clients: Option<&[i64]>) -> Result<(i64, i64, i64),
         .fetch_one(&db.pool)
         .await?;
     Ok((c, b, s))
+}
+
+/// (id, brand, platform) of every store, by id: the demo and the benchmarks pick theirs.
+pub async fn store_platforms(db: &Db) -> Result<Vec<(i64, i64, String)>, AppError> {
+    Ok(sqlx::query_as("SELECT id, brand_id, platform FROM stores ORDER BY id").fetch_all(&db.pool).await?)
 }

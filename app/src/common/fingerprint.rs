@@ -3,6 +3,7 @@
 //! is recognised without being stored; the planner, the sender, tracking and the
 //! suppression lists all compare fingerprints made here.
 
+use crate::common::store;
 use crate::db::Db;
 use crate::error::AppError;
 use hmac::{Hmac, Mac};
@@ -29,18 +30,11 @@ impl std::fmt::Debug for Salt {
 
 /// The salt, created once on first use.
 pub async fn salt(db: &Db) -> Result<Salt, AppError> {
-    let existing: Option<(String,)> =
-        sqlx::query_as("SELECT value FROM settings WHERE key = 'suppression_salt'").fetch_optional(&db.pool).await?;
-    if let Some((value,)) = existing {
+    if let Some(value) = store::suppression_salt(db).await? {
         return Ok(Salt(value));
     }
     let fresh = hex::encode(rand::random::<[u8; 32]>());
-    sqlx::query("INSERT INTO settings (key, value) VALUES ('suppression_salt', $1) ON CONFLICT DO NOTHING")
-        .bind(&fresh)
-        .execute(&db.pool)
-        .await?;
-    let (value,): (String,) = sqlx::query_as("SELECT value FROM settings WHERE key = 'suppression_salt'").fetch_one(&db.pool).await?;
-    Ok(Salt(value))
+    Ok(Salt(store::create_suppression_salt(db, &fresh).await?))
 }
 
 /// HMAC-SHA256 of a normalised address, hex.

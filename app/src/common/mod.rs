@@ -1,6 +1,6 @@
 //! Building blocks that every capability uses and that depend on none of them. Capabilities
 //! may use `common`, `shell`, `db` and `error`; `common` uses only `error` (and `db` for the
-//! salt), never a capability.
+//! salt, whose SQL is in `common::store`), never a capability.
 
 #[cfg(feature = "ssr")]
 pub mod fingerprint;
@@ -8,6 +8,8 @@ pub mod identity;
 #[cfg(feature = "ssr")]
 pub mod mailer;
 pub mod render;
+#[cfg(feature = "ssr")]
+pub mod store;
 pub mod values;
 
 /// A message in the outbox folder, as the Outbox page lists it.

@@ -97,11 +97,12 @@ pub async fn check_domain(brand_id: i64) -> Result<super::DomainCheck, AppError>
 
 #[cfg(feature = "ssr")]
 async fn brand_client(db: &crate::db::Db, brand_id: i64) -> Result<i64, AppError> {
-    sqlx::query_scalar::<_, i64>("SELECT client_id FROM brands WHERE id = $1")
-        .bind(brand_id)
-        .fetch_optional(&db.pool)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("brand {brand_id}")))
+    Ok(brand(db, brand_id).await?.client_id)
+}
+
+#[cfg(feature = "ssr")]
+async fn brand(db: &crate::db::Db, brand_id: i64) -> Result<crate::clients::model::Brand, AppError> {
+    crate::clients::store::brand(db, brand_id).await?.ok_or_else(|| AppError::NotFound(format!("brand {brand_id}")))
 }
 
 /// The relay's SPF domain when configured, else a placeholder naming what goes there.
@@ -112,12 +113,10 @@ fn spf_include(state: Option<crate::ServerState>) -> String {
 
 #[cfg(feature = "ssr")]
 async fn sending_settings(db: &crate::db::Db, brand_id: i64) -> Result<super::SendingSettings, AppError> {
-    let (client_id, client, brand, domain, sender_email): (i64, String, String, String, String) = sqlx::query_as(
-        "SELECT b.client_id, c.name, b.name, b.sending_domain, b.sender_email FROM brands b JOIN clients c ON c.id = b.client_id WHERE b.id = $1",
-    )
-    .bind(brand_id)
-    .fetch_one(&db.pool)
-    .await?;
+    let brand = brand(db, brand_id).await?;
+    let client_id = brand.client_id;
+    let client = crate::clients::store::client(db, client_id).await?.ok_or_else(|| AppError::NotFound(format!("client {client_id}")))?.name;
+    let (domain, sender_email) = (brand.sending_domain, brand.sender_email);
     let dkim = super::dkim::public_key(db, brand_id).await?;
     let mut records = vec![
         (domain.clone(), "TXT".to_string(), format!("v=spf1 include:{} ~all", spf_include(crate::ServerState::get().ok()))),
@@ -126,5 +125,5 @@ async fn sending_settings(db: &crate::db::Db, brand_id: i64) -> Result<super::Se
     if let Some(key) = &dkim {
         records.insert(0, (key.record_name.clone(), "TXT".to_string(), key.record.clone()));
     }
-    Ok(super::SendingSettings { client_id, client, brand_id, brand, domain, sender_email, dkim, records })
+    Ok(super::SendingSettings { client_id, client, brand_id, brand: brand.name, domain, sender_email, dkim, records })
 }

@@ -16,10 +16,10 @@ use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use sha2::Sha256;
-use sqlx::Row;
 use std::sync::OnceLock;
 
-/// Everything the sender needs about one message, read in one query per batch.
+/// Everything the sender needs about one message, read in one query per batch
+/// (`store::outgoing`).
 #[derive(Clone, Debug)]
 pub struct Outgoing {
     pub id: i64,
@@ -51,49 +51,7 @@ pub struct Outgoing {
     pub postal_address: String,
 }
 
-/// The columns of `Outgoing`, joined from the message's version, campaign, buyer, order,
-/// store and brand.
-pub const OUTGOING_SQL: &str = "SELECT m.id, m.client_id, m.brand_id, m.campaign_id, m.purpose, m.locale, m.variant, m.attempts, \
-       v.subject, v.html, v.text, c.rules, cu.email, cu.name AS customer_name, o.platform_order_id, o.placed_at, o.total_minor, \
-       o.currency, o.items, s.name AS store_name, s.platform, s.marketplace, b.name AS brand_name, b.sender_name, b.sender_email, \
-       b.sending_domain, b.postal_address \
-     FROM messages m JOIN template_versions v ON v.id = m.template_version_id JOIN campaigns c ON c.id = m.campaign_id \
-       JOIN customers cu ON cu.id = m.customer_id JOIN orders o ON o.id = m.order_id JOIN stores s ON s.id = o.store_id \
-       JOIN brands b ON b.id = m.brand_id";
-
 impl Outgoing {
-    pub fn from_row(r: &sqlx::any::AnyRow) -> Outgoing {
-        Outgoing {
-            id: r.get("id"),
-            client_id: r.get("client_id"),
-            brand_id: r.get("brand_id"),
-            campaign_id: r.get("campaign_id"),
-            purpose: r.get("purpose"),
-            locale: r.get("locale"),
-            variant: r.get("variant"),
-            attempts: r.get("attempts"),
-            subject: r.get("subject"),
-            html: r.get("html"),
-            text: r.get("text"),
-            rules: r.get("rules"),
-            email: r.get("email"),
-            customer_name: r.get("customer_name"),
-            platform_order_id: r.get("platform_order_id"),
-            placed_at: r.get("placed_at"),
-            total_minor: r.get("total_minor"),
-            currency: r.get("currency"),
-            items: r.get("items"),
-            store_name: r.get("store_name"),
-            platform: r.get("platform"),
-            marketplace: r.get("marketplace"),
-            brand_name: r.get("brand_name"),
-            sender_name: r.get("sender_name"),
-            sender_email: r.get("sender_email"),
-            sending_domain: r.get("sending_domain"),
-            postal_address: r.get("postal_address"),
-        }
-    }
-
     pub fn is_amazon(&self) -> bool {
         self.platform.eq_ignore_ascii_case("amazon")
     }

@@ -5,6 +5,7 @@
 //! in the build through rustls. The private key stays in the database and in memory: it
 //! is never logged, shown or exported (only the public half appears, in the DNS record).
 
+use super::store;
 use crate::db::Db;
 use crate::error::AppError;
 use aws_lc_rs::encoding::AsDer;
@@ -15,7 +16,6 @@ use base64::Engine;
 use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
 use mail_auth::dkim::{DkimSigner, Done};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 /// The headers signed (absent ones are signed as empty, so they cannot be added later).
 pub const SIGNED_HEADERS: [&str; 12] = [
@@ -143,30 +143,22 @@ pub use super::DkimRecord as PublicKey;
 /// Generates and stores a new active key for the brand (the previous one is kept, inactive,
 /// until the new record is published).
 pub async fn create_key(db: &Db, brand_id: i64, algorithm: Algorithm, now: i64) -> Result<PublicKey, AppError> {
-    let domain: String = sqlx::query_scalar("SELECT sending_domain FROM brands WHERE id = $1")
-        .bind(brand_id)
-        .fetch_optional(&db.pool)
+    let domain = crate::clients::store::brand(db, brand_id)
         .await?
+        .map(|brand| brand.sending_domain)
         .ok_or_else(|| AppError::NotFound(format!("brand {brand_id}")))?;
     let (private, public) = generate(algorithm)?;
     let selector = format!("st{}{}", chrono::DateTime::from_timestamp_millis(now).unwrap_or_default().format("%Y%m"), short(algorithm));
-    let mut tx = db.pool.begin().await?;
-    sqlx::query("UPDATE dkim_keys SET active = 0 WHERE brand_id = $1").bind(brand_id).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM dkim_keys WHERE brand_id = $1 AND selector = $2").bind(brand_id).bind(&selector).execute(&mut *tx).await?;
-    sqlx::query(
-        "INSERT INTO dkim_keys (brand_id, domain, selector, algorithm, private_key, public_key, active, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
-    )
-    .bind(brand_id)
-    .bind(&domain)
-    .bind(&selector)
-    .bind(algorithm.as_str())
-    .bind(STANDARD.encode(&private))
-    .bind(&public)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    let key = store::NewKey {
+        brand_id,
+        domain: &domain,
+        selector: &selector,
+        algorithm: algorithm.as_str(),
+        private_key: STANDARD.encode(&private),
+        public_key: &public,
+        created_at: now,
+    };
+    store::replace_active_key(db, &key).await?;
     Ok(PublicKey {
         record_name: format!("{selector}._domainkey.{domain}"),
         record: dns_record(algorithm, &public),
@@ -186,32 +178,23 @@ fn short(algorithm: Algorithm) -> &'static str {
 
 /// The brand's active signer, if it has a key.
 pub async fn signer(db: &Db, brand_id: i64) -> Result<Option<Signer>, AppError> {
-    let row = sqlx::query("SELECT domain, selector, algorithm, private_key FROM dkim_keys WHERE brand_id = $1 AND active = 1")
-        .bind(brand_id)
-        .fetch_optional(&db.pool)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let algorithm = Algorithm::parse(&row.get::<String, _>("algorithm")).ok_or_else(|| AppError::internal("unknown DKIM algorithm"))?;
-    let private = STANDARD.decode(row.get::<String, _>("private_key")).map_err(|_| AppError::internal("a stored DKIM key is damaged"))?;
-    Signer::new(algorithm, &private, &row.get::<String, _>("domain"), &row.get::<String, _>("selector")).map(Some)
+    let Some(key) = store::signing_key(db, brand_id).await? else { return Ok(None) };
+    let algorithm = Algorithm::parse(&key.algorithm).ok_or_else(|| AppError::internal("unknown DKIM algorithm"))?;
+    let private = STANDARD.decode(&key.private_key).map_err(|_| AppError::internal("a stored DKIM key is damaged"))?;
+    Signer::new(algorithm, &private, &key.domain, &key.selector).map(Some)
 }
 
 /// The brand's active public key and its record.
 pub async fn public_key(db: &Db, brand_id: i64) -> Result<Option<PublicKey>, AppError> {
-    let row = sqlx::query("SELECT domain, selector, algorithm, public_key, created_at FROM dkim_keys WHERE brand_id = $1 AND active = 1")
-        .bind(brand_id)
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(row.map(|row| {
-        let algorithm = Algorithm::parse(&row.get::<String, _>("algorithm")).unwrap_or(Algorithm::Rsa2048);
-        let (domain, selector): (String, String) = (row.get("domain"), row.get("selector"));
+    Ok(store::published_key(db, brand_id).await?.map(|key| {
+        let algorithm = Algorithm::parse(&key.algorithm).unwrap_or(Algorithm::Rsa2048);
         PublicKey {
-            record_name: format!("{selector}._domainkey.{domain}"),
-            record: dns_record(algorithm, &row.get::<String, _>("public_key")),
-            domain,
-            selector,
+            record_name: format!("{}._domainkey.{}", key.selector, key.domain),
+            record: dns_record(algorithm, &key.public_key),
+            domain: key.domain,
+            selector: key.selector,
             algorithm: algorithm.as_str().into(),
-            created_at: row.get("created_at"),
+            created_at: key.created_at,
         }
     }))
 }

@@ -16,6 +16,7 @@ use crate::campaigns::monitor;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::orders::model::Reason;
+use crate::outbox::model::EventKind;
 use mail_auth::report::{Feedback, FeedbackType};
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 use serde::{Deserialize, Serialize};
@@ -130,21 +131,19 @@ fn delivery_status(body: &[u8]) -> Result<Verdict, String> {
 /// Reads a report and records what it says. A replay records nothing new.
 pub async fn process(db: &Db, secret: &str, raw: &[u8], now: i64) -> Result<Outcome, AppError> {
     let report = parse(secret, raw).map_err(AppError::Request)?;
-    let (outcome, kind, detail, reason) = match &report.verdict {
+    let (outcome, detail, reason) = match &report.verdict {
         Verdict::Bounced { status, diagnostic } => {
-            ("bounced", "bounced", format!("{status} {diagnostic}").trim().to_string(), Some(Reason::HardBounce))
+            ("bounced", format!("{status} {diagnostic}").trim().to_string(), Some((EventKind::Bounced, Reason::HardBounce)))
         }
         Verdict::Complained { feedback_type } => {
-            ("complained", "complained", format!("feedback type {feedback_type}"), Some(Reason::Complaint))
+            ("complained", format!("feedback type {feedback_type}"), Some((EventKind::Complained, Reason::Complaint)))
         }
-        Verdict::Ignored(why) => ("ignored", "", why.clone(), None),
+        Verdict::Ignored(why) => ("ignored", why.clone(), None),
     };
-    let exists: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM messages WHERE id = $1").bind(report.message_id).fetch_optional(&db.pool).await?;
-    if exists.is_none() {
+    if !crate::outbox::store::exists(db, report.message_id).await? {
         return Err(AppError::Request(format!("message {} is no longer held (erased or purged)", report.message_id)));
     }
-    let Some(reason) = reason else {
+    let Some((kind, reason)) = reason else {
         return Ok(Outcome { outcome: outcome.into(), message_id: report.message_id, recorded: false, detail });
     };
     let recorded = monitor::record_event(db, report.message_id, kind, &report.source, now, &detail).await?;

@@ -1,9 +1,9 @@
 //! The outbox worker's note of every message the relay accepted, written the moment the
 //! 250 reply arrives: one line appended to this process's file in
 //! `<data dir>/outbox-journal/`, while the database records accepted messages in groups
-//! (`sender::record_sent`). A `kill -9` leaves the file whole (it is in the page cache), so
-//! `sender::settle` counts what the relay accepted as sent: a killed sender re-sends only
-//! the messages whose SMTP transaction was open. (A power loss can lose the newest lines:
+//! (`outbox::store::record_accepted`). A `kill -9` leaves the file whole (it is in the page
+//! cache), so `sender::settle` counts what the relay accepted as sent: a killed sender
+//! re-sends only the messages whose SMTP transaction was open. (A power loss can lose the newest lines:
 //! those messages are re-sent, as without a journal.) Only processes sharing the data
 //! folder see each other's journals; PostgreSQL servers on other machines fall back to
 //! re-sending their unrecorded messages.
@@ -98,8 +98,7 @@ pub fn read_all(dir: &Path) -> HashMap<String, (i64, String)> {
 /// Removes the journals of workers that hold no claim any more (every message they had
 /// in flight is settled), except `own`'s.
 pub async fn forget_settled(db: &crate::db::Db, dir: &Path, own: &str) -> Result<(), crate::error::AppError> {
-    let mut holding: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT claimed_by FROM messages WHERE state = 'sending'").fetch_all(&db.pool).await?;
+    let mut holding = crate::outbox::store::claim_holders(db).await?;
     holding.push(own.to_string());
     let keep: Vec<PathBuf> = holding.iter().map(|w| journal_path(dir, w)).collect();
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };

@@ -1,6 +1,8 @@
 //! Delivery: getting mail out. The mailer (SMTP or the outbox folder), the outbox worker
 //! that sends campaigns' planned messages (`sender`), composing and DKIM-signing them,
-//! signed tracking and unsubscribe links, and the Outbox page.
+//! signed tracking and unsubscribe links, and the Outbox page. Its SQL is in `store` (DKIM
+//! keys, and the read of messages about to be sent); the messages, their events and tries
+//! belong to the outbox capability, whose store records what happens to them.
 
 pub mod api;
 #[cfg(feature = "ssr")]
@@ -18,6 +20,8 @@ pub mod limits;
 #[cfg(feature = "ssr")]
 pub mod sender;
 #[cfg(feature = "ssr")]
+pub mod store;
+#[cfg(feature = "ssr")]
 pub mod tokens;
 pub mod ui;
 
@@ -32,60 +36,43 @@ pub async fn suppress_buyer(
     by: &str,
 ) -> Result<String, crate::error::AppError> {
     use crate::orders::privacy;
-    let (client_id, brand_id, customer_id, email, brand): (i64, i64, i64, String, String) = sqlx::query_as(
-        "SELECT m.client_id, m.brand_id, m.customer_id, c.email, b.name FROM messages m JOIN customers c ON c.id = m.customer_id \
-         JOIN brands b ON b.id = m.brand_id WHERE m.id = $1",
-    )
-    .bind(message_id)
-    .fetch_optional(&db.pool)
-    .await?
-    .ok_or_else(|| crate::error::AppError::NotFound(format!("message {message_id}")))?;
-    if !email.is_empty() {
+    let buyer = crate::outbox::store::buyer_of(db, message_id)
+        .await?
+        .ok_or_else(|| crate::error::AppError::NotFound(format!("message {message_id}")))?;
+    if !buyer.email.is_empty() {
         let salt = crate::common::fingerprint::salt(db).await?;
-        let scope = privacy::Scope { client_id: Some(client_id), brand_id: Some(brand_id) };
-        privacy::suppress(db, &salt, scope, &email, reason, note, by).await?;
+        let scope = privacy::Scope { client_id: Some(buyer.client_id), brand_id: Some(buyer.brand_id) };
+        privacy::suppress(db, &salt, scope, &buyer.email, reason, note, by).await?;
     }
-    sqlx::query("UPDATE messages SET state = 'cancelled' WHERE brand_id = $1 AND customer_id = $2 AND state IN ('queued', 'held')")
-        .bind(brand_id)
-        .bind(customer_id)
-        .execute(&db.pool)
-        .await?;
-    Ok(brand)
+    crate::outbox::store::cancel_for_buyer(db, buyer.brand_id, buyer.customer_id).await?;
+    Ok(buyer.brand)
+}
+
+/// The e-mail address a message went to ("" when the buyer has none any more).
+#[cfg(feature = "ssr")]
+pub async fn recipient_of(db: &crate::db::Db, message_id: i64) -> Result<String, crate::error::AppError> {
+    Ok(crate::outbox::store::recipient_of(db, message_id).await?.unwrap_or_default())
 }
 
 /// Unsubscribes a message's buyer from its brand, effective at once (`suppress_buyer`),
 /// and records an `unsubscribed` event (which the canary counts) with how long the
 /// processing took. Answers the brand's name.
 #[cfg(feature = "ssr")]
-/// The e-mail address a message went to ("" when the buyer has none any more).
-#[cfg(feature = "ssr")]
-pub async fn recipient_of(db: &crate::db::Db, message_id: i64) -> Result<String, crate::error::AppError> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT c.email FROM messages m JOIN customers c ON c.id = m.customer_id WHERE m.id = $1")
-        .bind(message_id)
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(row.map(|(email,)| email).unwrap_or_default())
-}
-
-#[cfg(feature = "ssr")]
 pub async fn unsubscribe(db: &crate::db::Db, message_id: i64, requested_at: i64) -> Result<String, crate::error::AppError> {
+    use crate::outbox::model::EventKind;
     let brand = suppress_buyer(db, message_id, crate::orders::model::Reason::Unsubscribed, "unsubscribe link", "buyer").await?;
     let took = crate::db::now_millis() - requested_at;
     crate::campaigns::monitor::record_event(
         db,
         message_id,
-        "unsubscribed",
+        EventKind::Unsubscribed,
         "unsubscribe",
         requested_at,
         &format!("processed in {took} ms"),
     )
     .await?;
     // When it took effect, for the SLA's unsubscribe processing time.
-    sqlx::query("UPDATE message_events SET processed_at = $1 WHERE message_id = $2 AND kind = 'unsubscribed' AND processed_at IS NULL")
-        .bind(requested_at + took)
-        .bind(message_id)
-        .execute(&db.pool)
-        .await?;
+    crate::outbox::store::mark_unsubscribe_processed(db, message_id, requested_at + took).await?;
     Ok(brand)
 }
 

@@ -22,19 +22,19 @@
 //! of queueing them again: only the messages whose SMTP transaction was open can arrive
 //! twice, not the ones accepted but not yet recorded by the group commit.
 
-use super::compose::{self, Composed, Outgoing, OUTGOING_SQL};
+use super::compose::{self, Composed, Outgoing};
 use super::dkim::{self, Signer};
 use crate::campaigns::monitor;
 use crate::common::mailer::Mailer;
-use crate::db::{now_millis, Backend, Db};
+use crate::db::{now_millis, Db};
 use crate::error::AppError;
 use crate::orders::model::Reason;
 use crate::orders::privacy::{self, Scope};
+use crate::outbox::model::{AttemptOutcome, EventKind, MessageState};
+use crate::outbox::store::{self as outbox, Accepted};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Rows per multi-row statement.
-const ROWS_PER_STATEMENT: usize = 400;
 /// Accepted messages recorded together at most …
 pub const FLUSH_ROWS: usize = 64;
 /// … or after at most this long.
@@ -202,13 +202,7 @@ impl Sender {
         if ids.is_empty() {
             return Ok(stats);
         }
-        let sql = format!("{OUTGOING_SQL} WHERE m.id IN ({})", self.db.backend.params(1, ids.len()));
-        let mut query = sqlx::query(&sql);
-        for id in &ids {
-            query = query.bind(*id);
-        }
-        let rows = query.fetch_all(&self.db.pool).await?;
-        let outgoing: Vec<Outgoing> = rows.iter().map(Outgoing::from_row).collect();
+        let outgoing = super::store::outgoing(&self.db, &ids).await?;
         let mut signers: HashMap<i64, Option<Arc<Signer>>> = HashMap::new();
         for m in &outgoing {
             if let std::collections::hash_map::Entry::Vacant(slot) = signers.entry(m.brand_id) {
@@ -218,17 +212,8 @@ impl Sender {
         // One row per try, written before any message of the batch leaves.
         let started = now_millis();
         let attempts: Vec<String> = outgoing.iter().map(|m| format!("{}-{}", m.id, m.attempts)).collect();
-        for (chunk, names) in outgoing.chunks(ROWS_PER_STATEMENT).zip(attempts.chunks(ROWS_PER_STATEMENT)) {
-            let sql = format!(
-                "INSERT INTO delivery_attempts (message_id, attempt, worker, started_at) SELECT v.*, {started} FROM (VALUES {}) AS v WHERE true",
-                self.db.backend.rows(chunk.len(), 3)
-            );
-            let mut query = sqlx::query(&sql);
-            for (m, name) in chunk.iter().zip(names) {
-                query = query.bind(m.id).bind(name.as_str()).bind(self.worker.as_str());
-            }
-            query.execute(&self.db.pool).await?;
-        }
+        let tries: Vec<(i64, &str)> = outgoing.iter().zip(&attempts).map(|(m, name)| (m.id, name.as_str())).collect();
+        outbox::start_attempts(&self.db, &self.worker, started, &tries).await?;
         let limit = Arc::new(tokio::sync::Semaphore::new(self.concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         for (m, attempt) in outgoing.into_iter().zip(attempts) {
@@ -263,7 +248,7 @@ impl Sender {
                             if delivered.is_empty() {
                                 oldest = std::time::Instant::now();
                             }
-                            delivered.push((m.id, attempt, at, reply));
+                            delivered.push(Accepted { message_id: m.id, attempt, at, reply });
                         }
                         Err(e) => match self.record_failure(&m, &attempt, e).await {
                             Ok(Outcome::Retry) => stats.retried += 1,
@@ -279,7 +264,7 @@ impl Sender {
                 Err(_) => false,
             };
             if !delivered.is_empty() && (finished || delivered.len() >= FLUSH_ROWS || oldest.elapsed() >= flush_after) {
-                record_sent(&self.db, &delivered).await?;
+                outbox::record_accepted(&self.db, &delivered).await?;
                 stats.sent += delivered.len() as u64;
                 delivered.clear();
             }
@@ -299,9 +284,9 @@ impl Sender {
         self.mailer.send_raw(&composed.from, &composed.to, &composed.bytes).await
     }
 
-    /// Records a try that failed: queued again after its back-off, or failed (a 5xx, or
-    /// temporary failures for longer than the policy allows). Accepted messages are
-    /// recorded in groups by `record_sent`.
+    /// Records a try that failed: queued again after its back-off (`Retry`), or failed (a
+    /// 5xx, or temporary failures for longer than the policy allows). Accepted messages
+    /// are recorded in groups by `outbox::record_accepted`.
     async fn record_failure(&self, m: &Outgoing, attempt: &str, error: crate::common::mailer::SendError) -> Result<Outcome, AppError> {
         let db = &self.db;
         let now = now_millis();
@@ -313,32 +298,17 @@ impl Sender {
         } else {
             (Outcome::Retry, error.message.clone())
         };
-        sqlx::query("UPDATE delivery_attempts SET finished_at = $1, outcome = $2, reply = $3 WHERE attempt = $4")
-            .bind(now)
-            .bind(outcome.as_str())
-            .bind(&reply)
-            .bind(attempt)
-            .execute(&db.pool)
-            .await?;
+        outbox::finish_attempt(db, attempt, now, outcome.attempt_outcome(), &reply).await?;
         match outcome {
             Outcome::Retry => {
                 let jitter = (now.rem_euclid(997) as f64) / 997.0;
-                sqlx::query("UPDATE messages SET state = 'queued', send_at = $1, last_error = $2 WHERE id = $3 AND state = 'sending'")
-                    .bind(now + backoff_ms(self.retry, m.attempts, jitter))
-                    .bind(&reply)
-                    .bind(m.id)
-                    .execute(&db.pool)
-                    .await?;
+                outbox::requeue(db, m.id, now + backoff_ms(self.retry, m.attempts, jitter), &reply).await?;
             }
             Outcome::Failed => {
-                sqlx::query("UPDATE messages SET state = 'failed', last_error = $1 WHERE id = $2")
-                    .bind(&reply)
-                    .bind(m.id)
-                    .execute(&db.pool)
-                    .await?;
+                outbox::mark_failed(db, m.id, &reply).await?;
                 if error.permanent {
                     // A 5xx is a hard bounce: the address is never tried again for this brand.
-                    monitor::record_event(db, m.id, "bounced", attempt, now, &reply).await?;
+                    monitor::record_event(db, m.id, EventKind::Bounced, attempt, now, &reply).await?;
                     let salt = crate::common::fingerprint::salt(db).await?;
                     let scope = Scope { client_id: Some(m.client_id), brand_id: Some(m.brand_id) };
                     let _ = privacy::suppress(db, &salt, scope, &m.email, Reason::HardBounce, &reply, "delivery").await;
@@ -350,10 +320,7 @@ impl Sender {
 
     /// Whether the message's first try is older than the policy's give-up time.
     async fn queued_too_long(&self, message_id: i64, now: i64) -> Result<bool, AppError> {
-        let first: Option<i64> = sqlx::query_scalar("SELECT MIN(started_at) FROM delivery_attempts WHERE message_id = $1")
-            .bind(message_id)
-            .fetch_one(&self.db.pool)
-            .await?;
+        let first = outbox::first_try_at(&self.db, message_id).await?;
         Ok(first.is_some_and(|at| now - at >= self.retry.give_up_after_ms))
     }
 }
@@ -376,80 +343,23 @@ enum Outcome {
 }
 
 impl Outcome {
-    fn as_str(self) -> &'static str {
+    fn attempt_outcome(self) -> AttemptOutcome {
         match self {
-            Outcome::Retry => "retry",
-            Outcome::Failed => "failed",
+            Outcome::Retry => AttemptOutcome::Retry,
+            Outcome::Failed => AttemptOutcome::Failed,
         }
     }
-}
-
-/// Records a batch's accepted messages in one transaction: each try's reply, the messages
-/// `sent`, and their `sent` events (kept once per try, like every event).
-async fn record_sent(db: &Db, delivered: &[(i64, String, i64, String)]) -> Result<(), AppError> {
-    if delivered.is_empty() {
-        return Ok(());
-    }
-    let b = db.backend;
-    let mut tx = db.pool.begin().await?;
-    for chunk in delivered.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "UPDATE delivery_attempts SET finished_at = v.column2, outcome = 'sent', reply = v.column3 \
-             FROM (VALUES {}) AS v WHERE delivery_attempts.attempt = v.column1",
-            b.rows(chunk.len(), 3)
-        );
-        let mut query = sqlx::query(&sql);
-        for (_, attempt, at, reply) in chunk {
-            query = query.bind(attempt.as_str()).bind(*at).bind(reply.as_str());
-        }
-        query.execute(&mut *tx).await?;
-        let sql = format!(
-            "UPDATE messages SET state = 'sent', sent_at = COALESCE(messages.sent_at, v.column2), last_error = '' \
-             FROM (VALUES {}) AS v WHERE messages.id = v.column1",
-            b.rows(chunk.len(), 2)
-        );
-        let mut query = sqlx::query(&sql);
-        for (id, _, at, _) in chunk {
-            query = query.bind(*id).bind(*at);
-        }
-        query.execute(&mut *tx).await?;
-        let sql = format!(
-            "INSERT INTO message_events (message_id, source, at, detail, kind) SELECT v.*, 'sent' FROM (VALUES {}) AS v WHERE true \
-             ON CONFLICT DO NOTHING",
-            b.rows(chunk.len(), 4)
-        );
-        let mut query = sqlx::query(&sql);
-        for (id, attempt, at, reply) in chunk {
-            query = query.bind(*id).bind(attempt.as_str()).bind(*at).bind(reply.as_str());
-        }
-        query.execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    Ok(())
 }
 
 /// Moves up to `limit` due messages of running campaigns to `sending` under `worker`.
 pub async fn claim(db: &Db, worker: &str, now: i64, limit: i64) -> Result<Vec<i64>, AppError> {
-    let lock = if db.backend == Backend::Postgres { "FOR UPDATE OF m SKIP LOCKED" } else { "" };
-    let sql = format!(
-        "UPDATE messages SET state = 'sending', claimed_by = $1, claimed_at = $2, attempts = attempts + 1 \
-         WHERE id IN (SELECT m.id FROM messages m JOIN campaigns c ON c.id = m.campaign_id \
-           WHERE m.state = 'queued' AND m.send_at <= $2 AND c.state = 'running' ORDER BY m.send_at LIMIT $3 {lock}) \
-         RETURNING id"
-    );
-    let ids: Vec<i64> = sqlx::query_scalar(&sql).bind(worker).bind(now).bind(limit).fetch_all(&db.pool).await?;
-    Ok(ids)
+    outbox::claim(db, worker, now, limit).await
 }
 
 /// Renews the claims `worker` holds: a live process's messages in `sending` never look
 /// abandoned, however long its batch takes.
 pub async fn heartbeat(db: &Db, worker: &str, now: i64) -> Result<u64, AppError> {
-    Ok(sqlx::query("UPDATE messages SET claimed_at = $1 WHERE claimed_by = $2 AND state = 'sending'")
-        .bind(now)
-        .bind(worker)
-        .execute(&db.pool)
-        .await?
-        .rows_affected())
+    outbox::heartbeat(db, worker, now).await
 }
 
 /// Settles claims abandoned by a process that died. A message whose last try was recorded
@@ -460,66 +370,38 @@ pub async fn settle(db: &Db, now: i64, lease_ms: i64, journals: Option<&std::pat
     let cutoff = now - lease_ms;
     // Tries the relay accepted that the dead process had not recorded yet.
     let accepted = journals.map(super::journal::read_all).unwrap_or_default();
-    let stale: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM messages WHERE state = 'sending' AND claimed_at < $1").bind(cutoff).fetch_all(&db.pool).await?;
+    let stale = outbox::abandoned(db, cutoff).await?;
     let mut settled = 0;
     for &id in &stale {
         // The last try may have been recorded as finished before the process died (then
         // its outcome stands), or not (then it may or may not have reached the server).
-        let last: Option<(String, String, Option<i64>, String)> = sqlx::query_as(
-            "SELECT attempt, outcome, finished_at, reply FROM delivery_attempts WHERE message_id = $1 ORDER BY id DESC LIMIT 1",
-        )
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await?;
-        let journaled = last.as_ref().and_then(|(attempt, _, finished, _)| finished.is_none().then(|| accepted.get(attempt)).flatten());
+        let last = outbox::last_attempt(db, id).await?;
+        let journaled = last.as_ref().and_then(|l| l.finished_at.is_none().then(|| accepted.get(&l.attempt)).flatten());
         let (state, sent_at) = match (&last, journaled) {
-            (Some((_, outcome, Some(at), _)), _) if outcome == "sent" => ("sent", Some(*at)),
-            (Some((_, outcome, Some(_), _)), _) if outcome == "failed" => ("failed", None),
-            (_, Some((at, _))) => ("sent", Some(*at)),
-            _ => ("queued", None),
+            (Some(l), _) if l.outcome == AttemptOutcome::Sent && l.finished_at.is_some() => (MessageState::Sent, l.finished_at),
+            (Some(l), _) if l.outcome == AttemptOutcome::Failed && l.finished_at.is_some() => (MessageState::Failed, None),
+            (_, Some((at, _))) => (MessageState::Sent, Some(*at)),
+            _ => (MessageState::Queued, None),
         };
         // Still abandoned when it is settled (not claimed again or renewed meanwhile).
-        let changed = sqlx::query(
-            "UPDATE messages SET state = $1, send_at = CASE WHEN $1 = 'queued' THEN $2 ELSE send_at END, sent_at = COALESCE(sent_at, $3) \
-             WHERE id = $4 AND state = 'sending' AND claimed_at < $5",
-        )
-        .bind(state)
-        .bind(now)
-        .bind(sent_at)
-        .bind(id)
-        .bind(cutoff)
-        .execute(&db.pool)
-        .await?
-        .rows_affected();
-        if changed == 0 {
+        if !outbox::settle(db, id, state, now, sent_at, cutoff).await? {
             continue;
         }
         settled += 1;
         match (state, &last) {
-            ("sent", Some((attempt, _, Some(at), reply))) => {
-                monitor::record_event(db, id, "sent", attempt, *at, reply).await?;
-            }
-            ("sent", Some((attempt, _, None, _))) => {
-                // Accepted by the relay, as the journal says: recorded now.
-                let (at, reply) = accepted.get(attempt).cloned().unwrap_or((now, String::new()));
-                sqlx::query("UPDATE delivery_attempts SET finished_at = $1, outcome = 'sent', reply = $2 WHERE attempt = $3")
-                    .bind(at)
-                    .bind(&reply)
-                    .bind(attempt)
-                    .execute(&db.pool)
-                    .await?;
-                monitor::record_event(db, id, "sent", attempt, at, &reply).await?;
-            }
-            ("queued", _) => {
-                sqlx::query(
-                    "UPDATE delivery_attempts SET outcome = 'unknown', finished_at = $1, reply = 'the process stopped during this attempt' \
-                     WHERE message_id = $2 AND finished_at IS NULL",
-                )
-                .bind(now)
-                .bind(id)
-                .execute(&db.pool)
-                .await?;
+            (MessageState::Sent, Some(l)) => match l.finished_at {
+                Some(at) => {
+                    monitor::record_event(db, id, EventKind::Sent, &l.attempt, at, &l.reply).await?;
+                }
+                None => {
+                    // Accepted by the relay, as the journal says: recorded now.
+                    let (at, reply) = accepted.get(&l.attempt).cloned().unwrap_or((now, String::new()));
+                    outbox::finish_attempt(db, &l.attempt, at, AttemptOutcome::Sent, &reply).await?;
+                    monitor::record_event(db, id, EventKind::Sent, &l.attempt, at, &reply).await?;
+                }
+            },
+            (MessageState::Queued, _) => {
+                outbox::mark_unfinished_unknown(db, id, now).await?;
             }
             _ => {}
         }

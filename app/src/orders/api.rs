@@ -311,7 +311,7 @@ pub mod server {
             rejects: jobs::rejects(db, job.id, Some(200), 0).await?,
             job,
         };
-        if matches!(detail.job.state.as_str(), "uploaded" | "needs_mapping") {
+        if detail.job.state.awaits_start() {
             let saved = jobs::saved_mapping(db, detail.job.store_id).await?;
             match preview(path.clone(), saved.clone()).await? {
                 Ok(p) => detail.preview = Some(p),
@@ -345,11 +345,11 @@ pub mod server {
         authorize(&actor, Action::ManageOrders(client_id))?;
         let db = &ServerState::get()?.db;
         let job = own_job(db, client_id, job_id).await?;
-        if job.state == "needs_mapping" && jobs::saved_mapping(db, job.store_id).await?.is_none() {
+        if job.state == ImportState::NeedsMapping && jobs::saved_mapping(db, job.store_id).await?.is_none() {
             return Err(AppError::Conflict("Map the file's columns first.".into()));
         }
         if !jobs::queue(db, job_id).await? {
-            return Err(AppError::Conflict(format!("This import is already {}.", job.state)));
+            return Err(AppError::Conflict(format!("This import is already {}.", job.state.as_str())));
         }
         record(db, &actor, "orders.import", client_id, &format!("import #{job_id}"), &job.file_name).await
     }
@@ -374,7 +374,7 @@ pub mod server {
             return Err(AppError::Invalid(problems.into_iter().map(|(f, m)| crate::error::FieldError { field: f, message: m }).collect()));
         }
         jobs::save_mapping(db, job.store_id, &mapping).await?;
-        jobs::received(db, job.id, job.size_bytes, "mapped", &job.encoding, "uploaded", "").await?;
+        jobs::received(db, job.id, job.size_bytes, "mapped", &job.encoding, ImportState::Uploaded, "").await?;
         record(db, &actor, "orders.mapping", client_id, &format!("store #{}", job.store_id), "column mapping saved").await
     }
 
@@ -383,15 +383,14 @@ pub mod server {
         authorize(&actor, Action::ReadOrders(client_id))?;
         let db = &ServerState::get()?.db;
         let client = clients::client(db, client_id).await?.ok_or_else(|| AppError::NotFound(format!("client {client_id}")))?;
-        let retention: (i64,) =
-            sqlx::query_as("SELECT retention_months FROM clients WHERE id = $1").bind(client_id).fetch_one(&db.pool).await?;
+        let retention_months = clients::retention_months(db, client_id).await?;
         // The agency-wide list can hold any client's buyers: only agency admins see it.
         let can_edit_agency = authorize(&actor, Action::ManageAgencyLists).is_ok();
         Ok(PrivacyData {
             client_name: client.name,
             brands: clients::brands(db, client_id).await?.into_iter().map(|b| (b.id, b.name)).collect(),
             page: privacy::list(db, client_id, can_edit_agency, &query).await?,
-            retention_months: retention.0,
+            retention_months,
             can_manage: authorize(&actor, Action::ManageOrders(client_id)).is_ok(),
             can_edit_agency,
             can_set_retention: authorize(&actor, Action::EditClient(client_id)).is_ok(),
@@ -418,7 +417,7 @@ pub mod server {
         let added = privacy::suppress(db, &salt, scope, &address, Reason::Manual, &note, &actor.email).await?;
         if added {
             let list = if brand_id.is_some() { "brand list" } else { "agency-wide list" };
-            record(db, &actor, "suppression.add", client_id, list, "manual").await?;
+            record(db, &actor, "suppression.add", client_id, list, Reason::Manual.as_str()).await?;
         }
         Ok(added)
     }
@@ -433,11 +432,11 @@ pub mod server {
             Some(_) if owner != Some(client_id) => return Err(AppError::NotFound(format!("entry {id}"))),
             Some(_) => {}
         }
-        if !matches!(reason.as_str(), "manual" | "hard_bounce") {
+        if !reason.is_removable() {
             return Err(AppError::Conflict("Unsubscribes, complaints and erasures are the buyer's decision and stay on the list.".into()));
         }
         privacy::remove(db, id).await?;
-        record(db, &actor, "suppression.remove", client_id, &format!("entry #{id}"), &reason).await
+        record(db, &actor, "suppression.remove", client_id, &format!("entry #{id}"), reason.as_str()).await
     }
 
     pub async fn set_retention(client_id: i64, months: i64) -> Result<i64, AppError> {
@@ -448,7 +447,7 @@ pub mod server {
         }
         let db = &ServerState::get()?.db;
         clients::client(db, client_id).await?.ok_or_else(|| AppError::NotFound(format!("client {client_id}")))?;
-        sqlx::query("UPDATE clients SET retention_months = $1 WHERE id = $2").bind(months).bind(client_id).execute(&db.pool).await?;
+        clients::set_retention(db, client_id, months).await?;
         record(db, &actor, "client.retention", client_id, &format!("client #{client_id}"), &format!("{months} months")).await?;
         let purged = purge(db, Some(client_id)).await?;
         Ok(purged)

@@ -5,16 +5,18 @@
 //! heartbeat is stale; re-running is safe because the upsert is idempotent.
 
 use super::import::{FileError, Import, Item};
-use super::model::{Job, Mapping, ParsedOrder, RowError};
-use super::store::{self, Tally, Target};
+use super::model::{ImportState, Job, Mapping, ParsedOrder, RowError};
+use super::store::jobs::{finish, Counts, Recorder};
+use super::store::{self, Tally};
 use crate::common::fingerprint::Salt;
 use crate::db::{now_millis, Db};
 use crate::error::AppError;
-use sqlx::Row;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+pub use super::store::jobs::{create, get, list, queue, received, rejects};
 
 /// Orders per upsert transaction.
 pub const BATCH: usize = 10_000;
@@ -26,133 +28,18 @@ const WAIT_OPEN: std::time::Duration = std::time::Duration::from_millis(500);
 /// A running job whose heartbeat is older than this is taken over.
 const STALE_MS: i64 = 120_000;
 
-const JOB_SELECT: &str = "SELECT j.id, j.client_id, j.store_id, s.name AS store_name, j.file_name, j.size_bytes, j.layout, \
-    j.encoding, j.state, j.bytes_read, j.rows_read, j.orders_new, j.orders_updated, j.orders_unchanged, j.rows_rejected, \
-    j.values_set_aside, j.message, j.created_by, j.created_at, j.started_at, j.finished_at FROM import_jobs j JOIN stores s ON s.id = j.store_id";
-
-fn job(r: &sqlx::any::AnyRow) -> Job {
-    Job {
-        id: r.get("id"),
-        client_id: r.get("client_id"),
-        store_id: r.get("store_id"),
-        store_name: r.get("store_name"),
-        file_name: r.get("file_name"),
-        size_bytes: r.get("size_bytes"),
-        layout: r.get("layout"),
-        encoding: r.get("encoding"),
-        state: r.get("state"),
-        bytes_read: r.get("bytes_read"),
-        rows_read: r.get("rows_read"),
-        orders_new: r.get("orders_new"),
-        orders_updated: r.get("orders_updated"),
-        orders_unchanged: r.get("orders_unchanged"),
-        rows_rejected: r.get("rows_rejected"),
-        values_set_aside: r.get("values_set_aside"),
-        message: r.get("message"),
-        created_by: r.get("created_by"),
-        created_at: r.get("created_at"),
-        started_at: r.get("started_at"),
-        finished_at: r.get("finished_at"),
-    }
-}
-
 /// Where an uploaded file is kept until its import is done.
 pub fn upload_path(data_dir: &Path, job_id: i64) -> PathBuf {
     data_dir.join("imports").join(format!("{job_id}.upload"))
 }
 
-pub async fn create(db: &Db, target: &Target, file_name: &str, by: &str) -> Result<i64, AppError> {
-    let row = sqlx::query(
-        "INSERT INTO import_jobs (client_id, store_id, file_name, size_bytes, state, created_by, created_at) \
-         VALUES ($1, $2, $3, 0, 'receiving', $4, $5) RETURNING id",
-    )
-    .bind(target.client_id)
-    .bind(target.store_id)
-    .bind(file_name)
-    .bind(by)
-    .bind(now_millis())
-    .fetch_one(&db.pool)
-    .await?;
-    Ok(row.get(0))
-}
-
-pub async fn get(db: &Db, id: i64) -> Result<Option<Job>, AppError> {
-    let row = sqlx::query(&format!("{JOB_SELECT} WHERE j.id = $1")).bind(id).fetch_optional(&db.pool).await?;
-    Ok(row.as_ref().map(job))
-}
-
-pub async fn list(db: &Db, client_id: i64) -> Result<Vec<Job>, AppError> {
-    let rows = sqlx::query(&format!("{JOB_SELECT} WHERE j.client_id = $1 ORDER BY j.id DESC LIMIT 50"))
-        .bind(client_id)
-        .fetch_all(&db.pool)
-        .await?;
-    Ok(rows.iter().map(job).collect())
-}
-
-/// Records what the upload's first bytes said: the layout (or that it needs a mapping).
-pub async fn received(db: &Db, id: i64, size: i64, layout: &str, encoding: &str, state: &str, message: &str) -> Result<(), AppError> {
-    sqlx::query("UPDATE import_jobs SET size_bytes = $1, layout = $2, encoding = $3, state = $4, message = $5 WHERE id = $6")
-        .bind(size)
-        .bind(layout)
-        .bind(encoding)
-        .bind(state)
-        .bind(message)
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
-}
-
-/// Queues an uploaded job; `false` when it is not waiting to be started.
-pub async fn queue(db: &Db, id: i64) -> Result<bool, AppError> {
-    let r = sqlx::query("UPDATE import_jobs SET state = 'queued', message = '' WHERE id = $1 AND state IN ('uploaded', 'needs_mapping')")
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
-    Ok(r.rows_affected() > 0)
-}
-
 /// Takes the oldest queued job (or one whose worker died) for this process.
 pub async fn claim(db: &Db) -> Result<Option<Job>, AppError> {
     let now = now_millis();
-    let lock = store::skip_locked(db.backend);
-    let row = sqlx::query(&format!(
-        "UPDATE import_jobs SET state = 'running', started_at = COALESCE(started_at, $1), heartbeat_at = $1 \
-         WHERE id = (SELECT id FROM import_jobs WHERE state = 'queued' OR (state = 'running' AND heartbeat_at < $2) \
-                     ORDER BY id LIMIT 1{lock}) RETURNING id"
-    ))
-    .bind(now)
-    .bind(now - STALE_MS)
-    .fetch_optional(&db.pool)
-    .await?;
-    match row {
-        Some(r) => get(db, r.get(0)).await,
+    match store::jobs::claim(db, now, now - STALE_MS).await? {
+        Some(id) => get(db, id).await,
         None => Ok(None),
     }
-}
-
-async fn finish(db: &Db, id: i64, state: &str, message: &str) -> Result<(), AppError> {
-    sqlx::query("UPDATE import_jobs SET state = $1, message = $2, finished_at = $3 WHERE id = $4")
-        .bind(state)
-        .bind(message)
-        .bind(now_millis())
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
-}
-
-async fn add_rejects(conn: &mut sqlx::AnyConnection, backend: crate::db::Backend, id: i64, rejects: &[RowError]) -> Result<(), AppError> {
-    for chunk in rejects.chunks(500) {
-        let values: Vec<String> = (0..chunk.len()).map(|r| format!("({})", backend.params(1 + r * 4, 4))).collect();
-        let sql = format!("INSERT INTO import_rejects (job_id, line, field, reason) VALUES {}", values.join(","));
-        let mut query = sqlx::query(&sql);
-        for e in chunk {
-            query = query.bind(id).bind(e.line as i64).bind(e.field.as_str()).bind(e.reason.as_str());
-        }
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
 }
 
 /// What an import has stored so far, and the rejected rows not yet recorded: they wait
@@ -177,59 +64,28 @@ impl Progress {
     }
 
     /// Records what the writer has committed: the rejected rows waiting, and the counts.
-    async fn record(&mut self, conn: &mut sqlx::AnyConnection, backend: crate::db::Backend, id: i64, bytes: i64) -> Result<(), AppError> {
-        add_rejects(conn, backend, id, &std::mem::take(&mut self.waiting)).await?;
-        sqlx::query(
-            "UPDATE import_jobs SET bytes_read = $1, rows_read = $2, orders_new = $3, orders_updated = $4, \
-               orders_unchanged = $5, rows_rejected = $6, heartbeat_at = $7, values_set_aside = $9 WHERE id = $8",
-        )
-        .bind(bytes)
-        .bind(self.last_line as i64)
-        .bind(self.tally.created)
-        .bind(self.tally.updated)
-        .bind(self.tally.unchanged)
-        .bind(self.rejected)
-        .bind(now_millis())
-        .bind(id)
-        .bind(self.set_aside)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
+    async fn record(&mut self, recorder: &mut Recorder, id: i64, bytes: i64) -> Result<(), AppError> {
+        let counts = Counts {
+            bytes_read: bytes,
+            rows_read: self.last_line as i64,
+            orders_new: self.tally.created,
+            orders_updated: self.tally.updated,
+            orders_unchanged: self.tally.unchanged,
+            rows_rejected: self.rejected,
+            values_set_aside: self.set_aside,
+        };
+        recorder.record(id, &counts, &std::mem::take(&mut self.waiting)).await
     }
 }
 
-/// Rejected rows of a job, by line (a page of them, or all with `limit` None).
-pub async fn rejects(db: &Db, id: i64, limit: Option<i64>, offset: i64) -> Result<Vec<RowError>, AppError> {
-    let rows = sqlx::query("SELECT line, field, reason FROM import_rejects WHERE job_id = $1 ORDER BY line, id LIMIT $2 OFFSET $3")
-        .bind(id)
-        .bind(limit.unwrap_or(i64::MAX))
-        .bind(offset)
-        .fetch_all(&db.pool)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| RowError { line: r.get::<i64, _>("line") as u64, field: r.get("field"), reason: r.get("reason") })
-        .collect())
-}
-
+/// The store's saved column mapping (none when there is none, or it no longer reads).
 pub async fn saved_mapping(db: &Db, store_id: i64) -> Result<Option<Mapping>, AppError> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT mapping FROM column_mappings WHERE store_id = $1").bind(store_id).fetch_optional(&db.pool).await?;
-    Ok(row.and_then(|(json,)| serde_json::from_str(&json).ok()))
+    Ok(store::jobs::mapping(db, store_id).await?.and_then(|json| serde_json::from_str(&json).ok()))
 }
 
 pub async fn save_mapping(db: &Db, store_id: i64, mapping: &Mapping) -> Result<(), AppError> {
     let json = serde_json::to_string(mapping).map_err(|e| AppError::caused("encoding failed", e))?;
-    sqlx::query(
-        "INSERT INTO column_mappings (store_id, mapping, updated_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (store_id) DO UPDATE SET mapping = excluded.mapping, updated_at = excluded.updated_at",
-    )
-    .bind(store_id)
-    .bind(json)
-    .bind(now_millis())
-    .execute(&db.pool)
-    .await?;
-    Ok(())
+    store::jobs::save_mapping(db, store_id, &json).await
 }
 
 /// A reader that counts the bytes read through it (for progress).
@@ -309,13 +165,13 @@ impl Filling {
 /// row-level ones are recorded and the good rows land.
 pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(), AppError> {
     let Some(target) = store::target(db, job.store_id).await? else {
-        return finish(db, job.id, "failed", "The store was deleted.").await;
+        return finish(db, job.id, ImportState::Failed, "The store was deleted.").await;
     };
     let mapping = saved_mapping(db, job.store_id).await?;
     let path = upload_path(data_dir, job.id);
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
-        Err(e) => return finish(db, job.id, "failed", &format!("The uploaded file is gone ({e}); upload it again.")).await,
+        Err(e) => return finish(db, job.id, ImportState::Failed, &format!("The uploaded file is gone ({e}); upload it again.")).await,
     };
     let count = Arc::new(AtomicU64::new(0));
     let reader = Counting { inner: std::io::BufReader::with_capacity(256 * 1024, file), count: count.clone() };
@@ -346,7 +202,7 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
     let mut done = Progress::default();
     let mut failure = None;
     let mut batches = 0u64;
-    let mut conn = db.pool.acquire().await?;
+    let mut recorder = Recorder::open(db).await?;
     let mut writer = store::Writer::open_bulk(db).await?;
     let stored: Result<(), AppError> = async {
         loop {
@@ -356,7 +212,7 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
                 Ok(next) => next,
                 Err(_) => {
                     writer.finish().await?;
-                    done.record(&mut conn, db.backend, job.id, count.load(Ordering::Relaxed) as i64).await?;
+                    done.record(&mut recorder, job.id, count.load(Ordering::Relaxed) as i64).await?;
                     receiver.recv().await
                 }
             };
@@ -371,13 +227,13 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
             let outcomes = writer.upsert(&target, orders, &source, salt).await?;
             done.add(&outcomes, errors, notes, last_line);
             if writer.committed() {
-                done.record(&mut conn, db.backend, job.id, count.load(Ordering::Relaxed) as i64).await?;
+                done.record(&mut recorder, job.id, count.load(Ordering::Relaxed) as i64).await?;
             }
             batches += 1;
-            // PostgreSQL plans by its statistics, and autovacuum may be off or behind: refresh
-            // them as a large import grows the tables (after batches 1, 4, 16, 64…).
-            if db.backend == crate::db::Backend::Postgres && batches.is_power_of_two() && batches.trailing_zeros() % 2 == 0 {
-                sqlx::query("ANALYZE orders, customers, consents").execute(&mut *conn).await?;
+            // Refresh PostgreSQL's statistics as a large import grows the tables (after
+            // batches 1, 4, 16, 64…).
+            if batches.is_power_of_two() && batches.trailing_zeros() % 2 == 0 {
+                recorder.refresh_statistics().await?;
             }
         }
         writer.finish().await
@@ -385,12 +241,12 @@ pub async fn run(db: &Db, salt: &Salt, data_dir: &Path, job: &Job) -> Result<(),
     .await;
     stored?;
     let _ = parser.await;
-    done.record(&mut conn, db.backend, job.id, count.load(Ordering::Relaxed) as i64).await?;
+    done.record(&mut recorder, job.id, count.load(Ordering::Relaxed) as i64).await?;
     match failure {
-        Some(reason) => finish(db, job.id, "failed", &reason).await,
+        Some(reason) => finish(db, job.id, ImportState::Failed, &reason).await,
         None => {
             let summary = summary(&done.tally, done.rejected, done.set_aside);
-            finish(db, job.id, "done", &summary).await?;
+            finish(db, job.id, ImportState::Done, &summary).await?;
             let _ = std::fs::remove_file(&path);
             Ok(())
         }
@@ -434,7 +290,7 @@ pub async fn work(db: Db, data_dir: PathBuf) {
                 .await;
                 if let Err(e) = outcome {
                     tracing::error!(job = job.id, error = %crate::error::report(&e), "import failed");
-                    let _ = finish(&db, job.id, "failed", &format!("The import stopped: {e}")).await;
+                    let _ = finish(&db, job.id, ImportState::Failed, &format!("The import stopped: {e}")).await;
                 }
             }
             Ok(None) => tokio::time::sleep(std::time::Duration::from_millis(300)).await,

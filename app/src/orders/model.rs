@@ -25,7 +25,7 @@ impl OrderStatus {
         OrderStatus::Returned,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Pending => "pending",
             OrderStatus::Fulfilled => "fulfilled",
@@ -225,7 +225,7 @@ pub struct OrderRow {
     pub buyer_email: String,
     pub country: String,
     pub placed_at: i64,
-    pub status: String,
+    pub status: OrderStatus,
     pub status_at: i64,
     pub currency: String,
     pub total_minor: Option<i64>,
@@ -254,6 +254,72 @@ pub struct Consent {
     pub given_at: i64,
 }
 
+/// Where an import job is: its file arriving, then waiting to be started (with its
+/// columns to be mapped first when the layout is unknown), waiting for a worker, being
+/// read, and how it ended. Stored as the text of [`ImportState::as_str`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportState {
+    Receiving,
+    Uploaded,
+    NeedsMapping,
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl ImportState {
+    pub const ALL: [ImportState; 7] = [
+        ImportState::Receiving,
+        ImportState::Uploaded,
+        ImportState::NeedsMapping,
+        ImportState::Queued,
+        ImportState::Running,
+        ImportState::Done,
+        ImportState::Failed,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ImportState::Receiving => "receiving",
+            ImportState::Uploaded => "uploaded",
+            ImportState::NeedsMapping => "needs_mapping",
+            ImportState::Queued => "queued",
+            ImportState::Running => "running",
+            ImportState::Done => "done",
+            ImportState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ImportState> {
+        ImportState::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+
+    /// As pages show it ("needs mapping").
+    pub const fn label(self) -> &'static str {
+        match self {
+            ImportState::NeedsMapping => "needs mapping",
+            other => other.as_str(),
+        }
+    }
+
+    /// Uploaded and waiting for the user to look at the preview (or map the columns) and
+    /// start it.
+    pub fn awaits_start(self) -> bool {
+        matches!(self, ImportState::Uploaded | ImportState::NeedsMapping)
+    }
+
+    /// Waiting for a worker or being read: its page follows the progress.
+    pub fn in_progress(self) -> bool {
+        matches!(self, ImportState::Queued | ImportState::Running)
+    }
+
+    pub fn has_ended(self) -> bool {
+        matches!(self, ImportState::Done | ImportState::Failed)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     pub id: i64,
@@ -264,7 +330,7 @@ pub struct Job {
     pub size_bytes: i64,
     pub layout: String,
     pub encoding: String,
-    pub state: String,
+    pub state: ImportState,
     pub bytes_read: i64,
     pub rows_read: i64,
     pub orders_new: i64,
@@ -283,8 +349,8 @@ pub struct Job {
 impl Job {
     /// Share of the file read, 0–100.
     pub fn percent(&self) -> u8 {
-        match self.state.as_str() {
-            "done" => 100,
+        match self.state {
+            ImportState::Done => 100,
             _ if self.size_bytes <= 0 => 0,
             _ => ((self.bytes_read.max(0) as f64 / self.size_bytes as f64) * 100.0).min(99.0) as u8,
         }
@@ -305,7 +371,7 @@ pub enum Reason {
 impl Reason {
     pub const ALL: [Reason; 5] = [Reason::Unsubscribed, Reason::HardBounce, Reason::Complaint, Reason::Manual, Reason::Erased];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Reason::Unsubscribed => "unsubscribed",
             Reason::HardBounce => "hard_bounce",
@@ -325,12 +391,26 @@ impl Reason {
         }
     }
 
+    /// Whether staff may take an entry off the list: unsubscribes, complaints and erasures
+    /// are the buyer's decision and stay.
+    pub fn is_removable(self) -> bool {
+        matches!(self, Reason::Manual | Reason::HardBounce)
+    }
+
+    /// Reads a reason as people write it (`Hard bounce`, `unsubscribe`) or as it is stored.
     pub fn parse(value: &str) -> Option<Reason> {
         let v = value.trim().to_lowercase().replace([' ', '-'], "_");
         Reason::ALL
             .into_iter()
             .find(|r| r.as_str() == v || (v == "bounce" && *r == Reason::HardBounce) || (v == "unsubscribe" && *r == Reason::Unsubscribed))
     }
+}
+
+/// Which suppression list: one brand's, or the agency-wide one (`brand_id` None).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    pub client_id: Option<i64>,
+    pub brand_id: Option<i64>,
 }
 
 /// One entry as lists and exports show it.
@@ -341,7 +421,7 @@ pub struct Entry {
     pub brand_name: String,
     /// "" for erased buyers (only the fingerprint is kept).
     pub value: String,
-    pub reason: String,
+    pub reason: Reason,
     pub note: String,
     pub created_at: i64,
     pub created_by: String,

@@ -7,12 +7,15 @@
 
 use super::customers::{normalise_email, normalise_phone};
 use super::model::{Entry, Reason};
+use super::store::{self, suppressions};
 use crate::common::fingerprint::{fingerprint, Salt};
 use crate::db::{now_millis, Db};
 use crate::error::AppError;
 use crate::shell::table::{ListQuery, Page};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+
+pub use super::model::Scope;
+pub use super::store::suppressions::{all, remove};
 
 /// An address as suppression compares it: an e-mail lower-cased, a phone in E.164.
 pub fn normalise_address(value: &str) -> Option<String> {
@@ -24,110 +27,31 @@ pub fn normalise_address(value: &str) -> Option<String> {
     (!phone.is_empty()).then_some(phone)
 }
 
-/// Which list: one brand's, or the agency-wide one (`brand_id` None).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Scope {
-    pub client_id: Option<i64>,
-    pub brand_id: Option<i64>,
-}
-
 /// Adds an address to a list; `false` when it was already there.
 pub async fn suppress(db: &Db, salt: &Salt, scope: Scope, address: &str, reason: Reason, note: &str, by: &str) -> Result<bool, AppError> {
     let value = normalise_address(address).ok_or_else(|| {
         AppError::invalid("address", format!("\"{address}\" is neither an e-mail address nor a phone number with country code."))
     })?;
-    let stored = if reason == Reason::Erased { String::new() } else { value.clone() };
-    let result = sqlx::query(
-        "INSERT INTO suppressions (client_id, brand_id, value, value_hash, reason, note, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-    )
-    .bind(scope.client_id)
-    .bind(scope.brand_id)
-    .bind(stored)
-    .bind(fingerprint(salt, &value))
-    .bind(reason.as_str())
-    .bind(note)
-    .bind(now_millis())
-    .bind(by)
-    .execute(&db.pool)
-    .await?;
-    Ok(result.rows_affected() > 0)
+    let stored = if reason == Reason::Erased { "" } else { value.as_str() };
+    suppressions::insert(db, scope, stored, &fingerprint(salt, &value), reason, note, by).await
 }
 
 /// Whether `address` may not be contacted by `brand_id` (its list or the agency's).
 pub async fn is_suppressed(db: &Db, salt: &Salt, brand_id: i64, address: &str) -> Result<bool, AppError> {
     let Some(value) = normalise_address(address) else { return Ok(false) };
-    let row: Option<(i64,)> =
-        sqlx::query_as("SELECT id FROM suppressions WHERE value_hash = $1 AND (brand_id IS NULL OR brand_id = $2) LIMIT 1")
-            .bind(fingerprint(salt, &value))
-            .bind(brand_id)
-            .fetch_optional(&db.pool)
-            .await?;
-    Ok(row.is_some())
+    suppressions::listed(db, &fingerprint(salt, &value), brand_id).await
 }
 
 /// A client's entries (its brands' lists), plus the agency-wide list when `with_agency`:
 /// that list can hold any client's buyers, so only those who may see every client's data
 /// (agency admins) get it.
 pub async fn list(db: &Db, client_id: i64, with_agency: bool, query: &ListQuery) -> Result<Page<Entry>, AppError> {
-    let base = format!("FROM suppressions x LEFT JOIN brands b ON b.id = x.brand_id WHERE (x.client_id = $2 OR ($3 = 1 AND x.brand_id IS NULL)) AND (x.value LIKE $1 ESCAPE '\\' OR lower(x.note) LIKE $1 ESCAPE '\\')");
-    let pattern = query.like_pattern();
-    let agency = i64::from(with_agency);
-    let total: i64 =
-        sqlx::query(&format!("SELECT COUNT(*) {base}")).bind(&pattern).bind(client_id).bind(agency).fetch_one(&db.pool).await?.get(0);
-    let order = match query.sort.as_str() {
-        "value" => "x.value",
-        "reason" => "x.reason",
-        "brand" => "b.name",
-        _ => "x.created_at",
-    };
-    let dir = if query.desc || query.sort.is_empty() { "DESC" } else { "ASC" };
-    let rows = sqlx::query(&format!(
-        "SELECT x.id, x.brand_id, COALESCE(b.name, '') AS brand_name, x.value, x.reason, x.note, x.created_at, x.created_by \
-         {base} ORDER BY {order} {dir}, x.id DESC LIMIT $4 OFFSET $5"
-    ))
-    .bind(&pattern)
-    .bind(client_id)
-    .bind(agency)
-    .bind(query.limit())
-    .bind(query.offset())
-    .fetch_all(&db.pool)
-    .await?;
-    Ok(Page::new(rows.iter().map(entry).collect(), total, query))
+    suppressions::page(db, client_id, with_agency, query).await
 }
 
-fn entry(r: &sqlx::any::AnyRow) -> Entry {
-    Entry {
-        id: r.get("id"),
-        brand_id: r.get("brand_id"),
-        brand_name: r.get("brand_name"),
-        value: r.get("value"),
-        reason: r.get("reason"),
-        note: r.get("note"),
-        created_at: r.get("created_at"),
-        created_by: r.get("created_by"),
-    }
-}
-
-/// Every entry of a client's brands (or the agency-wide list with `client_id` None).
-pub async fn all(db: &Db, client_id: Option<i64>) -> Result<Vec<Entry>, AppError> {
-    let sql = "SELECT x.id, x.brand_id, COALESCE(b.name, '') AS brand_name, x.value, x.reason, x.note, x.created_at, x.created_by \
-               FROM suppressions x LEFT JOIN brands b ON b.id = x.brand_id WHERE ";
-    let rows = match client_id {
-        Some(client) => sqlx::query(&format!("{sql} x.client_id = $1 ORDER BY x.id")).bind(client).fetch_all(&db.pool).await?,
-        None => sqlx::query(&format!("{sql} x.brand_id IS NULL ORDER BY x.id")).fetch_all(&db.pool).await?,
-    };
-    Ok(rows.iter().map(entry).collect())
-}
-
-/// The entry's list, for authorization: (client, brand).
-pub async fn entry_scope(db: &Db, id: i64) -> Result<Option<(Option<i64>, Option<i64>, String)>, AppError> {
-    Ok(sqlx::query_as("SELECT client_id, brand_id, reason FROM suppressions WHERE id = $1").bind(id).fetch_optional(&db.pool).await?)
-}
-
-pub async fn remove(db: &Db, id: i64) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM suppressions WHERE id = $1").bind(id).execute(&db.pool).await?;
-    Ok(())
+/// The entry's list, for authorization: (client, brand, reason).
+pub async fn entry_scope(db: &Db, id: i64) -> Result<Option<(Option<i64>, Option<i64>, Reason)>, AppError> {
+    suppressions::scope_of(db, id).await
 }
 
 /// Everything Starling holds about one buyer, as the GDPR access export gives it.
@@ -141,111 +65,62 @@ pub struct BuyerExport {
 }
 
 pub async fn export_buyer(db: &Db, salt: &Salt, customer_id: i64) -> Result<BuyerExport, AppError> {
-    let customer = super::store::customer(db, customer_id).await?.ok_or_else(|| AppError::NotFound(format!("customer {customer_id}")))?;
-    let rows = sqlx::query(
-        "SELECT o.platform_order_id, s.name AS store, o.placed_at, o.status, o.status_at, o.buyer_name, o.buyer_email, \
-           o.buyer_phone, o.country, o.marketplace, o.currency, o.total_minor, o.items \
-         FROM orders o JOIN stores s ON s.id = o.store_id WHERE o.customer_id = $1 ORDER BY o.placed_at",
-    )
-    .bind(customer_id)
-    .fetch_all(&db.pool)
-    .await?;
-    let orders = rows
-        .iter()
-        .map(|r| {
-            let items: String = r.get("items");
+    let customer = store::customer(db, customer_id).await?.ok_or_else(|| AppError::NotFound(format!("customer {customer_id}")))?;
+    let orders = store::privacy::buyer_orders(db, customer_id)
+        .await?
+        .into_iter()
+        .map(|o| {
             serde_json::json!({
-                "order_id": r.get::<String, _>("platform_order_id"),
-                "store": r.get::<String, _>("store"),
-                "placed_at": crate::shell::format_time(r.get("placed_at")),
-                "status": r.get::<String, _>("status"),
-                "status_at": crate::shell::format_time(r.get("status_at")),
-                "buyer_name": r.get::<String, _>("buyer_name"),
-                "buyer_email": r.get::<String, _>("buyer_email"),
-                "buyer_phone": r.get::<String, _>("buyer_phone"),
-                "country": r.get::<String, _>("country"),
-                "marketplace": r.get::<String, _>("marketplace"),
-                "currency": r.get::<String, _>("currency"),
-                "total_minor": r.get::<Option<i64>, _>("total_minor"),
-                "items": serde_json::from_str::<serde_json::Value>(&items).unwrap_or_default(),
+                "order_id": o.platform_order_id,
+                "store": o.store,
+                "placed_at": crate::shell::format_time(o.placed_at),
+                "status": o.status.as_str(),
+                "status_at": crate::shell::format_time(o.status_at),
+                "buyer_name": o.buyer_name,
+                "buyer_email": o.buyer_email,
+                "buyer_phone": o.buyer_phone,
+                "country": o.country,
+                "marketplace": o.marketplace,
+                "currency": o.currency,
+                "total_minor": o.total_minor,
+                "items": serde_json::from_str::<serde_json::Value>(&o.items).unwrap_or_default(),
             })
         })
         .collect();
     let prints: Vec<String> = [&customer.email, &customer.phone].iter().filter(|v| !v.is_empty()).map(|v| fingerprint(salt, v)).collect();
-    let mut suppressions = Vec::new();
+    let mut entries = Vec::new();
     for print in prints {
-        let rows = sqlx::query(
-            "SELECT x.id, x.brand_id, COALESCE(b.name, '') AS brand_name, x.value, x.reason, x.note, x.created_at, x.created_by \
-             FROM suppressions x LEFT JOIN brands b ON b.id = x.brand_id WHERE x.value_hash = $1 AND (x.brand_id IS NULL OR x.brand_id = $2)",
-        )
-        .bind(print)
-        .bind(customer.brand_id)
-        .fetch_all(&db.pool)
-        .await?;
-        suppressions.extend(rows.iter().map(entry));
+        entries.extend(suppressions::matching(db, &print, customer.brand_id).await?);
     }
     Ok(BuyerExport {
         exported_at: chrono::Utc::now().to_rfc3339(),
-        consents: super::store::consents(db, customer_id).await?,
+        consents: store::consents(db, customer_id).await?,
         customer,
         orders,
-        suppressions,
+        suppressions: entries,
     })
 }
 
 /// Erases a buyer: their orders keep only what is not personal (ids, dates, status,
 /// products, amounts, country), the customer record and consents go, the plain address
-/// leaves every list, and the brand's list gets the fingerprint as "erased". Returns how
-/// many orders were stripped.
+/// leaves every list, the brand's list gets the fingerprint as "erased", and their reviews
+/// lose their author. One transaction. Returns how many orders were stripped.
 pub async fn erase_buyer(db: &Db, salt: &Salt, customer_id: i64, by: &str) -> Result<i64, AppError> {
-    let customer = super::store::customer(db, customer_id).await?.ok_or_else(|| AppError::NotFound(format!("customer {customer_id}")))?;
+    let customer = store::customer(db, customer_id).await?.ok_or_else(|| AppError::NotFound(format!("customer {customer_id}")))?;
     let addresses: Vec<&String> = [&customer.email, &customer.phone].into_iter().filter(|v| !v.is_empty()).collect();
     let now = now_millis();
     let mut tx = db.pool.begin().await?;
-    let mut stripped = sqlx::query(
-        "UPDATE orders SET buyer_name = '', buyer_email = '', buyer_phone = '', customer_id = NULL, updated_at = $1 \
-         WHERE customer_id = $2",
-    )
-    .bind(now)
-    .bind(customer_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected() as i64;
+    let mut stripped = store::privacy::strip_customer_orders(&mut tx, customer_id, now).await?;
     for address in &addresses {
         // Orders of this brand that carry the address without being linked (erased before).
-        stripped += sqlx::query(
-            "UPDATE orders SET buyer_name = '', buyer_email = '', buyer_phone = '', updated_at = $1 \
-             WHERE brand_id = $2 AND (buyer_email = $3 OR buyer_phone = $3)",
-        )
-        .bind(now)
-        .bind(customer.brand_id)
-        .bind(address.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected() as i64;
+        stripped += store::privacy::strip_address_orders(&mut tx, customer.brand_id, address, now).await?;
         let print = fingerprint(salt, address);
-        sqlx::query("UPDATE suppressions SET value = '' WHERE value_hash = $1").bind(&print).execute(&mut *tx).await?;
-        sqlx::query("UPDATE suppressions SET reason = 'erased', note = '' WHERE value_hash = $1 AND brand_id = $2")
-            .bind(&print)
-            .bind(customer.brand_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO suppressions (client_id, brand_id, value, value_hash, reason, note, created_at, created_by) \
-             VALUES ($1, $2, '', $3, 'erased', '', $4, $5) ON CONFLICT DO NOTHING",
-        )
-        .bind(customer.client_id)
-        .bind(customer.brand_id)
-        .bind(&print)
-        .bind(now)
-        .bind(by)
-        .execute(&mut *tx)
-        .await?;
+        suppressions::forget_address(&mut tx, &print).await?;
+        suppressions::mark_erased(&mut tx, &print, customer.brand_id).await?;
+        suppressions::add_erased(&mut tx, customer.client_id, customer.brand_id, &print, now, by).await?;
     }
-    // A review keeps its stars and words (the client's public review), not who wrote it.
-    sqlx::query("UPDATE reviews SET author = '', customer_id = NULL WHERE customer_id = $1").bind(customer_id).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM consents WHERE customer_id = $1").bind(customer_id).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM customers WHERE id = $1").bind(customer_id).execute(&mut *tx).await?;
+    store::reviews::anonymise_by(&mut tx, customer_id).await?;
+    store::privacy::delete_customer(&mut tx, customer_id).await?;
     tx.commit().await?;
     Ok(stripped)
 }
@@ -253,20 +128,13 @@ pub async fn erase_buyer(db: &Db, salt: &Salt, customer_id: i64, by: &str) -> Re
 /// Deletes orders older than each client's retention period (0 = keep). Returns
 /// (client, orders deleted) for each client that lost any.
 pub async fn purge_expired(db: &Db, now: i64) -> Result<Vec<(i64, i64)>, AppError> {
-    let clients: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT id, retention_months FROM clients WHERE retention_months > 0").fetch_all(&db.pool).await?;
     let mut purged = Vec::new();
-    for (client, months) in clients {
+    for (client, months) in store::privacy::retention_periods(db).await? {
         let cutoff = chrono::DateTime::from_timestamp_millis(now)
             .and_then(|t| t.checked_sub_months(chrono::Months::new(months.clamp(1, 1200) as u32)))
             .map(|t| t.timestamp_millis())
             .unwrap_or(i64::MIN);
-        let deleted = sqlx::query("DELETE FROM orders WHERE client_id = $1 AND placed_at < $2")
-            .bind(client)
-            .bind(cutoff)
-            .execute(&db.pool)
-            .await?
-            .rows_affected() as i64;
+        let deleted = store::privacy::delete_orders_before(db, client, cutoff).await?;
         if deleted > 0 {
             purged.push((client, deleted));
         }

@@ -147,7 +147,7 @@ fn OrdersView(data: OrdersData, client_id: i64, query: Signal<ListQuery>) -> imp
                                         }}</td>
                                         <td data-label="Country">{o.country.clone()}</td>
                                         <td data-label="Placed">{format_time(o.placed_at)}</td>
-                                        <td data-label="Status"><span class=format!("badge status-{}", o.status)>{o.status.clone()}</span></td>
+                                        <td data-label="Status"><span class=format!("badge status-{}", o.status.as_str())>{o.status.as_str()}</span></td>
                                         <td data-label="Total" class="num">{money(&o.currency, o.total_minor)}</td>
                                         <td data-label="Items" class="num">{o.items}</td>
                                     </tr>
@@ -222,7 +222,7 @@ fn CustomerView(detail: CustomerDetail, client_id: i64) -> impl IntoView {
                             <td data-label="Order"><code>{o.platform_order_id.clone()}</code></td>
                             <td data-label="Store">{o.store_name.clone()}</td>
                             <td data-label="Placed">{format_time(o.placed_at)}</td>
-                            <td data-label="Status"><span class=format!("badge status-{}", o.status)>{o.status.clone()}</span>" "<span class="muted">{format_time(o.status_at)}</span></td>
+                            <td data-label="Status"><span class=format!("badge status-{}", o.status.as_str())>{o.status.as_str()}</span>" "<span class="muted">{format_time(o.status_at)}</span></td>
                             <td data-label="Total" class="num">{money(&o.currency, o.total_minor)}</td>
                         </tr>
                     }).collect_view()}
@@ -265,7 +265,7 @@ pub fn ImportsPage() -> impl IntoView {
     // While a job runs, refresh the list (the browser only: effects do not run on the server).
     Effect::new(move |_| {
         if let Some(Ok(d)) = data.get() {
-            if d.jobs.iter().any(|j| matches!(j.state.as_str(), "queued" | "running")) {
+            if d.jobs.iter().any(|j| j.state.in_progress()) {
                 set_timeout(move || tick.update(|t| *t += 1), std::time::Duration::from_millis(800));
             }
         }
@@ -325,7 +325,7 @@ fn ImportsView(data: ImportsData, client_id: i64, error: Option<String>) -> impl
                                 <td data-label="File"><A href=format!("/clients/{client_id}/imports/{}", j.id)>{j.file_name.clone()}</A></td>
                                 <td data-label="Store">{j.store_name.clone()}</td>
                                 <td data-label="Format">{j.layout.clone()}</td>
-                                <td data-label="State"><span class=format!("badge job-{}", j.state)>{j.state.replace('_', " ")}</span></td>
+                                <td data-label="State"><span class=format!("badge job-{}", j.state.as_str())>{j.state.label()}</span></td>
                                 <td data-label="Progress"><progress max="100" value=percent.to_string()>{format!("{percent}%")}</progress></td>
                                 <td data-label="New" class="num">{j.orders_new}</td>
                                 <td data-label="Updated" class="num">{j.orders_updated}</td>
@@ -349,7 +349,7 @@ pub fn ImportJobPage() -> impl IntoView {
     let data = Resource::new(move || (client_id.get(), job_id.get(), tick.get()), |(c, j, _)| get_import(c, j));
     Effect::new(move |_| {
         if let Some(Ok(d)) = data.get() {
-            if matches!(d.job.state.as_str(), "queued" | "running") {
+            if d.job.state.in_progress() {
                 set_timeout(move || tick.update(|t| *t += 1), std::time::Duration::from_millis(700));
             }
         }
@@ -376,13 +376,13 @@ fn ImportJobView(detail: ImportDetail, client_id: i64, refresh: Callback<()>) ->
             refresh.run(());
         }
     });
-    let waiting = matches!(job.state.as_str(), "uploaded");
-    let running = matches!(job.state.as_str(), "queued" | "running");
+    let waiting = job.state == ImportState::Uploaded;
+    let running = job.state.in_progress();
     view! {
         <Breadcrumbs items=vec![("Clients".into(), "/clients".into()), ("Imports".into(), format!("/clients/{client_id}/imports")), (job.file_name.clone(), String::new())]/>
         <div class="page-head">
             <h1>{job.file_name.clone()}</h1>
-            <span class=format!("badge job-{}", job.state)>{job.state.replace('_', " ")}</span>
+            <span class=format!("badge job-{}", job.state.as_str())>{job.state.label()}</span>
         </div>
         <dl class="facts">
             <dt>"Store"</dt><dd>{job.store_name.clone()}</dd>
@@ -390,7 +390,7 @@ fn ImportJobView(detail: ImportDetail, client_id: i64, refresh: Callback<()>) ->
             <dt>"Uploaded"</dt><dd>{format!("{} by {}", format_time(job.created_at), job.created_by)}</dd>
         </dl>
         {(!detail.problem.is_empty()).then(|| view! { <div class="alert error" role="alert">{detail.problem.clone()}</div> })}
-        {(running || job.state == "done" || job.state == "failed").then(|| view! {
+        {(running || job.state.has_ended()).then(|| view! {
             <section class="card">
                 <h2>"Progress"</h2>
                 <progress class="wide" max="100" value=job.percent().to_string() aria-label="Import progress">{format!("{}%", job.percent())}</progress>
@@ -610,8 +610,8 @@ fn PrivacyView(data: PrivacyData, client_id: i64, query: Signal<ListQuery>, refr
                     </tr></thead>
                     <tbody>
                         {page.rows.clone().into_iter().map(|e| {
-                            let removable = can && matches!(e.reason.as_str(), "manual" | "hard_bounce");
-                            let reason = Reason::parse(&e.reason).map(|r| r.label()).unwrap_or("?");
+                            let removable = can && e.reason.is_removable();
+                            let reason = e.reason.label();
                             let id = e.id;
                             view! {
                                 <tr>

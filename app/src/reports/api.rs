@@ -115,22 +115,16 @@ pub mod server {
         Ok(Some(clients))
     }
 
-    async fn owners(db: &crate::db::Db) -> Result<Vec<(i64, String)>, AppError> {
-        Ok(sqlx::query_as("SELECT id, name FROM users WHERE role IN ('admin', 'account_manager') AND disabled = 0 ORDER BY name")
-            .fetch_all(&db.pool)
-            .await?)
-    }
-
     pub async fn list_alerts(status: String) -> Result<AlertList, AppError> {
         let actor = caller().await?;
         let scope = alert_scope(&actor)?;
         let db = &ServerState::get()?.db;
-        let status = status.trim();
-        if !["", "open", "responded", "resolved"].contains(&status) {
-            return Err(AppError::invalid("status", "Pick open, responded or resolved."));
-        }
-        let alerts = store::list_alerts(db, scope.as_deref(), Some(status)).await?;
-        Ok(AlertList { alerts, owners: owners(db).await?, can_manage: true, now: now_millis() })
+        let status = match status.trim() {
+            "" => None,
+            s => Some(AlertState::parse(s).ok_or_else(|| AppError::invalid("status", "Pick open, responded or resolved."))?),
+        };
+        let alerts = store::list_alerts(db, scope.as_deref(), status).await?;
+        Ok(AlertList { alerts, owners: crate::accounts::store::staff(db).await?, can_manage: true, now: now_millis() })
     }
 
     pub async fn update_alert(id: i64, status: String, owner_id: Option<i64>, note: String) -> Result<(), AppError> {
@@ -139,19 +133,17 @@ pub mod server {
         let db = &ServerState::get()?.db;
         let client = store::alert_client(db, id).await?.ok_or_else(|| AppError::NotFound(format!("alert {id}")))?;
         authorize(&actor, Action::ManageAlerts(client))?;
-        if !["open", "responded", "resolved"].contains(&status.as_str()) {
-            return Err(AppError::invalid("status", "Pick open, responded or resolved."));
-        }
+        let status = AlertState::parse(&status).ok_or_else(|| AppError::invalid("status", "Pick open, responded or resolved."))?;
         if let Some(owner) = owner_id {
-            if !owners(db).await?.iter().any(|(id, _)| *id == owner) {
+            if !crate::accounts::store::staff(db).await?.iter().any(|(id, _)| *id == owner) {
                 return Err(AppError::invalid("owner", "The owner must be an admin or account manager."));
             }
         }
         if note.chars().count() > 2000 {
             return Err(AppError::invalid("note", "Keep the note under 2,000 characters."));
         }
-        store::update_alert(db, id, &status, owner_id, note.trim(), now_millis()).await?;
-        audit::record(db, Some(&actor), &actor.email, "alert.update", Some(client), &format!("alert {id}"), &format!("status {status}"))
+        store::update_alert(db, id, status, owner_id, note.trim(), now_millis()).await?;
+        audit::record(db, Some(&actor), &actor.email, "alert.update", Some(client), &format!("alert {id}"), &format!("status {}", status.as_str()))
             .await?;
         Ok(())
     }

@@ -136,6 +136,42 @@ pub struct ReviewImport {
     pub rejected: Vec<(u64, String, String)>,
 }
 
+/// Where an alert about a negative review stands: the response clock runs while it is
+/// open; the first response and the resolution are stamped once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    #[default]
+    Open,
+    Responded,
+    Resolved,
+}
+
+impl AlertState {
+    pub const ALL: [AlertState; 3] = [AlertState::Open, AlertState::Responded, AlertState::Resolved];
+
+    /// How the state is stored and sent in forms.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Open => "open",
+            AlertState::Responded => "responded",
+            AlertState::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AlertState> {
+        AlertState::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+
+    pub const fn label(self) -> &'static str {
+        match self {
+            AlertState::Open => "Open",
+            AlertState::Responded => "Responded",
+            AlertState::Resolved => "Resolved",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertRow {
     pub id: i64,
@@ -149,7 +185,7 @@ pub struct AlertRow {
     pub platform_order_id: String,
     pub owner_id: Option<i64>,
     pub owner: String,
-    pub status: String,
+    pub status: AlertState,
     pub opened_at: i64,
     pub responded_at: Option<i64>,
     pub resolved_at: Option<i64>,

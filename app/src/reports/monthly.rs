@@ -7,6 +7,7 @@ use super::build;
 use super::charts;
 use super::model::Report;
 use super::rules::{percent, previous_month, Rate, DAY_MS};
+use super::store::mailings;
 use crate::common::mailer::{Mail, Mailer};
 use crate::db::Db;
 use crate::error::AppError;
@@ -84,21 +85,10 @@ pub fn compose(report: &Report, to: &str, portal: &str) -> Result<Mail, String> 
 /// Answers how many were sent.
 pub async fn send_due(db: &Db, data_dir: Option<&Path>, mailer: &Mailer, public_url: &str, now: i64) -> Result<u64, AppError> {
     let (from, until, month) = previous_month(now);
-    let clients: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT id, name, contact_email FROM clients WHERE contact_email <> '' AND created_at < $1 ORDER BY id")
-            .bind((until + 1) * DAY_MS)
-            .fetch_all(&db.pool)
-            .await?;
+    let clients = crate::clients::store::report_recipients(db, (until + 1) * DAY_MS).await?;
     let mut sent = 0;
     for (client_id, name, contact) in clients {
-        let claimed = sqlx::query("INSERT INTO report_mailings (client_id, month, sent_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(client_id)
-            .bind(&month)
-            .bind(now)
-            .execute(&db.pool)
-            .await?
-            .rows_affected()
-            == 1;
+        let claimed = mailings::claim(db, client_id, &month, now).await?;
         if !claimed {
             continue;
         }
@@ -115,11 +105,7 @@ pub async fn send_due(db: &Db, data_dir: Option<&Path>, mailer: &Mailer, public_
             Err(e) => {
                 // Give the claim back: the next run tries again.
                 tracing::warn!(client = client_id, month = %month, error = %crate::error::report(&e), "monthly report not sent");
-                sqlx::query("DELETE FROM report_mailings WHERE client_id = $1 AND month = $2")
-                    .bind(client_id)
-                    .bind(&month)
-                    .execute(&db.pool)
-                    .await?;
+                mailings::release(db, client_id, &month).await?;
             }
         }
     }
@@ -142,7 +128,7 @@ pub async fn work(db: Db, data_dir: PathBuf, mailer: std::sync::Arc<Mailer>, pub
         if let Err(e) = send_due(&db, Some(&data_dir), &mailer, &public_url, now).await {
             tracing::error!(error = %crate::error::report(&e), "monthly reports failed");
         }
-        match sqlx::query_scalar::<_, i64>("SELECT id FROM clients ORDER BY id").fetch_all(&db.pool).await {
+        match crate::clients::store::ids(&db).await {
             Ok(clients) => {
                 for client in clients {
                     if let Err(e) = super::sla::evaluate(&db, Some(&data_dir), client, now).await {

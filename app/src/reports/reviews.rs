@@ -5,7 +5,8 @@
 
 use super::model::ReviewImport;
 use super::rules;
-use super::store::{self, NewReview};
+use super::store;
+use crate::orders::store::reviews::{self as review_store, NewReview};
 use crate::common::mailer::{Mail, Mailer};
 use crate::db::{now_millis, Db};
 use crate::error::AppError;
@@ -246,12 +247,12 @@ pub async fn record(db: &Db, alerting: &Alerting<'_>, to: Destination, review: &
         received_at: now,
         via: via.into(),
     };
-    let Some(review_id) = store::insert_review(db, &new).await? else { return Ok(Recorded::Duplicate) };
+    let Some(review_id) = review_store::insert(db, &new).await? else { return Ok(Recorded::Duplicate) };
     if let Some(message_id) = message_id {
         crate::campaigns::monitor::record_event(
             db,
             message_id,
-            "reviewed",
+            crate::outbox::model::EventKind::Reviewed,
             &format!("review:{review_id}"),
             review.reviewed_at,
             &format!("{} stars", review.rating),
@@ -260,7 +261,7 @@ pub async fn record(db: &Db, alerting: &Alerting<'_>, to: Destination, review: &
     }
     let mut alert = None;
     if rules::is_negative(review.rating) {
-        let managers = store::account_managers(db, to.client_id).await?;
+        let managers = crate::accounts::store::account_managers_of(db, to.client_id).await?;
         alert = store::open_alert(db, to.client_id, to.brand_id, review_id, managers.first().map(|m| m.0), now).await?;
         if let Some(alert_id) = alert {
             notify(db, alerting, to, alert_id, &new, &managers).await;

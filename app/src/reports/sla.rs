@@ -3,31 +3,17 @@
 //! current values.
 
 use super::engine;
-use super::model::{Breach, Contract, Evidence, SlaBoard, SlaLine};
+use super::model::{Contract, Evidence, SlaBoard, SlaLine};
 use super::rules::{self, basis_points, day_label, duration, DAY_MS, HOUR_MS};
+use super::store::sla as store;
+use crate::campaigns::model::CampaignState;
 use crate::db::Db;
 use crate::error::AppError;
 use std::path::Path;
 
 /// The client's contract (the defaults until the admin sets one).
 pub async fn contract(db: &Db, client_id: i64) -> Result<Contract, AppError> {
-    let row: Option<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT min_delivery_rate_bp, unsubscribe_hours, review_response_hours, approval_hours, launch_grace_hours, attribution_days \
-         FROM sla_contracts WHERE client_id = $1",
-    )
-    .bind(client_id)
-    .fetch_optional(&db.pool)
-    .await?;
-    Ok(row
-        .map(|r| Contract {
-            min_delivery_rate_bp: r.0,
-            unsubscribe_hours: r.1,
-            review_response_hours: r.2,
-            approval_hours: r.3,
-            launch_grace_hours: r.4,
-            attribution_days: r.5,
-        })
-        .unwrap_or_default())
+    Ok(store::contract(db, client_id).await?.unwrap_or_default())
 }
 
 /// Checks a contract form: every target in a sensible range, each error naming its field.
@@ -58,24 +44,7 @@ pub fn validate(c: &Contract) -> Result<(), AppError> {
 
 pub async fn save_contract(db: &Db, client_id: i64, c: &Contract, by: &str, now: i64) -> Result<(), AppError> {
     validate(c)?;
-    sqlx::query(
-        "INSERT INTO sla_contracts (client_id, min_delivery_rate_bp, unsubscribe_hours, review_response_hours, approval_hours, \
-         launch_grace_hours, attribution_days, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (client_id) DO UPDATE SET min_delivery_rate_bp = $2, unsubscribe_hours = $3, review_response_hours = $4, \
-         approval_hours = $5, launch_grace_hours = $6, attribution_days = $7, updated_at = $8, updated_by = $9",
-    )
-    .bind(client_id)
-    .bind(c.min_delivery_rate_bp)
-    .bind(c.unsubscribe_hours)
-    .bind(c.review_response_hours)
-    .bind(c.approval_hours)
-    .bind(c.launch_grace_hours)
-    .bind(c.attribution_days)
-    .bind(now)
-    .bind(by)
-    .execute(&db.pool)
-    .await?;
-    Ok(())
+    store::save_contract(db, client_id, c, by, now).await
 }
 
 /// A breach found by `evaluate`, before it is stored.
@@ -105,21 +74,15 @@ pub async fn evaluate(db: &Db, data_dir: Option<&Path>, client_id: i64, now: i64
     let mut new = 0;
     for f in found {
         let evidence = serde_json::to_string(&f.evidence).unwrap_or_else(|_| "[]".into());
-        new += sqlx::query(
-            "INSERT INTO sla_breaches (client_id, rule, subject, measured, target, evidence, happened_at, recorded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-        )
-        .bind(client_id)
-        .bind(f.rule)
-        .bind(&f.subject)
-        .bind(&f.measured)
-        .bind(&f.target)
-        .bind(&evidence)
-        .bind(f.happened_at)
-        .bind(now)
-        .execute(&db.pool)
-        .await?
-        .rows_affected();
+        let breach = store::NewBreach {
+            rule: f.rule,
+            subject: &f.subject,
+            measured: &f.measured,
+            target: &f.target,
+            evidence: &evidence,
+            happened_at: f.happened_at,
+        };
+        new += store::record_breach(db, client_id, &breach, now).await? as u64;
     }
     Ok(new)
 }
@@ -140,15 +103,7 @@ async fn delivery_rate(
     let day_grouping = engine::GROUP_KEYS.iter().position(|(name, _, _)| *name == "day").unwrap_or(5);
     for ((day, _), figures) in &counts[day_grouping] {
         let Some(rate) = rules::delivery_rate_breach(figures.sent, figures.bounced, contract) else { continue };
-        let bounced: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT m.id, m.campaign_id FROM messages m JOIN message_events e ON e.message_id = m.id AND e.kind = 'bounced' \
-             WHERE m.client_id = $1 AND m.sent_at >= $2 AND m.sent_at < $3 ORDER BY m.id LIMIT 20",
-        )
-        .bind(client_id)
-        .bind(day * DAY_MS)
-        .bind((day + 1) * DAY_MS)
-        .fetch_all(&db.pool)
-        .await?;
+        let bounced = store::bounced_sample(db, client_id, day * DAY_MS, (day + 1) * DAY_MS).await?;
         found.push(Found {
             rule: "delivery_rate",
             subject: day_label(*day),
@@ -168,14 +123,7 @@ async fn delivery_rate(
 }
 
 async fn unsubscribes(db: &Db, client_id: i64, contract: &Contract, since: i64, found: &mut Vec<Found>) -> Result<(), AppError> {
-    let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT m.id, m.campaign_id, e.at, e.processed_at FROM message_events e JOIN messages m ON m.id = e.message_id \
-         WHERE m.client_id = $1 AND e.kind = 'unsubscribed' AND e.at >= $2 AND e.processed_at IS NOT NULL",
-    )
-    .bind(client_id)
-    .bind(since)
-    .fetch_all(&db.pool)
-    .await?;
+    let rows = store::unsubscribe_timings(db, client_id, since).await?;
     for (id, campaign, requested, processed) in rows {
         let evidence = Evidence {
             label: format!("unsubscribe from message {id}"),
@@ -226,14 +174,7 @@ async fn review_responses(
     now: i64,
     found: &mut Vec<Found>,
 ) -> Result<(), AppError> {
-    let rows: Vec<(i64, i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT a.id, r.rating, a.opened_at, a.responded_at FROM alerts a JOIN reviews r ON r.id = a.review_id \
-         WHERE a.client_id = $1 AND a.opened_at >= $2",
-    )
-    .bind(client_id)
-    .bind(since)
-    .fetch_all(&db.pool)
-    .await?;
+    let rows = store::review_response_timings(db, client_id, since).await?;
     for (id, rating, opened, responded) in rows {
         let evidence = Evidence { label: format!("alert {id}: {rating}-star review"), href: format!("/alerts?alert={id}") };
         let timing = Timing { start: opened, end: responded, now, hours: contract.review_response_hours };
@@ -245,15 +186,7 @@ async fn review_responses(
 }
 
 async fn approvals(db: &Db, client_id: i64, contract: &Contract, since: i64, now: i64, found: &mut Vec<Found>) -> Result<(), AppError> {
-    let rows: Vec<(i64, i64, String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT v.id, v.template_id, v.locale, v.submitted_at, v.approved_at FROM template_versions v \
-         WHERE v.client_id = $1 AND v.submitted_at IS NOT NULL AND v.submitted_at >= $2 \
-         AND (v.approved_at IS NOT NULL OR v.status IN ('in_review', 'client_review'))",
-    )
-    .bind(client_id)
-    .bind(since)
-    .fetch_all(&db.pool)
-    .await?;
+    let rows = store::approval_timings(db, client_id, since).await?;
     for (id, template, locale, submitted, approved) in rows {
         let evidence = Evidence {
             label: format!("template version {id} ({locale})"),
@@ -267,17 +200,10 @@ async fn approvals(db: &Db, client_id: i64, contract: &Contract, since: i64, now
 }
 
 async fn launches(db: &Db, client_id: i64, contract: &Contract, since: i64, now: i64, found: &mut Vec<Found>) -> Result<(), AppError> {
-    let rows: Vec<(i64, String, i64, Option<i64>, String)> = sqlx::query_as(
-        "SELECT id, name, scheduled_at, launched_at, state FROM campaigns \
-         WHERE client_id = $1 AND scheduled_at IS NOT NULL AND scheduled_at >= $2",
-    )
-    .bind(client_id)
-    .bind(since)
-    .fetch_all(&db.pool)
-    .await?;
+    let rows = store::scheduled_launches(db, client_id, since).await?;
     for (id, name, scheduled, launched, state) in rows {
         // A campaign cancelled before its launch was not "late".
-        if launched.is_none() && state == "cancelled" {
+        if launched.is_none() && CampaignState::parse(&state) == Some(CampaignState::Cancelled) {
             continue;
         }
         let evidence = Evidence { label: format!("campaign \"{name}\""), href: format!("/clients/{client_id}/campaigns/{id}") };
@@ -300,25 +226,7 @@ pub async fn board(
 ) -> Result<SlaBoard, AppError> {
     evaluate(db, data_dir, client_id, now).await?;
     let contract = contract(db, client_id).await?;
-    let rows: Vec<(i64, String, String, String, String, String, i64)> = sqlx::query_as(
-        "SELECT id, rule, subject, measured, target, evidence, happened_at FROM sla_breaches WHERE client_id = $1 \
-         ORDER BY happened_at DESC, id DESC LIMIT 500",
-    )
-    .bind(client_id)
-    .fetch_all(&db.pool)
-    .await?;
-    let breaches: Vec<Breach> = rows
-        .into_iter()
-        .map(|(id, rule, subject, measured, target, evidence, happened_at)| Breach {
-            id,
-            rule,
-            subject,
-            measured,
-            target,
-            evidence: serde_json::from_str(&evidence).unwrap_or_default(),
-            happened_at,
-        })
-        .collect();
+    let breaches = store::breaches(db, client_id).await?;
     let recent = |rule: &str| breaches.iter().filter(|b| b.rule == rule && b.happened_at >= now - 30 * DAY_MS).count() as u64;
     let current = current_values(db, data_dir, client_id, now).await?;
     let lines = super::model::RULE_LABELS
@@ -354,38 +262,11 @@ async fn current_values(db: &Db, data_dir: Option<&Path>, client_id: i64, now: i
     if let Some(total) = counts.last().and_then(|t| t.get(&(0, 0))) {
         values.push(("delivery_rate", rules::percent(total.rate(rules::Rate::Delivery))));
     }
-    let slowest = |sql: &'static str| async move {
-        let v: Option<i64> = sqlx::query_scalar(sql).bind(client_id).bind(since).bind(now).fetch_one(&db.pool).await?;
-        Ok::<_, AppError>(v.map(|ms| format!("slowest {}", duration(ms))).unwrap_or_else(|| "none in 30 days".into()))
-    };
-    values.push((
-        "unsubscribe",
-        slowest(
-            "SELECT MAX(e.processed_at - e.at) FROM message_events e JOIN messages m ON m.id = e.message_id \
-             WHERE m.client_id = $1 AND e.kind = 'unsubscribed' AND e.at >= $2 AND e.at <= $3",
-        )
-        .await?,
-    ));
-    values.push((
-        "review_response",
-        slowest("SELECT MAX(COALESCE(responded_at, $3) - opened_at) FROM alerts WHERE client_id = $1 AND opened_at >= $2").await?,
-    ));
-    values.push((
-        "approval",
-        slowest(
-            "SELECT MAX(COALESCE(approved_at, $3) - submitted_at) FROM template_versions WHERE client_id = $1 AND submitted_at >= $2 \
-             AND (approved_at IS NOT NULL OR status IN ('in_review', 'client_review'))",
-        )
-        .await?,
-    ));
-    let late: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sla_breaches WHERE client_id = $1 AND rule = 'launch' AND happened_at >= $2 AND happened_at <= $3",
-    )
-    .bind(client_id)
-    .bind(since)
-    .bind(now)
-    .fetch_one(&db.pool)
-    .await?;
+    let slowest = |ms: Option<i64>| ms.map(|ms| format!("slowest {}", duration(ms))).unwrap_or_else(|| "none in 30 days".into());
+    values.push(("unsubscribe", slowest(store::slowest_unsubscribe(db, client_id, since, now).await?)));
+    values.push(("review_response", slowest(store::slowest_review_response(db, client_id, since, now).await?)));
+    values.push(("approval", slowest(store::slowest_approval(db, client_id, since, now).await?)));
+    let late = store::late_launches(db, client_id, since, now).await?;
     values.push(("launch", format!("{late} late in 30 days")));
     Ok(values)
 }

@@ -91,12 +91,7 @@ pub async fn refresh(db: &Db, data_dir: &Path, client_id: i64, watermark: i64) -
 /// Refreshes the snapshot of every client with at least `min_messages` sent messages whose
 /// snapshot is missing or older than a day. Answers (client, events) of those written.
 pub async fn refresh_large(db: &Db, data_dir: &Path, now: i64, min_messages: i64) -> Result<Vec<(i64, u64)>, AppError> {
-    let large: Vec<i64> = sqlx::query_scalar(
-        "SELECT client_id FROM messages WHERE sent_at IS NOT NULL GROUP BY client_id HAVING COUNT(*) >= $1 ORDER BY client_id",
-    )
-    .bind(min_messages)
-    .fetch_all(&db.pool)
-    .await?;
+    let large = store::clients_with_sent(db, min_messages).await?;
     let mut written = Vec::new();
     for client_id in large {
         let fresh = open(data_dir, client_id).is_some_and(|s| now - s.watermark < super::rules::DAY_MS);

@@ -354,7 +354,7 @@ pub fn AlertsPage() -> impl IntoView {
         <h1>"Review alerts"</h1>
         <p class="muted">"A 1–3 star review opens an alert at once and e-mails the client's support contact and account managers. The clock runs until the first response."</p>
         <nav class="tabs" aria-label="Alert status">
-            {[("", "All"), ("open", "Open"), ("responded", "Responded"), ("resolved", "Resolved")].into_iter().map(|(value, label)| {
+            {std::iter::once(("", "All")).chain(AlertState::ALL.map(|s| (s.as_str(), s.label()))).map(|(value, label)| {
                 let href = if value.is_empty() { "/alerts".to_string() } else { format!("/alerts?status={value}") };
                 view! { <a href=href class=move || if status() == value { "tab current" } else { "tab" }>{label}</a> }
             }).collect_view()}
@@ -376,7 +376,7 @@ pub fn AlertsPage() -> impl IntoView {
                                     let owners = list.owners.clone();
                                     let id = a.id;
                                     let owner = RwSignal::new(a.owner_id.map(|o| o.to_string()).unwrap_or_default());
-                                    let state = RwSignal::new(a.status.clone());
+                                    let state = RwSignal::new(a.status.as_str().to_string());
                                     let note = RwSignal::new(a.note.clone());
                                     let took = a.responded_at.unwrap_or(now) - a.opened_at;
                                     let late = took > a.response_hours * HOUR_MS;
@@ -405,7 +405,7 @@ pub fn AlertsPage() -> impl IntoView {
                                             </td>
                                             <td data-label="Status">
                                                 <select aria-label="Status" on:change=move |ev| state.set(event_target_value(&ev))>
-                                                    {["open", "responded", "resolved"].into_iter().map(|s| view! { <option value=s selected=a.status == s>{s}</option> }).collect_view()}
+                                                    {AlertState::ALL.into_iter().map(|s| view! { <option value=s.as_str() selected=a.status == s>{s.as_str()}</option> }).collect_view()}
                                                 </select>
                                             </td>
                                             <td data-label="Note"><input type="text" aria-label="Note" maxlength="2000" bind:value=note/></td>

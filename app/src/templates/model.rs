@@ -62,7 +62,7 @@ impl Status {
     pub const ALL: [Status; 6] =
         [Status::Draft, Status::InReview, Status::ChangesRequested, Status::ClientReview, Status::Approved, Status::Retired];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Status::Draft => "draft",
             Status::InReview => "in_review",
@@ -84,8 +84,9 @@ impl Status {
         }
     }
 
-    pub fn parse(raw: &str) -> Status {
-        Status::ALL.into_iter().find(|s| s.as_str() == raw).unwrap_or(Status::Draft)
+    /// The status stored as `raw`, if it is one.
+    pub fn parse(raw: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 
     /// Text can change only before review starts, or when changes were asked for.

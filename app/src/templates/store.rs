@@ -1,4 +1,7 @@
-//! SQL for templates, their versions, editors and events.
+//! SQL for templates, their versions, editors and events: the only code that touches
+//! `templates`, `template_versions`, `template_version_editors` and `template_events`.
+//! A few reads join other owners' tables for what the template pages show; each says
+//! which. Statuses are bound as [`Status::as_str`], never written out in the SQL.
 
 use super::model::*;
 use crate::accounts::model::Actor;
@@ -7,24 +10,142 @@ use crate::db::{now_millis, touched_nothing, Db};
 use crate::error::AppError;
 use crate::shell::table::{ListQuery, Page};
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 const VERSION_COLUMNS: &str = "v.id, v.template_id, v.locale, v.number, v.status, v.author_email, v.blocking, v.warnings, v.updated_at";
 
-fn version_row(r: &AnyRow) -> VersionRow {
-    VersionRow {
-        id: r.get("id"),
-        template_id: r.get("template_id"),
-        locale: r.get("locale"),
-        number: r.get("number"),
-        status: Status::parse(&r.get::<String, _>("status")),
-        author_email: r.get("author_email"),
-        blocking: r.get("blocking"),
-        warnings: r.get("warnings"),
-        updated_at: r.get("updated_at"),
+fn status_of(stored: &str) -> Status {
+    // Only `Status::as_str` values are written; anything else reads as a draft, which no
+    // campaign sends and nobody can approve without a review.
+    Status::parse(stored).unwrap_or(Status::Draft)
+}
+
+impl FromRow<'_, AnyRow> for VersionRow {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(VersionRow {
+            id: r.try_get("id")?,
+            template_id: r.try_get("template_id")?,
+            locale: r.try_get("locale")?,
+            number: r.try_get("number")?,
+            status: status_of(&r.try_get::<String, _>("status")?),
+            author_email: r.try_get("author_email")?,
+            blocking: r.try_get("blocking")?,
+            warnings: r.try_get("warnings")?,
+            updated_at: r.try_get("updated_at")?,
+        })
     }
 }
 
+/// A template as the list shows it; its locales' statuses are read separately
+/// ([`latest_statuses`]) and filled in after.
+impl FromRow<'_, AnyRow> for TemplateRow {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(TemplateRow {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            brand: r.try_get("brand")?,
+            purpose: r.try_get("purpose")?,
+            platform: r.try_get("platform")?,
+            locales: Vec::new(),
+            updated_at: r.try_get("updated_at")?,
+        })
+    }
+}
+
+impl FromRow<'_, AnyRow> for Template {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Template {
+            id: r.try_get("id")?,
+            client_id: r.try_get("client_id")?,
+            brand_id: r.try_get("brand_id")?,
+            brand: r.try_get("brand")?,
+            name: r.try_get("name")?,
+            purpose: r.try_get("purpose")?,
+            channel: r.try_get("channel")?,
+            platform: r.try_get("platform")?,
+            created_at: r.try_get("created_at")?,
+        })
+    }
+}
+
+/// A version with its text, and the client it belongs to.
+struct OwnedVersion {
+    version: Version,
+    client_id: i64,
+}
+
+impl FromRow<'_, AnyRow> for OwnedVersion {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(OwnedVersion {
+            version: Version {
+                row: VersionRow::from_row(r)?,
+                subject: r.try_get("subject")?,
+                html: r.try_get("html")?,
+                text: r.try_get("text")?,
+            },
+            client_id: r.try_get("client_id")?,
+        })
+    }
+}
+
+impl FromRow<'_, AnyRow> for VersionEvent {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(VersionEvent {
+            at: r.try_get("at")?,
+            actor_email: r.try_get("actor_email")?,
+            action: r.try_get("action")?,
+            from_status: status_of(&r.try_get::<String, _>("from_status")?),
+            to_status: status_of(&r.try_get::<String, _>("to_status")?),
+            comment: r.try_get("comment")?,
+        })
+    }
+}
+
+impl FromRow<'_, AnyRow> for QueueItem {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(QueueItem {
+            client_id: r.try_get("client_id")?,
+            client: r.try_get("client")?,
+            template: r.try_get("template")?,
+            version: VersionRow::from_row(r)?,
+            waiting_since: r.try_get("since")?,
+        })
+    }
+}
+
+/// The newest order of a brand with a named buyer, as the preview sample reads it.
+struct SampleOrder {
+    platform_order_id: String,
+    placed_at: i64,
+    buyer_name: String,
+    currency: String,
+    total_minor: Option<i64>,
+    items: String,
+    store: String,
+    marketplace: String,
+    brand: String,
+    postal_address: String,
+}
+
+impl FromRow<'_, AnyRow> for SampleOrder {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(SampleOrder {
+            platform_order_id: r.try_get("platform_order_id")?,
+            placed_at: r.try_get("placed_at")?,
+            buyer_name: r.try_get("buyer_name")?,
+            currency: r.try_get("currency")?,
+            total_minor: r.try_get("total_minor")?,
+            items: r.try_get("items")?,
+            store: r.try_get("store")?,
+            marketplace: r.try_get("marketplace")?,
+            brand: r.try_get("brand")?,
+            postal_address: r.try_get("postal_address")?,
+        })
+    }
+}
+
+/// One page of a client's templates. Reads `brands` (owned by `clients::store`) for the
+/// brand names it shows and filters by.
 pub async fn list(db: &Db, client_id: i64, query: &ListQuery) -> Result<Page<TemplateRow>, AppError> {
     let filter = query.like_pattern();
     let where_sql = "WHERE t.client_id = $1 AND (lower(t.name) LIKE $2 ESCAPE '\\' OR lower(b.name) LIKE $2 ESCAPE '\\')";
@@ -40,7 +161,7 @@ pub async fn list(db: &Db, client_id: i64, query: &ListQuery) -> Result<Page<Tem
         _ => "lower(t.name)",
     };
     let dir = if query.desc { "DESC" } else { "ASC" };
-    let rows = sqlx::query(&format!(
+    let mut rows = sqlx::query_as::<_, TemplateRow>(&format!(
         "SELECT t.id, t.name, t.purpose, t.platform, t.updated_at, b.name AS brand \
          FROM templates t JOIN brands b ON b.id = t.brand_id {where_sql} \
          ORDER BY {order} {dir}, t.id LIMIT $3 OFFSET $4"
@@ -51,20 +172,10 @@ pub async fn list(db: &Db, client_id: i64, query: &ListQuery) -> Result<Page<Tem
     .bind(query.offset())
     .fetch_all(&db.pool)
     .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let id: i64 = r.get("id");
-        out.push(TemplateRow {
-            id,
-            name: r.get("name"),
-            brand: r.get("brand"),
-            purpose: r.get("purpose"),
-            platform: r.get("platform"),
-            locales: latest_statuses(db, id).await?,
-            updated_at: r.get("updated_at"),
-        });
+    for row in &mut rows {
+        row.locales = latest_statuses(db, row.id).await?;
     }
-    Ok(Page::new(out, total, query))
+    Ok(Page::new(rows, total, query))
 }
 
 /// Each locale's newest version status.
@@ -77,28 +188,18 @@ async fn latest_statuses(db: &Db, template_id: i64) -> Result<Vec<(String, Statu
     .bind(template_id)
     .fetch_all(&db.pool)
     .await?;
-    Ok(rows.into_iter().map(|(l, s)| (l, Status::parse(&s))).collect())
+    Ok(rows.into_iter().map(|(l, s)| (l, status_of(&s))).collect())
 }
 
+/// A template with its brand's name (read from `brands`, owned by `clients::store`).
 pub async fn template(db: &Db, id: i64) -> Result<Option<Template>, AppError> {
-    let row = sqlx::query(
+    Ok(sqlx::query_as::<_, Template>(
         "SELECT t.id, t.client_id, t.brand_id, t.name, t.purpose, t.channel, t.platform, t.created_at, b.name AS brand \
          FROM templates t JOIN brands b ON b.id = t.brand_id WHERE t.id = $1",
     )
     .bind(id)
     .fetch_optional(&db.pool)
-    .await?;
-    Ok(row.map(|r| Template {
-        id: r.get("id"),
-        client_id: r.get("client_id"),
-        brand_id: r.get("brand_id"),
-        brand: r.get("brand"),
-        name: r.get("name"),
-        purpose: r.get("purpose"),
-        channel: r.get("channel"),
-        platform: r.get("platform"),
-        created_at: r.get("created_at"),
-    }))
+    .await?)
 }
 
 pub async fn insert_template(db: &Db, client_id: i64, form: &TemplateForm, actor: &Actor) -> Result<i64, AppError> {
@@ -124,25 +225,23 @@ pub async fn insert_template(db: &Db, client_id: i64, form: &TemplateForm, actor
 }
 
 pub async fn versions(db: &Db, template_id: i64) -> Result<Vec<VersionRow>, AppError> {
-    let rows = sqlx::query(&format!(
+    Ok(sqlx::query_as::<_, VersionRow>(&format!(
         "SELECT {VERSION_COLUMNS} FROM template_versions v WHERE v.template_id = $1 ORDER BY v.locale, v.number DESC"
     ))
     .bind(template_id)
     .fetch_all(&db.pool)
-    .await?;
-    Ok(rows.iter().map(version_row).collect())
+    .await?)
 }
 
 /// A version with its text, and the client it belongs to.
 pub async fn version(db: &Db, id: i64) -> Result<Option<(Version, i64)>, AppError> {
-    let row =
-        sqlx::query(&format!("SELECT {VERSION_COLUMNS}, v.subject, v.html, v.text, v.client_id FROM template_versions v WHERE v.id = $1"))
-            .bind(id)
-            .fetch_optional(&db.pool)
-            .await?;
-    Ok(row.map(|r| {
-        (Version { row: version_row(&r), subject: r.get("subject"), html: r.get("html"), text: r.get("text") }, r.get("client_id"))
-    }))
+    let row = sqlx::query_as::<_, OwnedVersion>(&format!(
+        "SELECT {VERSION_COLUMNS}, v.subject, v.html, v.text, v.client_id FROM template_versions v WHERE v.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(|r| (r.version, r.client_id)))
 }
 
 /// The text of a new version (a new locale, or a new round after approval).
@@ -172,7 +271,7 @@ pub async fn insert_version(db: &Db, v: &NewVersion<'_>, actor: &Actor) -> Resul
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO template_versions (template_id, client_id, locale, number, subject, html, text, status, \
            author_id, author_email, blocking, warnings, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'draft', $8, $9, $10, $11, $12, $12) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
     )
     .bind(v.template_id)
     .bind(v.client_id)
@@ -181,6 +280,7 @@ pub async fn insert_version(db: &Db, v: &NewVersion<'_>, actor: &Actor) -> Resul
     .bind(v.subject)
     .bind(v.html)
     .bind(v.text)
+    .bind(Status::Draft.as_str())
     .bind(actor.user_id)
     .bind(&actor.email)
     .bind(v.blocking)
@@ -280,14 +380,16 @@ pub async fn transition(
     let mut tx = db.pool.begin().await?;
     let result = sqlx::query(
         "UPDATE template_versions SET status = $1, updated_at = $2, \
-           submitted_at = CASE WHEN $1 = 'in_review' THEN $2 ELSE submitted_at END, \
-           approved_at = CASE WHEN $1 = 'approved' THEN $2 ELSE approved_at END \
+           submitted_at = CASE WHEN $1 = $5 THEN $2 ELSE submitted_at END, \
+           approved_at = CASE WHEN $1 = $6 THEN $2 ELSE approved_at END \
          WHERE id = $3 AND status = $4",
     )
     .bind(to.as_str())
     .bind(now)
     .bind(version.id)
     .bind(version.status.as_str())
+    .bind(Status::InReview.as_str())
+    .bind(Status::Approved.as_str())
     .execute(&mut *tx)
     .await?;
     if touched_nothing(&result) {
@@ -296,14 +398,16 @@ pub async fn transition(
     insert_event(&mut tx, version.id, client_id, now, actor, action, version.status, to, comment).await?;
     if to == Status::Approved {
         let older: Vec<(i64,)> =
-            sqlx::query_as("SELECT id FROM template_versions WHERE template_id = $1 AND locale = $2 AND status = 'approved' AND id <> $3")
+            sqlx::query_as("SELECT id FROM template_versions WHERE template_id = $1 AND locale = $2 AND status = $3 AND id <> $4")
                 .bind(version.template_id)
                 .bind(&version.locale)
+                .bind(Status::Approved.as_str())
                 .bind(version.id)
                 .fetch_all(&mut *tx)
                 .await?;
         for (old,) in older {
-            sqlx::query("UPDATE template_versions SET status = 'retired', updated_at = $1 WHERE id = $2")
+            sqlx::query("UPDATE template_versions SET status = $1, updated_at = $2 WHERE id = $3")
+                .bind(Status::Retired.as_str())
                 .bind(now)
                 .bind(old)
                 .execute(&mut *tx)
@@ -363,53 +467,37 @@ pub async fn record(
 }
 
 pub async fn events(db: &Db, version_id: i64) -> Result<Vec<VersionEvent>, AppError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, VersionEvent>(
         "SELECT at, actor_email, action, from_status, to_status, comment FROM template_events \
          WHERE version_id = $1 ORDER BY at, id",
     )
     .bind(version_id)
     .fetch_all(&db.pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| VersionEvent {
-            at: r.get("at"),
-            actor_email: r.get("actor_email"),
-            action: r.get("action"),
-            from_status: Status::parse(&r.get::<String, _>("from_status")),
-            to_status: Status::parse(&r.get::<String, _>("to_status")),
-            comment: r.get("comment"),
-        })
-        .collect())
+    .await?)
 }
 
 /// Versions waiting in review or for the client, in the given clients (`None` = all).
+/// Reads `clients` (owned by `clients::store`) for the client names.
 pub async fn waiting(db: &Db, clients: Option<&[i64]>) -> Result<Vec<QueueItem>, AppError> {
     let scope = match clients {
         None => String::new(),
         Some([]) => " AND 1 = 0".into(),
         Some(ids) => format!(" AND v.client_id IN ({})", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")),
     };
-    let rows = sqlx::query(&format!(
+    Ok(sqlx::query_as::<_, QueueItem>(&format!(
         "SELECT {VERSION_COLUMNS}, v.client_id, c.name AS client, t.name AS template, COALESCE(v.submitted_at, v.updated_at) AS since \
          FROM template_versions v JOIN templates t ON t.id = v.template_id JOIN clients c ON c.id = v.client_id \
-         WHERE v.status IN ('in_review', 'client_review', 'changes_requested'){scope} ORDER BY since"
+         WHERE v.status IN ($1, $2, $3){scope} ORDER BY since"
     ))
+    .bind(Status::InReview.as_str())
+    .bind(Status::ClientReview.as_str())
+    .bind(Status::ChangesRequested.as_str())
     .fetch_all(&db.pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| QueueItem {
-            client_id: r.get("client_id"),
-            client: r.get("client"),
-            template: r.get("template"),
-            version: version_row(r),
-            waiting_since: r.get("since"),
-        })
-        .collect())
+    .await?)
 }
 
-/// Enabled users of a role assigned to a client: (id, e-mail, locales).
+/// Enabled users of a role assigned to a client: (id, e-mail, locales). Reads `users` and
+/// `user_clients` (owned by `accounts::store`) for the people to notify.
 pub async fn assigned_users(db: &Db, client_id: i64, role: &str) -> Result<Vec<(i64, String, Vec<String>)>, AppError> {
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT u.id, u.email, u.locales FROM users u JOIN user_clients uc ON uc.user_id = u.id \
@@ -422,13 +510,15 @@ pub async fn assigned_users(db: &Db, client_id: i64, role: &str) -> Result<Vec<(
     Ok(rows.into_iter().map(|(id, email, locales)| (id, email, locales.split_whitespace().map(String::from).collect())).collect())
 }
 
+/// The e-mail of an enabled user. Reads `users` (owned by `accounts::store`).
 pub async fn user_email(db: &Db, user_id: i64) -> Result<Option<String>, AppError> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT email FROM users WHERE id = $1 AND disabled = 0").bind(user_id).fetch_optional(&db.pool).await?;
     Ok(row.map(|(e,)| e))
 }
 
-/// The brand's postal address and whether the client approves templates last.
+/// The brand's name and postal address, and whether the client approves templates last.
+/// Reads `brands` and `clients` (owned by `clients::store`).
 pub async fn brand_facts(db: &Db, brand_id: i64) -> Result<(String, String, bool), AppError> {
     let (name, address, approval): (String, String, i64) = sqlx::query_as(
         "SELECT b.name, b.postal_address, c.template_approval FROM brands b JOIN clients c ON c.id = b.client_id WHERE b.id = $1",
@@ -440,9 +530,10 @@ pub async fn brand_facts(db: &Db, brand_id: i64) -> Result<(String, String, bool
 }
 
 /// The brand's newest order with a named buyer, as preview values written the way buyers
-/// of `locale` read dates and amounts; `None` without orders.
+/// of `locale` read dates and amounts; `None` without orders. Reads `orders` (owned by
+/// `orders::store`), `stores` and `brands` (owned by `clients::store`).
 pub async fn sample(db: &Db, brand_id: i64, locale: &str, unsubscribe_url: &str) -> Result<Option<(RenderContext, String)>, AppError> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, SampleOrder>(
         "SELECT o.platform_order_id, o.placed_at, o.buyer_name, o.currency, o.total_minor, o.items, \
            s.name AS store, s.marketplace, b.name AS brand, b.postal_address \
          FROM orders o JOIN stores s ON s.id = o.store_id JOIN brands b ON b.id = o.brand_id \
@@ -452,25 +543,24 @@ pub async fn sample(db: &Db, brand_id: i64, locale: &str, unsubscribe_url: &str)
     .fetch_optional(&db.pool)
     .await?;
     let Some(r) = row else { return Ok(None) };
-    let name: String = r.get("buyer_name");
+    let name = r.buyer_name;
     let mut words = name.split_whitespace();
     let first = words.next().unwrap_or("").to_string();
     let last = words.collect::<Vec<_>>().join(" ");
-    let items: Vec<crate::orders::model::OrderItem> = serde_json::from_str(&r.get::<String, _>("items")).unwrap_or_default();
+    let items: Vec<crate::orders::model::OrderItem> = serde_json::from_str(&r.items).unwrap_or_default();
     let item = items.into_iter().next();
-    let placed: i64 = r.get("placed_at");
-    let currency: String = r.get("currency");
-    let total =
-        r.get::<Option<i64>, _>("total_minor").map(|m| crate::common::render::local_amount(locale, m, &currency)).unwrap_or_default();
+    let placed = r.placed_at;
+    let currency = r.currency;
+    let total = r.total_minor.map(|m| crate::common::render::local_amount(locale, m, &currency)).unwrap_or_default();
     let date = chrono::DateTime::from_timestamp_millis(placed)
         .map(|t| {
             use chrono::Datelike;
             crate::common::render::local_date(locale, t.year(), t.month(), t.day())
         })
         .unwrap_or_default();
-    let order_id: String = r.get("platform_order_id");
-    let store: String = r.get("store");
-    let marketplace: String = r.get("marketplace");
+    let order_id = r.platform_order_id;
+    let store = r.store;
+    let marketplace = r.marketplace;
     let context = RenderContext {
         customer: CustomerVars { first_name: first, last_name: last, name: name.clone() },
         order: OrderVars { id: order_id.clone(), date, total },
@@ -478,7 +568,7 @@ pub async fn sample(db: &Db, brand_id: i64, locale: &str, unsubscribe_url: &str)
             name: item.as_ref().map(|i| i.product_name.clone()).unwrap_or_default(),
             sku: item.map(|i| i.sku).unwrap_or_default(),
         },
-        brand: BrandVars { name: r.get("brand"), postal_address: r.get("postal_address") },
+        brand: BrandVars { name: r.brand, postal_address: r.postal_address },
         store: StoreVars { name: store.clone() },
         review_url: review_url(&marketplace, &order_id),
         unsubscribe_url: unsubscribe_url.to_string(),
@@ -494,4 +584,39 @@ fn review_url(marketplace: &str, order_id: &str) -> String {
     } else {
         format!("https://{marketplace}/reviews?order={order_id}")
     }
+}
+
+/// (template, brand, purpose) of the client's first template: the demo's campaigns start
+/// from it.
+pub async fn first_of_client(db: &Db, client_id: i64) -> Result<Option<(i64, i64, String)>, AppError> {
+    Ok(sqlx::query_as("SELECT id, brand_id, purpose FROM templates WHERE client_id = $1 ORDER BY id LIMIT 1")
+        .bind(client_id)
+        .fetch_optional(&db.pool)
+        .await?)
+}
+
+/// (template, client, brand) of the first template with an approved version: what the
+/// demo's history and the benchmarks send.
+pub async fn first_approved(db: &Db) -> Result<Option<(i64, i64, i64)>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT t.id, t.client_id, t.brand_id FROM templates t WHERE EXISTS \
+         (SELECT 1 FROM template_versions v WHERE v.template_id = t.id AND v.status = $1) ORDER BY t.id LIMIT 1",
+    )
+    .bind(Status::Approved.as_str())
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+/// The template's first approved version.
+pub async fn first_approved_version(db: &Db, template_id: i64) -> Result<Option<i64>, AppError> {
+    Ok(sqlx::query_scalar("SELECT id FROM template_versions WHERE template_id = $1 AND status = $2 ORDER BY id LIMIT 1")
+        .bind(template_id)
+        .bind(Status::Approved.as_str())
+        .fetch_optional(&db.pool)
+        .await?)
+}
+
+/// (template, brand, client) of the first template: the benchmarks' campaigns use it.
+pub async fn first(db: &Db) -> Result<Option<(i64, i64, i64)>, AppError> {
+    Ok(sqlx::query_as("SELECT id, brand_id, client_id FROM templates ORDER BY id LIMIT 1").fetch_optional(&db.pool).await?)
 }

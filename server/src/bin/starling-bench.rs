@@ -183,8 +183,12 @@ async fn import(file: &Path, kind: &str) -> anyhow::Result<()> {
     app::demo::seed(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let salt = app::common::fingerprint::salt(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     // The demo's Shopify store of the first client.
-    let (store_id,): (i64,) =
-        sqlx::query_as("SELECT id FROM stores WHERE platform = 'shopify' ORDER BY id LIMIT 1").fetch_one(&db.pool).await?;
+    let stores = app::clients::store::store_platforms(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store_id = stores
+        .iter()
+        .find(|(_, _, platform)| platform == app::clients::model::Platform::Shopify.as_str())
+        .map(|s| s.0)
+        .ok_or_else(|| anyhow::anyhow!("no Shopify store"))?;
     let target = store::target(&db, store_id).await.map_err(|e| anyhow::anyhow!("{e}"))?.ok_or_else(|| anyhow::anyhow!("no store"))?;
     let mut results = Vec::new();
     for run in ["first import", "same file again"] {
@@ -195,7 +199,8 @@ async fn import(file: &Path, kind: &str) -> anyhow::Result<()> {
             std::fs::copy(file, &upload)?;
         }
         let size = std::fs::metadata(&upload)?.len() as i64;
-        jobs::received(&db, job_id, size, "shopify", "UTF-8", "queued", "").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let queued = app::orders::model::ImportState::Queued;
+        jobs::received(&db, job_id, size, "shopify", "UTF-8", queued, "").await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let job = jobs::claim(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?.ok_or_else(|| anyhow::anyhow!("no job to claim"))?;
         let started = Instant::now();
         jobs::run(&db, &salt, &dir, &job).await.map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -210,11 +215,8 @@ async fn import(file: &Path, kind: &str) -> anyhow::Result<()> {
         results.push((run, seconds, done));
     }
     let (_, seconds, first) = &results[0];
-    let stored: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders WHERE store_id = $1 AND source LIKE 'import:%'")
-        .bind(store_id)
-        .fetch_one(&db.pool)
-        .await?;
-    anyhow::ensure!(stored.0 == first.orders_new, "stored {} orders, the job says {}", stored.0, first.orders_new);
+    let stored = store::count_imported(&db, store_id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    anyhow::ensure!(stored == first.orders_new, "stored {stored} orders, the job says {}", first.orders_new);
     anyhow::ensure!(results[1].2.orders_new == 0 && results[1].2.orders_updated == 0, "the second import changed something");
     println!("RESULT db={kind} rows={rows} seconds={seconds:.3} rows_per_s={:.0} peak_rss_mb={:.0}", rows as f64 / seconds, peak_rss_mb());
     teardown(db, pg_name, &dir).await
@@ -238,7 +240,7 @@ fn parse_only(file: &Path) -> anyhow::Result<()> {
 
 /// A fresh database with the demo data, and what the benchmarks use of it: demo template 1
 /// (Nordlicht's review request, German version approved), its brand and client, and the
-/// brand's first store matching `store_filter` (SQL after `WHERE brand_id = $1`).
+/// brand's first store (not an Amazon one when `not_amazon`).
 struct Setup {
     dir: PathBuf,
     db: Db,
@@ -250,19 +252,22 @@ struct Setup {
     target: store::Target,
 }
 
-async fn setup(kind: &str, store_filter: &str) -> anyhow::Result<Setup> {
+async fn setup(kind: &str, not_amazon: bool) -> anyhow::Result<Setup> {
     let dir: PathBuf = std::env::temp_dir().join(format!("starling-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let (db, pg_name) = fresh_database(kind, &dir).await?;
     let e = |e: app::error::AppError| anyhow::anyhow!("{e}");
     app::demo::seed(&db).await.map_err(e)?;
     let salt = app::common::fingerprint::salt(&db).await.map_err(e)?;
-    let (template_id, brand_id, client_id): (i64, i64, i64) =
-        sqlx::query_as("SELECT id, brand_id, client_id FROM templates ORDER BY id LIMIT 1").fetch_one(&db.pool).await?;
-    let (store_id,): (i64,) = sqlx::query_as(&format!("SELECT id FROM stores WHERE brand_id = $1 {store_filter} ORDER BY id LIMIT 1"))
-        .bind(brand_id)
-        .fetch_one(&db.pool)
-        .await?;
+    let (template_id, brand_id, client_id) =
+        app::templates::store::first(&db).await.map_err(e)?.ok_or_else(|| anyhow::anyhow!("the demo has no template"))?;
+    let amazon = app::clients::model::Platform::Amazon.as_str();
+    let stores = app::clients::store::store_platforms(&db).await.map_err(e)?;
+    let store_id = stores
+        .iter()
+        .find(|(_, brand, platform)| *brand == brand_id && !(not_amazon && platform == amazon))
+        .map(|s| s.0)
+        .ok_or_else(|| anyhow::anyhow!("the demo brand has no store"))?;
     let target = store::target(&db, store_id).await.map_err(e)?.ok_or_else(|| anyhow::anyhow!("no store"))?;
     Ok(Setup { dir, db, pg_name, salt, template_id, brand_id, client_id, target })
 }
@@ -284,7 +289,7 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
     use app::campaigns::eligibility::Trigger;
     use app::campaigns::planner::{self, CampaignRules};
     use app::orders::model::{OrderStatus, ParsedOrder};
-    let Setup { dir, db, pg_name, salt, template_id, brand_id, client_id, target } = setup(kind, "").await?;
+    let Setup { dir, db, pg_name, salt, template_id, brand_id, client_id, target } = setup(kind, false).await?;
     let e = |e: app::error::AppError| anyhow::anyhow!("{e}");
     let started = Instant::now();
     let now = app::db::now_millis();
@@ -340,23 +345,11 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
     let purpose = app::templates::model::Purpose::Care;
     let earlier = CampaignRules::new(Trigger::AfterFulfilment { days: 1 });
     let previous = planner::create(&db, client_id, brand_id, template_id, "earlier care", purpose, &earlier, "bench").await.map_err(e)?;
-    let (version,): (i64,) =
-        sqlx::query_as("SELECT id FROM template_versions WHERE template_id = $1 AND status = 'approved' ORDER BY id LIMIT 1")
-            .bind(template_id)
-            .fetch_one(&db.pool)
-            .await?;
-    sqlx::query(
-        "INSERT INTO messages (client_id, brand_id, campaign_id, order_id, customer_id, purpose, channel, template_version_id, locale, \
-           variant, send_at, state, created_at, sent_at) \
-         SELECT client_id, brand_id, $1, id, customer_id, 'care', 'email', $2, 'de', 0, $3, 'sent', $3, $3 FROM orders \
-         WHERE brand_id = $4 AND id % 5 = 0 AND customer_id IS NOT NULL",
-    )
-    .bind(previous)
-    .bind(version)
-    .bind(now - 10 * 86_400_000)
-    .bind(brand_id)
-    .execute(&db.pool)
-    .await?;
+    let version = app::templates::store::first_approved_version(&db, template_id)
+        .await
+        .map_err(e)?
+        .ok_or_else(|| anyhow::anyhow!("the demo template has no approved version"))?;
+    app::outbox::store::seed_sent_care_history(&db, previous, version, brand_id, now - 10 * 86_400_000).await.map_err(e)?;
     let scope = privacy::Scope { client_id: Some(client_id), brand_id: Some(brand_id) };
     for buyer in (0..customers).step_by(50) {
         let address = format!("buyer{buyer}@example.test");
@@ -369,7 +362,7 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
     };
     let purpose = app::templates::model::Purpose::ReviewRequest;
     let id = planner::create(&db, client_id, brand_id, template_id, "bench", purpose, &rules, "bench").await.map_err(e)?;
-    planner::set_state(&db, id, "running").await.map_err(e)?;
+    planner::set_state(&db, id, app::campaigns::model::CampaignState::Running).await.map_err(e)?;
     let started = Instant::now();
     let stats = planner::plan(&db, &salt, id, now).await.map_err(e)?;
     let seconds = started.elapsed().as_secs_f64();
@@ -387,9 +380,9 @@ async fn deliver(kind: &str, messages: u64, smtp_url: &str, dkim: &str) -> anyho
     use app::campaigns::eligibility::Trigger;
     use app::campaigns::planner::{self, CampaignRules};
     use app::delivery::dkim as keys;
-    let Setup { dir, db, pg_name, salt, template_id, brand_id, client_id, target } = setup(kind, "AND platform <> 'amazon'").await?;
+    let Setup { dir, db, pg_name, salt, template_id, brand_id, client_id, target } = setup(kind, true).await?;
     let e = |e: app::error::AppError| anyhow::anyhow!("{e}");
-    sqlx::query("UPDATE orders SET status = 'cancelled'").execute(&db.pool).await?;
+    store::set_every_status(&db, app::orders::model::OrderStatus::Cancelled).await.map_err(e)?;
     let placed = app::db::now_millis() - 9 * 86_400_000;
     let mut batch = Vec::with_capacity(10_000);
     for i in 0..messages {
@@ -401,13 +394,9 @@ async fn deliver(kind: &str, messages: u64, smtp_url: &str, dkim: &str) -> anyho
     let rules = CampaignRules { fallback_locales: vec!["de".into()], ..CampaignRules::new(Trigger::Batch) };
     let purpose = app::templates::model::Purpose::ReviewRequest;
     let id = planner::create(&db, client_id, brand_id, template_id, "deliver", purpose, &rules, "bench").await.map_err(e)?;
-    planner::set_state(&db, id, "running").await.map_err(e)?;
+    planner::set_state(&db, id, app::campaigns::model::CampaignState::Running).await.map_err(e)?;
     let stats = planner::plan(&db, &salt, id, app::db::now_millis()).await.map_err(e)?;
-    sqlx::query("UPDATE messages SET send_at = $1 WHERE campaign_id = $2")
-        .bind(app::db::now_millis() - 1)
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
+    app::outbox::store::reschedule_campaign(&db, id, app::db::now_millis() - 1).await.map_err(e)?;
     match dkim {
         "rsa" => {
             keys::create_key(&db, brand_id, keys::Algorithm::Rsa2048, app::db::now_millis()).await.map_err(e)?;
@@ -416,13 +405,9 @@ async fn deliver(kind: &str, messages: u64, smtp_url: &str, dkim: &str) -> anyho
         other => anyhow::bail!("DKIM {other}: none or rsa"),
     }
     // The size of one message as sent (unsigned), for smtp-source's -l.
-    let row = sqlx::query(&format!("{} WHERE m.campaign_id = $1 LIMIT 1", app::delivery::compose::OUTGOING_SQL))
-        .bind(id)
-        .fetch_one(&db.pool)
-        .await?;
-    let one =
-        app::delivery::compose::compose(&app::delivery::compose::Outgoing::from_row(&row), "bench secret", "https://starling.example", 0)
-            .map_err(e)?;
+    let outgoing =
+        app::delivery::store::one_outgoing_of_campaign(&db, id).await.map_err(e)?.ok_or_else(|| anyhow::anyhow!("nothing planned"))?;
+    let one = app::delivery::compose::compose(&outgoing, "bench secret", "https://starling.example", 0).map_err(e)?;
     println!("planned {} messages of about {} bytes", stats.planned, one.bytes.len());
     db.pool.close().await;
     // The sending phase runs in a process of its own, as a server that only sends: its peak
@@ -616,7 +601,10 @@ async fn report(n: usize, dir: &Path) -> anyhow::Result<()> {
         assert!(report.totals.sent > 0 && !report.trend_svg.is_empty());
     }
     build_times.sort_by(f64::total_cmp);
-    let admin: i64 = sqlx::query_scalar("SELECT id FROM users WHERE role = 'admin' ORDER BY id LIMIT 1").fetch_one(&db.pool).await?;
+    let admin = app::accounts::store::first_with_role(&db, app::accounts::model::Role::Admin)
+        .await
+        .map_err(e)?
+        .ok_or_else(|| anyhow::anyhow!("the demo has no admin"))?;
     let token = app::accounts::session::create(&db, admin).await.map_err(e)?;
     let cookie = app::accounts::session::set_cookie(&token, false);
     let cookie = cookie.split(';').next().unwrap_or_default().to_string();

@@ -7,17 +7,34 @@
 //! twice. What a batch does is decided here, once, for both databases (`prepare`,
 //! `sort_out`); how it is written differs: SQLite row by row on a connection of its own
 //! (`sqlite`), PostgreSQL with multi-row statements (`postgres`).
+//!
+//! The other tables of orders in have a submodule each: `jobs` (import jobs, their rejected
+//! rows, column mappings), `keys` (API keys), `suppressions`, `reviews`, and `privacy`
+//! (a buyer's export, erasure and retention on orders, customers and consents).
 
+pub mod jobs;
+pub mod keys;
 mod postgres;
+pub mod privacy;
+pub mod reviews;
 mod sqlite;
+pub mod suppressions;
 
 use super::model::{infer_locale, Consent, Customer, OrderFilter, OrderRow, OrderStatus, ParsedOrder};
 use crate::common::fingerprint::{fingerprint, Salt};
 use crate::db::{Backend, Db};
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
+
+/// A text column read as one of the capability's enums: a value the enum does not know is
+/// an error of the read, not a panic.
+fn decode<T>(r: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, sqlx::Error> {
+    let text: String = r.try_get(column)?;
+    parse(&text).ok_or_else(|| sqlx::Error::ColumnDecode { index: column.to_string(), source: format!("unknown value {text:?}").into() })
+}
 
 /// Where orders land: the store and what the batch needs to know about it.
 #[derive(Clone, Debug)]
@@ -31,23 +48,30 @@ pub struct Target {
     pub default_locale: String,
 }
 
+impl sqlx::FromRow<'_, AnyRow> for Target {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Target {
+            client_id: r.try_get("client_id")?,
+            brand_id: r.try_get("brand_id")?,
+            store_id: r.try_get("id")?,
+            platform: r.try_get("platform")?,
+            marketplace: r.try_get("marketplace")?,
+            currency: r.try_get("currency")?,
+            default_locale: r.try_get("default_locale")?,
+        })
+    }
+}
+
+/// Reads `stores` and `brands` (owned by `clients::store`): what a batch needs of the
+/// store it lands in, in the one statement every import and API request starts with.
 pub async fn target(db: &Db, store_id: i64) -> Result<Option<Target>, AppError> {
-    let row = sqlx::query(
+    Ok(sqlx::query_as::<_, Target>(
         "SELECT s.id, s.client_id, s.brand_id, s.platform, s.marketplace, s.currency, b.default_locale \
          FROM stores s JOIN brands b ON b.id = s.brand_id WHERE s.id = $1",
     )
     .bind(store_id)
     .fetch_optional(&db.pool)
-    .await?;
-    Ok(row.map(|r| Target {
-        client_id: r.get("client_id"),
-        brand_id: r.get("brand_id"),
-        store_id: r.get("id"),
-        platform: r.get("platform"),
-        marketplace: r.get("marketplace"),
-        currency: r.get("currency"),
-        default_locale: r.get("default_locale"),
-    }))
+    .await?)
 }
 
 /// What happened to one order of a batch.
@@ -409,29 +433,35 @@ fn bind_all<'q>(
     query
 }
 
+/// Reads `stores` (owned by `clients::store`) for the store's name.
 const ORDER_ROW_SELECT: &str = "SELECT o.id, s.name AS store_name, o.platform_order_id, o.customer_id, o.buyer_name, \
     o.buyer_email, o.country, o.placed_at, o.status, o.status_at, o.currency, o.total_minor, o.items \
     FROM orders o JOIN stores s ON s.id = o.store_id";
 
-fn order_row(r: &sqlx::any::AnyRow) -> OrderRow {
-    let items: String = r.get("items");
+/// An order as lists show it: its line items counted, not carried.
+fn order_row(r: &AnyRow) -> Result<OrderRow, sqlx::Error> {
+    let items: String = r.try_get("items")?;
     let count =
         serde_json::from_str::<Vec<super::model::OrderItem>>(&items).map(|v| v.iter().map(|i| i64::from(i.quantity)).sum()).unwrap_or(0);
-    OrderRow {
-        id: r.get("id"),
-        store_name: r.get("store_name"),
-        platform_order_id: r.get("platform_order_id"),
-        customer_id: r.get("customer_id"),
-        buyer_name: r.get("buyer_name"),
-        buyer_email: r.get("buyer_email"),
-        country: r.get("country"),
-        placed_at: r.get("placed_at"),
-        status: r.get("status"),
-        status_at: r.get("status_at"),
-        currency: r.get("currency"),
-        total_minor: r.get("total_minor"),
+    Ok(OrderRow {
+        id: r.try_get("id")?,
+        store_name: r.try_get("store_name")?,
+        platform_order_id: r.try_get("platform_order_id")?,
+        customer_id: r.try_get("customer_id")?,
+        buyer_name: r.try_get("buyer_name")?,
+        buyer_email: r.try_get("buyer_email")?,
+        country: r.try_get("country")?,
+        placed_at: r.try_get("placed_at")?,
+        status: decode(r, "status", OrderStatus::parse)?,
+        status_at: r.try_get("status_at")?,
+        currency: r.try_get("currency")?,
+        total_minor: r.try_get("total_minor")?,
         items: count,
-    }
+    })
+}
+
+fn order_rows(rows: &[AnyRow]) -> Result<Vec<OrderRow>, sqlx::Error> {
+    rows.iter().map(order_row).collect()
 }
 
 pub async fn list(
@@ -454,7 +484,7 @@ pub async fn list(
     let n = binds.len();
     let sql = format!("{ORDER_ROW_SELECT} WHERE {where_sql} ORDER BY {order} {dir}, o.id DESC LIMIT ${} OFFSET ${}", n + 1, n + 2);
     let rows = bind_all(sqlx::query(&sql), &binds).bind(query.limit()).bind(query.offset()).fetch_all(&db.pool).await?;
-    Ok(crate::shell::table::Page::new(rows.iter().map(order_row).collect(), total, query))
+    Ok(crate::shell::table::Page::new(order_rows(&rows)?, total, query))
 }
 
 /// Every order matching `filter`, in batches to `each` (for CSV exports: never all in memory).
@@ -473,32 +503,38 @@ pub async fn for_each_order(
         if rows.is_empty() {
             return Ok(());
         }
-        let rows: Vec<OrderRow> = rows.iter().map(order_row).collect();
+        let rows: Vec<OrderRow> = order_rows(&rows)?;
         after = rows.last().map(|r| r.id).unwrap_or(after);
         each(rows)?;
     }
 }
 
+impl sqlx::FromRow<'_, AnyRow> for Customer {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Customer {
+            id: r.try_get("id")?,
+            client_id: r.try_get("client_id")?,
+            brand_id: r.try_get("brand_id")?,
+            brand_name: r.try_get("brand_name")?,
+            email: r.try_get("email")?,
+            phone: r.try_get("phone")?,
+            name: r.try_get("name")?,
+            country: r.try_get("country")?,
+            locale: r.try_get("locale")?,
+            created_at: r.try_get("created_at")?,
+        })
+    }
+}
+
+/// Reads `brands` (owned by `clients::store`) for the brand's name.
 pub async fn customer(db: &Db, id: i64) -> Result<Option<Customer>, AppError> {
-    let row = sqlx::query(
+    Ok(sqlx::query_as::<_, Customer>(
         "SELECT c.id, c.client_id, c.brand_id, b.name AS brand_name, c.email, c.phone, c.name, c.country, c.locale, c.created_at \
          FROM customers c JOIN brands b ON b.id = c.brand_id WHERE c.id = $1",
     )
     .bind(id)
     .fetch_optional(&db.pool)
-    .await?;
-    Ok(row.map(|r| Customer {
-        id: r.get("id"),
-        client_id: r.get("client_id"),
-        brand_id: r.get("brand_id"),
-        brand_name: r.get("brand_name"),
-        email: r.get("email"),
-        phone: r.get("phone"),
-        name: r.get("name"),
-        country: r.get("country"),
-        locale: r.get("locale"),
-        created_at: r.get("created_at"),
-    }))
+    .await?)
 }
 
 pub async fn customer_orders(db: &Db, customer_id: i64) -> Result<Vec<OrderRow>, AppError> {
@@ -506,15 +542,20 @@ pub async fn customer_orders(db: &Db, customer_id: i64) -> Result<Vec<OrderRow>,
         .bind(customer_id)
         .fetch_all(&db.pool)
         .await?;
-    Ok(rows.iter().map(order_row).collect())
+    Ok(order_rows(&rows)?)
+}
+
+impl sqlx::FromRow<'_, AnyRow> for Consent {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Consent { channel: r.try_get("channel")?, source: r.try_get("source")?, given_at: r.try_get("given_at")? })
+    }
 }
 
 pub async fn consents(db: &Db, customer_id: i64) -> Result<Vec<Consent>, AppError> {
-    let rows = sqlx::query("SELECT channel, source, given_at FROM consents WHERE customer_id = $1 ORDER BY given_at")
+    Ok(sqlx::query_as::<_, Consent>("SELECT channel, source, given_at FROM consents WHERE customer_id = $1 ORDER BY given_at")
         .bind(customer_id)
         .fetch_all(&db.pool)
-        .await?;
-    Ok(rows.into_iter().map(|r| Consent { channel: r.get("channel"), source: r.get("source"), given_at: r.get("given_at") }).collect())
+        .await?)
 }
 
 /// Status changes of an order, oldest first: (from, to, reached at, source).
@@ -531,11 +572,16 @@ pub async fn order_client(db: &Db, order_id: i64) -> Result<Option<i64>, AppErro
     Ok(row.map(|r| r.0))
 }
 
-/// Whether `backend` locks claimed rows (`FOR UPDATE SKIP LOCKED`) or relies on SQLite's
-/// single writer.
-pub fn skip_locked(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
-    }
+/// How many of the store's orders came from file imports (`source` `import:<job>`).
+pub async fn count_imported(db: &Db, store_id: i64) -> Result<i64, AppError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE store_id = $1 AND source LIKE 'import:%'")
+        .bind(store_id)
+        .fetch_one(&db.pool)
+        .await?)
+}
+
+/// Gives every order the status `status` at once, without history: the delivery benchmark
+/// takes the demo's orders out of its campaign's audience this way before adding its own.
+pub async fn set_every_status(db: &Db, status: OrderStatus) -> Result<u64, AppError> {
+    Ok(sqlx::query("UPDATE orders SET status = $1").bind(status.as_str()).execute(&db.pool).await?.rows_affected())
 }

@@ -1,9 +1,15 @@
-//! SQL for users, their client assignments and failed sign-ins.
+//! SQL for users and their client assignments; `sessions` and `throttle` hold the
+//! sessions and failed sign-ins. The only code that touches `users`, `user_clients`,
+//! `sessions` and `sign_in_attempts`.
+
+pub mod sessions;
+pub mod throttle;
 
 use super::model::{Actor, Role, UserSummary};
 use crate::db::{now_millis, Db};
 use crate::error::AppError;
-use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
 
 pub struct Credentials {
     pub user_id: i64,
@@ -11,9 +17,87 @@ pub struct Credentials {
     pub disabled: bool,
 }
 
+impl FromRow<'_, AnyRow> for Credentials {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Credentials {
+            user_id: r.try_get("id")?,
+            password_hash: r.try_get("password_hash")?,
+            disabled: r.try_get::<i64, _>("disabled")? != 0,
+        })
+    }
+}
+
+/// A row of `users` without its password hash. The role stays text here and is parsed
+/// where the row becomes an [`Actor`] or a [`UserSummary`], so that an unknown role is
+/// the same `AppError` as everywhere else roles are parsed.
+struct UserRow {
+    id: i64,
+    email: String,
+    name: String,
+    role: String,
+    disabled: bool,
+    locales: String,
+}
+
+impl FromRow<'_, AnyRow> for UserRow {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(UserRow {
+            id: r.try_get("id")?,
+            email: r.try_get("email")?,
+            name: r.try_get("name")?,
+            role: r.try_get("role")?,
+            disabled: r.try_get::<i64, _>("disabled")? != 0,
+            locales: r.try_get("locales")?,
+        })
+    }
+}
+
+impl UserRow {
+    fn into_actor(self, clients: Vec<i64>) -> Result<Actor, AppError> {
+        Ok(Actor {
+            user_id: self.id,
+            role: Role::parse(&self.role)?,
+            locales: split_locales(&self.locales),
+            email: self.email,
+            name: self.name,
+            clients,
+        })
+    }
+}
+
+/// A user as the users page lists them: the row and when it was created.
+struct ListedUser {
+    user: UserRow,
+    created_at: i64,
+}
+
+impl FromRow<'_, AnyRow> for ListedUser {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(ListedUser { user: UserRow::from_row(r)?, created_at: r.try_get("created_at")? })
+    }
+}
+
+impl ListedUser {
+    fn into_summary(self, clients: Vec<i64>) -> Result<UserSummary, AppError> {
+        let ListedUser { user, created_at } = self;
+        Ok(UserSummary {
+            id: user.id,
+            role: Role::parse(&user.role)?,
+            disabled: user.disabled,
+            locales: split_locales(&user.locales),
+            email: user.email,
+            name: user.name,
+            clients,
+            created_at,
+        })
+    }
+}
+
 pub async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>, AppError> {
-    let row = sqlx::query("SELECT id, password_hash, disabled FROM users WHERE email = $1").bind(email).fetch_optional(&db.pool).await?;
-    Ok(row.map(|r| Credentials { user_id: r.get("id"), password_hash: r.get("password_hash"), disabled: r.get::<i64, _>("disabled") != 0 }))
+    Ok(sqlx::query_as::<_, Credentials>("SELECT id, password_hash, disabled FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(&db.pool)
+        .await?)
 }
 
 pub async fn password_hash(db: &Db, user_id: i64) -> Result<String, AppError> {
@@ -40,24 +124,18 @@ pub async fn client_choices(db: &Db) -> Result<Vec<(i64, String)>, AppError> {
 
 /// The actor for an enabled user, with their client assignments.
 pub async fn actor(db: &Db, user_id: i64) -> Result<Option<Actor>, AppError> {
-    let Some(row) = sqlx::query("SELECT id, email, name, role, disabled, locales FROM users WHERE id = $1")
+    let Some(user) = sqlx::query_as::<_, UserRow>("SELECT id, email, name, role, disabled, locales FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(&db.pool)
         .await?
     else {
         return Ok(None);
     };
-    if row.get::<i64, _>("disabled") != 0 {
+    if user.disabled {
         return Ok(None);
     }
-    Ok(Some(Actor {
-        user_id,
-        email: row.get("email"),
-        name: row.get("name"),
-        role: Role::parse(row.get::<String, _>("role").as_str())?,
-        clients: clients_of(db, user_id).await?,
-        locales: split_locales(&row.get::<String, _>("locales")),
-    }))
+    let clients = clients_of(db, user_id).await?;
+    user.into_actor(clients).map(Some)
 }
 
 async fn clients_of(db: &Db, user_id: i64) -> Result<Vec<i64>, AppError> {
@@ -114,24 +192,16 @@ pub async fn set_clients(db: &Db, user_id: i64, clients: &[i64]) -> Result<(), A
 }
 
 pub async fn list_users(db: &Db) -> Result<Vec<UserSummary>, AppError> {
-    let rows = sqlx::query("SELECT id, email, name, role, disabled, created_at, locales FROM users ORDER BY lower(name), id")
-        .fetch_all(&db.pool)
-        .await?;
+    let rows =
+        sqlx::query_as::<_, ListedUser>("SELECT id, email, name, role, disabled, created_at, locales FROM users ORDER BY lower(name), id")
+            .fetch_all(&db.pool)
+            .await?;
     let assignments: Vec<(i64, i64)> =
         sqlx::query_as("SELECT user_id, client_id FROM user_clients ORDER BY client_id").fetch_all(&db.pool).await?;
     rows.into_iter()
         .map(|r| {
-            let id: i64 = r.get("id");
-            Ok(UserSummary {
-                id,
-                email: r.get("email"),
-                name: r.get("name"),
-                role: Role::parse(r.get::<String, _>("role").as_str())?,
-                disabled: r.get::<i64, _>("disabled") != 0,
-                clients: assignments.iter().filter(|(u, _)| *u == id).map(|(_, c)| *c).collect(),
-                created_at: r.get("created_at"),
-                locales: split_locales(&r.get::<String, _>("locales")),
-            })
+            let id = r.user.id;
+            r.into_summary(assignments.iter().filter(|(u, _)| *u == id).map(|(_, c)| *c).collect())
         })
         .collect()
 }
@@ -139,6 +209,27 @@ pub async fn list_users(db: &Db) -> Result<Vec<UserSummary>, AppError> {
 pub async fn count_users(db: &Db) -> Result<i64, AppError> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&db.pool).await?;
     Ok(n)
+}
+
+/// (id, name) of the enabled admins and account managers, by name: who may own an alert.
+pub async fn staff(db: &Db) -> Result<Vec<(i64, String)>, AppError> {
+    Ok(sqlx::query_as("SELECT id, name FROM users WHERE role IN ($1, $2) AND disabled = 0 ORDER BY name")
+        .bind(Role::Admin.as_str())
+        .bind(Role::AccountManager.as_str())
+        .fetch_all(&db.pool)
+        .await?)
+}
+
+/// (id, name, e-mail) of the enabled account managers assigned to the client.
+pub async fn account_managers_of(db: &Db, client_id: i64) -> Result<Vec<(i64, String, String)>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT u.id, u.name, u.email FROM users u JOIN user_clients uc ON uc.user_id = u.id \
+         WHERE uc.client_id = $1 AND u.role = $2 AND u.disabled = 0 ORDER BY u.id",
+    )
+    .bind(client_id)
+    .bind(Role::AccountManager.as_str())
+    .fetch_all(&db.pool)
+    .await?)
 }
 
 /// The e-mail of any user, enabled or not (for audit subjects).
@@ -164,4 +255,9 @@ pub async fn actor_by_email(db: &Db, email: &str) -> Result<Option<Actor>, AppEr
         Some((id,)) => actor(db, id).await,
         None => Ok(None),
     }
+}
+
+/// The first user with `role`, by id (the benchmarks sign in as the demo's admin).
+pub async fn first_with_role(db: &Db, role: Role) -> Result<Option<i64>, AppError> {
+    Ok(sqlx::query_scalar("SELECT id FROM users WHERE role = $1 ORDER BY id LIMIT 1").bind(role.as_str()).fetch_optional(&db.pool).await?)
 }

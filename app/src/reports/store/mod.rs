@@ -1,8 +1,11 @@
-//! SQL of reports, reviews and alerts: the events a report reads, reviews and their
-//! attribution candidates, and alerts with their owners.
+//! SQL of reports and alerts (`alerts` is owned here; the SLA's tables in `sla`, the
+//! monthly mail's claims in `mailings`). A report reads across owners (messages and their
+//! events, orders, reviews, brands, stores, campaigns) in one statement per question, so
+//! those reads live here with the reader; every write to those tables goes through their
+//! owners (reviews: `orders::store::reviews`).
 
 use super::engine::{Event, Events};
-use super::model::{AlertRow, ReviewRow, KINDS};
+use super::model::{AlertRow, AlertState, ReviewRow, KINDS};
 use super::rules::day_of;
 use crate::db::Db;
 use crate::error::AppError;
@@ -10,6 +13,20 @@ use crate::shell::table::{ListQuery, Page};
 use futures_util::TryStreamExt;
 use sqlx::Row;
 use std::collections::HashMap;
+
+pub mod mailings;
+pub mod sla;
+
+/// The clients with at least `min_messages` sent messages (reads `messages`): those whose
+/// reports come from a daily Parquet snapshot.
+pub async fn clients_with_sent(db: &Db, min_messages: i64) -> Result<Vec<i64>, AppError> {
+    Ok(sqlx::query_scalar(
+        "SELECT client_id FROM messages WHERE sent_at IS NOT NULL GROUP BY client_id HAVING COUNT(*) >= $1 ORDER BY client_id",
+    )
+    .bind(min_messages)
+    .fetch_all(&db.pool)
+    .await?)
+}
 
 /// Which events a report reads: of messages sent in `sent_from ..< sent_until`, and (for
 /// Parquet snapshots and what came after one) that happened in `at_from ..< at_until`
@@ -165,64 +182,6 @@ pub async fn requests(db: &Db, brand_id: i64, order_id: Option<i64>, customer_id
     Ok(rows)
 }
 
-/// A review to store, with what it was matched to.
-#[derive(Clone, Debug, Default)]
-pub struct NewReview {
-    pub client_id: i64,
-    pub brand_id: i64,
-    pub store_id: Option<i64>,
-    pub order_id: Option<i64>,
-    pub customer_id: Option<i64>,
-    pub message_id: Option<i64>,
-    pub source_key: String,
-    pub platform_order_id: String,
-    pub rating: i64,
-    pub title: String,
-    pub body: String,
-    pub author: String,
-    pub reviewed_at: i64,
-    pub received_at: i64,
-    pub via: String,
-}
-
-/// Stores a review once per (brand, source key); answers its id when it is new.
-pub async fn insert_review(db: &Db, r: &NewReview) -> Result<Option<i64>, AppError> {
-    let inserted = sqlx::query(
-        "INSERT INTO reviews (client_id, brand_id, store_id, order_id, customer_id, message_id, source_key, platform_order_id, rating, \
-         title, body, author, reviewed_at, received_at, via) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(r.client_id)
-    .bind(r.brand_id)
-    .bind(r.store_id)
-    .bind(r.order_id)
-    .bind(r.customer_id)
-    .bind(r.message_id)
-    .bind(&r.source_key)
-    .bind(&r.platform_order_id)
-    .bind(r.rating)
-    .bind(&r.title)
-    .bind(&r.body)
-    .bind(&r.author)
-    .bind(r.reviewed_at)
-    .bind(r.received_at)
-    .bind(&r.via)
-    .execute(&db.pool)
-    .await?
-    .rows_affected()
-        == 1;
-    if !inserted {
-        return Ok(None);
-    }
-    Ok(Some(
-        sqlx::query_scalar("SELECT id FROM reviews WHERE brand_id = $1 AND source_key = $2")
-            .bind(r.brand_id)
-            .bind(&r.source_key)
-            .fetch_one(&db.pool)
-            .await?,
-    ))
-}
-
 pub async fn list_reviews(db: &Db, client_id: i64, query: &ListQuery) -> Result<Page<ReviewRow>, AppError> {
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reviews WHERE client_id = $1").bind(client_id).fetch_one(&db.pool).await?;
     let order = match query.sort.as_str() {
@@ -274,13 +233,14 @@ pub async fn open_alert(
     at: i64,
 ) -> Result<Option<i64>, AppError> {
     let inserted = sqlx::query(
-        "INSERT INTO alerts (client_id, brand_id, review_id, owner_id, status, opened_at) VALUES ($1, $2, $3, $4, 'open', $5) \
+        "INSERT INTO alerts (client_id, brand_id, review_id, owner_id, status, opened_at) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT DO NOTHING",
     )
     .bind(client_id)
     .bind(brand_id)
     .bind(review_id)
     .bind(owner)
+    .bind(AlertState::Open.as_str())
     .bind(at)
     .execute(&db.pool)
     .await?
@@ -292,19 +252,10 @@ pub async fn open_alert(
     Ok(Some(sqlx::query_scalar("SELECT id FROM alerts WHERE review_id = $1").bind(review_id).fetch_one(&db.pool).await?))
 }
 
-/// (id, name, e-mail) of the enabled account managers assigned to the client.
-pub async fn account_managers(db: &Db, client_id: i64) -> Result<Vec<(i64, String, String)>, AppError> {
-    Ok(sqlx::query_as(
-        "SELECT u.id, u.name, u.email FROM users u JOIN user_clients uc ON uc.user_id = u.id \
-         WHERE uc.client_id = $1 AND u.role = 'account_manager' AND u.disabled = 0 ORDER BY u.id",
-    )
-    .bind(client_id)
-    .fetch_all(&db.pool)
-    .await?)
-}
-
-/// Alerts of the given clients (all when `None`), open ones first, newest first.
-pub async fn list_alerts(db: &Db, clients: Option<&[i64]>, status: Option<&str>) -> Result<Vec<AlertRow>, AppError> {
+/// Alerts of the given clients (all when `None`) in `status` (any when `None`), open ones
+/// first, newest first. Reads clients, brands, reviews, users and the SLA contract for the
+/// names and the response target beside each alert.
+pub async fn list_alerts(db: &Db, clients: Option<&[i64]>, status: Option<AlertState>) -> Result<Vec<AlertRow>, AppError> {
     let scope = match clients {
         None => String::new(),
         Some([]) => " AND 1 = 0".into(),
@@ -318,11 +269,12 @@ pub async fn list_alerts(db: &Db, clients: Option<&[i64]>, status: Option<&str>)
          WHERE ($1 = '' OR a.status = $1){scope} \
          ORDER BY CASE a.status WHEN 'open' THEN 0 WHEN 'responded' THEN 1 ELSE 2 END, a.opened_at DESC LIMIT 500"
     ))
-    .bind(status.unwrap_or(""))
+    .bind(status.map_or("", AlertState::as_str))
     .fetch_all(&db.pool)
     .await?;
     rows.into_iter()
         .map(|row| -> Result<AlertRow, sqlx::Error> {
+            let status: String = row.try_get(11)?;
             Ok(AlertRow {
                 id: row.try_get(0)?,
                 client_id: row.try_get(1)?,
@@ -335,7 +287,7 @@ pub async fn list_alerts(db: &Db, clients: Option<&[i64]>, status: Option<&str>)
                 platform_order_id: row.try_get(8)?,
                 owner_id: row.try_get(9)?,
                 owner: row.try_get(10)?,
-                status: row.try_get(11)?,
+                status: AlertState::parse(&status).ok_or_else(|| sqlx::Error::Decode(format!("unknown alert state {status:?}").into()))?,
                 opened_at: row.try_get(12)?,
                 responded_at: row.try_get(13)?,
                 resolved_at: row.try_get(14)?,
@@ -352,13 +304,13 @@ pub async fn alert_client(db: &Db, id: i64) -> Result<Option<i64>, AppError> {
 }
 
 /// Moves an alert on: the first response and the resolution are stamped once.
-pub async fn update_alert(db: &Db, id: i64, status: &str, owner: Option<i64>, note: &str, now: i64) -> Result<(), AppError> {
+pub async fn update_alert(db: &Db, id: i64, status: AlertState, owner: Option<i64>, note: &str, now: i64) -> Result<(), AppError> {
     sqlx::query(
         "UPDATE alerts SET status = $1, owner_id = $2, note = $3, \
          responded_at = CASE WHEN $1 IN ('responded', 'resolved') AND responded_at IS NULL THEN $4 ELSE responded_at END, \
          resolved_at = CASE WHEN $1 = 'resolved' AND resolved_at IS NULL THEN $4 ELSE resolved_at END WHERE id = $5",
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(owner)
     .bind(note)
     .bind(now)

@@ -1,0 +1,122 @@
+//! The outbox's states and event kinds, shared by the pages and the server (no database
+//! types here: this compiles for the browser too). Each is stored as the text of its
+//! `as_str`, and serialises to the same text, so pages and JSON answers read as before.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a planned message is. The planner writes `Queued` (or `Held` behind a canary);
+/// the sender claims it (`Sending`) and records `Sent` or `Failed`, or queues it again
+/// after a temporary failure; cancelling a campaign or suppressing a buyer cancels what
+/// has not gone yet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageState {
+    #[default]
+    Queued,
+    /// Waiting for the campaign's canary to pass.
+    Held,
+    Sending,
+    Sent,
+    Failed,
+    Cancelled,
+}
+
+impl MessageState {
+    pub const ALL: [MessageState; 6] = [
+        MessageState::Queued,
+        MessageState::Held,
+        MessageState::Sending,
+        MessageState::Sent,
+        MessageState::Failed,
+        MessageState::Cancelled,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MessageState::Queued => "queued",
+            MessageState::Held => "held",
+            MessageState::Sending => "sending",
+            MessageState::Sent => "sent",
+            MessageState::Failed => "failed",
+            MessageState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MessageState> {
+        MessageState::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+}
+
+/// What happened to a message, as its events record it: sent by the relay, reported
+/// back (bounce, complaint), or done by the buyer (unsubscribe, open, click, review).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Sent,
+    Bounced,
+    Complained,
+    Unsubscribed,
+    Opened,
+    Clicked,
+    Reviewed,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 7] = [
+        EventKind::Sent,
+        EventKind::Bounced,
+        EventKind::Complained,
+        EventKind::Unsubscribed,
+        EventKind::Opened,
+        EventKind::Clicked,
+        EventKind::Reviewed,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Sent => "sent",
+            EventKind::Bounced => "bounced",
+            EventKind::Complained => "complained",
+            EventKind::Unsubscribed => "unsubscribed",
+            EventKind::Opened => "opened",
+            EventKind::Clicked => "clicked",
+            EventKind::Reviewed => "reviewed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|kind| kind.as_str() == s)
+    }
+}
+
+/// How one try at sending a message ended (`Pending` while it is under way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    Pending,
+    Sent,
+    /// A temporary failure: the message is queued again after its back-off.
+    Retry,
+    Failed,
+    /// The process stopped during the try: it may or may not have reached the relay.
+    Unknown,
+}
+
+impl AttemptOutcome {
+    pub const ALL: [AttemptOutcome; 5] =
+        [AttemptOutcome::Pending, AttemptOutcome::Sent, AttemptOutcome::Retry, AttemptOutcome::Failed, AttemptOutcome::Unknown];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Pending => "pending",
+            AttemptOutcome::Sent => "sent",
+            AttemptOutcome::Retry => "retry",
+            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AttemptOutcome> {
+        AttemptOutcome::ALL.into_iter().find(|outcome| outcome.as_str() == s)
+    }
+}
