@@ -12,6 +12,16 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The database a connection (or a transaction, through `Deref`) talks to: statements
+    /// built inside a transaction, away from the pool's `Db`, ask it.
+    pub fn of(conn: &sqlx::AnyConnection) -> Backend {
+        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
     /// The `i`-th bind parameter (1-based) of a statement whose parameters appear in order
     /// and once each: `$i` on PostgreSQL, `?` on SQLite. (SQLite finds a named parameter
     /// such as `$7` by a linear scan on every bind, so a multi-row statement with
@@ -66,6 +76,16 @@ impl Backend {
 pub const RECORD_SEP: char = '\u{1e}';
 /// Separates the fields of one packed record.
 pub const FIELD_SEP: char = '\u{1f}';
+
+/// The records of a [`Backend::packed`] value (none for NULL, the aggregate of no rows).
+pub fn packed_records(packed: Option<&str>) -> impl Iterator<Item = &str> {
+    packed.unwrap_or_default().split(RECORD_SEP).filter(|r| !r.is_empty())
+}
+
+/// An integer field of a packed record; `None` when empty (NULL) or absent.
+pub fn packed_int(field: Option<&str>) -> Option<i64> {
+    field.filter(|f| !f.is_empty())?.parse().ok()
+}
 
 #[derive(Clone, Debug)]
 pub struct Db {

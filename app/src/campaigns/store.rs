@@ -15,7 +15,7 @@
 //! Functions that are part of a caller's transaction take it as `tx`.
 
 use super::model::{CampaignPhase, CampaignState};
-use crate::db::{Backend, BulkCache, Db, FIELD_SEP, RECORD_SEP};
+use crate::db::{packed_int, packed_records, Backend, BulkCache, Db, FIELD_SEP};
 use crate::error::AppError;
 use crate::orders::model::OrderStatus;
 use crate::templates::model::Purpose;
@@ -25,28 +25,8 @@ use std::collections::{HashMap, HashSet};
 
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
-/// The SQL dialect of the connection a transaction runs on (the planner's statements are
-/// built inside its transaction, away from the pool's `Db`).
-fn dialect(tx: &Tx<'_>) -> Backend {
-    if tx.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
-    }
-}
-
 /// Rows per multi-row INSERT of decisions.
 const ROWS_PER_INSERT: usize = 1_000;
-
-/// The records of a packed value (none for NULL, the aggregate of no rows).
-fn records(packed: Option<&str>) -> impl Iterator<Item = &str> {
-    packed.unwrap_or_default().split(RECORD_SEP).filter(|r| !r.is_empty())
-}
-
-/// An integer field of a packed record; `None` when empty (NULL) or absent.
-fn int(field: Option<&str>) -> Option<i64> {
-    field.filter(|f| !f.is_empty())?.parse().ok()
-}
 
 fn campaign_state(r: &AnyRow) -> Result<CampaignState, sqlx::Error> {
     let raw: String = r.try_get("state")?;
@@ -491,7 +471,7 @@ pub async fn exclude_statuses(
     explain: impl Fn(OrderStatus) -> String,
     now: i64,
 ) -> Result<u64, AppError> {
-    let per_statement = match dialect(tx) {
+    let per_statement = match Backend::of(tx) {
         Backend::Sqlite => statuses.len().max(1),
         Backend::Postgres => 1,
     };
@@ -544,14 +524,14 @@ async fn exclude_status_group(
 /// The brand's customers with a recorded e-mail consent (packed). Reads `consents` and
 /// `customers`.
 pub async fn email_consents(tx: &mut Tx<'_>, brand_id: i64) -> Result<HashSet<i64>, AppError> {
-    let backend = dialect(tx);
+    let backend = Backend::of(tx);
     let consents_sql = format!(
         "SELECT {} FROM (SELECT DISTINCT k.customer_id FROM consents k JOIN customers c ON c.id = k.customer_id \
          WHERE c.brand_id = $1 AND k.channel = 'email') k",
         backend.packed("CAST(k.customer_id AS TEXT)")
     );
     let consented: Option<String> = sqlx::query_scalar(&consents_sql).bind(brand_id).fetch_one(&mut **tx).await?;
-    Ok(records(consented.as_deref()).filter_map(|r| r.parse().ok()).collect())
+    Ok(packed_records(consented.as_deref()).filter_map(|r| r.parse().ok()).collect())
 }
 
 /// Suppressed address fingerprints for the brand (its own and everyone's): fingerprint ->
@@ -589,9 +569,9 @@ pub struct PackedCustomer<'a> {
 impl PackedCustomers {
     /// The customers, each an error when its record can't be read.
     pub fn records(&self) -> impl Iterator<Item = Result<PackedCustomer<'_>, AppError>> {
-        records(self.0.as_deref()).map(|record| {
+        packed_records(self.0.as_deref()).map(|record| {
             let mut f = record.split(FIELD_SEP);
-            let (Some(id), Some(email), Some(country), Some(locale)) = (int(f.next()), f.next(), f.next(), f.next()) else {
+            let (Some(id), Some(email), Some(country), Some(locale)) = (packed_int(f.next()), f.next(), f.next(), f.next()) else {
                 return Err(AppError::internal(format!(
                     "unreadable packed customer record (customer {:?})",
                     record.split(FIELD_SEP).next()
@@ -605,7 +585,7 @@ impl PackedCustomers {
 /// Every customer of the brand, in one scan rather than a lookup per order. Reads
 /// `customers`.
 pub async fn brand_customers(tx: &mut Tx<'_>, brand_id: i64) -> Result<PackedCustomers, AppError> {
-    let backend = dialect(tx);
+    let backend = Backend::of(tx);
     let us = backend.field_sep();
     let customers_sql = format!(
         "SELECT {} FROM customers c WHERE c.brand_id = $1",
@@ -651,14 +631,14 @@ impl<'a> PackedOrder<'a> {
     fn parse(record: &'a str) -> Option<PackedOrder<'a>> {
         let mut f = record.split(FIELD_SEP);
         Some(PackedOrder {
-            id: int(f.next())?,
-            store_id: int(f.next())?,
+            id: packed_int(f.next())?,
+            store_id: packed_int(f.next())?,
             status: f.next()?,
-            status_at: int(f.next())?,
-            placed_at: int(f.next())?,
+            status_at: packed_int(f.next())?,
+            placed_at: packed_int(f.next())?,
             country: f.next()?,
-            total_minor: int(f.next()),
-            customer_id: int(f.next()),
+            total_minor: packed_int(f.next()),
+            customer_id: packed_int(f.next()),
             platform_order_id: f.next()?,
         })
     }
@@ -668,7 +648,7 @@ impl PackedOrders {
     /// The window's orders (in no particular order), or an error naming the first order
     /// whose record can't be read.
     pub fn orders(&self) -> Result<Vec<PackedOrder<'_>>, AppError> {
-        records(self.0.as_deref())
+        packed_records(self.0.as_deref())
             .map(|r| {
                 PackedOrder::parse(r).ok_or_else(|| {
                     // The order id only: the record holds the buyer's address.
@@ -682,7 +662,7 @@ impl PackedOrders {
 /// The brand's orders with ids in `after ..= last` that the campaign has not decided yet.
 /// Reads `orders`.
 pub async fn undecided_orders(tx: &mut Tx<'_>, brand_id: i64, campaign_id: i64, after: i64, last: i64) -> Result<PackedOrders, AppError> {
-    let b = dialect(tx);
+    let b = Backend::of(tx);
     let us = b.field_sep();
     // The range is repeated in the decisions' subquery so it reads only this window's
     // decisions (PostgreSQL does not carry the inequality over from o.id by itself). Each
@@ -721,7 +701,7 @@ pub async fn undecided_orders(tx: &mut Tx<'_>, brand_id: i64, campaign_id: i64, 
 /// When each order with an id in `first ..= last` first reached `fulfilled` (key `false`)
 /// and `delivered` (key `true`). Reads `order_status_history`.
 pub async fn first_reached(tx: &mut Tx<'_>, first: i64, last: i64) -> Result<HashMap<(i64, bool), i64>, AppError> {
-    let b = dialect(tx);
+    let b = Backend::of(tx);
     let us = b.field_sep();
     let history_sql = format!(
         "SELECT {} FROM (SELECT order_id, to_status, MIN(reached_at) AS at FROM order_status_history \
@@ -730,9 +710,9 @@ pub async fn first_reached(tx: &mut Tx<'_>, first: i64, last: i64) -> Result<Has
     );
     let history: Option<String> = sqlx::query_scalar(&history_sql).bind(first).bind(last).fetch_one(&mut **tx).await?;
     let mut reached: HashMap<(i64, bool), i64> = HashMap::new();
-    for record in records(history.as_deref()) {
+    for record in packed_records(history.as_deref()) {
         let mut f = record.split(FIELD_SEP);
-        let (Some(order), Some(status), Some(at)) = (int(f.next()), f.next(), int(f.next())) else { continue };
+        let (Some(order), Some(status), Some(at)) = (packed_int(f.next()), f.next(), packed_int(f.next())) else { continue };
         reached.insert((order, status == OrderStatus::Delivered.as_str()), at);
     }
     Ok(reached)
@@ -766,7 +746,7 @@ pub struct NewDecision {
 
 /// Writes a page's decisions as multi-row statements (a decision already recorded stays).
 pub async fn insert_decisions(tx: &mut Tx<'_>, campaign_id: i64, decisions: &[NewDecision], now: i64) -> Result<(), AppError> {
-    let b = dialect(tx);
+    let b = Backend::of(tx);
     const DECISION_BINDS: usize = 4;
     for chunk in decisions.chunks(ROWS_PER_INSERT) {
         let sql = format!(

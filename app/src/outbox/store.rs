@@ -6,7 +6,7 @@
 //! out). Functions that are part of a caller's transaction take it as `tx`.
 
 use super::model::{AttemptOutcome, EventKind, MessageState};
-use crate::db::{Backend, Db, FIELD_SEP, RECORD_SEP};
+use crate::db::{packed_int, packed_records, Backend, Db, FIELD_SEP};
 use crate::error::AppError;
 use crate::shell::table::ListQuery;
 use crate::templates::model::Purpose;
@@ -16,30 +16,10 @@ use std::collections::{HashMap, HashSet};
 
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
-/// The SQL dialect of the connection a transaction runs on (the planner's statements are
-/// built inside its transaction, away from the pool's `Db`).
-fn dialect(tx: &Tx<'_>) -> Backend {
-    if tx.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
-    }
-}
-
 /// Rows per multi-row INSERT of planned messages.
 const ROWS_PER_INSERT: usize = 1_000;
 /// Rows per multi-row statement of the sender (tries started, accepted messages).
 const ROWS_PER_STATEMENT: usize = 400;
-
-/// The records of a packed value (none for NULL, the aggregate of no rows).
-fn records(packed: Option<&str>) -> impl Iterator<Item = &str> {
-    packed.unwrap_or_default().split(RECORD_SEP).filter(|r| !r.is_empty())
-}
-
-/// An integer field of a packed record; `None` when empty (NULL) or absent.
-fn int(field: Option<&str>) -> Option<i64> {
-    field.filter(|f| !f.is_empty())?.parse().ok()
-}
 
 /// A state column as its enum (every state written is one of them).
 fn message_state(r: &AnyRow, column: &str) -> Result<MessageState, sqlx::Error> {
@@ -55,7 +35,7 @@ fn message_state(r: &AnyRow, column: &str) -> Result<MessageState, sqlx::Error> 
 /// not cancelled: what the frequency cap counts. One packed value (`Backend::packed`): a
 /// brand has hundreds of thousands of these.
 pub async fn planned_sends(tx: &mut Tx<'_>, brand_id: i64, since: i64) -> Result<HashMap<i64, Vec<i64>>, AppError> {
-    let backend = dialect(tx);
+    let backend = Backend::of(tx);
     let us = backend.field_sep();
     let sends_sql = format!(
         "SELECT {} FROM messages m WHERE m.brand_id = $1 AND m.send_at > $2 AND m.state <> 'cancelled'",
@@ -63,9 +43,9 @@ pub async fn planned_sends(tx: &mut Tx<'_>, brand_id: i64, since: i64) -> Result
     );
     let planned: Option<String> = sqlx::query_scalar(&sends_sql).bind(brand_id).bind(since).fetch_one(&mut **tx).await?;
     let mut sends: HashMap<i64, Vec<i64>> = HashMap::new();
-    for record in records(planned.as_deref()) {
+    for record in packed_records(planned.as_deref()) {
         let mut f = record.split(FIELD_SEP);
-        if let (Some(customer), Some(at)) = (int(f.next()), int(f.next())) {
+        if let (Some(customer), Some(at)) = (packed_int(f.next()), packed_int(f.next())) {
             sends.entry(customer).or_default().push(at);
         }
     }
@@ -74,7 +54,7 @@ pub async fn planned_sends(tx: &mut Tx<'_>, brand_id: i64, since: i64) -> Result
 
 /// The purposes each order of the id range `first ..= last` has a message for (packed).
 pub async fn purposes_by_order(tx: &mut Tx<'_>, first: i64, last: i64) -> Result<HashMap<i64, Vec<Purpose>>, AppError> {
-    let backend = dialect(tx);
+    let backend = Backend::of(tx);
     let us = backend.field_sep();
     let planned_sql = format!(
         "SELECT {} FROM messages m WHERE m.order_id > $1 AND m.order_id <= $2",
@@ -82,9 +62,9 @@ pub async fn purposes_by_order(tx: &mut Tx<'_>, first: i64, last: i64) -> Result
     );
     let planned: Option<String> = sqlx::query_scalar(&planned_sql).bind(first).bind(last).fetch_one(&mut **tx).await?;
     let mut order_purposes: HashMap<i64, Vec<Purpose>> = HashMap::new();
-    for record in records(planned.as_deref()) {
+    for record in packed_records(planned.as_deref()) {
         let mut f = record.split(FIELD_SEP);
-        let (Some(order), Some(purpose)) = (int(f.next()), f.next()) else { continue };
+        let (Some(order), Some(purpose)) = (packed_int(f.next()), f.next()) else { continue };
         if let Ok(p) = Purpose::parse("purpose", purpose) {
             order_purposes.entry(order).or_default().push(p);
         }
@@ -120,7 +100,7 @@ pub struct NewMessage {
 /// really new (the unique (order, purpose) index turns away a second one, whichever
 /// planner got there first).
 pub async fn insert_planned(tx: &mut Tx<'_>, origin: MessageOrigin, planned: &[NewMessage], now: i64) -> Result<HashSet<i64>, AppError> {
-    let b = dialect(tx);
+    let b = Backend::of(tx);
     let mut inserted: HashSet<i64> = HashSet::new();
     const MESSAGE_BINDS: usize = 8;
     for chunk in planned.chunks(ROWS_PER_INSERT) {
