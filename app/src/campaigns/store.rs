@@ -13,6 +13,10 @@
 //!   `clients`) and the templates a campaign may use (`templates`, `template_versions`).
 //!
 //! Functions that are part of a caller's transaction take it as `tx`.
+//!
+//! Read elsewhere, never written: `outbox::store` (the sender claims only running
+//! campaigns' messages), `delivery::store` (a campaign's rules for composing) and
+//! `reports::store` (campaign names and A/B settings, launches for the SLA).
 
 use super::model::{CampaignPhase, CampaignState};
 use crate::db::{packed_int, packed_records, Backend, BulkCache, Db, FIELD_SEP};

@@ -1,6 +1,9 @@
 //! SQL for clients, brands and stores: the only code that touches `clients`, `brands` and
 //! `stores`. Lists take the caller's visible clients as a filter (`None` = all, for
 //! admins) so that isolation lives in the query, not in the page.
+//!
+//! Read elsewhere for names and sending identity shown beside other rows (campaigns,
+//! templates, delivery, reports, the audit log); written only here.
 
 use super::model::*;
 use crate::db::{now_millis, Db};

@@ -4,6 +4,11 @@
 //! `customers`, `orders` and `brands` for what a page or a page's link shows about a
 //! message, and `campaigns` for the sender's claim (only running campaigns' messages go
 //! out). Functions that are part of a caller's transaction take it as `tx`.
+//!
+//! Read elsewhere, never written: `campaigns::store` (the planner's frequency cap and the
+//! campaign page's counts join messages), `delivery::store` (what to send: a message with
+//! its order, buyer, brand and version) and `reports::store` (the events a report, the SLA
+//! board and review attribution count).
 
 use super::model::{AttemptOutcome, EventKind, MessageState};
 use crate::db::{packed_int, packed_records, Backend, Db, FIELD_SEP};

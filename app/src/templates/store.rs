@@ -2,6 +2,9 @@
 //! `templates`, `template_versions`, `template_version_editors` and `template_events`.
 //! A few reads join other owners' tables for what the template pages show; each says
 //! which. Statuses are bound as [`Status::as_str`], never written out in the SQL.
+//!
+//! Read elsewhere, never written: `campaigns::store` and `delivery::store` (approved
+//! versions to plan and send), `reports::store::sla` (approval turnaround).
 
 use super::model::*;
 use crate::accounts::model::Actor;

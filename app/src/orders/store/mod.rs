@@ -11,6 +11,12 @@
 //! The other tables of orders in have a submodule each: `jobs` (import jobs, their rejected
 //! rows, column mappings), `keys` (API keys), `suppressions`, `reviews`, and `privacy`
 //! (a buyer's export, erasure and retention on orders, customers and consents).
+//!
+//! Read elsewhere, never written: `campaigns::store` (the planner pages through a brand's
+//! orders with their status history, buyers, consents and suppressions), `delivery::store`
+//! (the order and buyer a message is sent for), `templates::store` (the preview's sample
+//! order), `outbox::store` (a message's buyer and order number) and `reports::store`
+//! (report dimensions, review matching).
 
 pub mod jobs;
 pub mod keys;
