@@ -400,9 +400,9 @@ pub async fn seed_history(db: &Db, mailer: &crate::common::mailer::Mailer, publi
     use crate::campaigns::eligibility::Trigger;
     use crate::campaigns::model::CampaignState;
     use crate::campaigns::monitor::record_event;
+    use crate::campaigns::planner::{self, CampaignRules, Variant};
     use crate::clients::model::Platform;
     use crate::outbox::model::EventKind;
-    use crate::campaigns::planner::{self, CampaignRules, Variant};
     use crate::reports::reviews::{self, Alerting, Destination, Incoming};
     const DAY: i64 = 86_400_000;
     let Some((template_id, client_id, brand_id)) = crate::templates::store::first_approved(db).await? else { return Ok(()) };

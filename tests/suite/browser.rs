@@ -590,9 +590,20 @@ async fn a_manager_builds_previews_and_launches_a_campaign() {
     // The canary goes out and a quarter of it bounces (synthetic reports).
     let now = app::db::now_millis();
     for (i, &m) in canary.iter().enumerate() {
-        app::campaigns::monitor::record_event(&app.db, m, app::outbox::model::EventKind::Sent, &format!("smtp-{m}"), now, "250 OK").await.unwrap();
+        app::campaigns::monitor::record_event(&app.db, m, app::outbox::model::EventKind::Sent, &format!("smtp-{m}"), now, "250 OK")
+            .await
+            .unwrap();
         if i % 4 == 0 {
-            app::campaigns::monitor::record_event(&app.db, m, app::outbox::model::EventKind::Bounced, &format!("dsn-{m}"), now, "550 5.1.1").await.unwrap();
+            app::campaigns::monitor::record_event(
+                &app.db,
+                m,
+                app::outbox::model::EventKind::Bounced,
+                &format!("dsn-{m}"),
+                now,
+                "550 5.1.1",
+            )
+            .await
+            .unwrap();
         }
     }
     browser.refresh().await.unwrap();

@@ -5,10 +5,10 @@
 
 use app::campaigns::eligibility::Trigger;
 use app::campaigns::model::CampaignState;
-use app::outbox::model::EventKind;
 use app::campaigns::monitor::record_event;
 use app::campaigns::planner::{self, CampaignRules, Variant};
 use app::db::now_millis;
+use app::outbox::model::EventKind;
 use app::templates::model::Purpose;
 use serde_json::{json, Value};
 use starling_tests::*;

@@ -143,8 +143,16 @@ pub mod server {
             return Err(AppError::invalid("note", "Keep the note under 2,000 characters."));
         }
         store::update_alert(db, id, status, owner_id, note.trim(), now_millis()).await?;
-        audit::record(db, Some(&actor), &actor.email, "alert.update", Some(client), &format!("alert {id}"), &format!("status {}", status.as_str()))
-            .await?;
+        audit::record(
+            db,
+            Some(&actor),
+            &actor.email,
+            "alert.update",
+            Some(client),
+            &format!("alert {id}"),
+            &format!("status {}", status.as_str()),
+        )
+        .await?;
         Ok(())
     }
 

@@ -6,13 +6,13 @@
 use super::model::ReviewImport;
 use super::rules;
 use super::store;
-use crate::orders::store::reviews::{self as review_store, NewReview};
 use crate::common::mailer::{Mail, Mailer};
 use crate::db::{now_millis, Db};
 use crate::error::AppError;
 use crate::orders::import::fields::{datetime, Columns};
 use crate::orders::import::{read_header, FileError};
 use crate::orders::model::RowError;
+use crate::orders::store::reviews::{self as review_store, NewReview};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Read;

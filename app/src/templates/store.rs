@@ -416,7 +416,18 @@ pub async fn transition(
                 .execute(&mut *tx)
                 .await?;
             let comment = format!("replaced by version {}", version.number);
-            insert_event(&mut tx, old, client_id, now, actor, super::rules::Step::Retire.as_str(), Status::Approved, Status::Retired, &comment).await?;
+            insert_event(
+                &mut tx,
+                old,
+                client_id,
+                now,
+                actor,
+                super::rules::Step::Retire.as_str(),
+                Status::Approved,
+                Status::Retired,
+                &comment,
+            )
+            .await?;
         }
     }
     tx.commit().await?;

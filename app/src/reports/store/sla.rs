@@ -163,11 +163,7 @@ pub async fn review_response_timings(db: &Db, client_id: i64, since: i64) -> Res
 
 /// (version, template, locale, submitted at, approved at) of each version submitted since
 /// `since` that was approved or is still waiting for a reviewer or the client.
-pub async fn approval_timings(
-    db: &Db,
-    client_id: i64,
-    since: i64,
-) -> Result<Vec<(i64, i64, String, i64, Option<i64>)>, AppError> {
+pub async fn approval_timings(db: &Db, client_id: i64, since: i64) -> Result<Vec<(i64, i64, String, i64, Option<i64>)>, AppError> {
     Ok(sqlx::query_as(
         "SELECT v.id, v.template_id, v.locale, v.submitted_at, v.approved_at FROM template_versions v \
          WHERE v.client_id = $1 AND v.submitted_at IS NOT NULL AND v.submitted_at >= $2 \
@@ -182,11 +178,7 @@ pub async fn approval_timings(
 }
 
 /// A campaign scheduled to launch: (id, name, scheduled at, launched at, state).
-pub async fn scheduled_launches(
-    db: &Db,
-    client_id: i64,
-    since: i64,
-) -> Result<Vec<(i64, String, i64, Option<i64>, String)>, AppError> {
+pub async fn scheduled_launches(db: &Db, client_id: i64, since: i64) -> Result<Vec<(i64, String, i64, Option<i64>, String)>, AppError> {
     Ok(sqlx::query_as(
         "SELECT id, name, scheduled_at, launched_at, state FROM campaigns \
          WHERE client_id = $1 AND scheduled_at IS NOT NULL AND scheduled_at >= $2",
