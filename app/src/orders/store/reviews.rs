@@ -26,10 +26,10 @@ pub struct NewReview {
 
 /// Stores a review once per (brand, source key); answers its id when it is new.
 pub async fn insert(db: &Db, r: &NewReview) -> Result<Option<i64>, AppError> {
-    let inserted = sqlx::query(
+    Ok(sqlx::query_scalar(
         "INSERT INTO reviews (client_id, brand_id, store_id, order_id, customer_id, message_id, source_key, platform_order_id, rating, \
          title, body, author, reviewed_at, received_at, via) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(r.client_id)
     .bind(r.brand_id)
@@ -46,20 +46,8 @@ pub async fn insert(db: &Db, r: &NewReview) -> Result<Option<i64>, AppError> {
     .bind(r.reviewed_at)
     .bind(r.received_at)
     .bind(&r.via)
-    .execute(&db.pool)
-    .await?
-    .rows_affected()
-        == 1;
-    if !inserted {
-        return Ok(None);
-    }
-    Ok(Some(
-        sqlx::query_scalar("SELECT id FROM reviews WHERE brand_id = $1 AND source_key = $2")
-            .bind(r.brand_id)
-            .bind(&r.source_key)
-            .fetch_one(&db.pool)
-            .await?,
-    ))
+    .fetch_optional(&db.pool)
+    .await?)
 }
 
 /// Anonymises a buyer's reviews on the erasing transaction: a review keeps its stars and

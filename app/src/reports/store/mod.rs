@@ -232,9 +232,9 @@ pub async fn open_alert(
     owner: Option<i64>,
     at: i64,
 ) -> Result<Option<i64>, AppError> {
-    let inserted = sqlx::query(
+    Ok(sqlx::query_scalar(
         "INSERT INTO alerts (client_id, brand_id, review_id, owner_id, status, opened_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(client_id)
     .bind(brand_id)
@@ -242,14 +242,8 @@ pub async fn open_alert(
     .bind(owner)
     .bind(AlertState::Open.as_str())
     .bind(at)
-    .execute(&db.pool)
-    .await?
-    .rows_affected()
-        == 1;
-    if !inserted {
-        return Ok(None);
-    }
-    Ok(Some(sqlx::query_scalar("SELECT id FROM alerts WHERE review_id = $1").bind(review_id).fetch_one(&db.pool).await?))
+    .fetch_optional(&db.pool)
+    .await?)
 }
 
 /// Alerts of the given clients (all when `None`) in `status` (any when `None`), open ones
