@@ -84,6 +84,9 @@ fn NavLinks(actor: Actor) -> impl IntoView {
                 <li><A href="/alerts">"Review alerts"</A></li>
             })}
             <li><A href="/sla">"SLA board"</A></li>
+            {(actor.role != Role::Copywriter).then(|| view! {
+                <li><A href="/connections">"Connections"</A></li>
+            })}
             {admin.then(|| view! {
                 <li><A href="/users">"Users & roles"</A></li>
                 <li><A href="/audit">"Audit log"</A></li>

@@ -9,6 +9,7 @@ pub mod campaigns;
 pub mod clients;
 pub mod common;
 pub mod compliance;
+pub mod connectors;
 #[cfg(feature = "ssr")]
 pub mod db;
 pub mod delivery;
@@ -53,6 +54,8 @@ pub struct ServerState {
     pub spf_include: String,
     /// Reverse proxies in front of the server, whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Platform endpoints and keys, the credentials' sealing key, the HTTP client.
+    pub connectors: connectors::Connectors,
 }
 
 #[cfg(feature = "ssr")]
@@ -156,6 +159,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/clients/:id/reviews") view=|| view! { <Layout><reports::ui::ReviewsPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/sla") view=|| view! { <Layout><reports::ui::ClientSlaPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/alerts") view=|| view! { <Layout><reports::ui::AlertsPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/connections") view=|| view! { <Layout><connectors::ui::ConnectionsPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/sla") view=|| view! { <Layout><reports::ui::SlaOverviewPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/approvals") view=|| view! { <Layout><ApprovalsPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/outbox") view=|| view! { <Layout><OutboxPage/></Layout> } ssr=SsrMode::Async/>

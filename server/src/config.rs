@@ -65,10 +65,51 @@ pub struct Config {
     /// of them counts, for sign-in throttling, against the client its `X-Forwarded-For`
     /// names. Empty: every request is its connection's peer.
     pub trusted_proxies: String,
+    /// Pull connected stores (Shopify, Amazon, eBay) on their schedule; off in most tests.
+    pub sync: bool,
+    /// Stores pulled at once by this process.
+    pub sync_concurrency: usize,
+    /// Minutes between two pulls of a newly connected store (settable per store).
+    pub sync_interval_secs: i64,
+    /// A feed with no successful pull for this long opens an alert.
+    pub sync_stale_after_secs: i64,
+    /// A platform request unanswered after this is a timeout (retried).
+    pub connector_timeout_secs: u64,
+    /// The first retry's delay after a timeout or a 5xx (doubling after).
+    pub connector_retry_first_ms: u64,
+    /// Shopify's shop URL, `{shop}` standing for the shop's domain.
+    pub shopify_base_url: String,
+    /// The Shopify app's client id and secret (OAuth, webhook signatures); empty: custom
+    /// apps' pasted tokens only.
+    pub shopify_api_key: String,
+    #[serde(skip_serializing)]
+    pub shopify_api_secret: Option<SecretString>,
+    /// Login with Amazon and the SP-API endpoints per region.
+    pub amazon_lwa_url: String,
+    pub amazon_endpoint_na: String,
+    pub amazon_endpoint_eu: String,
+    pub amazon_endpoint_fe: String,
+    /// Seller Central (the consent page) and the app's ids.
+    pub amazon_consent_url: String,
+    pub amazon_app_id: String,
+    pub amazon_client_id: String,
+    #[serde(skip_serializing)]
+    pub amazon_client_secret: Option<SecretString>,
+    /// eBay's identity service, APIs and consent page, and the app's keys.
+    pub ebay_identity_url: String,
+    pub ebay_api_url: String,
+    pub ebay_auth_url: String,
+    pub ebay_client_id: String,
+    #[serde(skip_serializing)]
+    pub ebay_client_secret: Option<SecretString>,
+    /// eBay's redirect URL name (RuName) of the app.
+    pub ebay_ru_name: String,
 }
 
 impl Default for Config {
     fn default() -> Self {
+        let connectors = app::connectors::http::Settings::default();
+        let [na, eu, fe] = connectors.amazon_endpoints.clone();
         Config {
             database_url: String::new(),
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
@@ -94,11 +135,60 @@ impl Default for Config {
             spf_include: String::new(),
             snapshot_min_messages: 500_000,
             trusted_proxies: String::new(),
+            sync: true,
+            sync_concurrency: 4,
+            sync_interval_secs: connectors.default_interval_secs,
+            sync_stale_after_secs: connectors.stale_after_secs,
+            connector_timeout_secs: connectors.timeout.as_secs(),
+            connector_retry_first_ms: connectors.retry_first.as_millis() as u64,
+            shopify_base_url: connectors.shopify_base_url,
+            shopify_api_key: String::new(),
+            shopify_api_secret: None,
+            amazon_lwa_url: connectors.amazon_lwa_url,
+            amazon_endpoint_na: na,
+            amazon_endpoint_eu: eu,
+            amazon_endpoint_fe: fe,
+            amazon_consent_url: connectors.amazon_consent_url,
+            amazon_app_id: String::new(),
+            amazon_client_id: String::new(),
+            amazon_client_secret: None,
+            ebay_identity_url: connectors.ebay_identity_url,
+            ebay_api_url: connectors.ebay_api_url,
+            ebay_auth_url: connectors.ebay_auth_url,
+            ebay_client_id: String::new(),
+            ebay_client_secret: None,
+            ebay_ru_name: String::new(),
         }
     }
 }
 
 impl Config {
+    /// The connectors' settings.
+    pub fn connector_settings(&self) -> app::connectors::http::Settings {
+        app::connectors::http::Settings {
+            shopify_base_url: self.shopify_base_url.clone(),
+            shopify_api_key: self.shopify_api_key.clone(),
+            shopify_api_secret: self.shopify_api_secret.clone(),
+            amazon_lwa_url: self.amazon_lwa_url.clone(),
+            amazon_endpoints: [self.amazon_endpoint_na.clone(), self.amazon_endpoint_eu.clone(), self.amazon_endpoint_fe.clone()],
+            amazon_consent_url: self.amazon_consent_url.clone(),
+            amazon_app_id: self.amazon_app_id.clone(),
+            amazon_client_id: self.amazon_client_id.clone(),
+            amazon_client_secret: self.amazon_client_secret.clone(),
+            ebay_identity_url: self.ebay_identity_url.clone(),
+            ebay_api_url: self.ebay_api_url.clone(),
+            ebay_auth_url: self.ebay_auth_url.clone(),
+            ebay_client_id: self.ebay_client_id.clone(),
+            ebay_client_secret: self.ebay_client_secret.clone(),
+            ebay_ru_name: self.ebay_ru_name.clone(),
+            timeout: std::time::Duration::from_secs(self.connector_timeout_secs.max(1)),
+            default_interval_secs: self.sync_interval_secs.max(30),
+            stale_after_secs: self.sync_stale_after_secs.max(1),
+            retry_first: std::time::Duration::from_millis(self.connector_retry_first_ms),
+            ..app::connectors::http::Settings::default()
+        }
+    }
+
     /// The addresses of `trusted_proxies`, or which entry is not an address.
     pub fn trusted_proxy_addresses(&self) -> Result<Vec<std::net::IpAddr>, String> {
         self.trusted_proxies

@@ -9,6 +9,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod config;
+pub mod connectors;
 pub mod http;
 pub mod orders;
 pub mod page_cache;
@@ -71,7 +72,7 @@ pub fn router(
         server: ServerState {
             db,
             secure_cookies: config.secure_cookies(),
-            secret_key,
+            secret_key: secret_key.clone(),
             data_dir: config.data_dir.clone(),
             max_upload_bytes: config.max_upload_bytes,
             public_url: public_url(config, addr),
@@ -79,6 +80,7 @@ pub fn router(
             dns_server: config.dns_server,
             spf_include: config.spf_include.clone(),
             trusted_proxies: config.trusted_proxy_addresses().unwrap_or_default(),
+            connectors: app::connectors::Connectors::new(config.connector_settings(), &secret_key),
         },
         max_body_bytes: config.max_body_bytes,
         pages: Default::default(),
@@ -99,13 +101,16 @@ pub fn router(
         .route("/api/v1/orders", post(orders::ingest_orders))
         .route("/api/v1/reviews", post(reports::ingest_reviews))
         .layer(DefaultBodyLimit::disable())
-        .route("/webhooks/feedback", post(tracking::feedback).layer(DefaultBodyLimit::max(FEEDBACK_BODY_LIMIT)));
+        .route("/webhooks/feedback", post(tracking::feedback).layer(DefaultBodyLimit::max(FEEDBACK_BODY_LIMIT)))
+        .route("/webhooks/shopify", post(connectors::shopify_webhook).layer(DefaultBodyLimit::max(FEEDBACK_BODY_LIMIT)));
     let pages = Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/favicon.ico", get(routes::favicon))
         .route("/t/o/{client}/{token}", get(tracking::open))
         .route("/t/c/{client}/{token}", get(tracking::click))
         .route("/t/u/{client}/{token}", get(tracking::unsubscribe_page).post(tracking::unsubscribe))
+        .route("/connections/authorize", post(connectors::authorize))
+        .route("/connections/{platform}/callback", get(connectors::callback))
         .route("/clients/{id}/orders.csv", get(orders::orders_csv))
         .route("/clients/{id}/suppression.csv", get(orders::suppression_csv))
         .route("/clients/{id}/imports/{job}/rejects.csv", get(orders::rejects_csv))
@@ -177,6 +182,27 @@ pub fn sender(
     }
 }
 
+/// The connectors' scheduler of this process (named by host and process id in its leases).
+pub fn syncer(
+    config: &Config,
+    db: Db,
+    addr: SocketAddr,
+    secret_key: &secrecy::SecretString,
+    mailer: std::sync::Arc<app::common::mailer::Mailer>,
+) -> app::connectors::sync::Syncer {
+    let cx = app::connectors::Connectors::new(config.connector_settings(), secret_key);
+    app::connectors::sync::Syncer {
+        db,
+        settings: cx.settings,
+        sealer: cx.sealer,
+        client: cx.client,
+        owner: format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "starling".into()), std::process::id()),
+        mailer,
+        public_url: public_url(config, addr),
+        concurrency: config.sync_concurrency,
+    }
+}
+
 /// Base URL for links in e-mails.
 pub fn public_url(config: &Config, addr: SocketAddr) -> String {
     if config.public_url.is_empty() {
@@ -217,6 +243,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     }
     let mailer = std::sync::Arc::new(mailer);
     let app = router(&config, db.clone(), addr, secret_key.clone(), mailer.clone());
+    if config.sync {
+        tokio::spawn(syncer(&config, db.clone(), addr, &secret_key, mailer.clone()).run());
+    }
     if config.send {
         tokio::spawn(sender(&config, db.clone(), addr, secret_key, mailer.clone()).run());
     }

@@ -72,6 +72,7 @@ pub const HTTP_ROUTES: &[(&str, RouteAccess)] = &[
     ("/clients/{id}/reviews", RouteAccess::Client),
     ("/clients/{id}/sla", RouteAccess::Client),
     ("/alerts", RouteAccess::Managers),
+    ("/connections", RouteAccess::SignedIn),
     ("/sla", RouteAccess::SignedIn),
     ("/approvals", RouteAccess::SignedIn),
     ("/outbox", RouteAccess::AdminOnly),

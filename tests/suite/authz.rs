@@ -269,6 +269,16 @@ fn rpc_case(name: &str, who: Who, target: Target, n: usize) -> Option<Case> {
         "update_alert" => {
             case(json!({ "id": 999_999, "status": "open", "owner_id": null, "note": "" }), found_if(admin || who == Who::Manager, who))
         }
+        // Connections: store 2 is client 1's Shopify shop, store 8 client 3's; connecting
+        // runs first (the functions are called in name order), so connection 1 is client
+        // 1's and connection 2 client 3's.
+        "list_connections" => Case { body: json!({}), expect: allow_if(signed_in && who != Who::Writer), hidden: foreign_names(who) },
+        "connect_store" => case(
+            json!({ "form": { "store_id": if own { 2 } else { 8 }, "account": "matrixshop", "token": "shpat_matrix_token" } }),
+            allow_if(manages_orders(who, own)),
+        ),
+        "disconnect_store" | "sync_store_now" => case(json!({ "id": if own { 1 } else { 2 } }), allow_if(manages_orders(who, own))),
+        "set_sync_interval" => case(json!({ "id": if own { 1 } else { 2 }, "minutes": 15 }), allow_if(manages_orders(who, own))),
         _ => return None,
     })
 }

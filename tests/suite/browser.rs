@@ -421,6 +421,52 @@ async fn a_manager_uploads_an_export_previews_it_and_watches_the_import_finish()
     browser.close().await.ok();
 }
 
+/// The connectors journey: a manager connects a Shopify shop (the fake) with a custom
+/// app's token, watches its orders arrive and the feed turn healthy without reloading,
+/// then the shop revokes the token and the page shows the feed needing re-authorization
+/// with its alert.
+#[tokio::test]
+async fn a_manager_connects_a_shop_sees_it_turn_healthy_and_sees_the_alert_when_its_token_breaks() {
+    use starling_tests::fakes::shopify::{FakeShopify, ShopifyOrder};
+    let fake = FakeShopify::start();
+    fake.add_shop("nordlicht.myshopify.com", "shpat_browser_journey_token");
+    fake.put_orders("nordlicht.myshopify.com", ShopifyOrder::generate(40, chrono::Utc::now() - chrono::TimeDelta::days(6)));
+    let base = fake.base.clone();
+    let app = TestApp::spawn_with(move |c| {
+        c.sync = true;
+        c.shopify_base_url = base;
+        c.connector_retry_first_ms = 50;
+    })
+    .await;
+    let driver = Driver::start().await;
+    let browser = driver.browser(1280, 900, false).await;
+    sign_in(&browser, &app, MANAGER).await;
+    click_link(&browser, "Connections").await;
+    wait_for_path(&browser, "/connections").await;
+    hydrated(&browser).await;
+    wait_for_text(&browser, "main", "Connect a store").await;
+    browser.find(Locator::Css("select[name='form[store_id]']")).await.unwrap().select_by_value("2").await.unwrap();
+    fill(&browser, "input[name='form[account]']", "nordlicht").await;
+    fill(&browser, "input[name='form[token]']", "shpat_browser_journey_token").await;
+    button(&browser, "Connect").await.click().await.unwrap();
+    wait_for_text(&browser, "main", "Connected.").await;
+    // The list refreshes on its own: the feed turns healthy with the shop's 40 orders.
+    wait_for_text(&browser, "table.connections", "Healthy").await;
+    wait_for_text(&browser, "table.connections td[data-label='Orders today']", "40").await;
+    let page = browser.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(!page.contains("shpat_browser_journey_token"), "the token is never shown again");
+    screenshot(&browser, "connections-healthy.png").await;
+
+    // The shop uninstalls the app: the next pull is refused.
+    fake.revoke_refresh();
+    button(&browser, "Sync now").await.click().await.unwrap();
+    wait_for_text(&browser, "table.connections", "Needs re-authorization").await;
+    wait_for_text(&browser, "table.connections", "Alert: Authorization failing").await;
+    wait_for_text(&browser, "main", "Needs attention (1)").await;
+    screenshot(&browser, "connections-alert.png").await;
+    browser.close().await.ok();
+}
+
 /// The templates journey of the issue: a copywriter types "5 Sterne" into a German version
 /// and sees the blocking finding appear without a page load, fixes it and submits; the
 /// German reviewer approves; the client's viewer approves last; the version shows as

@@ -6,6 +6,7 @@ mod architecture;
 mod authz;
 mod browser;
 mod campaigns;
+mod connectors;
 mod data_layer;
 mod delivery;
 mod foundation;

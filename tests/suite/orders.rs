@@ -45,7 +45,7 @@ async fn upload_answer(client: &Client, client_id: i64, store_id: i64, name: &st
 }
 
 /// Starts an uploaded import and waits for its end; returns the job as the page sees it.
-async fn run_import(client: &Client, client_id: i64, job_id: i64) -> Value {
+pub async fn run_import(client: &Client, client_id: i64, job_id: i64) -> Value {
     let started = client.rpc("start_import", json!({ "client_id": client_id, "job_id": job_id })).await;
     assert_eq!(started.status, 200, "{}", started.body);
     wait_for_job(client, client_id, job_id).await

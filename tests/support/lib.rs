@@ -5,6 +5,7 @@
 //! or `postgres` (a new database per test on `STARLING_TEST_PG_URL`, default
 //! `postgres://postgres@127.0.0.1:5432`, dropped when the test ends).
 
+pub mod fakes;
 pub mod fuzz;
 
 use anyhow::{bail, Context};
@@ -92,6 +93,8 @@ impl TestApp {
             demo: true,
             // Tests that send start the outbox worker themselves (or run its passes).
             send: false,
+            // Tests of connectors start the scheduler (`sync`) themselves.
+            sync: false,
             ..Config::default()
         };
         adjust(&mut config);

@@ -43,6 +43,10 @@ pub enum Action {
     ManageAlerts(i64),
     /// Change a client's contract targets (SLA).
     EditContract(i64),
+    /// See the health of a client's store connections (its account managers and viewers).
+    ReadConnections(i64),
+    /// Connect, disconnect and re-authorize a client's stores (account managers).
+    ManageConnections(i64),
 }
 
 pub fn authorize(actor: &Actor, action: Action) -> Result<(), AppError> {
@@ -58,6 +62,8 @@ pub fn authorize(actor: &Actor, action: Action) -> Result<(), AppError> {
         (Role::AccountManager, Action::ManageCampaigns(client)) => assigned(client),
         (_, Action::ReadReports(client)) => assigned(client),
         (Role::AccountManager, Action::ManageAlerts(client)) => assigned(client),
+        (Role::AccountManager | Role::ClientViewer, Action::ReadConnections(client)) => assigned(client),
+        (Role::AccountManager, Action::ManageConnections(client)) => assigned(client),
         _ => false,
     };
     if allowed {
@@ -90,6 +96,8 @@ fn describe(action: Action) -> &'static str {
         Action::ReadReports(_) => "this client's reports are shown to the people assigned to it only.",
         Action::ManageAlerts(_) => "only agency admins and the client's account managers import reviews and work on alerts.",
         Action::EditContract(_) => "only agency admins change a client's contract.",
+        Action::ReadConnections(_) => "store connections are shown to the client's account managers and viewers only.",
+        Action::ManageConnections(_) => "only agency admins and the client's account managers connect and disconnect stores.",
     }
 }
 

@@ -153,6 +153,8 @@ pub fn parse(index: usize, value: serde_json::Value) -> Result<ParsedOrder, RowE
         total_minor: amount(index, "total", &order.total)?,
         items,
         accepts_marketing: order.consent,
+        earliest_delivery_at: None,
+        latest_delivery_at: None,
     })
 }
 

@@ -4,9 +4,10 @@ use serde::{Deserialize, Serialize};
 
 /// Where an order is in its life. Statuses only move forward (`rank`): a later file can
 /// ship or deliver an order, or end it (cancelled, refunded, returned), never undo that.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
+    #[default]
     Pending,
     Fulfilled,
     Delivered,
@@ -91,6 +92,13 @@ pub struct ParsedOrder {
     /// the API's `consent`); `None` when the source does not say.
     #[serde(default)]
     pub accepts_marketing: Option<bool>,
+    /// The delivery window the platform promised the buyer (Amazon's earliest and latest
+    /// delivery dates, eBay's estimated ones), epoch milliseconds: a review request may
+    /// only be asked for within days of it.
+    #[serde(default)]
+    pub earliest_delivery_at: Option<i64>,
+    #[serde(default)]
+    pub latest_delivery_at: Option<i64>,
     /// Values the file gave that could not be used (an e-mail column holding no address,
     /// an unknown country…): the order is kept without them, and the import reports each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -16,6 +16,10 @@
 //!   groupings) from them with polars, keeps their cube as the client's snapshot, and times
 //!   the report as the page builds it and the page served over HTTP. `.ci/bench` then times
 //!   the same aggregations in DuckDB over the same Parquet file.
+//! - `starling-bench backfill sqlite|postgres <shopify url> <token>` connects the demo's
+//!   Shopify store to the shop at `<shopify url>` (the test suite's fake Shopify, run by
+//!   `.ci/bench`) and times one full pull of its orders through the connector, with the
+//!   process's peak RSS.
 
 use app::db::Db;
 use app::orders::{jobs, privacy, store};
@@ -33,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
         Some("deliver") if args.len() == 6 => deliver(&args[2], args[3].parse()?, &args[4], &args[5]).await,
         Some("send") if args.len() == 7 => send(&args[2], &args[3], &args[4], &args[5], Path::new(&args[6])).await,
         Some("report") if args.len() == 4 => report(args[2].parse()?, Path::new(&args[3])).await,
+        Some("backfill") if args.len() == 5 => backfill(&args[2], &args[3], &args[4]).await,
         _ => {
             eprintln!(
                 "usage: starling-bench generate <file> <rows> | starling-bench import <file> sqlite|postgres | \
@@ -219,6 +224,69 @@ async fn import(file: &Path, kind: &str) -> anyhow::Result<()> {
     anyhow::ensure!(stored == first.orders_new, "stored {stored} orders, the job says {}", first.orders_new);
     anyhow::ensure!(results[1].2.orders_new == 0 && results[1].2.orders_updated == 0, "the second import changed something");
     println!("RESULT db={kind} rows={rows} seconds={seconds:.3} rows_per_s={:.0} peak_rss_mb={:.0}", rows as f64 / seconds, peak_rss_mb());
+    teardown(db, pg_name, &dir).await
+}
+
+/// One full pull of a Shopify shop's orders into a fresh database, through the connector
+/// as the scheduler runs it.
+async fn backfill(kind: &str, base: &str, token: &str) -> anyhow::Result<()> {
+    use app::connectors::{model::Platform, seal::Credentials, store as connections, sync::Syncer, Connectors};
+    let e = |e: app::error::AppError| anyhow::anyhow!("{e}");
+    let dir: PathBuf = std::env::temp_dir().join(format!("starling-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (db, pg_name) = fresh_database(kind, &dir).await?;
+    app::demo::seed(&db).await.map_err(e)?;
+    let stores = app::clients::store::store_platforms(&db).await.map_err(e)?;
+    let store_id =
+        stores.iter().find(|(_, _, p)| p == Platform::Shopify.as_str()).map(|s| s.0).ok_or_else(|| anyhow::anyhow!("no Shopify store"))?;
+    let target = store::target(&db, store_id).await.map_err(e)?.ok_or_else(|| anyhow::anyhow!("no store"))?;
+    let settings = app::connectors::http::Settings { shopify_base_url: base.to_string(), ..Default::default() };
+    let cx = Connectors::new(settings, &secrecy::SecretString::from("bench-secret-key".to_string()));
+    let sealed = cx.sealer.seal(store_id, &Credentials { token: token.to_string(), ..Default::default() }).map_err(e)?;
+    let now = app::db::now_millis();
+    let new = connections::NewConnection {
+        client_id: target.client_id,
+        store_id,
+        platform: Platform::Shopify,
+        account: "bench.myshopify.com",
+        region: "",
+        marketplace_ids: "",
+        sealed: &sealed,
+        reauthorize_by: None,
+        interval_secs: 3600,
+        by: "bench",
+    };
+    connections::connect(&db, &new, now).await.map_err(e)?;
+    let connection =
+        connections::claim_due(&db, "bench", now + 1, 3_600_000).await.map_err(e)?.ok_or_else(|| anyhow::anyhow!("nothing to pull"))?;
+    let mailer =
+        app::common::mailer::Mailer::new(None, dir.join("outbox"), "Starling <bench@localhost>").map_err(|e| anyhow::anyhow!(e))?;
+    let syncer = Syncer {
+        db: db.clone(),
+        settings: cx.settings,
+        sealer: cx.sealer,
+        client: cx.client,
+        owner: "bench".into(),
+        mailer: std::sync::Arc::new(mailer),
+        public_url: String::new(),
+        concurrency: 1,
+    };
+    let started = Instant::now();
+    let pulled = syncer.pull(&connection).await.map_err(|e| anyhow::anyhow!("the pull failed: {e:?}"))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let stored = store::count_from(&db, store_id, "shopify").await.map_err(e)?;
+    anyhow::ensure!(stored == pulled.tally.created, "stored {stored} orders, the pull says {}", pulled.tally.created);
+    println!(
+        "{kind} backfill: {stored} orders in {} pages in {seconds:.2} s = {:.0} orders/s ({} rejected)",
+        pulled.pages,
+        stored as f64 / seconds,
+        pulled.rejected
+    );
+    println!(
+        "RESULT db={kind} orders={stored} seconds={seconds:.3} orders_per_s={:.0} peak_rss_mb={:.0}",
+        stored as f64 / seconds,
+        peak_rss_mb()
+    );
     teardown(db, pg_name, &dir).await
 }
 

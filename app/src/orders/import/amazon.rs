@@ -65,6 +65,8 @@ fn order(c: &Columns, group: &Group) -> Item {
         total_minor: total,
         items,
         accepts_marketing: None,
+        earliest_delivery_at: None,
+        latest_delivery_at: None,
     })
 }
 

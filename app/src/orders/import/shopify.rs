@@ -65,6 +65,8 @@ fn order(c: &Columns, group: &Group) -> Item {
             "no" | "false" => Some(false),
             _ => None,
         },
+        earliest_delivery_at: None,
+        latest_delivery_at: None,
     })
 }
 

@@ -586,8 +586,44 @@ pub async fn count_imported(db: &Db, store_id: i64) -> Result<i64, AppError> {
         .await?)
 }
 
+/// How many of the store's orders came in by `source` (`shopify`, `api`…).
+pub async fn count_from(db: &Db, store_id: i64, source: &str) -> Result<i64, AppError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE store_id = $1 AND source = $2")
+        .bind(store_id)
+        .bind(source)
+        .fetch_one(&db.pool)
+        .await?)
+}
+
 /// Gives every order the status `status` at once, without history: the delivery benchmark
 /// takes the demo's orders out of its campaign's audience this way before adding its own.
 pub async fn set_every_status(db: &Db, status: OrderStatus) -> Result<u64, AppError> {
     Ok(sqlx::query("UPDATE orders SET status = $1").bind(status.as_str()).execute(&db.pool).await?.rows_affected())
+}
+
+/// Which of `ids` (platform order ids) the store has already: a connector asks a platform
+/// for an order's line items only when the order is new.
+pub async fn known(db: &Db, store_id: i64, ids: &[String]) -> Result<HashSet<String>, AppError> {
+    let mut found = HashSet::new();
+    for chunk in ids.chunks(500) {
+        let params = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(",");
+        let sql = format!("SELECT platform_order_id FROM orders WHERE store_id = $1 AND platform_order_id IN ({params})");
+        let mut query = sqlx::query_scalar::<_, String>(&sql).bind(store_id);
+        for id in chunk {
+            query = query.bind(id.as_str());
+        }
+        found.extend(query.fetch_all(&db.pool).await?);
+    }
+    Ok(found)
+}
+
+/// The promised delivery window of the store's order `platform_order_id` (epoch ms).
+pub async fn delivery_window(db: &Db, store_id: i64, platform_order_id: &str) -> Result<(Option<i64>, Option<i64>), AppError> {
+    let row: Option<(Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT earliest_delivery_at, latest_delivery_at FROM orders WHERE store_id = $1 AND platform_order_id = $2")
+            .bind(store_id)
+            .bind(platform_order_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.unwrap_or((None, None)))
 }

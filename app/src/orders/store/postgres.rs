@@ -84,18 +84,21 @@ pub(super) async fn upsert(
                     "currency": p.currency(target),
                     "total_minor": o.total_minor,
                     "items": p.items,
+                    "earliest_delivery_at": o.earliest_delivery_at,
+                    "latest_delivery_at": o.latest_delivery_at,
                 })
             })
             .collect();
         let sql = format!(
             "INSERT INTO orders (client_id, brand_id, store_id, platform_order_id, customer_id, placed_at, status, \
                status_at, buyer_name, buyer_email, buyer_phone, country, marketplace, currency, total_minor, items, \
-               source, created_at, updated_at) \
+               source, created_at, updated_at, earliest_delivery_at, latest_delivery_at) \
              SELECT $2, $1, $3, v.platform_order_id, c.id, v.placed_at, v.status, v.status_at, v.buyer_name, \
-               v.buyer_email, v.buyer_phone, v.country, v.marketplace, v.currency, v.total_minor, v.items, $4, $5, $5 \
+               v.buyer_email, v.buyer_phone, v.country, v.marketplace, v.currency, v.total_minor, v.items, $4, $5, $5, \
+               v.earliest_delivery_at, v.latest_delivery_at \
              FROM json_to_recordset($6::json) AS v(platform_order_id TEXT, buyer TEXT, placed_at BIGINT, status TEXT, \
                status_at BIGINT, buyer_name TEXT, buyer_email TEXT, buyer_phone TEXT, country TEXT, marketplace TEXT, \
-               currency TEXT, total_minor BIGINT, items TEXT) {} \
+               currency TEXT, total_minor BIGINT, items TEXT, earliest_delivery_at BIGINT, latest_delivery_at BIGINT) {} \
              ON CONFLICT DO NOTHING",
             customer_join(prepared[group[0]].key.as_ref())
         );
@@ -162,11 +165,15 @@ async fn move_forward(
             "from_status": from.as_str(),
             "to_status": p.status.as_str(),
             "reached_at": p.order.status_at.unwrap_or(now),
+            "earliest": p.order.earliest_delivery_at,
+            "latest": p.order.latest_delivery_at,
         }));
     }
     let moved: HashSet<i64> = sqlx::query(
-        "WITH v AS (SELECT * FROM json_to_recordset($1::json) AS v(id BIGINT, from_status TEXT, to_status TEXT, reached_at BIGINT)), \
-         moved AS (UPDATE orders o SET status = v.to_status, status_at = v.reached_at, updated_at = $2 FROM v \
+        "WITH v AS (SELECT * FROM json_to_recordset($1::json) AS v(id BIGINT, from_status TEXT, to_status TEXT, reached_at BIGINT, \
+           earliest BIGINT, latest BIGINT)), \
+         moved AS (UPDATE orders o SET status = v.to_status, status_at = v.reached_at, updated_at = $2, \
+           earliest_delivery_at = COALESCE(v.earliest, o.earliest_delivery_at), latest_delivery_at = COALESCE(v.latest, o.latest_delivery_at) FROM v \
            WHERE o.id = v.id AND o.status = v.from_status RETURNING o.id, v.from_status, v.to_status, v.reached_at) \
          INSERT INTO order_status_history (order_id, from_status, to_status, reached_at, recorded_at, source) \
          SELECT id, from_status, to_status, reached_at, $2, $3 FROM moved RETURNING order_id",

@@ -115,3 +115,24 @@ pub async fn delete_orders_before(db: &Db, client_id: i64, cutoff: i64) -> Resul
         .await?
         .rows_affected() as i64)
 }
+
+/// The brand's customers with this e-mail or phone (either may be empty), for a platform's
+/// erasure or data request that names a buyer by address.
+pub async fn customers_by_address(db: &Db, brand_id: i64, email: &str, phone: &str) -> Result<Vec<i64>, AppError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM customers WHERE brand_id = $1 AND ((email <> '' AND email = $2) OR (phone <> '' AND phone = $3)) ORDER BY id",
+    )
+    .bind(brand_id)
+    .bind(email)
+    .bind(phone)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// The customers with an order in the store (a shop's erasure after it left).
+pub async fn customers_of_store(db: &Db, store_id: i64) -> Result<Vec<i64>, AppError> {
+    Ok(sqlx::query_scalar("SELECT DISTINCT customer_id FROM orders WHERE store_id = $1 AND customer_id IS NOT NULL ORDER BY customer_id")
+        .bind(store_id)
+        .fetch_all(&db.pool)
+        .await?)
+}

@@ -233,8 +233,8 @@ fn insert_orders(
     let mut insert = tx.prepare_cached(
         "INSERT INTO orders (client_id, brand_id, store_id, platform_order_id, customer_id, placed_at, status, status_at, \
            buyer_name, buyer_email, buyer_phone, country, marketplace, currency, total_minor, items, source, created_at, \
-           updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18)",
+           updated_at, earliest_delivery_at, latest_delivery_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18, ?19, ?20)",
     )?;
     for &i in fresh {
         let p = &prepared[i];
@@ -258,6 +258,8 @@ fn insert_orders(
             p.items.as_str(),
             source,
             now,
+            o.earliest_delivery_at,
+            o.latest_delivery_at,
         ])?;
     }
     Ok(())
@@ -271,7 +273,12 @@ fn move_forward(
     source: &str,
     now: i64,
 ) -> Result<(), AppError> {
-    let mut update = tx.prepare_cached("UPDATE orders SET status = ?1, status_at = ?2, updated_at = ?3 WHERE id = ?4")?;
+    // A later answer of the platform may only then know the promised delivery window.
+    let mut update = tx.prepare_cached(
+        "UPDATE orders SET status = ?1, status_at = ?2, updated_at = ?3, \
+           earliest_delivery_at = COALESCE(?5, earliest_delivery_at), latest_delivery_at = COALESCE(?6, latest_delivery_at) \
+         WHERE id = ?4",
+    )?;
     let mut history = tx.prepare_cached(
         "INSERT INTO order_status_history (order_id, from_status, to_status, reached_at, recorded_at, source) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -279,7 +286,7 @@ fn move_forward(
     for &(i, row_id, from) in moves {
         let p = &prepared[i];
         let reached_at = p.order.status_at.unwrap_or(now);
-        update.execute(params![p.status.as_str(), reached_at, now, row_id])?;
+        update.execute(params![p.status.as_str(), reached_at, now, row_id, p.order.earliest_delivery_at, p.order.latest_delivery_at])?;
         history.execute(params![row_id, from.as_str(), p.status.as_str(), reached_at, now, source])?;
     }
     Ok(())

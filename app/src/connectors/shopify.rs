@@ -1,0 +1,380 @@
+//! Shopify: the Admin GraphQL API's `orders` (cursor pages sorted by update time, within
+//! the cost-based throttle), the OAuth authorization-code grant (offline token), webhook
+//! signatures, and how Shopify's orders (GraphQL nodes and webhook bodies) map to Starling's.
+
+use super::draft::{some_text, text, Draft, DraftItem};
+use super::http::{json_body, retry_after, Failure, Settings};
+use crate::orders::model::{OrderStatus, ParsedOrder, RowError};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use std::time::Duration;
+
+pub const API_VERSION: &str = "2025-07";
+/// Orders per page: the most Shopify's connections allow.
+pub const PAGE_SIZE: u32 = 250;
+/// The scopes Starling asks a shop for.
+pub const SCOPES: &str = "read_orders,read_customers,read_fulfillments";
+
+const ORDERS_QUERY: &str = "query Orders($first: Int!, $after: String, $query: String) { \
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) { \
+    nodes { id name createdAt updatedAt cancelledAt email phone displayFinancialStatus displayFulfillmentStatus currencyCode \
+      totalPriceSet { shopMoney { amount currencyCode } } \
+      customer { firstName lastName emailMarketingConsent { marketingState } } \
+      shippingAddress { countryCodeV2 name } \
+      lineItems(first: 50) { nodes { sku name quantity originalUnitPriceSet { shopMoney { amount } } product { id } } } \
+      fulfillments(first: 10) { createdAt deliveredAt displayStatus } } \
+    pageInfo { hasNextPage endCursor } } }";
+
+/// The shop's API root: the configured base with `{shop}` filled in.
+pub fn base(settings: &Settings, shop: &str) -> String {
+    settings.shopify_base_url.replace("{shop}", shop).trim_end_matches('/').to_string()
+}
+
+/// A shop domain as Shopify names shops (`name.myshopify.com`), from what a user typed.
+pub fn shop_domain(input: &str) -> Option<String> {
+    let s = input.trim().trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/').to_ascii_lowercase();
+    let s = if s.contains('.') { s } else { format!("{s}.myshopify.com") };
+    let name = s.strip_suffix(".myshopify.com")?;
+    let valid =
+        !name.is_empty() && name.len() <= 60 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !name.starts_with('-');
+    valid.then_some(s)
+}
+
+/// One page of orders.
+pub struct Page {
+    pub orders: Vec<Result<ParsedOrder, RowError>>,
+    /// The latest update time on the page (the next pull's cursor).
+    pub max_updated_at: Option<i64>,
+    pub next: Option<String>,
+    /// How long to wait before the next request so it fits the throttle bucket.
+    pub pause: Duration,
+}
+
+/// Throttle state from `extensions.cost`: how long until `cost` points are available.
+fn throttle_wait(body: &Value, cost: f64) -> Duration {
+    let status = &body["extensions"]["cost"]["throttleStatus"];
+    let available = status["currentlyAvailable"].as_f64().unwrap_or(f64::MAX);
+    let restore = status["restoreRate"].as_f64().filter(|r| *r > 0.0).unwrap_or(50.0);
+    if available >= cost {
+        Duration::ZERO
+    } else {
+        Duration::from_secs_f64(((cost - available) / restore).min(60.0))
+    }
+}
+
+/// One page of the shop's orders updated at or after `since` (epoch ms), after `cursor`.
+/// `first` is halved by the caller when Shopify says a query costs too much.
+pub async fn orders_page(
+    client: &reqwest::Client,
+    settings: &Settings,
+    shop: &str,
+    token: &str,
+    since: i64,
+    cursor: Option<&str>,
+    first: u32,
+    line_offset: u64,
+) -> Result<Page, Failure> {
+    let filter = if since > 0 { format!("updated_at:>='{}'", super::http::rfc3339(since)) } else { String::new() };
+    let body = json!({ "query": ORDERS_QUERY, "variables": { "first": first, "after": cursor, "query": filter } });
+    let response = client
+        .post(format!("{}/admin/api/{API_VERSION}/graphql.json", base(settings, shop)))
+        .header("X-Shopify-Access-Token", token)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| Failure::of_request(&e))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return Err(Failure::RateLimited(retry_after(response.headers(), Duration::from_secs(2))));
+    }
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return Err(Failure::Unauthorized(format!("the shop answered {status} to its access token")));
+    }
+    if status.is_server_error() {
+        return Err(Failure::server_error(status));
+    }
+    let body = json_body(response).await?;
+    if !status.is_success() {
+        return Err(Failure::Rejected(format!("Shopify answered {status}: {}", text(&body, "/errors"))));
+    }
+    let requested = body["extensions"]["cost"]["requestedQueryCost"].as_f64().unwrap_or(0.0);
+    if let Some(errors) = body["errors"].as_array().filter(|e| !e.is_empty()) {
+        let code = text(&errors[0], "/extensions/code");
+        return Err(match code.as_str() {
+            "THROTTLED" => Failure::RateLimited(throttle_wait(&body, requested).max(Duration::from_millis(100))),
+            "MAX_COST_EXCEEDED" => Failure::Rejected("MAX_COST_EXCEEDED".into()),
+            _ => Failure::Rejected(format!("Shopify refused the orders query: {}", text(&errors[0], "/message"))),
+        });
+    }
+    let orders = body["data"]["orders"].as_object().ok_or_else(|| Failure::Transient("the answer has no orders".into()))?;
+    let nodes = orders.get("nodes").and_then(Value::as_array).ok_or_else(|| Failure::Transient("the answer has no order list".into()))?;
+    let mut max_updated_at = None;
+    let parsed = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let updated = super::http::millis(&text(node, "/updatedAt"));
+            max_updated_at = max_updated_at.max(updated);
+            from_graphql(node).into_order(line_offset + i as u64 + 1)
+        })
+        .collect();
+    let page_info = &orders["pageInfo"];
+    let next = if page_info["hasNextPage"].as_bool() == Some(true) { some_text(page_info, "/endCursor") } else { None };
+    Ok(Page { orders: parsed, max_updated_at, next, pause: throttle_wait(&body, requested) })
+}
+
+/// An order's status from its cancellation, refund and fulfilments.
+fn status(
+    cancelled_at: Option<String>,
+    refunded: bool,
+    fulfilled: bool,
+    fulfilled_at: Option<String>,
+    delivered_at: Option<String>,
+) -> (OrderStatus, Option<String>) {
+    if let Some(at) = cancelled_at {
+        (OrderStatus::Cancelled, Some(at))
+    } else if refunded {
+        (OrderStatus::Refunded, None)
+    } else if delivered_at.is_some() {
+        (OrderStatus::Delivered, delivered_at)
+    } else if fulfilled {
+        (OrderStatus::Fulfilled, fulfilled_at)
+    } else {
+        (OrderStatus::Pending, None)
+    }
+}
+
+/// A GraphQL order node.
+pub fn from_graphql(node: &Value) -> Draft {
+    let fulfillments = node["fulfillments"].as_array().cloned().unwrap_or_default();
+    let delivered_at = fulfillments
+        .iter()
+        .find(|f| text(f, "/displayStatus") == "DELIVERED" || some_text(f, "/deliveredAt").is_some())
+        .map(|f| some_text(f, "/deliveredAt").unwrap_or_else(|| text(f, "/createdAt")));
+    let fulfilled_at = fulfillments.iter().filter_map(|f| some_text(f, "/createdAt")).min();
+    let fulfilled = text(node, "/displayFulfillmentStatus") == "FULFILLED";
+    let (status, status_at) =
+        status(some_text(node, "/cancelledAt"), text(node, "/displayFinancialStatus") == "REFUNDED", fulfilled, fulfilled_at, delivered_at);
+    let name = [text(node, "/shippingAddress/name"), format!("{} {}", text(node, "/customer/firstName"), text(node, "/customer/lastName"))]
+        .into_iter()
+        .map(|n| n.trim().to_string())
+        .find(|n| !n.is_empty())
+        .unwrap_or_default();
+    let consent = match text(node, "/customer/emailMarketingConsent/marketingState").as_str() {
+        "SUBSCRIBED" => Some(true),
+        "" => None,
+        _ => Some(false),
+    };
+    let items = node["lineItems"]["nodes"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|i| DraftItem {
+                    sku: text(i, "/sku"),
+                    name: text(i, "/name"),
+                    listing_id: text(i, "/product/id").rsplit('/').next().unwrap_or("").to_string(),
+                    quantity: i["quantity"].as_i64(),
+                    unit_price: some_text(i, "/originalUnitPriceSet/shopMoney/amount"),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Draft {
+        id: text(node, "/name"),
+        placed_at: some_text(node, "/createdAt"),
+        status,
+        status_at,
+        email: text(node, "/email"),
+        phone: text(node, "/phone"),
+        name,
+        country: text(node, "/shippingAddress/countryCodeV2"),
+        currency: some_text(node, "/totalPriceSet/shopMoney/currencyCode").unwrap_or_else(|| text(node, "/currencyCode")),
+        total: some_text(node, "/totalPriceSet/shopMoney/amount"),
+        accepts_marketing: consent,
+        items,
+        ..Draft::default()
+    }
+}
+
+/// A webhook's order body (the REST resource).
+pub fn from_webhook(body: &Value) -> Draft {
+    let fulfillments = body["fulfillments"].as_array().cloned().unwrap_or_default();
+    let delivered_at = fulfillments
+        .iter()
+        .find(|f| text(f, "/shipment_status") == "delivered")
+        .map(|f| some_text(f, "/updated_at").unwrap_or_else(|| text(f, "/created_at")));
+    let fulfilled_at = fulfillments.iter().filter_map(|f| some_text(f, "/created_at")).min();
+    let fulfilled = text(body, "/fulfillment_status") == "fulfilled";
+    let (status, status_at) =
+        status(some_text(body, "/cancelled_at"), text(body, "/financial_status") == "refunded", fulfilled, fulfilled_at, delivered_at);
+    let name =
+        [text(body, "/shipping_address/name"), format!("{} {}", text(body, "/customer/first_name"), text(body, "/customer/last_name"))]
+            .into_iter()
+            .map(|n| n.trim().to_string())
+            .find(|n| !n.is_empty())
+            .unwrap_or_default();
+    let consent = match text(body, "/customer/email_marketing_consent/state").as_str() {
+        "subscribed" => Some(true),
+        "" => body["buyer_accepts_marketing"].as_bool(),
+        _ => Some(false),
+    };
+    let items = body["line_items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|i| DraftItem {
+                    sku: text(i, "/sku"),
+                    name: some_text(i, "/name").unwrap_or_else(|| text(i, "/title")),
+                    listing_id: text(i, "/product_id"),
+                    quantity: i["quantity"].as_i64(),
+                    unit_price: some_text(i, "/price"),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Draft {
+        id: text(body, "/name"),
+        placed_at: some_text(body, "/created_at"),
+        status,
+        status_at,
+        email: some_text(body, "/email").unwrap_or_else(|| text(body, "/customer/email")),
+        phone: text(body, "/phone"),
+        name,
+        country: text(body, "/shipping_address/country_code"),
+        currency: text(body, "/currency"),
+        total: some_text(body, "/total_price"),
+        accepts_marketing: consent,
+        items,
+        ..Draft::default()
+    }
+}
+
+/// Whether `signature` (base64, from `X-Shopify-Hmac-Sha256`) is the HMAC-SHA256 of the raw
+/// `body` under `secret`, compared in constant time.
+pub fn verify_webhook(secret: &str, body: &[u8], signature: &str) -> bool {
+    use base64::Engine;
+    let Ok(expected) = base64::engine::general_purpose::STANDARD.decode(signature.trim()) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+/// Whether an OAuth redirect's query (`code`, `shop`, `state`, `timestamp`, `hmac`) was
+/// signed by Shopify with the app secret: the other parameters sorted, joined as
+/// `k=v&k=v`, HMAC-SHA256 in hex, compared in constant time.
+pub fn verify_redirect(secret: &str, params: &[(String, String)]) -> bool {
+    let Some(signature) = params.iter().find(|(k, _)| k == "hmac").and_then(|(_, v)| hex::decode(v).ok()) else {
+        return false;
+    };
+    let mut rest: Vec<&(String, String)> = params.iter().filter(|(k, _)| k != "hmac" && k != "signature").collect();
+    rest.sort();
+    let message = rest.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(message.as_bytes());
+    mac.verify_slice(&signature).is_ok()
+}
+
+/// The page a merchant is sent to, to let Starling read the shop (offline token).
+pub fn authorize_url(settings: &Settings, shop: &str, redirect_uri: &str, state: &str) -> String {
+    let query = [("client_id", settings.shopify_api_key.as_str()), ("scope", SCOPES), ("redirect_uri", redirect_uri), ("state", state)];
+    format!("{}/admin/oauth/authorize?{}", base(settings, shop), serde_urlencoded::to_string(query).unwrap_or_default())
+}
+
+/// Trades the redirect's `code` for the shop's offline access token.
+pub async fn exchange_code(client: &reqwest::Client, settings: &Settings, shop: &str, code: &str) -> Result<String, Failure> {
+    use secrecy::ExposeSecret;
+    let secret = settings.shopify_api_secret.as_ref().map(|s| s.expose_secret().to_string()).unwrap_or_default();
+    let response = client
+        .post(format!("{}/admin/oauth/access_token", base(settings, shop)))
+        .json(&json!({ "client_id": settings.shopify_api_key, "client_secret": secret, "code": code }))
+        .send()
+        .await
+        .map_err(|e| Failure::of_request(&e))?;
+    let status = response.status();
+    if status.is_server_error() {
+        return Err(Failure::server_error(status));
+    }
+    let body = json_body(response).await?;
+    match some_text(&body, "/access_token") {
+        Some(token) if status.is_success() => Ok(token),
+        _ => Err(Failure::Unauthorized(format!("the shop did not give an access token ({})", text(&body, "/error_description")))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graphql_and_webhook_orders_map_to_the_same_order() {
+        let node = json!({"id": "gid://shopify/Order/5001", "name": "#1001", "createdAt": "2026-11-20T10:00:00Z", "updatedAt": "2026-11-25T10:00:00Z",
+            "cancelledAt": null, "email": "eva@example.at", "phone": null, "displayFinancialStatus": "PAID", "displayFulfillmentStatus": "FULFILLED",
+            "currencyCode": "EUR", "totalPriceSet": {"shopMoney": {"amount": "29.90", "currencyCode": "EUR"}},
+            "customer": {"firstName": "Eva", "lastName": "Huber", "emailMarketingConsent": {"marketingState": "SUBSCRIBED"}},
+            "shippingAddress": {"countryCodeV2": "AT", "name": "Eva Huber"},
+            "lineItems": {"nodes": [{"sku": "HL-1", "name": "Headlamp", "quantity": 2, "originalUnitPriceSet": {"shopMoney": {"amount": "14.95"}}, "product": {"id": "gid://shopify/Product/77"}}]},
+            "fulfillments": [{"createdAt": "2026-11-21T08:00:00Z", "deliveredAt": "2026-11-24T12:00:00Z", "displayStatus": "DELIVERED"}]});
+        let hook = json!({"id": 5001, "name": "#1001", "created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-25T10:00:00Z", "cancelled_at": null,
+            "email": "eva@example.at", "financial_status": "paid", "fulfillment_status": "fulfilled", "currency": "EUR", "total_price": "29.90",
+            "buyer_accepts_marketing": true, "customer": {"first_name": "Eva", "last_name": "Huber", "email_marketing_consent": {"state": "subscribed"}},
+            "shipping_address": {"country_code": "AT", "name": "Eva Huber"},
+            "line_items": [{"sku": "HL-1", "name": "Headlamp", "quantity": 2, "price": "14.95", "product_id": 77}],
+            "fulfillments": [{"created_at": "2026-11-21T08:00:00Z", "updated_at": "2026-11-24T12:00:00Z", "shipment_status": "delivered"}]});
+        let a = from_graphql(&node).into_order(1).unwrap();
+        let b = from_webhook(&hook).into_order(1).unwrap();
+        assert_eq!(a, b);
+        assert_eq!((a.platform_order_id.as_str(), a.status, a.accepts_marketing), ("#1001", Some(OrderStatus::Delivered), Some(true)));
+        assert_eq!(a.items[0].listing_id, "77");
+        let cancelled = from_webhook(&json!({"name": "#2", "cancelled_at": "2026-11-21T00:00:00Z", "financial_status": "refunded"}));
+        assert_eq!(cancelled.status, OrderStatus::Cancelled, "cancellation wins over refund");
+    }
+
+    #[test]
+    fn signatures_are_checked_in_constant_time_against_the_raw_body() {
+        use base64::Engine;
+        let body = br#"{"id":1}"#;
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"app-secret").unwrap();
+        mac.update(body);
+        let good = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        assert!(verify_webhook("app-secret", body, &good));
+        assert!(!verify_webhook("app-secret", br#"{"id":2}"#, &good));
+        assert!(!verify_webhook("other", body, &good));
+        assert!(!verify_webhook("app-secret", body, "not base64!"));
+
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"app-secret").unwrap();
+        mac.update(b"code=abc&shop=x.myshopify.com&state=s1&timestamp=1");
+        let hmac = hex::encode(mac.finalize().into_bytes());
+        let mut params: Vec<(String, String)> = [("shop", "x.myshopify.com"), ("code", "abc"), ("timestamp", "1"), ("state", "s1")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        params.push(("hmac".into(), hmac));
+        assert!(verify_redirect("app-secret", &params));
+        params[0].1 = "evil.myshopify.com".into();
+        assert!(!verify_redirect("app-secret", &params));
+    }
+
+    #[test]
+    fn shop_domains_are_read_from_what_people_type() {
+        assert_eq!(shop_domain("nordlicht").as_deref(), Some("nordlicht.myshopify.com"));
+        assert_eq!(shop_domain("https://Nordlicht.myshopify.com/").as_deref(), Some("nordlicht.myshopify.com"));
+        assert_eq!(shop_domain("evil.com"), None);
+        assert_eq!(shop_domain("a/b.myshopify.com"), None);
+    }
+
+    #[test]
+    fn the_throttle_says_how_long_until_a_query_fits() {
+        let body = json!({"extensions": {"cost": {"throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 10.0, "restoreRate": 100.0}}}});
+        assert_eq!(throttle_wait(&body, 52.0), Duration::from_secs_f64(0.42));
+        assert_eq!(throttle_wait(&body, 5.0), Duration::ZERO);
+    }
+}

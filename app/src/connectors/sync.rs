@@ -1,0 +1,480 @@
+//! The scheduler: every connected store is pulled on its own cursor, every few minutes
+//! (settable per connection). A pull asks the platform for orders updated since the
+//! cursor (less a few minutes, for clocks that disagree: storing is idempotent), stores
+//! them page by page through the same upsert as file imports, and moves the cursor on.
+//! Timeouts, server errors and malformed answers are retried, then the pull is retried
+//! later with backoff; a refused authorization marks the connection "needs
+//! re-authorization" and alerts the client's account managers, as does a feed with no
+//! successful pull for too long. Connections are claimed with a lease, so several server
+//! processes on one PostgreSQL database never pull the same store at once.
+
+use super::draft::Draft;
+use super::http::{retrying, Failure, Settings};
+use super::model::{ConnectionState, Platform, Region};
+use super::seal::{Credentials, Sealer};
+use super::store::{self, Connection};
+use super::{amazon, ebay, shopify};
+use crate::common::fingerprint::Salt;
+use crate::common::mailer::{Mail, Mailer};
+use crate::db::{now_millis, Db};
+use crate::error::AppError;
+use crate::orders::model::{ImportState, ParsedOrder, RowError};
+use crate::orders::store::{self as orders, jobs, Tally, Target};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a claim lasts unless renewed (each page renews it).
+const LEASE_MS: i64 = 120_000;
+/// Pulls re-read this much before the cursor: a platform's clock and ours may disagree.
+const OVERLAP_MS: i64 = 5 * 60_000;
+/// A refreshed access token is used until this long before it ends.
+const TOKEN_MARGIN_MS: i64 = 5 * 60_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// What ended a pull early.
+#[derive(Debug)]
+pub enum PullError {
+    /// The platform refused the credentials.
+    Unauthorized(String),
+    /// Still failing after retries (the message in plain words).
+    Failed(String),
+    /// Another process took the connection over, or it was disconnected.
+    LeaseLost,
+    Internal(AppError),
+}
+
+impl From<AppError> for PullError {
+    fn from(e: AppError) -> Self {
+        PullError::Internal(e)
+    }
+}
+
+/// What a pull did.
+#[derive(Clone, Debug, Default)]
+pub struct Pulled {
+    pub tally: Tally,
+    pub rejected: usize,
+    pub set_aside: usize,
+    pub pages: usize,
+}
+
+pub struct Syncer {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub sealer: Sealer,
+    pub client: reqwest::Client,
+    /// This process's name in leases.
+    pub owner: String,
+    pub mailer: Arc<Mailer>,
+    pub public_url: String,
+    /// Stores pulled at once by this process.
+    pub concurrency: usize,
+}
+
+impl Syncer {
+    /// Pulls due connections for ever, and watches for stalled feeds.
+    pub async fn run(self) {
+        let this = Arc::new(self);
+        let mut running = tokio::task::JoinSet::new();
+        let mut watched = 0;
+        loop {
+            while running.len() < this.concurrency.max(1) {
+                match store::claim_due(&this.db, &this.owner, now_millis(), LEASE_MS).await {
+                    Ok(Some(connection)) => {
+                        let this = this.clone();
+                        running.spawn(async move { this.sync(connection).await });
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::error!(error = %crate::error::report(&e), "claiming a connection to pull failed");
+                        break;
+                    }
+                }
+            }
+            // Often enough to alert within a third of the stale time, at most every 30 s.
+            let every = (this.settings.stale_after_secs * 1000 / 3).clamp(1000, 30_000);
+            if now_millis() - watched > every {
+                watched = now_millis();
+                if let Err(e) = this.watch(watched).await {
+                    tracing::error!(error = %crate::error::report(&e), "checking connector health failed");
+                }
+            }
+            tokio::select! {
+                _ = running.join_next(), if !running.is_empty() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    /// One claimed connection's pull, and what follows from how it ended.
+    pub async fn sync(&self, connection: Connection) {
+        let result = self.pull(&connection).await;
+        if let Err(e) = self.settle(&connection, result).await {
+            tracing::error!(error = %crate::error::report(&e), connection = connection.id, "recording a pull failed");
+        }
+    }
+
+    async fn settle(&self, c: &Connection, result: Result<Pulled, PullError>) -> Result<(), AppError> {
+        let now = now_millis();
+        let platform = c.platform.label();
+        match result {
+            Ok(pulled) => {
+                store::succeeded(&self.db, c.id, &self.owner, now, now + c.interval_secs.max(30) * 1000).await?;
+                tracing::info!(
+                    connection = c.id,
+                    created = pulled.tally.created,
+                    updated = pulled.tally.updated,
+                    rejected = pulled.rejected,
+                    "pulled"
+                );
+                if store::close_alert(&self.db, c.id, now).await? {
+                    self.tell(c, &format!("{platform} feed of {} recovered", c.account), "Orders arrive again; the alert is closed.").await;
+                }
+            }
+            Err(PullError::LeaseLost) => {}
+            Err(PullError::Unauthorized(why)) => {
+                store::failed(&self.db, c.id, &self.owner, ConnectionState::NeedsReauth, &why, now, i64::MAX / 2).await?;
+                self.alert(c, &format!("Authorization failing: {why}"), now).await?;
+            }
+            Err(PullError::Failed(why)) => {
+                // 1, 2, 4 … minutes, at most the connection's interval.
+                let backoff = (60_000i64 << c.failures.clamp(0, 10)).min(c.interval_secs.max(60) * 1000);
+                store::failed(&self.db, c.id, &self.owner, ConnectionState::Failing, &why, now, now + backoff).await?;
+            }
+            Err(PullError::Internal(e)) => {
+                tracing::error!(error = %crate::error::report(&e), connection = c.id, "a pull could not store its orders");
+                store::failed(
+                    &self.db,
+                    c.id,
+                    &self.owner,
+                    ConnectionState::Failing,
+                    "Starling could not store the orders; it will try again",
+                    now,
+                    now + 60_000,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens the connection's alert and, when it is new, mails the client's account managers.
+    async fn alert(&self, c: &Connection, reason: &str, now: i64) -> Result<(), AppError> {
+        if store::open_alert(&self.db, c.id, c.client_id, reason, now).await? {
+            self.tell(c, &format!("{} feed of {} needs attention", c.platform.label(), c.account), reason).await;
+        }
+        Ok(())
+    }
+
+    /// Mails the client's account managers about a connection.
+    async fn tell(&self, c: &Connection, subject: &str, text: &str) {
+        let managers = match crate::accounts::store::account_managers_of(&self.db, c.client_id).await {
+            Ok(m) => m,
+            Err(e) => return tracing::error!(error = %crate::error::report(&e), "reading account managers failed"),
+        };
+        let mut addresses = managers.into_iter().map(|(_, _, email)| email);
+        let Some(to) = addresses.next() else { return };
+        let mail = Mail {
+            to,
+            cc: addresses.collect(),
+            subject: subject.to_string(),
+            text: format!("{text}\n\nConnections: {}/connections\n", self.public_url),
+            html: None,
+            attachments: Vec::new(),
+        };
+        if let Err(e) = self.mailer.send(&mail).await {
+            tracing::error!(error = %crate::error::report(&e), "mailing a connector alert failed");
+        }
+    }
+
+    /// Alerts for feeds with no successful pull for too long, warnings of authorizations
+    /// ending within 30 days, and forgetting old webhook deliveries.
+    pub async fn watch(&self, now: i64) -> Result<(), AppError> {
+        let stale_ms = self.settings.stale_after_secs.max(1) * 1000;
+        for c in store::stale(&self.db, now - stale_ms).await? {
+            let since = c.last_success_at.map_or("it was connected".to_string(), |at| {
+                format!("{} UTC", super::http::rfc3339(at).replace('T', " ").trim_end_matches('Z'))
+            });
+            self.alert(&c, &format!("No successful sync since {since}"), now).await?;
+        }
+        for c in store::ending_authorizations(&self.db, now + 30 * DAY_MS, now).await? {
+            let by = c.reauthorize_by.map(|at| super::http::rfc3339(at)[..10].to_string()).unwrap_or_default();
+            self.tell(
+                &c,
+                &format!("{} authorization of {} ends on {by}", c.platform.label(), c.account),
+                &format!("The seller must authorize Starling again in Seller Central before {by}, or its orders stop arriving. Connect the store again on the Connections page."),
+            )
+            .await;
+        }
+        store::forget_deliveries(&self.db, now - 7 * DAY_MS).await
+    }
+
+    /// Pulls one connection's orders updated since its cursor.
+    pub async fn pull(&self, c: &Connection) -> Result<Pulled, PullError> {
+        let mut credentials = self.sealer.open(c.store_id, &c.secret).map_err(|e| PullError::Unauthorized(e.to_string()))?;
+        let target = orders::target(&self.db, c.store_id).await?.ok_or_else(|| PullError::Failed("the store was deleted".into()))?;
+        let mut run = Run {
+            syncer: self,
+            connection: c,
+            target,
+            salt: crate::common::fingerprint::salt(&self.db).await?,
+            writer: orders::Writer::open(&self.db).await?,
+            since: if c.cursor_at > 0 { c.cursor_at - OVERLAP_MS } else { 0 },
+            pulled: Pulled::default(),
+            problems: Vec::new(),
+        };
+        match c.platform {
+            Platform::Shopify => run.shopify(&credentials).await?,
+            Platform::Amazon => run.amazon(&mut credentials).await?,
+            Platform::Ebay => run.ebay(&mut credentials).await?,
+        }
+        run.finish().await
+    }
+
+    /// A fresh access token (Amazon, eBay), kept sealed with the credentials until shortly
+    /// before it ends.
+    async fn access(&self, c: &Connection, credentials: &mut Credentials, force: bool) -> Result<String, PullError> {
+        let now = now_millis();
+        if let Some((token, ends)) = &credentials.access {
+            if !force && ends - now > TOKEN_MARGIN_MS {
+                return Ok(token.clone());
+            }
+        }
+        let refresh = credentials.token.clone();
+        let answer = match c.platform {
+            Platform::Amazon => retrying(&self.settings, || amazon::access_token(&self.client, &self.settings, &refresh, now)).await,
+            Platform::Ebay => retrying(&self.settings, || ebay::access_token(&self.client, &self.settings, &refresh, now)).await,
+            Platform::Shopify => return Ok(refresh),
+        };
+        let (token, ends) = answer.map_err(|f| failure(c.platform, f))?;
+        credentials.access = Some((token.clone(), ends));
+        store::save_secret(&self.db, c.id, &self.sealer.seal(c.store_id, credentials)?, Some(ends)).await?;
+        Ok(token)
+    }
+}
+
+/// A failure after retries as the pull's end.
+fn failure(platform: Platform, f: Failure) -> PullError {
+    match f {
+        Failure::Unauthorized(_) => PullError::Unauthorized(f.describe(platform.label())),
+        other => PullError::Failed(other.describe(platform.label())),
+    }
+}
+
+/// One pull under way.
+struct Run<'a> {
+    syncer: &'a Syncer,
+    connection: &'a Connection,
+    target: Target,
+    salt: Salt,
+    writer: orders::Writer,
+    since: i64,
+    pulled: Pulled,
+    /// Rejected orders and values set aside, for the import record.
+    problems: Vec<RowError>,
+}
+
+// A pull's steps take `&mut self` across their awaits, and read the syncer through its own
+// reference: the order writer (a SQLite connection) may move between threads but is not
+// shared, so no `&Run` may be held over an await.
+impl<'a> Run<'a> {
+    /// Stores a page's orders; rejected ones are kept with their reason. Orders in `known`
+    /// are stored already and come without their items (only their status and delivery
+    /// window can move), so the rule that an order has items is not asked of them.
+    async fn store(&mut self, orders: Vec<Result<ParsedOrder, RowError>>, known: &HashSet<String>) -> Result<(), PullError> {
+        let mut good = Vec::with_capacity(orders.len());
+        for order in orders {
+            let checked =
+                order.and_then(|o| if known.contains(&o.platform_order_id) { Ok(o) } else { crate::orders::jobs::check(&o).map(|_| o) });
+            match checked {
+                Ok(mut o) => {
+                    self.pulled.set_aside += o.notes.len();
+                    self.problems.append(&mut o.notes);
+                    good.push(o);
+                }
+                Err(e) => {
+                    self.pulled.rejected += 1;
+                    self.problems.push(e);
+                }
+            }
+        }
+        let source = self.connection.platform.as_str();
+        let outcomes = self.writer.upsert(&self.target, orders::prepare(good, now_millis()), source, &self.salt).await?;
+        self.pulled.tally.add(&outcomes);
+        self.pulled.pages += 1;
+        Ok(())
+    }
+
+    /// Renews the lease and saves the cursor (`None`: the lease only).
+    async fn checkpoint(&mut self, cursor: Option<i64>) -> Result<(), PullError> {
+        let (syncer, c): (&'a Syncer, &'a Connection) = (self.syncer, self.connection);
+        if store::checkpoint(&syncer.db, c.id, &syncer.owner, now_millis() + LEASE_MS, cursor.unwrap_or(0)).await? {
+            Ok(())
+        } else {
+            Err(PullError::LeaseLost)
+        }
+    }
+
+    /// Shopify's pages come sorted by update time, so each stored page moves the cursor.
+    async fn shopify(&mut self, credentials: &Credentials) -> Result<(), PullError> {
+        let syncer: &'a Syncer = self.syncer;
+        let (client, settings): (&reqwest::Client, &Settings) = (&syncer.client, &syncer.settings);
+        let (shop, token) = (self.connection.account.clone(), credentials.token.clone());
+        let (mut cursor, mut first, mut line) = (None::<String>, shopify::PAGE_SIZE, 0u64);
+        loop {
+            let since = self.since;
+            let page =
+                retrying(settings, || shopify::orders_page(client, settings, &shop, &token, since, cursor.as_deref(), first, line)).await;
+            let page = match page {
+                // A query over Shopify's cost limit: ask for fewer orders per page.
+                Err(Failure::Rejected(code)) if code == "MAX_COST_EXCEEDED" && first > 10 => {
+                    first /= 2;
+                    continue;
+                }
+                other => other.map_err(|f| failure(Platform::Shopify, f))?,
+            };
+            line += page.orders.len() as u64;
+            self.store(page.orders, &HashSet::new()).await?;
+            self.checkpoint(page.max_updated_at).await?;
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(()),
+            }
+            if !page.pause.is_zero() {
+                tokio::time::sleep(page.pause).await;
+            }
+        }
+    }
+
+    /// eBay pages by offset, each page worked out afresh: an order modified while the pull
+    /// pages moves, and an order behind it could be skipped. So the pull reads a window
+    /// closed at its start (`until`), and moves the cursor to that end only when the
+    /// window's total stayed the same on every page; otherwise the next pull reads the
+    /// window again (storing is idempotent).
+    async fn ebay(&mut self, credentials: &mut Credentials) -> Result<(), PullError> {
+        let (syncer, connection): (&'a Syncer, &'a Connection) = (self.syncer, self.connection);
+        let (client, settings): (&reqwest::Client, &Settings) = (&syncer.client, &syncer.settings);
+        let mut access = syncer.access(connection, credentials, false).await?;
+        let (since, until) = (self.since, now_millis());
+        let (mut next, mut line, mut refreshed, mut totals) = (None::<String>, 0u64, false, HashSet::new());
+        loop {
+            let page = match retrying(settings, || ebay::orders_page(client, settings, &access, since, until, next.as_deref(), line)).await
+            {
+                Err(Failure::Expired) if !refreshed => {
+                    access = syncer.access(connection, credentials, true).await?;
+                    refreshed = true;
+                    continue;
+                }
+                Err(Failure::Expired) => return Err(PullError::Unauthorized("eBay refused a freshly refreshed access token".into())),
+                other => other.map_err(|f| failure(Platform::Ebay, f))?,
+            };
+            totals.insert(page.total);
+            line += page.orders.len() as u64;
+            self.store(page.orders, &HashSet::new()).await?;
+            self.checkpoint(None).await?;
+            match page.next {
+                Some(url) => next = Some(url),
+                None => break,
+            }
+        }
+        let stable = totals.len() == 1;
+        self.checkpoint(stable.then_some(until)).await
+    }
+
+    /// Amazon does not promise an order of its pages, so the cursor moves once the whole
+    /// pull is stored. New orders' items are asked for one order at a time (an order
+    /// already stored keeps its items: only its status and delivery window can change).
+    async fn amazon(&mut self, credentials: &mut Credentials) -> Result<(), PullError> {
+        let (syncer, c): (&'a Syncer, &'a Connection) = (self.syncer, self.connection);
+        let (client, settings): (&reqwest::Client, &Settings) = (&syncer.client, &syncer.settings);
+        let region = Region::parse(&c.region).ok_or_else(|| PullError::Failed(format!("\"{}\" is not an Amazon region", c.region)))?;
+        let base = amazon::endpoint(settings, region).to_string();
+        let mut access = syncer.access(c, credentials, false).await?;
+        let (mut next, mut line, mut latest) = (None::<String>, 0u64, None::<i64>);
+        loop {
+            let since = self.since;
+            let result =
+                retrying(settings, || amazon::orders_page(client, &base, &c.account, &access, &c.marketplace_ids, since, next.as_deref()))
+                    .await;
+            let page = match result {
+                Err(Failure::Expired) => {
+                    access = syncer.access(c, credentials, true).await?;
+                    continue;
+                }
+                other => other.map_err(|f| failure(Platform::Amazon, f))?,
+            };
+            latest = latest.max(page.max_updated_at);
+            let ids: Vec<String> = page.orders.iter().map(|d| d.id.clone()).collect();
+            let known = orders::known(&syncer.db, c.store_id, &ids).await?;
+            let mut parsed = Vec::with_capacity(page.orders.len());
+            for (draft, id) in page.orders.into_iter().zip(&ids) {
+                line += 1;
+                parsed.push(self.amazon_order(draft, known.contains(id), &base, &mut access, credentials, line).await?);
+            }
+            self.store(parsed, &known).await?;
+            self.checkpoint(None).await?;
+            match page.next {
+                Some(token) => next = Some(token),
+                None => break,
+            }
+        }
+        self.checkpoint(latest).await
+    }
+
+    async fn amazon_order(
+        &mut self,
+        draft: Draft,
+        known: bool,
+        base: &str,
+        access: &mut String,
+        credentials: &mut Credentials,
+        line: u64,
+    ) -> Result<Result<ParsedOrder, RowError>, PullError> {
+        let (syncer, c): (&'a Syncer, &'a Connection) = (self.syncer, self.connection);
+        if known {
+            return Ok(draft.into_known_order(line));
+        }
+        let (client, settings): (&reqwest::Client, &Settings) = (&syncer.client, &syncer.settings);
+        loop {
+            let token = access.clone();
+            match retrying(settings, || amazon::order_items(client, base, &c.account, &token, &draft.id)).await {
+                Ok(items) => return Ok(amazon::order(draft, items, line)),
+                Err(Failure::Expired) => *access = syncer.access(c, credentials, true).await?,
+                Err(f) => return Err(failure(Platform::Amazon, f)),
+            }
+        }
+    }
+
+    /// Counts the pull on the connection and, when orders were rejected or values set
+    /// aside, records it as an import, so its problems are listed (and downloadable) like a
+    /// file's.
+    async fn finish(mut self) -> Result<Pulled, PullError> {
+        self.writer.finish().await?;
+        let db = &self.syncer.db;
+        let now = now_millis();
+        let t = &self.pulled.tally;
+        store::add_received(db, self.connection.id, now.div_euclid(DAY_MS), t.created + t.updated, self.pulled.rejected as i64).await?;
+        if !self.problems.is_empty() {
+            let name = format!(
+                "{} sync {} UTC",
+                self.connection.platform.label(),
+                super::http::rfc3339(now).replace('T', " ").trim_end_matches('Z')
+            );
+            let id = jobs::create(db, &self.target, &name, &format!("connector {}", self.connection.account)).await?;
+            let counts = jobs::Counts {
+                rows_read: t.created + t.updated + t.unchanged + self.pulled.rejected as i64,
+                orders_new: t.created,
+                orders_updated: t.updated,
+                orders_unchanged: t.unchanged,
+                rows_rejected: self.pulled.rejected as i64,
+                values_set_aside: self.pulled.set_aside as i64,
+                ..Default::default()
+            };
+            jobs::Recorder::open(db).await?.record(id, &counts, &self.problems).await?;
+            let message = crate::orders::jobs::summary(t, self.pulled.rejected as i64, self.pulled.set_aside as i64);
+            jobs::finish(db, id, ImportState::Done, &message).await?;
+        }
+        Ok(self.pulled)
+    }
+}
