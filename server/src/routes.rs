@@ -32,6 +32,9 @@ pub enum RouteAccess {
     /// Agency work across clients (review alerts): admins and account managers; others
     /// get 403.
     Managers,
+    /// Store connections across clients: admins, account managers and client viewers (each
+    /// their own clients' stores); copywriters get 403.
+    NotCopywriters,
 }
 
 /// Every route the server answers besides server functions and static files: the health
@@ -72,7 +75,7 @@ pub const HTTP_ROUTES: &[(&str, RouteAccess)] = &[
     ("/clients/{id}/reviews", RouteAccess::Client),
     ("/clients/{id}/sla", RouteAccess::Client),
     ("/alerts", RouteAccess::Managers),
-    ("/connections", RouteAccess::SignedIn),
+    ("/connections", RouteAccess::NotCopywriters),
     ("/sla", RouteAccess::SignedIn),
     ("/approvals", RouteAccess::SignedIn),
     ("/outbox", RouteAccess::AdminOnly),

@@ -467,6 +467,8 @@ async fn every_route_is_in_the_matrix_and_pages_never_show_a_foreign_client() {
                     (RouteAccess::ClientOrders | RouteAccess::ClientManage, _, _) => 403,
                     (RouteAccess::Managers, Who::Manager, _) => 200,
                     (RouteAccess::Managers, _, _) => 403,
+                    (RouteAccess::NotCopywriters, Who::Writer, _) => 403,
+                    (RouteAccess::NotCopywriters, _, _) => 200,
                 };
                 if answer.status != wanted {
                     failures.push(format!("GET {path} as {who:?}: expected {wanted}, got {}", answer.status));

@@ -9,7 +9,7 @@ use crate::shell::route_id as param;
 use crate::shell::table::{ListQuery, Page};
 use crate::shell::ClientTabs;
 use crate::shell::{field_error, format_time, last_answer, Breadcrumbs, EmptyState, ErrorBox, FormStatus, SelectField, TextField};
-use crate::shell::{Pager, SearchBox, SortHeader};
+use crate::shell::{refresh_every, Pager, SearchBox, SortHeader};
 use crate::templates::model::Purpose;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -347,14 +347,7 @@ pub fn CampaignPage() -> impl IntoView {
     let saved = RwSignal::new(0u32);
     // Live progress: while the page is open the numbers refresh every five seconds.
     let tick = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        let handle = set_interval_with_handle(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(5)).ok();
-        on_cleanup(move || {
-            if let Some(h) = handle {
-                h.clear();
-            }
-        });
-    });
+    refresh_every(tick, std::time::Duration::from_secs(5));
     let data = Resource::new(move || (campaign_id.get(), step.version().get(), saved.get(), tick.get()), |(id, _, _, _)| get_campaign(id));
     let params = use_query_map();
     let query = Signal::derive(move || {

@@ -8,7 +8,6 @@ use super::http::{json_body, Failure, Settings};
 use super::model::Region;
 use crate::orders::model::{OrderStatus, ParsedOrder, RowError};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -136,24 +135,12 @@ pub async fn exchange_code(client: &reqwest::Client, settings: &Settings, code: 
 }
 
 async fn lwa(client: &reqwest::Client, settings: &Settings, grant: &[(&str, &str)]) -> Result<(String, i64, Option<String>), Failure> {
-    let secret = settings.amazon_client_secret.as_ref().map(|s| s.expose_secret().to_string()).unwrap_or_default();
+    let secret = super::http::exposed(&settings.amazon_client_secret);
     let mut form: Vec<(&str, &str)> = grant.to_vec();
     form.push(("client_id", settings.amazon_client_id.as_str()));
     form.push(("client_secret", secret.as_str()));
-    let response = client
-        .post(format!("{}/auth/o2/token", settings.amazon_lwa_url.trim_end_matches('/')))
-        .form(&form)
-        .send()
-        .await
-        .map_err(|e| Failure::of_request(&e))?;
-    let status = response.status();
-    if status.is_server_error() {
-        return Err(Failure::server_error(status));
-    }
-    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-        return Err(Failure::RateLimited(super::http::retry_after(response.headers(), Duration::from_secs(2))));
-    }
-    let body = json_body(response).await?;
+    let request = client.post(format!("{}/auth/o2/token", settings.amazon_lwa_url.trim_end_matches('/'))).form(&form);
+    let (status, body) = super::http::token_answer(request).await?;
     match some_text(&body, "/access_token") {
         Some(token) if status.is_success() => Ok((token, body["expires_in"].as_i64().unwrap_or(3600), some_text(&body, "/refresh_token"))),
         _ => Err(Failure::Unauthorized(format!(

@@ -356,8 +356,7 @@ mod server {
         let failed = |f: crate::connectors::http::Failure| AppError::invalid("code", f.describe(platform.label()));
         let (account, region, credentials, reauthorize_by, markets) = match platform {
             Platform::Shopify => {
-                use secrecy::ExposeSecret;
-                let secret = settings.shopify_api_secret.as_ref().map(|s| s.expose_secret().to_string()).unwrap_or_default();
+                let secret = crate::connectors::http::exposed(&settings.shopify_api_secret);
                 if !shopify::verify_redirect(&secret, &back.params) || back.get("shop") != pending.account {
                     return Err(AppError::invalid("hmac", "Shopify's answer is not signed by Shopify, or names another shop."));
                 }

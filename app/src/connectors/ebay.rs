@@ -5,7 +5,6 @@ use super::draft::{some_text, text, Draft, DraftItem};
 use super::http::{json_body, retry_after, Failure, Settings};
 use crate::orders::model::{OrderStatus, ParsedOrder, RowError};
 use base64::Engine;
-use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -14,26 +13,16 @@ pub const SCOPE: &str = "https://api.ebay.com/oauth/api_scope/sell.fulfillment.r
 pub const PAGE_SIZE: u32 = 200;
 
 fn basic(settings: &Settings) -> String {
-    let secret = settings.ebay_client_secret.as_ref().map(|s| s.expose_secret().to_string()).unwrap_or_default();
+    let secret = super::http::exposed(&settings.ebay_client_secret);
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", settings.ebay_client_id)))
 }
 
 async fn token(client: &reqwest::Client, settings: &Settings, form: &[(&str, &str)]) -> Result<Value, Failure> {
-    let response = client
+    let request = client
         .post(format!("{}/identity/v1/oauth2/token", settings.ebay_identity_url.trim_end_matches('/')))
         .header(reqwest::header::AUTHORIZATION, basic(settings))
-        .form(form)
-        .send()
-        .await
-        .map_err(|e| Failure::of_request(&e))?;
-    let status = response.status();
-    if status.is_server_error() {
-        return Err(Failure::server_error(status));
-    }
-    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-        return Err(Failure::RateLimited(retry_after(response.headers(), Duration::from_secs(2))));
-    }
-    let body = json_body(response).await?;
+        .form(form);
+    let (status, body) = super::http::token_answer(request).await?;
     if status.is_success() && some_text(&body, "/access_token").is_some() {
         Ok(body)
     } else {

@@ -185,6 +185,27 @@ where
     }
 }
 
+/// An app secret from the settings (empty when not configured).
+pub fn exposed(secret: &Option<SecretString>) -> String {
+    use secrecy::ExposeSecret;
+    secret.as_ref().map(|s| s.expose_secret().to_string()).unwrap_or_default()
+}
+
+/// Sends a token request (an OAuth code exchange or refresh) and reads its JSON answer:
+/// a server error or a 429 is a failure to retry; any other status comes back with its
+/// body, for the platform module to tell a token from a refusal.
+pub async fn token_answer(request: reqwest::RequestBuilder) -> Result<(reqwest::StatusCode, serde_json::Value), Failure> {
+    let response = request.send().await.map_err(|e| Failure::of_request(&e))?;
+    let status = response.status();
+    if status.is_server_error() {
+        return Err(Failure::server_error(status));
+    }
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return Err(Failure::RateLimited(retry_after(response.headers(), Duration::from_secs(2))));
+    }
+    Ok((status, json_body(response).await?))
+}
+
 /// Reads a JSON answer; a body that is not JSON is a transient failure (a proxy's error
 /// page, a cut-off answer).
 pub async fn json_body(response: reqwest::Response) -> Result<serde_json::Value, Failure> {

@@ -3,7 +3,7 @@
 //! signatures, and how Shopify's orders (GraphQL nodes and webhook bodies) map to Starling's.
 
 use super::draft::{some_text, text, Draft, DraftItem};
-use super::http::{json_body, retry_after, Failure, Settings};
+use super::http::{retry_after, Failure, Settings};
 use crate::orders::model::{OrderStatus, ParsedOrder, RowError};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -41,19 +41,59 @@ pub fn shop_domain(input: &str) -> Option<String> {
     valid.then_some(s)
 }
 
-/// One page of orders.
+/// One page of orders, read.
 pub struct Page {
     pub orders: Vec<Result<ParsedOrder, RowError>>,
     /// The latest update time on the page (the next pull's cursor).
     pub max_updated_at: Option<i64>,
+}
+
+/// A page as it arrived: its text, and what the next request needs (read from it at once,
+/// so the next page is asked for while this one is read).
+pub struct Arrived {
+    pub body: Vec<u8>,
     pub next: Option<String>,
+    /// Orders on the page.
+    pub count: u64,
     /// How long to wait before the next request so it fits the throttle bucket.
     pub pause: Duration,
 }
 
-/// Throttle state from `extensions.cost`: how long until `cost` points are available.
-fn throttle_wait(body: &Value, cost: f64) -> Duration {
-    let status = &body["extensions"]["cost"]["throttleStatus"];
+/// What the next request needs of an answer: its errors, cost and page info (the orders
+/// themselves are skipped unread, which also checks the body is whole JSON).
+#[derive(serde::Deserialize)]
+struct Glance {
+    #[serde(default)]
+    data: Option<GlanceData>,
+    #[serde(default)]
+    errors: Value,
+    #[serde(default)]
+    extensions: Value,
+}
+
+#[derive(serde::Deserialize)]
+struct GlanceData {
+    orders: Option<GlanceOrders>,
+}
+
+#[derive(serde::Deserialize)]
+struct GlanceOrders {
+    nodes: Vec<serde::de::IgnoredAny>,
+    #[serde(rename = "pageInfo")]
+    page_info: PageInfo,
+}
+
+#[derive(serde::Deserialize)]
+struct PageInfo {
+    #[serde(rename = "hasNextPage")]
+    has_next_page: bool,
+    #[serde(rename = "endCursor")]
+    end_cursor: Option<String>,
+}
+
+/// Throttle state from `extensions`: how long until `cost` points are available.
+fn throttle_wait(extensions: &Value, cost: f64) -> Duration {
+    let status = &extensions["cost"]["throttleStatus"];
     let available = status["currentlyAvailable"].as_f64().unwrap_or(f64::MAX);
     let restore = status["restoreRate"].as_f64().filter(|r| *r > 0.0).unwrap_or(50.0);
     if available >= cost {
@@ -73,8 +113,7 @@ pub async fn orders_page(
     since: i64,
     cursor: Option<&str>,
     first: u32,
-    line_offset: u64,
-) -> Result<Page, Failure> {
+) -> Result<Arrived, Failure> {
     let filter = if since > 0 { format!("updated_at:>='{}'", super::http::rfc3339(since)) } else { String::new() };
     let body = json!({ "query": ORDERS_QUERY, "variables": { "first": first, "after": cursor, "query": filter } });
     let response = client
@@ -94,34 +133,24 @@ pub async fn orders_page(
     if status.is_server_error() {
         return Err(Failure::server_error(status));
     }
-    let body = json_body(response).await?;
+    let bytes = response.bytes().await.map_err(|e| Failure::of_request(&e))?.to_vec();
+    let malformed = || Failure::Transient("the answer is not the JSON the API documents".into());
+    let glance: Glance = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
     if !status.is_success() {
-        return Err(Failure::Rejected(format!("Shopify answered {status}: {}", text(&body, "/errors"))));
+        return Err(Failure::Rejected(format!("Shopify answered {status}: {}", glance.errors)));
     }
-    let requested = body["extensions"]["cost"]["requestedQueryCost"].as_f64().unwrap_or(0.0);
-    if let Some(errors) = body["errors"].as_array().filter(|e| !e.is_empty()) {
-        let code = text(&errors[0], "/extensions/code");
+    let requested = glance.extensions["cost"]["requestedQueryCost"].as_f64().unwrap_or(0.0);
+    if let Some(error) = glance.errors.as_array().and_then(|e| e.first()) {
+        let code = text(error, "/extensions/code");
         return Err(match code.as_str() {
-            "THROTTLED" => Failure::RateLimited(throttle_wait(&body, requested).max(Duration::from_millis(100))),
+            "THROTTLED" => Failure::RateLimited(throttle_wait(&glance.extensions, requested).max(Duration::from_millis(100))),
             "MAX_COST_EXCEEDED" => Failure::Rejected("MAX_COST_EXCEEDED".into()),
-            _ => Failure::Rejected(format!("Shopify refused the orders query: {}", text(&errors[0], "/message"))),
+            _ => Failure::Rejected(format!("Shopify refused the orders query: {}", text(error, "/message"))),
         });
     }
-    let orders = body["data"]["orders"].as_object().ok_or_else(|| Failure::Transient("the answer has no orders".into()))?;
-    let nodes = orders.get("nodes").and_then(Value::as_array).ok_or_else(|| Failure::Transient("the answer has no order list".into()))?;
-    let mut max_updated_at = None;
-    let parsed = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, node)| {
-            let updated = super::http::millis(&text(node, "/updatedAt"));
-            max_updated_at = max_updated_at.max(updated);
-            from_graphql(node).into_order(line_offset + i as u64 + 1)
-        })
-        .collect();
-    let page_info = &orders["pageInfo"];
-    let next = if page_info["hasNextPage"].as_bool() == Some(true) { some_text(page_info, "/endCursor") } else { None };
-    Ok(Page { orders: parsed, max_updated_at, next, pause: throttle_wait(&body, requested) })
+    let orders = glance.data.and_then(|d| d.orders).ok_or_else(|| Failure::Transient("the answer has no orders".into()))?;
+    let next = if orders.page_info.has_next_page { orders.page_info.end_cursor.filter(|c| !c.is_empty()) } else { None };
+    Ok(Arrived { body: bytes, next, count: orders.nodes.len() as u64, pause: throttle_wait(&glance.extensions, requested) })
 }
 
 /// An order's status from its cancellation, refund and fulfilments.
@@ -145,53 +174,174 @@ fn status(
     }
 }
 
-/// A GraphQL order node.
-pub fn from_graphql(node: &Value) -> Draft {
-    let fulfillments = node["fulfillments"].as_array().cloned().unwrap_or_default();
+/// The name on the shipping address, else the customer's.
+fn buyer_name(shipping: String, first: String, last: String) -> String {
+    let shipping = shipping.trim();
+    if shipping.is_empty() {
+        format!("{first} {last}").trim().to_string()
+    } else {
+        shipping.to_string()
+    }
+}
+
+/// A GraphQL order node, as the orders query selects it (read into these types directly:
+/// a page is read several times faster than through a JSON tree).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GqlOrder {
+    name: Option<String>,
+    created_at: Option<String>,
+    updated_at: Option<String>,
+    cancelled_at: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    display_financial_status: Option<String>,
+    display_fulfillment_status: Option<String>,
+    currency_code: Option<String>,
+    total_price_set: Option<MoneySet>,
+    customer: Option<GqlCustomer>,
+    shipping_address: Option<GqlAddress>,
+    line_items: Option<GqlNodes<GqlItem>>,
+    fulfillments: Option<Vec<GqlFulfillment>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct MoneySet {
+    shop_money: Option<Money>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct Money {
+    amount: Option<String>,
+    currency_code: Option<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct GqlCustomer {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email_marketing_consent: Option<GqlConsent>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct GqlConsent {
+    marketing_state: Option<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct GqlAddress {
+    country_code_v2: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct GqlNodes<T> {
+    nodes: Vec<T>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct GqlItem {
+    sku: Option<String>,
+    name: Option<String>,
+    quantity: Option<i64>,
+    original_unit_price_set: Option<MoneySet>,
+    product: Option<GqlProduct>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct GqlProduct {
+    id: Option<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct GqlFulfillment {
+    created_at: Option<String>,
+    delivered_at: Option<String>,
+    display_status: Option<String>,
+}
+
+/// `{"data":{"orders":{"nodes":[…]}}}`, the nodes read as [`GqlOrder`]s.
+#[derive(serde::Deserialize)]
+struct GqlPage {
+    data: GqlPageData,
+}
+
+#[derive(serde::Deserialize)]
+struct GqlPageData {
+    orders: GqlNodes<GqlOrder>,
+}
+
+/// Reads an arrived page's orders (`line_offset`: how many came before it in this pull).
+pub fn read_page(body: &[u8], line_offset: u64) -> Page {
+    let nodes = serde_json::from_slice::<GqlPage>(body).map(|p| p.data.orders.nodes).unwrap_or_default();
+    let mut max_updated_at = None;
+    let orders = nodes
+        .into_iter()
+        .enumerate()
+        .map(|(i, node)| {
+            max_updated_at = max_updated_at.max(node.updated_at.as_deref().and_then(super::http::millis));
+            from_graphql(node).into_order(line_offset + i as u64 + 1)
+        })
+        .collect();
+    Page { orders, max_updated_at }
+}
+
+/// A GraphQL order node as a draft.
+pub fn from_graphql(node: GqlOrder) -> Draft {
+    let fulfillments = node.fulfillments.unwrap_or_default();
     let delivered_at = fulfillments
         .iter()
-        .find(|f| text(f, "/displayStatus") == "DELIVERED" || some_text(f, "/deliveredAt").is_some())
-        .map(|f| some_text(f, "/deliveredAt").unwrap_or_else(|| text(f, "/createdAt")));
-    let fulfilled_at = fulfillments.iter().filter_map(|f| some_text(f, "/createdAt")).min();
-    let fulfilled = text(node, "/displayFulfillmentStatus") == "FULFILLED";
-    let (status, status_at) =
-        status(some_text(node, "/cancelledAt"), text(node, "/displayFinancialStatus") == "REFUNDED", fulfilled, fulfilled_at, delivered_at);
-    let name = [text(node, "/shippingAddress/name"), format!("{} {}", text(node, "/customer/firstName"), text(node, "/customer/lastName"))]
-        .into_iter()
-        .map(|n| n.trim().to_string())
-        .find(|n| !n.is_empty())
-        .unwrap_or_default();
-    let consent = match text(node, "/customer/emailMarketingConsent/marketingState").as_str() {
-        "SUBSCRIBED" => Some(true),
-        "" => None,
-        _ => Some(false),
+        .find(|f| f.display_status.as_deref() == Some("DELIVERED") || f.delivered_at.is_some())
+        .and_then(|f| f.delivered_at.clone().or_else(|| f.created_at.clone()));
+    let fulfilled_at = fulfillments.iter().filter_map(|f| f.created_at.clone()).min();
+    let fulfilled = node.display_fulfillment_status.as_deref() == Some("FULFILLED");
+    let refunded = node.display_financial_status.as_deref() == Some("REFUNDED");
+    let (status, status_at) = status(node.cancelled_at.filter(|c| !c.is_empty()), refunded, fulfilled, fulfilled_at, delivered_at);
+    let customer = node.customer.unwrap_or_default();
+    let address = node.shipping_address.unwrap_or_default();
+    let name =
+        buyer_name(address.name.unwrap_or_default(), customer.first_name.unwrap_or_default(), customer.last_name.unwrap_or_default());
+    let consent = match customer.email_marketing_consent.and_then(|c| c.marketing_state).as_deref() {
+        Some("SUBSCRIBED") => Some(true),
+        None | Some("") => None,
+        Some(_) => Some(false),
     };
-    let items = node["lineItems"]["nodes"]
-        .as_array()
+    let items = node
+        .line_items
         .map(|items| {
             items
-                .iter()
+                .nodes
+                .into_iter()
                 .map(|i| DraftItem {
-                    sku: text(i, "/sku"),
-                    name: text(i, "/name"),
-                    listing_id: text(i, "/product/id").rsplit('/').next().unwrap_or("").to_string(),
-                    quantity: i["quantity"].as_i64(),
-                    unit_price: some_text(i, "/originalUnitPriceSet/shopMoney/amount"),
+                    sku: i.sku.unwrap_or_default(),
+                    name: i.name.unwrap_or_default(),
+                    listing_id: i.product.and_then(|p| p.id).map(|id| id.rsplit('/').next().unwrap_or("").to_string()).unwrap_or_default(),
+                    quantity: i.quantity,
+                    unit_price: i.original_unit_price_set.and_then(|m| m.shop_money).and_then(|m| m.amount),
                 })
                 .collect()
         })
         .unwrap_or_default();
+    let money = node.total_price_set.and_then(|m| m.shop_money).unwrap_or_default();
     Draft {
-        id: text(node, "/name"),
-        placed_at: some_text(node, "/createdAt"),
+        id: node.name.unwrap_or_default(),
+        placed_at: node.created_at,
         status,
         status_at,
-        email: text(node, "/email"),
-        phone: text(node, "/phone"),
+        email: node.email.unwrap_or_default(),
+        phone: node.phone.unwrap_or_default(),
         name,
-        country: text(node, "/shippingAddress/countryCodeV2"),
-        currency: some_text(node, "/totalPriceSet/shopMoney/currencyCode").unwrap_or_else(|| text(node, "/currencyCode")),
-        total: some_text(node, "/totalPriceSet/shopMoney/amount"),
+        country: address.country_code_v2.unwrap_or_default(),
+        currency: money.currency_code.or(node.currency_code).unwrap_or_default(),
+        total: money.amount,
         accepts_marketing: consent,
         items,
         ..Draft::default()
@@ -291,19 +441,11 @@ pub fn authorize_url(settings: &Settings, shop: &str, redirect_uri: &str, state:
 
 /// Trades the redirect's `code` for the shop's offline access token.
 pub async fn exchange_code(client: &reqwest::Client, settings: &Settings, shop: &str, code: &str) -> Result<String, Failure> {
-    use secrecy::ExposeSecret;
-    let secret = settings.shopify_api_secret.as_ref().map(|s| s.expose_secret().to_string()).unwrap_or_default();
-    let response = client
+    let secret = super::http::exposed(&settings.shopify_api_secret);
+    let request = client
         .post(format!("{}/admin/oauth/access_token", base(settings, shop)))
-        .json(&json!({ "client_id": settings.shopify_api_key, "client_secret": secret, "code": code }))
-        .send()
-        .await
-        .map_err(|e| Failure::of_request(&e))?;
-    let status = response.status();
-    if status.is_server_error() {
-        return Err(Failure::server_error(status));
-    }
-    let body = json_body(response).await?;
+        .json(&json!({ "client_id": settings.shopify_api_key, "client_secret": secret, "code": code }));
+    let (status, body) = super::http::token_answer(request).await?;
     match some_text(&body, "/access_token") {
         Some(token) if status.is_success() => Ok(token),
         _ => Err(Failure::Unauthorized(format!("the shop did not give an access token ({})", text(&body, "/error_description")))),
@@ -329,7 +471,7 @@ mod tests {
             "shipping_address": {"country_code": "AT", "name": "Eva Huber"},
             "line_items": [{"sku": "HL-1", "name": "Headlamp", "quantity": 2, "price": "14.95", "product_id": 77}],
             "fulfillments": [{"created_at": "2026-11-21T08:00:00Z", "updated_at": "2026-11-24T12:00:00Z", "shipment_status": "delivered"}]});
-        let a = from_graphql(&node).into_order(1).unwrap();
+        let a = from_graphql(serde_json::from_value(node).unwrap()).into_order(1).unwrap();
         let b = from_webhook(&hook).into_order(1).unwrap();
         assert_eq!(a, b);
         assert_eq!((a.platform_order_id.as_str(), a.status, a.accepts_marketing), ("#1001", Some(OrderStatus::Delivered), Some(true)));
@@ -373,8 +515,9 @@ mod tests {
 
     #[test]
     fn the_throttle_says_how_long_until_a_query_fits() {
-        let body = json!({"extensions": {"cost": {"throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 10.0, "restoreRate": 100.0}}}});
-        assert_eq!(throttle_wait(&body, 52.0), Duration::from_secs_f64(0.42));
-        assert_eq!(throttle_wait(&body, 5.0), Duration::ZERO);
+        let extensions =
+            json!({"cost": {"throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 10.0, "restoreRate": 100.0}}});
+        assert_eq!(throttle_wait(&extensions, 52.0), Duration::from_secs_f64(0.42));
+        assert_eq!(throttle_wait(&extensions, 5.0), Duration::ZERO);
     }
 }

@@ -187,28 +187,24 @@ pub async fn add_received(db: &Db, id: i64, day: i64, received: i64, rejected: i
     Ok(())
 }
 
-/// A pull finished: healthy, next one due at `next_at`, the lease released.
-pub async fn succeeded(db: &Db, id: i64, owner: &str, now: i64, next_at: i64) -> Result<(), AppError> {
-    sqlx::query(
-        "UPDATE connections SET state = $1, failures = 0, last_error = '', last_attempt_at = $2, last_success_at = $2, \
-           next_sync_at = $3, lease_owner = '', lease_until = 0 WHERE id = $4 AND lease_owner = $5 AND secret <> ''",
-    )
-    .bind(ConnectionState::Healthy.as_str())
-    .bind(now)
-    .bind(next_at)
-    .bind(id)
-    .bind(owner)
-    .execute(&db.pool)
-    .await?;
-    Ok(())
+/// How a pull ended: healthy, or `state` (failing, needs re-authorization) with the error
+/// in plain words.
+pub enum Ending<'a> {
+    Succeeded,
+    Failed(ConnectionState, &'a str),
 }
 
-/// A pull failed: `state` (failing, or needs re-authorization), the error in plain words,
-/// the next try at `next_at`, the lease released.
-pub async fn failed(db: &Db, id: i64, owner: &str, state: ConnectionState, error: &str, now: i64, next_at: i64) -> Result<(), AppError> {
+/// Records a pull's end (the next one due at `next_at`) and releases the lease.
+pub async fn finished(db: &Db, id: i64, owner: &str, ending: Ending<'_>, now: i64, next_at: i64) -> Result<(), AppError> {
+    let (state, error, success) = match ending {
+        Ending::Succeeded => (ConnectionState::Healthy, "", true),
+        Ending::Failed(state, error) => (state, error, false),
+    };
     sqlx::query(
-        "UPDATE connections SET state = $1, failures = failures + 1, last_error = $2, last_attempt_at = $3, next_sync_at = $4, \
-           lease_owner = '', lease_until = 0 WHERE id = $5 AND lease_owner = $6 AND secret <> ''",
+        "UPDATE connections SET state = $1, last_error = $2, last_attempt_at = $3, next_sync_at = $4, lease_owner = '', lease_until = 0, \
+           failures = CASE WHEN $7 = 1 THEN 0 ELSE failures + 1 END, \
+           last_success_at = CASE WHEN $7 = 1 THEN $3 ELSE last_success_at END \
+         WHERE id = $5 AND lease_owner = $6 AND secret <> ''",
     )
     .bind(state.as_str())
     .bind(error)
@@ -216,21 +212,9 @@ pub async fn failed(db: &Db, id: i64, owner: &str, state: ConnectionState, error
     .bind(next_at)
     .bind(id)
     .bind(owner)
+    .bind(i64::from(success))
     .execute(&db.pool)
     .await?;
-    Ok(())
-}
-
-/// Marks a connection as refused by its platform outside a pull (a webhook, a token
-/// exchange).
-pub async fn needs_reauth(db: &Db, id: i64, error: &str, now: i64) -> Result<(), AppError> {
-    sqlx::query("UPDATE connections SET state = $1, last_error = $2, last_attempt_at = $3 WHERE id = $4 AND secret <> ''")
-        .bind(ConnectionState::NeedsReauth.as_str())
-        .bind(error)
-        .bind(now)
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use super::draft::Draft;
 use super::http::{retrying, Failure, Settings};
 use super::model::{ConnectionState, Platform, Region};
 use super::seal::{Credentials, Sealer};
-use super::store::{self, Connection};
+use super::store::{self, Connection, Ending};
 use super::{amazon, ebay, shopify};
 use crate::common::fingerprint::Salt;
 use crate::common::mailer::{Mail, Mailer};
@@ -31,6 +31,8 @@ const OVERLAP_MS: i64 = 5 * 60_000;
 /// A refreshed access token is used until this long before it ends.
 const TOKEN_MARGIN_MS: i64 = 5 * 60_000;
 const DAY_MS: i64 = 86_400_000;
+/// Orders gathered before they are stored: one batch's statements serve them all.
+const FLUSH_AT: usize = 2_000;
 
 /// What ended a pull early.
 #[derive(Debug)]
@@ -120,7 +122,7 @@ impl Syncer {
         let platform = c.platform.label();
         match result {
             Ok(pulled) => {
-                store::succeeded(&self.db, c.id, &self.owner, now, now + c.interval_secs.max(30) * 1000).await?;
+                store::finished(&self.db, c.id, &self.owner, Ending::Succeeded, now, now + c.interval_secs.max(30) * 1000).await?;
                 tracing::info!(
                     connection = c.id,
                     created = pulled.tally.created,
@@ -134,35 +136,28 @@ impl Syncer {
             }
             Err(PullError::LeaseLost) => {}
             Err(PullError::Unauthorized(why)) => {
-                store::failed(&self.db, c.id, &self.owner, ConnectionState::NeedsReauth, &why, now, i64::MAX / 2).await?;
-                self.alert(c, &format!("Authorization failing: {why}"), now).await?;
+                store::finished(&self.db, c.id, &self.owner, Ending::Failed(ConnectionState::NeedsReauth, &why), now, i64::MAX / 2).await?;
+                self.alert(c, "Authorization failing", &why, now).await?;
             }
             Err(PullError::Failed(why)) => {
                 // 1, 2, 4 … minutes, at most the connection's interval.
                 let backoff = (60_000i64 << c.failures.clamp(0, 10)).min(c.interval_secs.max(60) * 1000);
-                store::failed(&self.db, c.id, &self.owner, ConnectionState::Failing, &why, now, now + backoff).await?;
+                store::finished(&self.db, c.id, &self.owner, Ending::Failed(ConnectionState::Failing, &why), now, now + backoff).await?;
             }
             Err(PullError::Internal(e)) => {
                 tracing::error!(error = %crate::error::report(&e), connection = c.id, "a pull could not store its orders");
-                store::failed(
-                    &self.db,
-                    c.id,
-                    &self.owner,
-                    ConnectionState::Failing,
-                    "Starling could not store the orders; it will try again",
-                    now,
-                    now + 60_000,
-                )
-                .await?;
+                let why = "Starling could not store the orders; it will try again";
+                store::finished(&self.db, c.id, &self.owner, Ending::Failed(ConnectionState::Failing, why), now, now + 60_000).await?;
             }
         }
         Ok(())
     }
 
-    /// Opens the connection's alert and, when it is new, mails the client's account managers.
-    async fn alert(&self, c: &Connection, reason: &str, now: i64) -> Result<(), AppError> {
+    /// Opens the connection's alert (`reason`, short, for the page) and, when it is new,
+    /// mails the client's account managers the reason and `detail`.
+    async fn alert(&self, c: &Connection, reason: &str, detail: &str, now: i64) -> Result<(), AppError> {
         if store::open_alert(&self.db, c.id, c.client_id, reason, now).await? {
-            self.tell(c, &format!("{} feed of {} needs attention", c.platform.label(), c.account), reason).await;
+            self.tell(c, &format!("{} feed of {} needs attention", c.platform.label(), c.account), &format!("{reason}. {detail}")).await;
         }
         Ok(())
     }
@@ -196,7 +191,8 @@ impl Syncer {
             let since = c.last_success_at.map_or("it was connected".to_string(), |at| {
                 format!("{} UTC", super::http::rfc3339(at).replace('T', " ").trim_end_matches('Z'))
             });
-            self.alert(&c, &format!("No successful sync since {since}"), now).await?;
+            let detail = "Orders from this store are not arriving; the Connections page shows the last error.";
+            self.alert(&c, &format!("No successful sync since {since}"), detail, now).await?;
         }
         for c in store::ending_authorizations(&self.db, now + 30 * DAY_MS, now).await? {
             let by = c.reauthorize_by.map(|at| super::http::rfc3339(at)[..10].to_string()).unwrap_or_default();
@@ -219,8 +215,11 @@ impl Syncer {
             connection: c,
             target,
             salt: crate::common::fingerprint::salt(&self.db).await?,
-            writer: orders::Writer::open(&self.db).await?,
+            writer: orders::Writer::open_bulk(&self.db).await?,
             since: if c.cursor_at > 0 { c.cursor_at - OVERLAP_MS } else { 0 },
+            cursor: None,
+            waiting: Vec::new(),
+            waiting_cursor: None,
             pulled: Pulled::default(),
             problems: Vec::new(),
         };
@@ -262,14 +261,107 @@ fn failure(platform: Platform, f: Failure) -> PullError {
     }
 }
 
+/// A page's orders checked and prepared for the database, with the rejected ones and the
+/// values set aside, and how far the page reaches.
+struct Checked {
+    orders: Vec<orders::Prepared>,
+    rejected: Vec<RowError>,
+    notes: Vec<RowError>,
+    cursor: Option<i64>,
+}
+
+impl Checked {
+    /// Orders in `known` are stored already and come without their items (only their
+    /// status and delivery window can move), so the rule that an order has items is not
+    /// asked of them.
+    fn of(orders: Vec<Result<ParsedOrder, RowError>>, known: &HashSet<String>, cursor: Option<i64>) -> Checked {
+        let (mut good, mut rejected, mut notes) = (Vec::with_capacity(orders.len()), Vec::new(), Vec::new());
+        for order in orders {
+            match order.and_then(|o| if known.contains(&o.platform_order_id) { Ok(o) } else { crate::orders::jobs::check(&o).map(|_| o) }) {
+                Ok(mut o) => {
+                    notes.append(&mut o.notes);
+                    good.push(o);
+                }
+                Err(e) => rejected.push(e),
+            }
+        }
+        Checked { orders: orders::prepare(good, now_millis()), rejected, notes, cursor }
+    }
+}
+
+/// Asks Shopify for pages on a task of their own, so pages are fetched and read while
+/// earlier ones are stored.
+struct Fetch<'a> {
+    syncer: &'a Syncer,
+    shop: String,
+    token: String,
+    since: i64,
+}
+
+/// Pages read ahead of storing.
+const READ_AHEAD: usize = 8;
+
+impl Fetch<'_> {
+    /// The shop's pages in order, ending after the last one or with the failure that
+    /// stopped them. Each page is read (JSON to checked, prepared orders) on a blocking thread while the next
+    /// one is asked for.
+    fn start(&self) -> tokio::sync::mpsc::Receiver<Result<tokio::task::JoinHandle<Checked>, Failure>> {
+        let (client, settings) = (self.syncer.client.clone(), self.syncer.settings.clone());
+        let (shop, token, since) = (self.shop.clone(), self.token.clone(), self.since);
+        let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD);
+        tokio::spawn(async move {
+            let (mut cursor, mut first, mut line) = (None::<String>, shopify::PAGE_SIZE, 0u64);
+            loop {
+                let answer =
+                    retrying(&settings, || shopify::orders_page(&client, &settings, &shop, &token, since, cursor.as_deref(), first)).await;
+                let arrived = match answer {
+                    // A query over Shopify's cost limit: ask for fewer orders per page.
+                    Err(Failure::Rejected(code)) if code == "MAX_COST_EXCEEDED" && first > 10 => {
+                        first /= 2;
+                        continue;
+                    }
+                    Err(f) => {
+                        let _ = sender.send(Err(f)).await;
+                        return;
+                    }
+                    Ok(arrived) => arrived,
+                };
+                let shopify::Arrived { body, next, count, pause } = arrived;
+                let offset = line;
+                line += count;
+                let reading = tokio::task::spawn_blocking(move || {
+                    let page = shopify::read_page(&body, offset);
+                    Checked::of(page.orders, &HashSet::new(), page.max_updated_at)
+                });
+                if sender.send(Ok(reading)).await.is_err() {
+                    return; // the pull stopped
+                }
+                match next {
+                    Some(next) => cursor = Some(next),
+                    None => return,
+                }
+                tokio::time::sleep(pause).await;
+            }
+        });
+        receiver
+    }
+}
+
 /// One pull under way.
 struct Run<'a> {
     syncer: &'a Syncer,
     connection: &'a Connection,
     target: Target,
     salt: Salt,
+    /// An import's writer: on SQLite it keeps a transaction open across pages for a moment
+    /// (commits are what an import spends most on); `commit` closes it before any wait.
     writer: orders::Writer,
     since: i64,
+    /// The cursor reached by what was stored, saved once it is committed.
+    cursor: Option<i64>,
+    /// Checked orders not stored yet, and how far they reach.
+    waiting: Vec<orders::Prepared>,
+    waiting_cursor: Option<i64>,
     pulled: Pulled,
     /// Rejected orders and values set aside, for the import record.
     problems: Vec<RowError>,
@@ -279,70 +371,90 @@ struct Run<'a> {
 // reference: the order writer (a SQLite connection) may move between threads but is not
 // shared, so no `&Run` may be held over an await.
 impl<'a> Run<'a> {
-    /// Stores a page's orders; rejected ones are kept with their reason. Orders in `known`
-    /// are stored already and come without their items (only their status and delivery
-    /// window can move), so the rule that an order has items is not asked of them.
-    async fn store(&mut self, orders: Vec<Result<ParsedOrder, RowError>>, known: &HashSet<String>) -> Result<(), PullError> {
-        let mut good = Vec::with_capacity(orders.len());
-        for order in orders {
-            let checked =
-                order.and_then(|o| if known.contains(&o.platform_order_id) { Ok(o) } else { crate::orders::jobs::check(&o).map(|_| o) });
-            match checked {
-                Ok(mut o) => {
-                    self.pulled.set_aside += o.notes.len();
-                    self.problems.append(&mut o.notes);
-                    good.push(o);
-                }
-                Err(e) => {
-                    self.pulled.rejected += 1;
-                    self.problems.push(e);
-                }
-            }
-        }
-        let source = self.connection.platform.as_str();
-        let outcomes = self.writer.upsert(&self.target, orders::prepare(good, now_millis()), source, &self.salt).await?;
-        self.pulled.tally.add(&outcomes);
+    /// Takes a page's orders: checked (rejected ones are kept with their reason) and
+    /// gathered, stored once `FLUSH_AT` are waiting; `cursor` is how far they reach.
+    async fn store(
+        &mut self,
+        orders: Vec<Result<ParsedOrder, RowError>>,
+        known: &HashSet<String>,
+        cursor: Option<i64>,
+    ) -> Result<(), PullError> {
+        self.take(Checked::of(orders, known, cursor)).await
+    }
+
+    /// Gathers checked orders, and stores them once `FLUSH_AT` are waiting.
+    async fn take(&mut self, mut page: Checked) -> Result<(), PullError> {
+        self.pulled.rejected += page.rejected.len();
+        self.pulled.set_aside += page.notes.len();
+        self.problems.append(&mut page.rejected);
+        self.problems.append(&mut page.notes);
+        self.waiting.append(&mut page.orders);
+        self.waiting_cursor = self.waiting_cursor.max(page.cursor);
         self.pulled.pages += 1;
+        if self.waiting.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
         Ok(())
     }
 
-    /// Renews the lease and saves the cursor (`None`: the lease only).
+    /// Stores the gathered orders in one batch (one set of statements on PostgreSQL, one
+    /// run of prepared rows on SQLite), and notes how far they reach.
+    async fn flush(&mut self) -> Result<(), PullError> {
+        let batch = std::mem::take(&mut self.waiting);
+        let reach = self.waiting_cursor.take();
+        if !batch.is_empty() {
+            let source = self.connection.platform.as_str();
+            let outcomes = self.writer.upsert(&self.target, batch, source, &self.salt).await?;
+            self.pulled.tally.add(&outcomes);
+        }
+        self.checkpoint(reach).await
+    }
+
+    /// Notes how far the stored orders reach (`None`: no further) and, once they are
+    /// committed, renews the lease and saves the cursor.
     async fn checkpoint(&mut self, cursor: Option<i64>) -> Result<(), PullError> {
+        self.cursor = self.cursor.max(cursor);
+        if !self.writer.committed() {
+            return Ok(());
+        }
         let (syncer, c): (&'a Syncer, &'a Connection) = (self.syncer, self.connection);
-        if store::checkpoint(&syncer.db, c.id, &syncer.owner, now_millis() + LEASE_MS, cursor.unwrap_or(0)).await? {
+        if store::checkpoint(&syncer.db, c.id, &syncer.owner, now_millis() + LEASE_MS, self.cursor.unwrap_or(0)).await? {
             Ok(())
         } else {
             Err(PullError::LeaseLost)
         }
     }
 
+    /// Commits what is stored and saves the cursor: before waiting on the network, so no
+    /// other writer waits on this pull.
+    async fn commit(&mut self) -> Result<(), PullError> {
+        self.flush().await?;
+        self.writer.finish().await?;
+        self.checkpoint(None).await
+    }
+
     /// Shopify's pages come sorted by update time, so each stored page moves the cursor.
+    /// Pages are asked for and read on a task of their own, a few ahead of storing.
     async fn shopify(&mut self, credentials: &Credentials) -> Result<(), PullError> {
-        let syncer: &'a Syncer = self.syncer;
-        let (client, settings): (&reqwest::Client, &Settings) = (&syncer.client, &syncer.settings);
-        let (shop, token) = (self.connection.account.clone(), credentials.token.clone());
-        let (mut cursor, mut first, mut line) = (None::<String>, shopify::PAGE_SIZE, 0u64);
+        let fetch =
+            Fetch { syncer: self.syncer, shop: self.connection.account.clone(), token: credentials.token.clone(), since: self.since };
+        let mut pages = fetch.start();
         loop {
-            let since = self.since;
-            let page =
-                retrying(settings, || shopify::orders_page(client, settings, &shop, &token, since, cursor.as_deref(), first, line)).await;
-            let page = match page {
-                // A query over Shopify's cost limit: ask for fewer orders per page.
-                Err(Failure::Rejected(code)) if code == "MAX_COST_EXCEEDED" && first > 10 => {
-                    first /= 2;
-                    continue;
+            // Nothing arriving soon: commit first, so no other writer waits on the network.
+            let next = match tokio::time::timeout(Duration::from_millis(200), pages.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    self.commit().await?;
+                    pages.recv().await
                 }
-                other => other.map_err(|f| failure(Platform::Shopify, f))?,
             };
-            line += page.orders.len() as u64;
-            self.store(page.orders, &HashSet::new()).await?;
-            self.checkpoint(page.max_updated_at).await?;
-            match page.next {
-                Some(next) => cursor = Some(next),
+            match next {
                 None => return Ok(()),
-            }
-            if !page.pause.is_zero() {
-                tokio::time::sleep(page.pause).await;
+                Some(reading) => {
+                    let reading = reading.map_err(|f| failure(Platform::Shopify, f))?;
+                    let page = reading.await.map_err(|e| PullError::Internal(AppError::caused("reading a Shopify page stopped", e)))?;
+                    self.take(page).await?;
+                }
             }
         }
     }
@@ -371,8 +483,8 @@ impl<'a> Run<'a> {
             };
             totals.insert(page.total);
             line += page.orders.len() as u64;
-            self.store(page.orders, &HashSet::new()).await?;
-            self.checkpoint(None).await?;
+            self.store(page.orders, &HashSet::new(), None).await?;
+            self.commit().await?;
             match page.next {
                 Some(url) => next = Some(url),
                 None => break,
@@ -412,8 +524,8 @@ impl<'a> Run<'a> {
                 line += 1;
                 parsed.push(self.amazon_order(draft, known.contains(id), &base, &mut access, credentials, line).await?);
             }
-            self.store(parsed, &known).await?;
-            self.checkpoint(None).await?;
+            self.store(parsed, &known, None).await?;
+            self.commit().await?;
             match page.next {
                 Some(token) => next = Some(token),
                 None => break,
@@ -450,7 +562,7 @@ impl<'a> Run<'a> {
     /// aside, records it as an import, so its problems are listed (and downloadable) like a
     /// file's.
     async fn finish(mut self) -> Result<Pulled, PullError> {
-        self.writer.finish().await?;
+        self.commit().await?;
         let db = &self.syncer.db;
         let now = now_millis();
         let t = &self.pulled.tally;

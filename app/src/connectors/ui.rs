@@ -23,12 +23,12 @@ fn ago(at: i64, now: i64) -> String {
     }
 }
 
-fn lag(secs: Option<i64>) -> String {
+/// How far behind a feed is: "lag 40 s", "lag 12 min", "lag 3.5 h".
+fn lag(secs: i64) -> String {
     match secs {
-        None => "never synced".into(),
-        Some(s) if s < 60 => format!("{s} s"),
-        Some(s) if s < 3600 => format!("{} min", s / 60),
-        Some(s) => format!("{:.1} h", s as f64 / 3600.0),
+        s if s < 60 => format!("lag {s} s"),
+        s if s < 3600 => format!("lag {} min", s / 60),
+        s => format!("lag {:.1} h", s as f64 / 3600.0),
     }
 }
 
@@ -75,14 +75,7 @@ pub fn ConnectionsPage() -> impl IntoView {
     });
     // Health at a glance: while the page is open it refreshes every five seconds.
     let tick = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        let handle = set_interval_with_handle(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(5)).ok();
-        on_cleanup(move || {
-            if let Some(h) = handle {
-                h.clear();
-            }
-        });
-    });
+    refresh_every(tick, std::time::Duration::from_secs(5));
     let data = Resource::new(move || tick.get(), |_| list_connections());
     let connect = ServerAction::<ConnectStore>::new();
     let forms = Resource::new(move || connect.version().get(), |_| list_connections());
@@ -146,7 +139,6 @@ pub fn ConnectionsPage() -> impl IntoView {
                                         <SortHeader label="Store" column="store" query=query/>
                                         <SortHeader label="State" column="state" query=query/>
                                         <SortHeader label="Last successful sync" column="synced" query=query/>
-                                        <th>"Lag"</th>
                                         <SortHeader label="Orders today" column="received" query=query numeric=true/>
                                         <th>"Last error"</th>
                                         <th>"Authorization"</th>
@@ -196,8 +188,8 @@ fn row(
             <td data-label="Store">{c.store.clone()}<br/><small class="muted">{format!("{} · {}", c.platform.label(), c.account)}</small></td>
             <td data-label="State"><span class=badge(c.state)>{c.state.label()}</span>
                 {c.alert.clone().map(|a| view! { <br/><small class="error">{format!("Alert: {a}")}</small> })}</td>
-            <td data-label="Last successful sync">{c.last_success_at.map(|at| ago(at, now)).unwrap_or_else(|| "never".into())}</td>
-            <td data-label="Lag">{lag(c.lag_secs)}</td>
+            <td data-label="Last successful sync">{c.last_success_at.map(|at| ago(at, now)).unwrap_or_else(|| "never".into())}
+                {c.lag_secs.map(|s| view! { <br/><small class="muted">{lag(s)}</small> })}</td>
             <td data-label="Orders today" class="num">{c.received_today}</td>
             <td data-label="Last error">{if c.last_error.is_empty() { "—".to_string() } else { c.last_error.clone() }}</td>
             <td data-label="Authorization">{auth}</td>

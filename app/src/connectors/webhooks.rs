@@ -13,7 +13,6 @@ use crate::common::mailer::{Mail, Mailer};
 use crate::db::{now_millis, Db};
 use crate::error::AppError;
 use crate::orders::store as orders;
-use secrecy::ExposeSecret;
 use serde_json::Value;
 
 /// One delivery as it arrived.
@@ -47,7 +46,7 @@ pub struct Context<'a> {
 /// The connections this delivery is for, when its signature verifies under the app's
 /// secret or a connected custom app's own.
 fn signed_for(cx: &Context<'_>, connections: Vec<Connection>, d: &Delivery<'_>) -> Vec<Connection> {
-    let app_secret = cx.settings.shopify_api_secret.as_ref().map(|s| s.expose_secret().to_string()).filter(|s| !s.is_empty());
+    let app_secret = Some(super::http::exposed(&cx.settings.shopify_api_secret)).filter(|s| !s.is_empty());
     if app_secret.is_some_and(|secret| super::shopify::verify_webhook(&secret, d.body, d.signature)) {
         return connections;
     }

@@ -122,6 +122,19 @@ pub fn SearchBox(query: Signal<ListQuery>, placeholder: &'static str) -> impl In
     }
 }
 
+/// Live pages: while the page is open (in the browser), `tick` counts up every `period`,
+/// so resources keyed on it load again.
+pub fn refresh_every(tick: RwSignal<u32>, period: std::time::Duration) {
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(move || tick.update(|t| *t += 1), period).ok();
+        on_cleanup(move || {
+            if let Some(h) = handle {
+                h.clear();
+            }
+        });
+    });
+}
+
 /// A server action's last answer as a plain signal, for [`field_error`] and [`FormStatus`].
 pub fn last_answer<S, T>(action: ServerAction<S>) -> Signal<Option<Result<T, AppError>>>
 where
