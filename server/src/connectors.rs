@@ -51,9 +51,13 @@ pub struct AuthorizeForm {
     account: String,
 }
 
-/// Back to the Connections page with a message (never a credential).
-fn back_with_error(message: &str) -> Response {
-    redirect(&format!("/connections?error={}", app::shell::table::encode(message)))
+/// Back to the Connections page with what went wrong in words (never a credential).
+fn back_with_error(e: &app::error::AppError) -> Response {
+    let message = match e {
+        app::error::AppError::Invalid(fields) => fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join(" "),
+        other => other.to_string(),
+    };
+    redirect(&format!("/connections?error={}", app::shell::table::encode(&message)))
 }
 
 /// `POST /connections/authorize`: to the platform's consent page.
@@ -74,7 +78,7 @@ pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, Form(f
     .await
     {
         Ok(url) => redirect(&url),
-        Err(e) => back_with_error(&e.to_string()),
+        Err(e) => back_with_error(&e),
     }
 }
 
@@ -95,11 +99,14 @@ pub async fn callback(
     };
     let params: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
     if let Some((_, why)) = params.iter().find(|(k, _)| k == "error") {
-        return back_with_error(&format!("{} did not authorize Starling ({why}).", platform.label()));
+        return back_with_error(&app::error::AppError::invalid(
+            "error",
+            format!("{} did not authorize Starling ({why}).", platform.label()),
+        ));
     }
     let back = app::connectors::api::Callback { platform, params };
     match app::connectors::api::finish_authorization(&state.server, &actor, back).await {
         Ok(store) => redirect(&format!("/connections?connected={store}")),
-        Err(e) => back_with_error(&e.to_string()),
+        Err(e) => back_with_error(&e),
     }
 }

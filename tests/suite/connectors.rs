@@ -511,3 +511,107 @@ async fn two_processes_never_take_the_same_store_at_once() {
     }
     assert_eq!(won, 1, "exactly one process holds the store");
 }
+
+/// The `Location` of a redirect answer.
+fn location(answer: &starling_tests::Answer) -> String {
+    answer.headers.get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_string()
+}
+
+/// The value of query parameter `name` in `url`.
+fn param(url: &str, name: &str) -> String {
+    let url = url::Url::parse(url).expect("an absolute URL");
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn stores_connect_through_the_platforms_own_authorization_and_amazon_warns_before_its_year_ends() {
+    let shop = FakeShopify::start();
+    shop.put_orders(SHOP, ShopifyOrder::generate(12, Utc::now() - TimeDelta::days(4)));
+    let amazon = FakeAmazon::start();
+    amazon.add_seller("Atzr|from-the-code", "A2OAUTHSELLER");
+    amazon.add_auth_code("spapi-code-1", "Atzr|from-the-code");
+    amazon.put_orders("A2OAUTHSELLER", AmazonOrder::generate(7, Utc::now() - TimeDelta::days(8)));
+    let app = app_with(&shop.base, &amazon.base, "http://127.0.0.1:9", |c| {
+        c.shopify_api_key = shopify::APP_KEY.into();
+        c.shopify_api_secret = Some(secrecy::SecretString::from(shopify::APP_SECRET.to_string()));
+        c.amazon_app_id = "amzn1.sp.solution.fake".into();
+        c.amazon_consent_url = amazon.base.clone();
+        c.sync_stale_after_secs = 30;
+    })
+    .await;
+    let am = app.signed_in(MANAGER).await;
+    let (shop_store, _) = store_of(&app, "shopify", 0).await;
+    let before = now();
+    // Shopify: to the shop's consent page, which sends the merchant back signed.
+    let go = am
+        .post_raw(
+            "/connections/authorize",
+            "application/x-www-form-urlencoded",
+            format!("store_id={shop_store}&account=nordlicht").into_bytes(),
+        )
+        .await;
+    assert_eq!(go.status, 303, "{}", go.body);
+    let consent = location(&go);
+    assert!(consent.starts_with(&shop.base) && consent.contains("/admin/oauth/authorize") && !consent.contains("secret"), "{consent}");
+    let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let back = plain.get(&consent).send().await.unwrap();
+    let callback = back.headers().get("location").unwrap().to_str().unwrap().to_string();
+    assert!(callback.contains("/connections/shopify/callback"), "{callback}");
+    // A tampered answer is refused, and its state is spent.
+    let tampered = callback.replace("code=", "code=x");
+    let refused = am.get(&tampered[tampered.find("/connections").unwrap()..]).await;
+    assert!(location(&refused).contains("not%20signed%20by%20Shopify"), "{}", location(&refused));
+    let spent = am.get(&callback[callback.find("/connections").unwrap()..]).await;
+    assert!(location(&spent).starts_with("/connections?error="), "{}", location(&spent));
+    // Authorized again, the signed answer connects the store.
+    let go = am
+        .post_raw(
+            "/connections/authorize",
+            "application/x-www-form-urlencoded",
+            format!("store_id={shop_store}&account=nordlicht").into_bytes(),
+        )
+        .await;
+    let back = plain.get(location(&go)).send().await.unwrap();
+    let callback = back.headers().get("location").unwrap().to_str().unwrap().to_string();
+    let done = am.get(&callback[callback.find("/connections").unwrap()..]).await;
+    assert_eq!(location(&done), format!("/connections?connected={shop_store}"));
+    wait_for(&am, shop_store, ConnectionState::Healthy, before, 30).await;
+    assert_eq!(stored(&app, shop_store).await, 12);
+    // The state is single-use: the same answer again is refused.
+    let again = am.get(&callback[callback.find("/connections").unwrap()..]).await;
+    assert!(location(&again).starts_with("/connections?error="));
+
+    // Amazon: Seller Central's consent page, then back with spapi_oauth_code.
+    let (amazon_store, _) = store_of(&app, "amazon", 0).await;
+    let go = am
+        .post_raw("/connections/authorize", "application/x-www-form-urlencoded", format!("store_id={amazon_store}&account=eu").into_bytes())
+        .await;
+    let consent = location(&go);
+    assert!(consent.contains("/apps/authorize/consent") && consent.contains("application_id=amzn1.sp.solution.fake"), "{consent}");
+    let state = param(&consent, "state");
+    let before = now();
+    let done =
+        am.get(&format!("/connections/amazon/callback?spapi_oauth_code=spapi-code-1&state={state}&selling_partner_id=A2OAUTHSELLER")).await;
+    assert_eq!(location(&done), format!("/connections?connected={amazon_store}"), "{}", done.body);
+    let r = wait_for(&am, amazon_store, ConnectionState::Healthy, before, 30).await;
+    assert_eq!(stored(&app, amazon_store).await, 7);
+    assert_eq!(r["account"], "A2OAUTHSELLER");
+
+    // Ten days before the year is up, the account managers are told once.
+    sqlx::query("UPDATE connections SET reauthorize_by = $1 WHERE store_id = $2")
+        .bind(now() + 10 * 86_400_000)
+        .bind(amazon_store)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !outbox(&app).iter().any(|m| m.contains("authorization of A2OAUTHSELLER ends on")) {
+        assert!(Instant::now() < deadline, "no warning before the authorization ends");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let warnings = outbox(&app).iter().filter(|m| m.contains("authorization of A2OAUTHSELLER ends on")).count();
+    assert_eq!(warnings, 1, "told once");
+    let row = row(&connections(&am).await, amazon_store).unwrap();
+    assert!(row["reauthorize_by"].as_i64().unwrap() < now() + 30 * 86_400_000);
+}
