@@ -223,6 +223,11 @@ pub fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// Epoch milliseconds as people read them in names and mail: `2026-12-04 21:30:00 UTC`.
+pub fn utc_label(ms: i64) -> String {
+    format!("{} UTC", rfc3339(ms).replace('T', " ").trim_end_matches('Z'))
+}
+
 /// A money amount in decimal text ("29.90") as minor units.
 pub fn minor(amount: &str) -> Option<i64> {
     let amount = amount.trim();

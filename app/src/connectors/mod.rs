@@ -52,3 +52,25 @@ impl Connectors {
         Connectors { settings: std::sync::Arc::new(settings), sealer: seal::Sealer::new(secret), client }
     }
 }
+
+/// Mails the client's account managers (nothing when it has none).
+#[cfg(feature = "ssr")]
+pub async fn mail_managers(
+    db: &crate::db::Db,
+    mailer: &crate::common::mailer::Mailer,
+    client_id: i64,
+    subject: &str,
+    text: &str,
+) -> Result<(), crate::error::AppError> {
+    let mut addresses = crate::accounts::store::account_managers_of(db, client_id).await?.into_iter().map(|(_, _, email)| email);
+    let Some(to) = addresses.next() else { return Ok(()) };
+    let mail = crate::common::mailer::Mail {
+        to,
+        cc: addresses.collect(),
+        subject: subject.into(),
+        text: text.into(),
+        html: None,
+        attachments: Vec::new(),
+    };
+    mailer.send(&mail).await
+}

@@ -15,11 +15,11 @@ use super::seal::{Credentials, Sealer};
 use super::store::{self, Connection, Ending};
 use super::{amazon, ebay, shopify};
 use crate::common::fingerprint::Salt;
-use crate::common::mailer::{Mail, Mailer};
+use crate::common::mailer::Mailer;
 use crate::db::{now_millis, Db};
 use crate::error::AppError;
-use crate::orders::model::{ImportState, ParsedOrder, RowError};
-use crate::orders::store::{self as orders, jobs, Tally, Target};
+use crate::orders::model::{ParsedOrder, RowError};
+use crate::orders::store::{self as orders, Tally, Target};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -164,21 +164,8 @@ impl Syncer {
 
     /// Mails the client's account managers about a connection.
     async fn tell(&self, c: &Connection, subject: &str, text: &str) {
-        let managers = match crate::accounts::store::account_managers_of(&self.db, c.client_id).await {
-            Ok(m) => m,
-            Err(e) => return tracing::error!(error = %crate::error::report(&e), "reading account managers failed"),
-        };
-        let mut addresses = managers.into_iter().map(|(_, _, email)| email);
-        let Some(to) = addresses.next() else { return };
-        let mail = Mail {
-            to,
-            cc: addresses.collect(),
-            subject: subject.to_string(),
-            text: format!("{text}\n\nConnections: {}/connections\n", self.public_url),
-            html: None,
-            attachments: Vec::new(),
-        };
-        if let Err(e) = self.mailer.send(&mail).await {
+        let text = format!("{text}\n\nConnections: {}/connections\n", self.public_url);
+        if let Err(e) = super::mail_managers(&self.db, &self.mailer, c.client_id, subject, &text).await {
             tracing::error!(error = %crate::error::report(&e), "mailing a connector alert failed");
         }
     }
@@ -188,9 +175,7 @@ impl Syncer {
     pub async fn watch(&self, now: i64) -> Result<(), AppError> {
         let stale_ms = self.settings.stale_after_secs.max(1) * 1000;
         for c in store::stale(&self.db, now - stale_ms).await? {
-            let since = c.last_success_at.map_or("it was connected".to_string(), |at| {
-                format!("{} UTC", super::http::rfc3339(at).replace('T', " ").trim_end_matches('Z'))
-            });
+            let since = c.last_success_at.map_or("it was connected".to_string(), super::http::utc_label);
             let detail = "Orders from this store are not arriving; the Connections page shows the last error.";
             self.alert(&c, &format!("No successful sync since {since}"), detail, now).await?;
         }
@@ -568,24 +553,10 @@ impl<'a> Run<'a> {
         let t = &self.pulled.tally;
         store::add_received(db, self.connection.id, now.div_euclid(DAY_MS), t.created + t.updated, self.pulled.rejected as i64).await?;
         if !self.problems.is_empty() {
-            let name = format!(
-                "{} sync {} UTC",
-                self.connection.platform.label(),
-                super::http::rfc3339(now).replace('T', " ").trim_end_matches('Z')
-            );
-            let id = jobs::create(db, &self.target, &name, &format!("connector {}", self.connection.account)).await?;
-            let counts = jobs::Counts {
-                rows_read: t.created + t.updated + t.unchanged + self.pulled.rejected as i64,
-                orders_new: t.created,
-                orders_updated: t.updated,
-                orders_unchanged: t.unchanged,
-                rows_rejected: self.pulled.rejected as i64,
-                values_set_aside: self.pulled.set_aside as i64,
-                ..Default::default()
-            };
-            jobs::Recorder::open(db).await?.record(id, &counts, &self.problems).await?;
-            let message = crate::orders::jobs::summary(t, self.pulled.rejected as i64, self.pulled.set_aside as i64);
-            jobs::finish(db, id, ImportState::Done, &message).await?;
+            let name = format!("{} sync {}", self.connection.platform.label(), super::http::utc_label(now));
+            let by = format!("connector {}", self.connection.account);
+            let (rejected, set_aside) = (self.pulled.rejected as i64, self.pulled.set_aside as i64);
+            crate::orders::jobs::record_feed(db, &self.target, &name, &by, t, rejected, set_aside, &self.problems).await?;
         }
         Ok(self.pulled)
     }

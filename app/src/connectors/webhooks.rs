@@ -9,7 +9,7 @@ use super::http::Settings;
 use super::model::Platform;
 use super::seal::Sealer;
 use super::store::{self, Connection};
-use crate::common::mailer::{Mail, Mailer};
+use crate::common::mailer::Mailer;
 use crate::db::{now_millis, Db};
 use crate::error::AppError;
 use crate::orders::store as orders;
@@ -124,20 +124,9 @@ async fn record(
     problems: Vec<crate::orders::model::RowError>,
     c: &Connection,
 ) -> Result<(), AppError> {
-    let name = format!("Shopify webhook {} UTC", super::http::rfc3339(now_millis()).replace('T', " ").trim_end_matches('Z'));
-    let id = orders::jobs::create(db, target, &name, &format!("connector {}", c.account)).await?;
+    let name = format!("Shopify webhook {}", super::http::utc_label(now_millis()));
     let set_aside = problems.len() as i64 - rejected;
-    let counts = orders::jobs::Counts {
-        rows_read: tally.created + tally.updated + tally.unchanged + rejected,
-        orders_new: tally.created,
-        orders_updated: tally.updated,
-        orders_unchanged: tally.unchanged,
-        rows_rejected: rejected,
-        values_set_aside: set_aside,
-        ..Default::default()
-    };
-    orders::jobs::Recorder::open(db).await?.record(id, &counts, &problems).await?;
-    orders::jobs::finish(db, id, crate::orders::model::ImportState::Done, &crate::orders::jobs::summary(tally, rejected, set_aside)).await
+    crate::orders::jobs::record_feed(db, target, &name, &format!("connector {}", c.account), tally, rejected, set_aside, &problems).await
 }
 
 /// The brand's customers a privacy request names.
@@ -174,7 +163,7 @@ async fn data_request(cx: &Context<'_>, c: &Connection, body: &Value) -> Result<
             links.join("\n")
         )
     };
-    mail_managers(cx, c.client_id, &format!("Data request from {}", c.account), &text).await
+    super::mail_managers(cx.db, cx.mailer, c.client_id, &format!("Data request from {}", c.account), &text).await
 }
 
 /// `customers/redact`: the buyer is erased as on the buyer's page.
@@ -198,11 +187,4 @@ async fn erase(cx: &Context<'_>, c: &Connection, customers: Vec<i64>, why: &str)
     }
     let detail = format!("{} buyer(s) erased, {stripped} order(s) stripped", customers.len());
     crate::audit::store::record(cx.db, None, "shopify", why, Some(c.client_id), &c.account, &detail).await
-}
-
-async fn mail_managers(cx: &Context<'_>, client_id: i64, subject: &str, text: &str) -> Result<(), AppError> {
-    let mut addresses = crate::accounts::store::account_managers_of(cx.db, client_id).await?.into_iter().map(|(_, _, email)| email);
-    let Some(to) = addresses.next() else { return Ok(()) };
-    let mail = Mail { to, cc: addresses.collect(), subject: subject.into(), text: text.into(), html: None, attachments: Vec::new() };
-    cx.mailer.send(&mail).await
 }

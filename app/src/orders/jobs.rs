@@ -102,6 +102,34 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Records orders that came from a feed (a connector's pull or webhook) as a finished
+/// import named `name`, so its rejected orders and set-aside values are listed and
+/// downloadable like a file's rows.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_feed(
+    db: &Db,
+    target: &store::Target,
+    name: &str,
+    by: &str,
+    tally: &Tally,
+    rejected: i64,
+    set_aside: i64,
+    problems: &[RowError],
+) -> Result<(), AppError> {
+    let id = store::jobs::create(db, target, name, by).await?;
+    let counts = Counts {
+        rows_read: tally.created + tally.updated + tally.unchanged + rejected,
+        orders_new: tally.created,
+        orders_updated: tally.updated,
+        orders_unchanged: tally.unchanged,
+        rows_rejected: rejected,
+        values_set_aside: set_aside,
+        ..Default::default()
+    };
+    Recorder::open(db).await?.record(id, &counts, problems).await?;
+    finish(db, id, ImportState::Done, &summary(tally, rejected, set_aside)).await
+}
+
 /// An order is stored only when it has what every later step needs.
 pub fn check(order: &ParsedOrder) -> Result<(), RowError> {
     if order.platform_order_id.chars().count() > 100 {
