@@ -118,6 +118,50 @@ pub(crate) const SQLITE_PRAGMAS: [&str; 7] = [
     "PRAGMA wal_autocheckpoint = 16384",
 ];
 
+/// Columns that must allow NULL though the SQLite migrations that made them said NOT NULL
+/// (Amazon campaigns have no template, their messages no version and often no buyer): see
+/// `Db::relax_not_null`.
+const SQLITE_NULLABLE: [(&str, &[&str]); 2] = [("campaigns", &["template_id"]), ("messages", &["customer_id", "template_version_id"])];
+
+/// `CREATE TABLE <name> ` as a table's schema begins (the name may be quoted).
+fn create_head(create: &str) -> String {
+    let open = create.find('(').unwrap_or(create.len());
+    create[..open].to_string()
+}
+
+/// A `CREATE TABLE` statement without its comments and without NOT NULL on `columns`;
+/// `None` when one of them is not found.
+fn without_not_null(create: &str, columns: &[&str]) -> Option<String> {
+    // Comments may hold commas and brackets: gone first.
+    let sql: String = create.lines().map(|line| line.split("--").next().unwrap_or_default()).collect::<Vec<_>>().join("\n");
+    let (open, close) = (sql.find('(')?, sql.rfind(')')?);
+    let mut parts: Vec<String> = Vec::new();
+    let (mut depth, mut start) = (0i32, open + 1);
+    for (i, c) in sql[..close].char_indices().skip(open + 1) {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(sql[start..i].to_string());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(sql[start..close].to_string());
+    let mut found = 0;
+    for part in &mut parts {
+        let name = part.split_whitespace().next().unwrap_or_default().trim_matches(['"', '`', '[', ']']);
+        if columns.contains(&name) {
+            let upper = part.to_ascii_uppercase();
+            let at = upper.find("NOT NULL")?;
+            part.replace_range(at..at + "NOT NULL".len(), "");
+            found += 1;
+        }
+    }
+    (found == columns.len()).then(|| format!("{}({})", &sql[..open], parts.join(",")))
+}
+
 /// The migrations, compiled into the binary as `(version, name, SQL)`, named and versioned
 /// from their file names (`0001_foundation.sql`) exactly as sqlx's own `migrate!` does, so
 /// the checksums recorded in existing databases match. Not `migrate!` itself: it needs
@@ -135,11 +179,11 @@ type EmbeddedMigrations = &'static [(i64, &'static str, &'static str)];
 // `stringify!` of `0001` keeps the leading zeros of the file name.
 static SQLITE_MIGRATIONS: EmbeddedMigrations = migrations!("sqlite":
     0001 "foundation", 0002 "orders", 0003 "templates", 0004 "campaigns", 0005 "canary_events",
-    0006 "delivery", 0007 "decisions_clustered", 0008 "reports", 0009 "drop_redundant_index", 0010 "hardening", 0011 "connectors",
+    0006 "delivery", 0007 "decisions_clustered", 0008 "reports", 0009 "drop_redundant_index", 0010 "hardening", 0011 "connectors", 0012 "solicitations",
 );
 static POSTGRES_MIGRATIONS: EmbeddedMigrations = migrations!("postgres":
     0001 "foundation", 0002 "orders", 0003 "templates", 0004 "campaigns", 0005 "canary_events",
-    0006 "delivery", 0007 "decisions_clustered", 0008 "reports", 0009 "drop_redundant_index", 0010 "hardening", 0011 "connectors",
+    0006 "delivery", 0007 "decisions_clustered", 0008 "reports", 0009 "drop_redundant_index", 0010 "hardening", 0011 "connectors", 0012 "solicitations",
 );
 
 /// The embedded migrations as sqlx's migrator reads a folder of them.
@@ -228,7 +272,57 @@ impl Db {
             Backend::Postgres => POSTGRES_MIGRATIONS,
         };
         let migrator = sqlx::migrate::Migrator::new(Embedded(list)).await?;
-        migrator.run(&self.pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))
+        migrator.run(&self.pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
+        if self.backend == Backend::Sqlite {
+            for (table, columns) in SQLITE_NULLABLE {
+                self.relax_not_null(table, columns).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets `columns` of `table` be NULL on SQLite, which cannot drop a NOT NULL in place:
+    /// the table is rebuilt from its own schema without those constraints (SQLite's
+    /// documented procedure: create the new table, copy, drop the old, rename, recreate the
+    /// indexes), once, on a connection with foreign keys off (dropping the old table would
+    /// otherwise delete every row that refers to it), in one transaction. sqlx runs SQLite
+    /// migrations inside a transaction, where foreign keys cannot be switched off, so this
+    /// runs after them; a database whose columns already allow NULL is left alone.
+    async fn relax_not_null(&self, table: &str, columns: &[&str]) -> Result<(), sqlx::Error> {
+        use sqlx::Connection;
+        let mut conn = self.pool.acquire().await?;
+        let info: Vec<(String, i64)> =
+            sqlx::query_as(&format!("SELECT name, \"notnull\" FROM pragma_table_info('{table}')")).fetch_all(&mut *conn).await?;
+        let strict: Vec<&str> = columns.iter().copied().filter(|c| info.iter().any(|(name, notnull)| name == c && *notnull == 1)).collect();
+        if strict.is_empty() {
+            return Ok(());
+        }
+        let schema: Vec<(String, String)> =
+            sqlx::query_as("SELECT type, sql FROM sqlite_master WHERE tbl_name = $1 AND sql IS NOT NULL ORDER BY type DESC")
+                .bind(table)
+                .fetch_all(&mut *conn)
+                .await?;
+        let Some(create) = schema.iter().find(|(kind, _)| kind == "table").map(|(_, sql)| sql.clone()) else { return Ok(()) };
+        let indexes: Vec<String> = schema.into_iter().filter(|(kind, _)| kind == "index").map(|(_, sql)| sql).collect();
+        let rebuilt = format!("{table}_rebuilt");
+        let create = without_not_null(&create, &strict)
+            .ok_or_else(|| sqlx::Error::Protocol(format!("the schema of {table} could not be read to relax {strict:?}")))?
+            .replacen(&create_head(&create), &format!("CREATE TABLE {rebuilt} "), 1);
+        sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
+        let result = async {
+            let mut tx = conn.begin().await?;
+            sqlx::query(&create).execute(&mut *tx).await?;
+            sqlx::query(&format!("INSERT INTO {rebuilt} SELECT * FROM {table}")).execute(&mut *tx).await?;
+            sqlx::query(&format!("DROP TABLE {table}")).execute(&mut *tx).await?;
+            sqlx::query(&format!("ALTER TABLE {rebuilt} RENAME TO {table}")).execute(&mut *tx).await?;
+            for index in &indexes {
+                sqlx::query(index).execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+        result
     }
 
     /// A consistent copy of a SQLite database in `file`, taken while the server runs
@@ -302,6 +396,77 @@ mod migration_tests {
 
     /// The embedded lists hold every file of the migration folders, and give sqlx exactly
     /// what its own reading of those folders gives (versions, names, checksums).
+    #[test]
+    fn not_null_goes_from_the_named_columns_only() {
+        let create = "CREATE TABLE \"messages\" (\n    id INTEGER PRIMARY KEY,\n    customer_id BIGINT NOT NULL REFERENCES customers (id) ON DELETE CASCADE, -- the buyer, (or none)\n    \
+                      locale TEXT NOT NULL, version BIGINT NOT NULL REFERENCES v (id)\n, extra TEXT NOT NULL DEFAULT '')";
+        let relaxed = without_not_null(create, &["customer_id", "version"]).unwrap();
+        assert!(relaxed.contains("customer_id BIGINT  REFERENCES customers (id) ON DELETE CASCADE"), "{relaxed}");
+        assert!(relaxed.contains("version BIGINT  REFERENCES v (id)") && relaxed.contains("locale TEXT NOT NULL"), "{relaxed}");
+        assert!(relaxed.contains("extra TEXT NOT NULL DEFAULT ''") && !relaxed.contains("--"), "{relaxed}");
+        assert_eq!(create_head(create), "CREATE TABLE \"messages\" ");
+        assert!(without_not_null(create, &["nowhere"]).is_none());
+    }
+
+    #[tokio::test]
+    async fn relaxing_a_column_keeps_every_row_index_and_reference() {
+        let dir = std::env::temp_dir().join(format!("starling-relax-{}", rand::random::<u32>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("a.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        // A new database has the Amazon columns relaxed, with messages' indexes and the
+        // references to it as they were.
+        let strict: Vec<(String,)> = sqlx::query_as(
+            "SELECT name FROM pragma_table_info('messages') WHERE \"notnull\" = 1 AND name IN ('customer_id', 'template_version_id', 'order_id')",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(strict, vec![("order_id".to_string(),)]);
+        let indexes: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(indexes, 6, "every index of messages is back");
+        let fk: Vec<(String,)> =
+            sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_list('message_events')").fetch_all(&db.pool).await.unwrap();
+        assert_eq!(fk, vec![("messages".to_string(),)]);
+        // A table with rows and rows that refer to it (cascading): nothing is lost.
+        for sql in [
+            "CREATE TABLE relax_parent (id INTEGER PRIMARY KEY, a TEXT NOT NULL, -- a comment, with (brackets)\n b TEXT NOT NULL)",
+            "CREATE INDEX relax_parent_b ON relax_parent (b)",
+            "CREATE TABLE relax_child (id INTEGER PRIMARY KEY, parent BIGINT NOT NULL REFERENCES relax_parent (id) ON DELETE CASCADE)",
+            "INSERT INTO relax_parent (id, a, b) VALUES (1, 'x', 'y'), (2, 'z', 'w')",
+            "INSERT INTO relax_child (parent) VALUES (1), (2), (2)",
+        ] {
+            sqlx::query(sql).execute(&db.pool).await.unwrap();
+        }
+        db.relax_not_null("relax_parent", &["a"]).await.unwrap();
+        sqlx::query("INSERT INTO relax_parent (id, a, b) VALUES (3, NULL, 'v')").execute(&db.pool).await.unwrap();
+        let children: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM relax_child").fetch_one(&db.pool).await.unwrap();
+        assert_eq!(children, 3, "no row referring to the rebuilt table was deleted");
+        let kept: Vec<(i64, Option<String>, String)> =
+            sqlx::query_as("SELECT id, a, b FROM relax_parent ORDER BY id").fetch_all(&db.pool).await.unwrap();
+        assert_eq!(kept.len(), 3);
+        assert_eq!(kept[1], (2, Some("z".into()), "w".into()));
+        let b_strict: i64 = sqlx::query_scalar("SELECT \"notnull\" FROM pragma_table_info('relax_parent') WHERE name = 'b'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(b_strict, 1, "other columns keep NOT NULL");
+        let index: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'relax_parent_b'").fetch_one(&db.pool).await.unwrap();
+        assert_eq!(index, 1);
+        // Foreign keys are on again, and cascade as before.
+        sqlx::query("DELETE FROM relax_parent WHERE id = 2").execute(&db.pool).await.unwrap();
+        let children: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM relax_child").fetch_one(&db.pool).await.unwrap();
+        assert_eq!(children, 1);
+        // Connecting again finds nothing to do.
+        db.pool.close().await;
+        Db::connect(&url).await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[tokio::test]
     async fn the_embedded_migrations_are_the_folders() {
         for (dir, list) in [("sqlite", SQLITE_MIGRATIONS), ("postgres", POSTGRES_MIGRATIONS)] {

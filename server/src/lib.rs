@@ -173,11 +173,7 @@ pub fn sender(
         batch: 200,
         // Checked when the server starts (`start`), so a bad entry stops it with its name.
         limits: std::sync::Arc::new(app::delivery::limits::DomainLimits::parse(&config.domain_rate_limits).unwrap_or_default()),
-        retry: app::delivery::sender::RetryPolicy {
-            first_ms: config.retry_first_ms as i64,
-            max_ms: config.retry_max_ms as i64,
-            give_up_after_ms: config.retry_give_up_hours as i64 * 3_600_000,
-        },
+        retry: retry_policy(config),
         lease_ms: config.send_lease_secs as i64 * 1000,
     }
 }
@@ -200,6 +196,33 @@ pub fn syncer(
         mailer,
         public_url: public_url(config, addr),
         concurrency: config.sync_concurrency,
+    }
+}
+
+/// When and for how long temporary failures of e-mails and Amazon requests are retried.
+fn retry_policy(config: &Config) -> app::delivery::sender::RetryPolicy {
+    app::delivery::sender::RetryPolicy {
+        first_ms: config.retry_first_ms as i64,
+        max_ms: config.retry_max_ms as i64,
+        give_up_after_ms: config.retry_give_up_hours as i64 * 3_600_000,
+    }
+}
+
+/// Amazon's review requests of this process (named as its outbox worker, with its e-mail
+/// retry policy and claim lease).
+pub fn solicitor(
+    config: &Config,
+    db: Db,
+    addr: SocketAddr,
+    secret_key: &secrecy::SecretString,
+    mailer: std::sync::Arc<app::common::mailer::Mailer>,
+) -> app::connectors::solicit::Solicitor {
+    let syncer = syncer(config, db, addr, secret_key, mailer);
+    app::connectors::solicit::Solicitor {
+        worker: format!("{}:amazon", syncer.owner),
+        syncer: std::sync::Arc::new(syncer),
+        retry: retry_policy(config),
+        lease_ms: config.send_lease_secs as i64 * 1000,
     }
 }
 
@@ -247,6 +270,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tokio::spawn(syncer(&config, db.clone(), addr, &secret_key, mailer.clone()).run());
     }
     if config.send {
+        // E-mail and Amazon's review requests: what campaigns send.
+        tokio::spawn(solicitor(&config, db.clone(), addr, &secret_key, mailer.clone()).run());
         tokio::spawn(sender(&config, db.clone(), addr, secret_key, mailer.clone()).run());
     }
     // Background work: import jobs and the daily retention purge.

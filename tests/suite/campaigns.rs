@@ -21,7 +21,7 @@ async fn campaign(app: &TestApp, purpose: Purpose, weights: Vec<u32>) -> i64 {
     let (template_id, client_id, brand_id) = approved_template(app).await;
     // Every buyer falls back to the approved German version.
     let rules = CampaignRules { fallback_locales: vec!["de".into()], ..CampaignRules::new(Trigger::Batch).weighted(&weights) };
-    let id = planner::create(&app.db, client_id, brand_id, template_id, "Test", purpose, &rules, "test").await.unwrap();
+    let id = planner::create(&app.db, client_id, brand_id, Some(template_id), "Test", purpose, &rules, "test").await.unwrap();
     planner::set_state(&app.db, id, CampaignState::Running).await.unwrap();
     id
 }

@@ -17,7 +17,7 @@ const SHOP_TOKEN: &str = "shpat_fake_secret_token_0001";
 const WEBHOOK_SECRET: &str = "custom-app-secret-for-webhooks";
 
 /// A server whose connectors talk to the fakes, retrying fast.
-async fn app_with(shopify: &str, amazon: &str, ebay: &str, adjust: impl FnOnce(&mut server::config::Config)) -> TestApp {
+pub(crate) async fn app_with(shopify: &str, amazon: &str, ebay: &str, adjust: impl FnOnce(&mut server::config::Config)) -> TestApp {
     let (shopify, amazon, ebay) = (shopify.to_string(), amazon.to_string(), ebay.to_string());
     TestApp::spawn_with(move |c| {
         c.sync = true;
@@ -40,7 +40,7 @@ async fn app_with(shopify: &str, amazon: &str, ebay: &str, adjust: impl FnOnce(&
 }
 
 /// The demo store of `platform` of the client `client_index` (0 Nordlicht, 1 Sakura, 2 Maison Verte).
-async fn store_of(app: &TestApp, platform: &str, client_index: usize) -> (i64, i64) {
+pub(crate) async fn store_of(app: &TestApp, platform: &str, client_index: usize) -> (i64, i64) {
     let clients = app::clients::store::ids(&app.db).await.unwrap();
     let client = clients[client_index];
     for (store, _, p) in app::clients::store::store_platforms(&app.db).await.unwrap() {
@@ -52,19 +52,19 @@ async fn store_of(app: &TestApp, platform: &str, client_index: usize) -> (i64, i
 }
 
 /// The Connections page's data as `client` sees it.
-async fn connections(client: &Client) -> Value {
+pub(crate) async fn connections(client: &Client) -> Value {
     let answer = client.rpc("list_connections", json!({})).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     answer.json()
 }
 
-fn row(list: &Value, store_id: i64) -> Option<Value> {
+pub(crate) fn row(list: &Value, store_id: i64) -> Option<Value> {
     list["rows"].as_array().unwrap().iter().find(|r| r["store_id"] == store_id).cloned()
 }
 
 /// Waits until the store's connection is in `state` with a successful pull after `after`
 /// (for healthy) and answers its row.
-async fn wait_for(client: &Client, store_id: i64, state: ConnectionState, after: i64, seconds: u64) -> Value {
+pub(crate) async fn wait_for(client: &Client, store_id: i64, state: ConnectionState, after: i64, seconds: u64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     loop {
         let list = connections(client).await;
@@ -81,14 +81,14 @@ async fn wait_for(client: &Client, store_id: i64, state: ConnectionState, after:
     }
 }
 
-async fn connect(client: &Client, form: Value) -> i64 {
+pub(crate) async fn connect(client: &Client, form: Value) -> i64 {
     let answer = client.rpc("connect_store", json!({ "form": form })).await;
     assert_eq!(answer.status, 200, "connecting: {}", answer.body);
     answer.json().as_i64().expect("the connection id")
 }
 
 /// Orders of the store that came through a connector (the demo's own orders apart).
-async fn stored(app: &TestApp, store_id: i64) -> i64 {
+pub(crate) async fn stored(app: &TestApp, store_id: i64) -> i64 {
     let (n,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM orders WHERE store_id = $1 AND source IN ('shopify', 'shopify webhook', 'amazon', 'ebay')")
             .bind(store_id)
@@ -100,7 +100,7 @@ async fn stored(app: &TestApp, store_id: i64) -> i64 {
 
 /// The mail in the app's outbox folder (no SMTP configured): each as its recipients,
 /// subject and text, decoded.
-fn outbox(app: &TestApp) -> Vec<String> {
+pub(crate) fn outbox(app: &TestApp) -> Vec<String> {
     let Ok(files) = std::fs::read_dir(app.data_dir.join("outbox")) else { return Vec::new() };
     files
         .flatten()
@@ -113,7 +113,7 @@ fn outbox(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     app::db::now_millis()
 }
 

@@ -40,6 +40,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("webhook_deliveries", "connectors/store"),
     ("connection_alerts", "connectors/store"),
     ("oauth_states", "connectors/store"),
+    ("rate_buckets", "connectors/store"),
     ("alerts", "reports/store"),
     ("sla_contracts", "reports/store"),
     ("sla_breaches", "reports/store"),
@@ -146,6 +147,7 @@ fn every_table_of_the_migrations_has_an_owner() {
                 if w[0].eq_ignore_ascii_case("DROP") && w[1].eq_ignore_ascii_case("TABLE") {
                     dropped.push(w[2].to_string());
                 }
+
                 if !(w[0].eq_ignore_ascii_case("CREATE") && w[1].eq_ignore_ascii_case("TABLE")) {
                     continue;
                 }

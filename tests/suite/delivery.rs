@@ -26,7 +26,7 @@ async fn campaign(app: &TestApp, n: u64) -> (i64, i64) {
         Variant { weight: 50, subject: "Ihre Meinung zu {{ product.name }}".into(), delay_hours: 0 },
     ];
     let rules = CampaignRules { fallback_locales: vec!["de".into()], variants, ..CampaignRules::new(Trigger::Batch) };
-    let id = planner::create(&app.db, client_id, brand_id, template_id, "Delivery", Purpose::ReviewRequest, &rules, "test").await.unwrap();
+    let id = planner::create(&app.db, client_id, brand_id, Some(template_id), "Delivery", Purpose::ReviewRequest, &rules, "test").await.unwrap();
     planner::set_state(&app.db, id, CampaignState::Running).await.unwrap();
     let salt = app::common::fingerprint::salt(&app.db).await.unwrap();
     let stats = planner::plan(&app.db, &salt, id, now_millis()).await.unwrap();
@@ -544,6 +544,17 @@ async fn child_server_process() {
         send_lease_secs: var("STARLING_CHILD_LEASE_SECS").and_then(|s| s.parse().ok()).unwrap_or(60),
         ..server::config::Config::default()
     };
+    let mut config = config;
+    if let Some(amazon) = var("STARLING_CHILD_AMAZON_URL") {
+        config.amazon_lwa_url = amazon.clone();
+        config.amazon_endpoint_na = amazon.clone();
+        config.amazon_endpoint_eu = amazon.clone();
+        config.amazon_endpoint_fe = amazon;
+        config.amazon_client_id = starling_tests::fakes::amazon::CLIENT_ID.into();
+        config.amazon_client_secret = Some(secrecy::SecretString::from(starling_tests::fakes::amazon::CLIENT_SECRET.to_string()));
+        config.connector_retry_first_ms = 50;
+        config.sync = false;
+    }
     let running = server::start(config).await.expect("the child server starts");
     let _ = running.task.await;
 }

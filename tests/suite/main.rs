@@ -13,4 +13,5 @@ mod foundation;
 mod fuzz;
 mod orders;
 mod reports;
+mod solicitations;
 mod templates;

@@ -624,17 +624,24 @@ pub struct ChildServer {
 
 impl ChildServer {
     pub fn start(app: &TestApp, smtp_url: &str, lease_secs: u64) -> ChildServer {
+        Self::start_with(app, smtp_url, lease_secs, None)
+    }
+
+    /// As `start`, with Amazon (Login with Amazon and every SP-API region) at `amazon_url`.
+    pub fn start_with(app: &TestApp, smtp_url: &str, lease_secs: u64, amazon_url: Option<&str>) -> ChildServer {
         let exe = std::env::current_exe().expect("the test binary");
-        let child = std::process::Command::new(exe)
+        let mut command = std::process::Command::new(exe);
+        command
             .args(["--exact", "delivery::child_server_process", "--ignored", "--nocapture", "--test-threads=1"])
             .env("STARLING_CHILD_DATABASE_URL", &app.database_url)
             .env("STARLING_CHILD_DATA_DIR", &app.data_dir)
             .env("STARLING_CHILD_SMTP_URL", smtp_url)
             .env("STARLING_CHILD_LEASE_SECS", lease_secs.to_string())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("starting a child server");
-        ChildServer { child }
+            .stdout(std::process::Stdio::null());
+        if let Some(url) = amazon_url {
+            command.env("STARLING_CHILD_AMAZON_URL", url);
+        }
+        ChildServer { child: command.spawn().expect("starting a child server") }
     }
 
     /// `kill -9`: the process gets no chance to finish anything.

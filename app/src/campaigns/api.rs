@@ -65,7 +65,7 @@ mod server {
     use crate::compliance::model::{Finding, LintInput, Part};
     use crate::db::{now_millis, Db};
     use crate::error::FieldError;
-    use crate::outbox::model::MessageState;
+    use crate::outbox::model::{Channel, MessageState};
     use crate::outbox::store as outbox;
     use crate::templates::model::Purpose;
     use crate::{audit, ServerState};
@@ -93,7 +93,8 @@ mod server {
                 id: c.id,
                 name: c.name,
                 brand: c.brand,
-                template: c.template,
+                // Amazon's request has no template: the list names the channel instead.
+                template: if c.template.is_empty() { Channel::Amazon.label().into() } else { c.template },
                 purpose: c.purpose,
                 state: c.state,
                 planned: c.planned,
@@ -102,7 +103,8 @@ mod server {
             })
             .collect();
         let templates = usable_templates(db, client_id).await?;
-        Ok(CampaignList { client_id, client: client.name, campaigns, templates })
+        let amazon_brands = amazon_brands(db, client_id).await?;
+        Ok(CampaignList { client_id, client: client.name, campaigns, templates, amazon_brands })
     }
 
     /// The client's templates with at least one approved version, with those locales.
@@ -119,21 +121,68 @@ mod server {
         Ok(templates)
     }
 
+    /// (id, name) of the client's brands with an Amazon store, by name.
+    async fn amazon_brands(db: &Db, client_id: i64) -> Result<Vec<(i64, String)>, AppError> {
+        let mut brands: Vec<(i64, String)> = crate::clients::store::stores(db, client_id)
+            .await?
+            .into_iter()
+            .filter(|s| s.platform.eq_ignore_ascii_case("amazon"))
+            .map(|s| (s.brand_id, s.brand_name))
+            .collect();
+        brands.sort_by(|a, b| a.1.cmp(&b.1));
+        brands.dedup();
+        Ok(brands)
+    }
+
     fn list_of(raw: &str) -> Vec<String> {
         raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
     }
 
-    /// The form checked against the client's templates: the template's (id, brand,
-    /// purpose) and the rules, or every problem, each naming its field.
-    async fn validate(db: &Db, form: &CampaignForm) -> Result<(i64, Purpose, CampaignRules), AppError> {
-        let template = crate::templates::store::template(db, form.template_id).await?.filter(|t| t.client_id == form.client_id);
+    /// What a valid form decides: the campaign's brand, purpose, template (none for
+    /// Amazon's request) and rules.
+    struct Checked {
+        brand_id: i64,
+        purpose: Purpose,
+        template_id: Option<i64>,
+        rules: CampaignRules,
+    }
+
+    /// The form checked against the client's templates and brands, or every problem, each
+    /// naming its field.
+    async fn validate(db: &Db, form: &CampaignForm) -> Result<Checked, AppError> {
         let mut errors = Vec::new();
+        let channel = match form.channel.as_str() {
+            "" | "email" => Channel::Email,
+            "amazon" => Channel::Amazon,
+            other => {
+                errors.push(FieldError::new("channel", format!("\"{other}\" is not a channel: choose e-mail or Amazon's request a review.")));
+                Channel::Email
+            }
+        };
+        // Amazon writes its own message: an Amazon campaign names a brand, not a template.
+        let template = match channel {
+            Channel::Email => crate::templates::store::template(db, form.template_id).await?.filter(|t| t.client_id == form.client_id),
+            Channel::Amazon => None,
+        };
+        let amazon_brand = match channel {
+            Channel::Amazon => amazon_brands(db, form.client_id).await?.into_iter().find(|(id, _)| *id == form.brand_id),
+            Channel::Email => None,
+        };
         let name = form.name.trim();
         if name.is_empty() || name.chars().count() > 120 {
             errors.push(FieldError::new("name", "Give the campaign a name (at most 120 characters)."));
         }
-        if template.is_none() {
+        if channel == Channel::Email && template.is_none() {
             errors.push(FieldError::new("template_id", "Choose one of this client's templates."));
+        }
+        if channel == Channel::Amazon && amazon_brand.is_none() {
+            errors.push(FieldError::new("brand_id", "Choose a brand of this client with an Amazon store: Amazon's request a review is for Amazon orders."));
+        }
+        if channel == Channel::Amazon && form.variants.iter().any(|v| !v.subject.trim().is_empty()) {
+            errors.push(FieldError::new(
+                "variants",
+                "Amazon writes the request itself: an A/B test of Amazon's request can differ only in its extra delay, not its subject.",
+            ));
         }
         let trigger = match form.trigger.as_str() {
             "fulfilment" => Trigger::AfterFulfilment { days: form.days },
@@ -179,19 +228,27 @@ mod server {
                 }
             },
         };
-        let Some(template) = template.filter(|_| errors.is_empty()) else { return Err(AppError::Invalid(errors)) };
-        let purpose = Purpose::parse("purpose", &template.purpose)?;
+        if !errors.is_empty() {
+            return Err(AppError::Invalid(errors));
+        }
+        let (brand_id, purpose, template_id) = match (&template, amazon_brand) {
+            (Some(t), _) => (t.brand_id, Purpose::parse("purpose", &t.purpose)?, Some(t.id)),
+            (None, Some((brand_id, _))) => (brand_id, Purpose::ReviewRequest, None),
+            (None, None) => return Err(AppError::Invalid(vec![FieldError::new("template_id", "Choose one of this client's templates.")])),
+        };
         let rules = CampaignRules {
             audience: Audience { countries, ..Audience::default() },
             fallback_locales: list_of(&form.fallback),
             variants,
-            metric: metric.into(),
+            // Amazon's request has no link to click: its A/B test is judged by reviews.
+            metric: if channel == Channel::Amazon { "review".into() } else { metric.into() },
             auto_promote: form.auto_promote,
             canary,
             scheduled_at,
+            channel,
             ..CampaignRules::new(trigger)
         };
-        Ok((template.brand_id, purpose, rules))
+        Ok(Checked { brand_id, purpose, template_id, rules })
     }
 
     /// The planned launch as a column, for the SLA board.
@@ -203,9 +260,9 @@ mod server {
         let actor = caller().await?;
         authorize(&actor, Action::ManageCampaigns(form.client_id))?;
         let db = &ServerState::get()?.db;
-        let (brand_id, purpose, rules) = validate(db, &form).await?;
+        let Checked { brand_id, purpose, template_id, rules } = validate(db, &form).await?;
         let name = form.name.trim();
-        let id = planner::create(db, form.client_id, brand_id, form.template_id, name, purpose, &rules, &actor.email).await?;
+        let id = planner::create(db, form.client_id, brand_id, template_id, name, purpose, &rules, &actor.email).await?;
         schedule(db, id, &rules).await?;
         audit::record(db, Some(&actor), &actor.email, "campaign.create", Some(form.client_id), &format!("campaign {id}"), name).await?;
         Ok(id)
@@ -228,11 +285,14 @@ mod server {
         }
         let store::Editable { name: old_name, template_id: old_template, rules: old_rules } = store::editable(db, id).await?;
         let old: CampaignRules = CampaignRules::parse(&old_rules)?;
-        let (brand_id, purpose, rules) = validate(db, &form).await?;
+        let Checked { brand_id, purpose, template_id, rules } = validate(db, &form).await?;
         if state != CampaignState::Draft {
             let mut errors = Vec::new();
-            if form.template_id != old_template {
+            if template_id != old_template {
                 errors.push(FieldError::new("template_id", "The template cannot change after launch; create a new campaign."));
+            }
+            if rules.channel != old.channel {
+                errors.push(FieldError::new("channel", "The channel cannot change after launch; create a new campaign."));
             }
             if rules.variants != old.variants {
                 errors.push(FieldError::new(
@@ -249,8 +309,9 @@ mod server {
         if name != old_name {
             changed.push(format!("name: {old_name} → {name}"));
         }
-        if form.template_id != old_template {
-            changed.push(format!("template: {old_template} → {}", form.template_id));
+        if template_id != old_template {
+            let shown = |t: Option<i64>| t.map_or_else(|| "none (Amazon writes the request)".to_string(), |t| t.to_string());
+            changed.push(format!("template: {} → {}", shown(old_template), shown(template_id)));
         }
         let (before, after) = (serde_json::to_value(&old).unwrap_or_default(), serde_json::to_value(&rules).unwrap_or_default());
         if let (Some(before), Some(after)) = (before.as_object(), after.as_object()) {
@@ -269,7 +330,8 @@ mod server {
             (state == CampaignState::Draft).then_some(if rules.canary.is_some() { CampaignPhase::Canary } else { CampaignPhase::Full });
         let edit = store::CampaignEdit {
             name,
-            template_id: form.template_id,
+            template_id,
+            channel: rules.channel,
             brand_id,
             purpose,
             rules: serde_json::to_string(&rules).map_err(|e| AppError::caused("encoding failed", e))?,
@@ -290,6 +352,7 @@ mod server {
         authorize(&actor, Action::ManageCampaigns(client_id))?;
         let store::Editable { name, template_id, rules } = store::editable(db, id).await?;
         let rules: CampaignRules = CampaignRules::parse(&rules)?;
+        let brand_id = store::brand_of(db, id).await?.unwrap_or_default();
         let (trigger, days) = match rules.trigger {
             Trigger::AfterFulfilment { days } => ("fulfilment", days),
             Trigger::AfterDelivery { days } => ("delivery", days),
@@ -302,7 +365,9 @@ mod server {
         let canary = rules.canary.unwrap_or_default();
         Ok(CampaignForm {
             client_id,
-            template_id,
+            channel: rules.channel.as_str().into(),
+            template_id: template_id.unwrap_or_default(),
+            brand_id,
             name,
             trigger: trigger.into(),
             days,
@@ -535,7 +600,14 @@ mod server {
         }
         let history = crate::audit::store::subject_history(db, client_id, &format!("campaign {id}"), 100).await?;
         let window = rules.window;
-        let settings = vec![
+        let mut settings = vec![("Channel".to_string(), rules.channel.label().to_string())];
+        if rules.channel == Channel::Amazon {
+            settings.push((
+                "Message".into(),
+                "written and translated by Amazon; one request per order, from 5 days after the earliest delivery date to 30 days after the latest".into(),
+            ));
+        }
+        settings.extend([
             ("Countries".to_string(), if rules.audience.countries.is_empty() { "all".into() } else { rules.audience.countries.join(", ") }),
             ("Excluded statuses".into(), rules.audience.exclude_statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
             ("Send window".into(), format!("{:02}:00-{:02}:00 buyer's local time", window.start_hour, window.end_hour)),
@@ -544,7 +616,7 @@ mod server {
                 "Fallback languages".into(),
                 if rules.fallback_locales.is_empty() { "none".into() } else { rules.fallback_locales.join(" → ") },
             ),
-        ];
+        ]);
         Ok(CampaignDetail {
             client_id,
             trigger: describe_trigger(&row.rules),
@@ -552,7 +624,7 @@ mod server {
             id,
             name: row.name,
             brand: row.brand,
-            template: row.template,
+            template: if rules.channel == Channel::Amazon { Channel::Amazon.label().into() } else { row.template },
             purpose: row.purpose,
             state: row.state,
             halt_reason: row.halt_reason,
@@ -566,6 +638,8 @@ mod server {
             auto_promote: rules.auto_promote,
             history,
             templates: usable_templates(db, client_id).await?,
+            channel: rules.channel.as_str().into(),
+            amazon_brands: amazon_brands(db, client_id).await?,
         })
     }
 
@@ -582,7 +656,8 @@ mod server {
             .into_iter()
             .map(|m| MessageRow {
                 id: m.id,
-                recipient: m.email,
+                // Amazon keeps its buyers' addresses: its requests go to "the buyer".
+                recipient: if m.email.is_empty() { "Amazon buyer".into() } else { m.email },
                 order: m.platform_order_id,
                 variant: variant_label(m.variant as usize),
                 locale: m.locale,

@@ -3,6 +3,7 @@
 //! the tests decide exactly the same way.
 
 use crate::orders::model::{requires_opt_in, OrderStatus};
+use crate::outbox::model::Channel;
 use crate::templates::model::Purpose;
 use chrono::{TimeZone, Timelike};
 use chrono_tz::Tz;
@@ -93,6 +94,8 @@ pub struct Rules {
     pub fallback_locales: Vec<String>,
     /// Added to the trigger's due time (an A/B variant's extra send delay; 0 otherwise).
     pub delay_ms: i64,
+    /// E-mail, or Amazon's own request (no address, consent or template needed).
+    pub channel: Channel,
 }
 
 /// What the planner knows about one order.
@@ -106,7 +109,9 @@ pub struct OrderFacts {
     pub placed_at: i64,
     pub fulfilled_at: Option<i64>,
     pub delivered_at: Option<i64>,
-    /// Amazon's latest delivery date, when the report gave one (else the delivery).
+    /// The delivery window the platform promised (Amazon's EarliestDeliveryDate and
+    /// LatestDeliveryDate), when known.
+    pub earliest_delivery_at: Option<i64>,
     pub latest_delivery_at: Option<i64>,
     pub country: String,
     pub total_minor: Option<i64>,
@@ -161,6 +166,8 @@ pub enum Exclusion {
     NoApprovedVersion {
         locale: String,
     },
+    /// Amazon's request is for Amazon orders only.
+    NotAmazon,
 }
 
 impl Exclusion {
@@ -177,6 +184,7 @@ impl Exclusion {
             Exclusion::AmazonMarketing => "amazon_marketing",
             Exclusion::NoConsent => "no_consent",
             Exclusion::NoApprovedVersion { .. } => "no_version",
+            Exclusion::NotAmazon => "not_amazon",
         }
     }
 
@@ -191,12 +199,13 @@ impl Exclusion {
             Exclusion::Capped { planned, max, window_days } => {
                 format!("frequency cap: {planned} messages already within {window_days} days (at most {max})")
             }
-            Exclusion::AmazonTooLate => "Amazon window closed: more than 30 days after the latest delivery date".into(),
+            Exclusion::AmazonTooLate => "Amazon's window closed: more than 30 days after the latest delivery date".into(),
             Exclusion::AmazonMarketing => "Amazon buyers get no repurchase or marketing messages".into(),
             Exclusion::NoConsent => {
                 "buyer in a country that needs recorded consent for review requests by e-mail, and none is recorded".into()
             }
             Exclusion::NoApprovedVersion { locale } => format!("no approved version for locale {locale} or its fallbacks"),
+            Exclusion::NotAmazon => "not an Amazon order: Amazon's request a review is for Amazon orders only".into(),
         }
     }
 }
@@ -209,7 +218,7 @@ pub enum Waiting {
     Trigger,
     /// Due at this time.
     Due { at: i64 },
-    /// Amazon accepts review requests from 5 days after delivery.
+    /// Amazon accepts review requests from 5 days after the (earliest) delivery date.
     AmazonTooEarly { opens_at: i64 },
 }
 
@@ -327,6 +336,13 @@ pub fn next_in_window(at: i64, window: SendWindow, tz: Tz) -> i64 {
         .map_or(at, |t| t.timestamp_millis())
 }
 
+/// When the order was delivered: the reported delivery, else (Amazon, which does not
+/// report delivery of most orders) the earliest promised delivery date of a shipped order.
+fn delivered(order: &OrderFacts) -> Option<i64> {
+    let shipped = matches!(order.status, OrderStatus::Fulfilled | OrderStatus::Delivered) || order.fulfilled_at.is_some();
+    order.delivered_at.or(order.earliest_delivery_at.filter(|_| shipped && is_amazon(&order.platform)))
+}
+
 /// When the trigger makes the order due, if it has happened.
 fn due_at(order: &OrderFacts, trigger: Trigger, now: i64) -> Option<i64> {
     match trigger {
@@ -335,8 +351,18 @@ fn due_at(order: &OrderFacts, trigger: Trigger, now: i64) -> Option<i64> {
             let shipped = order.fulfilled_at.or(order.delivered_at)?;
             Some(shipped + i64::from(days) * DAY_MS)
         }
-        Trigger::AfterDelivery { days } => order.delivered_at.map(|d| d + i64::from(days) * DAY_MS),
+        Trigger::AfterDelivery { days } => delivered(order).map(|d| d + i64::from(days) * DAY_MS),
     }
+}
+
+/// Amazon's window for a review request of a shipped order: from 5 days after the earliest
+/// delivery date (or the delivery) to 30 days after the latest (or the delivery). `None`
+/// while the order is neither delivered nor shipped with a promised date.
+pub fn amazon_window(order: &OrderFacts) -> Option<(i64, i64)> {
+    let delivered = delivered(order)?;
+    let earliest = order.earliest_delivery_at.unwrap_or(delivered).min(delivered);
+    let latest = order.latest_delivery_at.unwrap_or(delivered).max(delivered);
+    Some((earliest + 5 * DAY_MS, latest + 30 * DAY_MS))
 }
 
 /// Messages already planned within `window_days` either side of `at`: keeping that below
@@ -355,6 +381,9 @@ pub fn decide(order: &OrderFacts, customer: Option<&CustomerFacts>, history: &Hi
     }
     if let Err(e) = filter(order, &rules.audience, now) {
         return Exclude(e);
+    }
+    if rules.channel == Channel::Amazon {
+        return decide_amazon_request(order, customer, history, rules, now);
     }
     let amazon = is_amazon(&order.platform);
     if amazon && matches!(rules.purpose, Purpose::Repurchase) {
@@ -380,29 +409,16 @@ pub fn decide(order: &OrderFacts, customer: Option<&CustomerFacts>, history: &Hi
     let Some(due) = due_at(order, rules.trigger, now).map(|due| due + rules.delay_ms) else {
         return Wait(Waiting::Trigger);
     };
-    let mut at = due.max(now);
-    if amazon && matches!(rules.purpose, Purpose::ReviewRequest) {
-        let Some(delivered) = order.delivered_at else { return Wait(Waiting::Trigger) };
-        let opens = delivered + 5 * DAY_MS;
-        let closes = order.latest_delivery_at.unwrap_or(delivered).max(delivered) + 30 * DAY_MS;
-        if at > closes {
-            return Exclude(Exclusion::AmazonTooLate);
-        }
-        if now < opens {
-            return Wait(Waiting::AmazonTooEarly { opens_at: opens });
-        }
-        at = at.max(opens);
-    }
-    if at > now {
-        return Wait(Waiting::Due { at });
-    }
-    let at = next_in_window(at, rules.window, time_zone(country));
-    if amazon && matches!(rules.purpose, Purpose::ReviewRequest) {
-        let delivered = order.delivered_at.unwrap_or(at);
-        if at > order.latest_delivery_at.unwrap_or(delivered).max(delivered) + 30 * DAY_MS {
-            return Exclude(Exclusion::AmazonTooLate);
-        }
-    }
+    let window = if amazon && matches!(rules.purpose, Purpose::ReviewRequest) {
+        let Some(window) = amazon_window(order) else { return Wait(Waiting::Trigger) };
+        Some(window)
+    } else {
+        None
+    };
+    let at = match timed(due, window, rules.window, country, now) {
+        Ok(at) => at,
+        Err(decision) => return decision,
+    };
     if proactive(rules.purpose) {
         let planned = planned_near(&history.customer_sends, at, rules.cap.window_days);
         if planned >= rules.cap.max {
@@ -410,4 +426,55 @@ pub fn decide(order: &OrderFacts, customer: Option<&CustomerFacts>, history: &Hi
         }
     }
     Decision::Send { at, locale }
+}
+
+/// When a due message goes out: not before Amazon's window opens (when it has one), then
+/// at the next hour of the send window in the buyer's time zone; excluded when that is
+/// after Amazon's window closed, waiting when it is still ahead.
+fn timed(due: i64, amazon: Option<(i64, i64)>, send: SendWindow, country: &str, now: i64) -> Result<i64, Decision> {
+    let mut at = due.max(now);
+    if let Some((opens, closes)) = amazon {
+        if at > closes {
+            return Err(Decision::Exclude(Exclusion::AmazonTooLate));
+        }
+        if now < opens {
+            return Err(Decision::Wait(Waiting::AmazonTooEarly { opens_at: opens }));
+        }
+        at = at.max(opens);
+    }
+    if at > now {
+        return Err(Decision::Wait(Waiting::Due { at }));
+    }
+    let at = next_in_window(at, send, time_zone(country));
+    if amazon.is_some_and(|(_, closes)| at > closes) {
+        return Err(Decision::Exclude(Exclusion::AmazonTooLate));
+    }
+    Ok(at)
+}
+
+/// Amazon's own request a review: for Amazon orders only, one contact per order in all
+/// (by any campaign, channel or purpose), within Amazon's window. Amazon holds the buyer's
+/// address and writes the message in the buyer's language, so neither an address, a
+/// consent record nor an approved version is needed; the locale is left empty. The
+/// frequency cap does not apply: Amazon itself allows one request per order.
+fn decide_amazon_request(order: &OrderFacts, customer: Option<&CustomerFacts>, history: &History, rules: &Rules, now: i64) -> Decision {
+    use Decision::{Exclude, Wait};
+    if !is_amazon(&order.platform) {
+        return Exclude(Exclusion::NotAmazon);
+    }
+    if let Some(reason) = customer.and_then(|c| c.suppressed.as_ref()) {
+        return Exclude(Exclusion::Suppressed { reason: reason.clone() });
+    }
+    if !history.order_purposes.is_empty() {
+        return Exclude(Exclusion::AlreadyAsked);
+    }
+    let Some(due) = due_at(order, rules.trigger, now).map(|due| due + rules.delay_ms) else {
+        return Wait(Waiting::Trigger);
+    };
+    let Some(window) = amazon_window(order) else { return Wait(Waiting::Trigger) };
+    let country = customer.map(|c| c.country.as_str()).filter(|c| !c.is_empty()).unwrap_or(&order.country);
+    match timed(due, Some(window), rules.window, country, now) {
+        Ok(at) => Decision::Send { at, locale: String::new() },
+        Err(decision) => decision,
+    }
 }

@@ -98,6 +98,10 @@ pub struct CampaignList {
     pub campaigns: Vec<CampaignRow>,
     /// Templates with at least one approved version.
     pub templates: Vec<UsableTemplate>,
+    /// (id, name) of the client's brands with an Amazon store: Amazon's request a review
+    /// is a campaign of a brand, without a template.
+    #[serde(default)]
+    pub amazon_brands: Vec<(i64, String)>,
 }
 
 /// One A/B variant in the new-campaign form (text as typed).
@@ -114,14 +118,24 @@ pub struct VariantForm {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignForm {
     pub client_id: i64,
+    /// `email` (the default) or `amazon` (Amazon's request a review: no template).
+    #[serde(default)]
+    pub channel: String,
+    /// The template of an e-mail campaign.
+    #[serde(default)]
     pub template_id: i64,
+    /// The brand of an Amazon campaign (an e-mail campaign's is its template's).
+    #[serde(default)]
+    pub brand_id: i64,
     pub name: String,
     /// `fulfilment`, `delivery` or `batch`.
     pub trigger: String,
     pub days: u32,
     /// Comma-separated ISO country codes; empty = all.
+    #[serde(default)]
     pub countries: String,
     /// Comma-separated locales tried after the buyer's own (e.g. `en`).
+    #[serde(default)]
     pub fallback: String,
     /// The A/B test's variants: none, or 2-4.
     #[serde(default)]
@@ -218,6 +232,11 @@ pub struct CampaignDetail {
     pub history: Vec<(i64, String, String, String)>,
     /// The client's usable templates, for the edit form.
     pub templates: Vec<UsableTemplate>,
+    /// `email` or `amazon`.
+    #[serde(default)]
+    pub channel: String,
+    #[serde(default)]
+    pub amazon_brands: Vec<(i64, String)>,
 }
 
 /// What planning now would decide (the audience preview).

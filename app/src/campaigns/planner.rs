@@ -25,7 +25,7 @@ use crate::db::Db;
 use crate::error::AppError;
 use crate::orders::model::OrderStatus;
 use crate::orders::privacy::normalise_address;
-use crate::outbox::model::MessageState;
+use crate::outbox::model::{Channel, MessageState};
 use crate::outbox::store::{self as outbox, MessageOrigin, NewMessage};
 use crate::templates::model::Purpose;
 use serde::{Deserialize, Serialize};
@@ -74,6 +74,9 @@ pub struct CampaignRules {
     /// schedule" is judged against it.
     #[serde(default)]
     pub scheduled_at: Option<i64>,
+    /// E-mail (the default), or Amazon's own request a review.
+    #[serde(default)]
+    pub channel: Channel,
 }
 
 fn click() -> String {
@@ -94,6 +97,7 @@ impl CampaignRules {
             auto_promote: false,
             scheduled_at: None,
             canary: None,
+            channel: Channel::Email,
         }
     }
 
@@ -139,7 +143,7 @@ pub async fn create(
     db: &Db,
     client_id: i64,
     brand_id: i64,
-    template_id: i64,
+    template_id: Option<i64>,
     name: &str,
     purpose: Purpose,
     rules: &CampaignRules,
@@ -151,6 +155,7 @@ pub async fn create(
         client_id,
         brand_id,
         template_id,
+        channel: rules.channel,
         name,
         purpose,
         rules: json,
@@ -186,7 +191,10 @@ pub async fn load(tx: &mut Tx<'_>, campaign_id: i64) -> Result<Option<Campaign>,
     let purpose = Purpose::parse("purpose", &row.purpose)?;
     let rules = CampaignRules::parse(&row.rules)?;
     // The newest approved version of each locale (the last of each, oldest first).
-    let versions = store::approved_versions(tx, row.template_id).await?;
+    let versions = match row.template_id {
+        Some(template_id) => store::approved_versions(tx, template_id).await?,
+        None => Vec::new(),
+    };
     Ok(Some(Campaign {
         id: campaign_id,
         client_id: row.client_id,
@@ -212,6 +220,7 @@ impl Campaign {
             approved_locales: self.versions.keys().cloned().collect(),
             fallback_locales: self.rules.fallback_locales.clone(),
             delay_ms: 0,
+            channel: self.rules.channel,
         };
         if self.rules.variants.is_empty() {
             return vec![base];
@@ -220,6 +229,7 @@ impl Campaign {
     }
 
     /// The variant a customer gets: the promoted winner, or the deterministic assignment.
+    /// (An Amazon order without a buyer record is assigned by its order, see `unit_of`.)
     pub fn variant_of(&self, customer_id: i64) -> usize {
         let weights = self.rules.weights();
         if weights.len() < 2 {
@@ -232,11 +242,20 @@ impl Campaign {
     }
 }
 
+/// Who the A/B assignment and the canary are drawn for: the buyer, or an Amazon order
+/// without a buyer record (Amazon keeps its buyers), as its order id negated so it never
+/// meets a customer id.
+fn unit_of(customer_id: Option<i64>, order_id: i64) -> i64 {
+    customer_id.unwrap_or(-order_id)
+}
+
 /// One order's decision, before anything is written.
 struct Decided {
     order_id: i64,
     platform_order_id: String,
     customer_id: Option<i64>,
+    /// An Amazon order: one proactive contact in all.
+    amazon: bool,
     variant: usize,
     decision: Decision,
 }
@@ -314,7 +333,7 @@ async fn write_page(
     let canary_phase = campaign.phase == CampaignPhase::Canary;
     let mut planned = Vec::new();
     let mut decisions: Vec<NewDecision> = Vec::new();
-    for Decided { order_id, customer_id, variant, decision, .. } in page {
+    for Decided { order_id, customer_id, amazon, variant, decision, .. } in page {
         stats.looked_at += 1;
         match decision {
             Decision::Wait(_) => stats.waiting += 1,
@@ -329,10 +348,17 @@ async fn write_page(
                 });
             }
             Decision::Send { at, locale } => {
-                let (Some(customer_id), Some(&version)) = (customer_id, campaign.versions.get(&locale)) else { continue };
+                // An e-mail needs its buyer and the approved version; Amazon's request neither.
+                let version = match campaign.rules.channel {
+                    Channel::Email => {
+                        let (Some(_), Some(&version)) = (customer_id, campaign.versions.get(&locale)) else { continue };
+                        Some(version)
+                    }
+                    Channel::Amazon => None,
+                };
                 let (state, canary) = match &campaign.rules.canary {
                     Some(rule) if canary_phase => {
-                        if ab::in_canary(campaign.id, customer_id, rule.share) {
+                        if ab::in_canary(campaign.id, unit_of(customer_id, order_id), rule.share) {
                             (MessageState::Queued, 1)
                         } else {
                             (MessageState::Held, 0)
@@ -349,13 +375,19 @@ async fn write_page(
                     send_at: at,
                     state,
                     canary,
+                    one_per_order: amazon,
                 });
             }
         }
     }
     // Messages first: the unique (order, purpose) index answers which were really new.
-    let origin =
-        MessageOrigin { client_id: campaign.client_id, brand_id: campaign.brand_id, campaign_id: campaign.id, purpose: campaign.purpose };
+    let origin = MessageOrigin {
+        client_id: campaign.client_id,
+        brand_id: campaign.brand_id,
+        campaign_id: campaign.id,
+        purpose: campaign.purpose,
+        channel: campaign.rules.channel,
+    };
     let inserted = outbox::insert_planned(tx, origin, &planned, now).await?;
     for m in &planned {
         if inserted.contains(&m.order_id) {
@@ -368,7 +400,8 @@ async fn write_page(
                 detail: String::new(),
             });
         } else {
-            // Another campaign planned this order's message of this purpose first.
+            // Another campaign planned this order's message of this purpose first (or, on
+            // an Amazon order, its one contact).
             let already = Exclusion::AlreadyAsked;
             stats.excluded += 1;
             *by_rule.entry(already.key().into()).or_default() += 1;
@@ -400,6 +433,8 @@ pub async fn preview(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result
                 Decision::Wait(_) => out.waiting += 1,
                 Decision::Send { locale, .. } => {
                     out.would_send += 1;
+                    // Amazon writes its request in the buyer's language itself.
+                    let locale = if locale.is_empty() { "buyer's language (Amazon)".to_string() } else { locale };
                     *locales.entry(locale).or_default() += 1;
                 }
                 Decision::Exclude(e) => {
@@ -512,7 +547,8 @@ impl<'c> Decider<'c> {
                 placed_at: row.placed_at,
                 fulfilled_at,
                 delivered_at,
-                latest_delivery_at: None,
+                earliest_delivery_at: row.earliest_delivery_at,
+                latest_delivery_at: row.latest_delivery_at,
                 country: row.country.to_string(),
                 total_minor: row.total_minor,
             };
@@ -527,7 +563,7 @@ impl<'c> Decider<'c> {
                     email_consent: self.consents.contains(&id),
                 })
             });
-            let variant = customer_id.map_or(0, |c| self.campaign.variant_of(c));
+            let variant = self.campaign.variant_of(unit_of(customer_id, order_id));
             let history = History {
                 order_purposes: order_purposes.remove(&order_id).unwrap_or_default(),
                 customer_sends: customer_id.and_then(|c| self.sends.get(&c).cloned()).unwrap_or_default(),
@@ -537,7 +573,8 @@ impl<'c> Decider<'c> {
             if let (Decision::Send { at, .. }, Some(c)) = (&decision, customer_id) {
                 self.sends.entry(c).or_default().push(*at);
             }
-            out.push(Decided { order_id, platform_order_id: row.platform_order_id.to_string(), customer_id, variant, decision });
+            let amazon = order.platform.eq_ignore_ascii_case("amazon");
+            out.push(Decided { order_id, platform_order_id: row.platform_order_id.to_string(), customer_id, amazon, variant, decision });
         }
         Ok(Some(out))
     }

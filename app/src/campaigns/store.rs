@@ -22,6 +22,7 @@ use super::model::{CampaignPhase, CampaignState};
 use crate::db::{packed_int, packed_records, Backend, BulkCache, Db, FIELD_SEP};
 use crate::error::AppError;
 use crate::orders::model::OrderStatus;
+use crate::outbox::model::Channel;
 use crate::templates::model::Purpose;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -51,7 +52,9 @@ fn campaign_phase(r: &AnyRow) -> Result<CampaignPhase, sqlx::Error> {
 pub struct NewCampaign<'a> {
     pub client_id: i64,
     pub brand_id: i64,
-    pub template_id: i64,
+    /// `None` for Amazon's request a review (Amazon writes the message).
+    pub template_id: Option<i64>,
+    pub channel: Channel,
     pub name: &'a str,
     pub purpose: Purpose,
     /// The rules as JSON.
@@ -64,8 +67,8 @@ pub struct NewCampaign<'a> {
 /// Writes a new draft campaign; answers its id.
 pub async fn insert(db: &Db, c: &NewCampaign<'_>) -> Result<i64, AppError> {
     Ok(sqlx::query_scalar::<_, i64>(
-        "INSERT INTO campaigns (client_id, brand_id, template_id, name, purpose, rules, state, phase, created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7, $8, $9, $9) RETURNING id",
+        "INSERT INTO campaigns (client_id, brand_id, template_id, name, purpose, rules, state, phase, created_by, created_at, updated_at, \
+           channel) VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7, $8, $9, $9, $10) RETURNING id",
     )
     .bind(c.client_id)
     .bind(c.brand_id)
@@ -76,6 +79,7 @@ pub async fn insert(db: &Db, c: &NewCampaign<'_>) -> Result<i64, AppError> {
     .bind(c.phase.as_str())
     .bind(c.created_by)
     .bind(c.created_at)
+    .bind(c.channel.as_str())
     .fetch_one(&db.pool)
     .await?)
 }
@@ -129,7 +133,7 @@ pub async fn set_schedule(db: &Db, campaign_id: i64, scheduled_at: Option<i64>) 
 #[derive(Clone, Debug)]
 pub struct Editable {
     pub name: String,
-    pub template_id: i64,
+    pub template_id: Option<i64>,
     pub rules: String,
 }
 
@@ -151,7 +155,8 @@ pub async fn editable(db: &Db, campaign_id: i64) -> Result<Editable, AppError> {
 #[derive(Clone, Debug)]
 pub struct CampaignEdit<'a> {
     pub name: &'a str,
-    pub template_id: i64,
+    pub template_id: Option<i64>,
+    pub channel: Channel,
     pub brand_id: i64,
     pub purpose: Purpose,
     /// The rules as JSON.
@@ -162,7 +167,7 @@ pub struct CampaignEdit<'a> {
 pub async fn update(db: &Db, campaign_id: i64, edit: &CampaignEdit<'_>, now: i64) -> Result<(), AppError> {
     sqlx::query(
         "UPDATE campaigns SET name = $1, template_id = $2, brand_id = $3, purpose = $4, rules = $5, updated_at = $6, \
-           phase = CASE WHEN $7 = '' THEN phase ELSE $7 END WHERE id = $8",
+           phase = CASE WHEN $7 = '' THEN phase ELSE $7 END, channel = $9 WHERE id = $8",
     )
     .bind(edit.name)
     .bind(edit.template_id)
@@ -172,6 +177,7 @@ pub async fn update(db: &Db, campaign_id: i64, edit: &CampaignEdit<'_>, now: i64
     .bind(now)
     .bind(edit.phase.map_or("", CampaignPhase::as_str))
     .bind(campaign_id)
+    .bind(edit.channel.as_str())
     .execute(&db.pool)
     .await?;
     Ok(())
@@ -319,10 +325,10 @@ impl sqlx::FromRow<'_, AnyRow> for Listed {
 /// A client's campaigns, newest first (reads `brands` and `templates` for their names).
 pub async fn list(db: &Db, client_id: i64) -> Result<Vec<Listed>, AppError> {
     Ok(sqlx::query_as::<_, Listed>(
-        "SELECT c.id, c.name, b.name AS brand, t.name AS template, c.purpose, c.state, c.rules, c.created_at, \
+        "SELECT c.id, c.name, b.name AS brand, COALESCE(t.name, '') AS template, c.purpose, c.state, c.rules, c.created_at, \
            (SELECT COUNT(*) FROM campaign_decisions d WHERE d.campaign_id = c.id AND d.outcome = 'send') AS planned, \
            (SELECT COUNT(*) FROM campaign_decisions d WHERE d.campaign_id = c.id AND d.outcome = 'exclude') AS excluded \
-         FROM campaigns c JOIN brands b ON b.id = c.brand_id JOIN templates t ON t.id = c.template_id \
+         FROM campaigns c JOIN brands b ON b.id = c.brand_id LEFT JOIN templates t ON t.id = c.template_id \
          WHERE c.client_id = $1 ORDER BY c.id DESC",
     )
     .bind(client_id)
@@ -365,9 +371,9 @@ impl sqlx::FromRow<'_, AnyRow> for Shown {
 /// Reads `brands`, `templates` and `clients` for their names.
 pub async fn shown(db: &Db, campaign_id: i64) -> Result<Shown, AppError> {
     Ok(sqlx::query_as::<_, Shown>(
-        "SELECT c.name, c.purpose, c.state, c.phase, c.rules, c.halt_reason, c.monitor_from, b.name AS brand, t.name AS template, \
-           k.name AS client \
-         FROM campaigns c JOIN brands b ON b.id = c.brand_id JOIN templates t ON t.id = c.template_id JOIN clients k ON k.id = c.client_id \
+        "SELECT c.name, c.purpose, c.state, c.phase, c.rules, c.halt_reason, c.monitor_from, b.name AS brand, \
+           COALESCE(t.name, '') AS template, k.name AS client \
+         FROM campaigns c JOIN brands b ON b.id = c.brand_id LEFT JOIN templates t ON t.id = c.template_id JOIN clients k ON k.id = c.client_id \
          WHERE c.id = $1",
     )
     .bind(campaign_id)
@@ -417,7 +423,7 @@ pub async fn bulk_connection(db: &Db) -> Result<(sqlx::pool::PoolConnection<sqlx
 pub struct Planned {
     pub client_id: i64,
     pub brand_id: i64,
-    pub template_id: i64,
+    pub template_id: Option<i64>,
     pub purpose: String,
     pub rules: String,
     pub state: CampaignState,
@@ -629,6 +635,8 @@ pub struct PackedOrder<'a> {
     pub total_minor: Option<i64>,
     pub customer_id: Option<i64>,
     pub platform_order_id: &'a str,
+    pub earliest_delivery_at: Option<i64>,
+    pub latest_delivery_at: Option<i64>,
 }
 
 impl<'a> PackedOrder<'a> {
@@ -644,6 +652,8 @@ impl<'a> PackedOrder<'a> {
             total_minor: packed_int(f.next()),
             customer_id: packed_int(f.next()),
             platform_order_id: f.next()?,
+            earliest_delivery_at: packed_int(f.next()),
+            latest_delivery_at: packed_int(f.next()),
         })
     }
 }
@@ -690,11 +700,13 @@ pub async fn undecided_orders(tx: &mut Tx<'_>, brand_id: i64, campaign_id: i64, 
         "SELECT {} FROM orders o WHERE o.brand_id = $1 AND o.id > $2 AND o.id <= $3 AND {undecided}",
         b.packed(&format!(
             "o.id || {us} || o.store_id || {us} || o.status || {us} || o.status_at || {us} || o.placed_at || {us} || \
-             {} || {us} || {} || {us} || {} || {us} || {}",
+             {} || {us} || {} || {us} || {} || {us} || {} || {us} || {} || {us} || {}",
             b.packable("o.country"),
             b.packable("o.total_minor"),
             b.packable("o.customer_id"),
             b.packable("o.platform_order_id"),
+            b.packable("o.earliest_delivery_at"),
+            b.packable("o.latest_delivery_at"),
         ))
     );
     let orders: Option<String> =

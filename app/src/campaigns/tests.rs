@@ -2,6 +2,7 @@
 
 use super::eligibility::*;
 use crate::orders::model::OrderStatus;
+use crate::outbox::model::Channel;
 use crate::templates::model::Purpose;
 use proptest::prelude::*;
 
@@ -17,6 +18,7 @@ fn order(platform: &str, country: &str, delivered_days_ago: Option<i64>) -> Orde
         placed_at: NOON - 40 * DAY_MS,
         fulfilled_at: delivered_days_ago.map(|d| NOON - (d + 2) * DAY_MS),
         delivered_at: delivered_days_ago.map(|d| NOON - d * DAY_MS),
+        earliest_delivery_at: None,
         latest_delivery_at: None,
         country: country.into(),
         total_minor: Some(4_990),
@@ -44,6 +46,7 @@ fn rules(purpose: Purpose) -> Rules {
         approved_locales: vec!["en".into(), "de".into(), "fr".into()],
         fallback_locales: vec!["en".into()],
         delay_ms: 0,
+        channel: Channel::Email,
     }
 }
 
@@ -67,6 +70,87 @@ fn amazon_review_requests_open_on_day_5_and_close_after_day_30() {
     assert!(matches!(decide_now(&late, &c, &r), Decision::Send { .. }));
     // Other platforms have no such window.
     assert!(matches!(decide_now(&order("shopify", "GB", Some(45)), &c, &r), Decision::Send { .. }));
+}
+
+/// An Amazon order as SP-API reports it: shipped, no reported delivery, the promised
+/// delivery window `earliest` to `latest` days ago, no buyer record.
+fn amazon_shipped(earliest_days_ago: i64, latest_days_ago: i64) -> OrderFacts {
+    OrderFacts {
+        status: OrderStatus::Fulfilled,
+        fulfilled_at: Some(NOON - (earliest_days_ago + 2) * DAY_MS),
+        delivered_at: None,
+        earliest_delivery_at: Some(NOON - earliest_days_ago * DAY_MS),
+        latest_delivery_at: Some(NOON - latest_days_ago * DAY_MS),
+        ..order("amazon", "DE", None)
+    }
+}
+
+fn amazon_request() -> Rules {
+    Rules { channel: Channel::Amazon, approved_locales: Vec::new(), fallback_locales: Vec::new(), ..rules(Purpose::ReviewRequest) }
+}
+
+#[test]
+fn amazons_own_request_needs_no_address_consent_or_version_and_keeps_the_delivery_window() {
+    let r = amazon_request();
+    let none = &History::default();
+    // Five days after the earliest promised date it opens; no buyer record is needed.
+    assert_eq!(decide(&amazon_shipped(5, 3), None, none, &r, NOON), Decision::Send { at: NOON, locale: String::new() });
+    assert!(matches!(
+        decide(&amazon_shipped(4, 2), None, none, &r, NOON),
+        Decision::Wait(Waiting::AmazonTooEarly { opens_at }) if opens_at == NOON + DAY_MS
+    ));
+    // Open until 30 days after the latest date, closed a day later.
+    assert!(matches!(decide(&amazon_shipped(33, 30), None, none, &r, NOON), Decision::Send { .. }));
+    assert_eq!(decide(&amazon_shipped(33, 31), None, none, &r, NOON), Decision::Exclude(Exclusion::AmazonTooLate));
+    // Not shipped yet: the promised dates alone do not make it due.
+    let pending = OrderFacts { status: OrderStatus::Pending, fulfilled_at: None, ..amazon_shipped(10, 8) };
+    assert_eq!(decide(&pending, None, none, &r, NOON), Decision::Wait(Waiting::Trigger));
+    // Other platforms' orders, any earlier contact, suppression and cancellations exclude.
+    assert_eq!(decide(&order("shopify", "DE", Some(6)), None, none, &r, NOON), Decision::Exclude(Exclusion::NotAmazon));
+    let asked = History { order_purposes: vec![Purpose::Care], customer_sends: vec![] };
+    assert_eq!(decide(&amazon_shipped(10, 8), None, &asked, &r, NOON), Decision::Exclude(Exclusion::AlreadyAsked));
+    let suppressed = CustomerFacts { suppressed: Some("unsubscribed".into()), has_email: false, ..customer("DE", "de-DE") };
+    assert!(matches!(decide(&amazon_shipped(10, 8), Some(&suppressed), none, &r, NOON), Decision::Exclude(Exclusion::Suppressed { .. })));
+    let cancelled = OrderFacts { status: OrderStatus::Cancelled, ..amazon_shipped(10, 8) };
+    assert!(matches!(decide(&cancelled, None, none, &r, NOON), Decision::Exclude(Exclusion::Status { .. })));
+    // A consent-requiring country and no e-mail at all change nothing: Amazon writes to its buyer.
+    let buyer = CustomerFacts { has_email: false, email_consent: false, ..customer("DE", "de-DE") };
+    assert!(matches!(decide(&amazon_shipped(10, 8), Some(&buyer), none, &r, NOON), Decision::Send { .. }));
+    // An A/B variant's extra delay moves it, within the window.
+    let delayed = Rules { delay_ms: 7 * DAY_MS, ..amazon_request() };
+    assert!(matches!(decide(&amazon_shipped(5, 3), None, none, &delayed, NOON), Decision::Wait(Waiting::Due { at }) if at == NOON + 2 * DAY_MS));
+}
+
+proptest! {
+    /// Whatever the delivery window, the trigger's delay and the time: Amazon's request is
+    /// only ever decided to go inside [earliest + 5 days, latest + 30 days], and an order
+    /// already contacted is never asked again.
+    #[test]
+    fn amazons_request_never_goes_outside_its_window(
+        earliest in 0i64..60, spread in 0i64..10, days in 0u32..20, hour in 0i64..24, contacted in prop::bool::ANY,
+    ) {
+        let o = amazon_shipped(earliest, (earliest - spread).max(0));
+        let r = Rules { trigger: Trigger::AfterDelivery { days }, ..amazon_request() };
+        let now = NOON + hour * 3_600_000;
+        let history = History { order_purposes: if contacted { vec![Purpose::ReviewRequest] } else { vec![] }, customer_sends: vec![] };
+        let (opens, closes) = amazon_window(&o).unwrap();
+        match decide(&o, None, &history, &r, now) {
+            Decision::Send { at, .. } => {
+                prop_assert!(!contacted);
+                prop_assert!(at >= opens && at <= closes, "at {} outside {}..{}", at, opens, closes);
+            }
+            Decision::Exclude(Exclusion::AlreadyAsked) => prop_assert!(contacted),
+            Decision::Exclude(Exclusion::AmazonTooLate) => {
+                // Only when the first moment it could go (due, not before the window opens,
+                // then the next hour of the send window) is after the window closed.
+                let due = o.earliest_delivery_at.unwrap() + i64::from(days) * DAY_MS;
+                let first = next_in_window(due.max(now).max(opens), SendWindow::default(), time_zone("DE"));
+                prop_assert!(!contacted && first > closes, "excluded although it could go at {}", first);
+            }
+            Decision::Wait(_) => prop_assert!(!contacted),
+            other => prop_assert!(false, "unexpected {:?}", other),
+        }
+    }
 }
 
 #[test]
@@ -229,6 +313,7 @@ fn orders_strategy() -> impl Strategy<Value = Vec<OrderFacts>> {
                     placed_at: placed,
                     fulfilled_at: Some(placed + ship_after * DAY_MS),
                     delivered_at: Some(placed + (ship_after + 2) * DAY_MS),
+                    earliest_delivery_at: None,
                     latest_delivery_at: None,
                     country: "FR".into(),
                     total_minor: Some(1_000),

@@ -40,10 +40,10 @@ pub fn CampaignsPage() -> impl IntoView {
                     <Breadcrumbs items=vec![("Clients".into(), "/clients".into()), (d.client.clone(), format!("/clients/{}", d.client_id)), ("Campaigns".into(), String::new())]/>
                     <div class="page-head">
                         <h1>"Campaigns"</h1>
-                        <button class="primary" on:click=move |_| creating.set(true) disabled=d.templates.is_empty()>"New campaign"</button>
+                        <button class="primary" on:click=move |_| creating.set(true) disabled=d.templates.is_empty() && d.amazon_brands.is_empty()>"New campaign"</button>
                     </div>
                     <ClientTabs client_id=d.client_id current="campaigns"/>
-                    {d.templates.is_empty().then(|| view! {
+                    {(d.templates.is_empty() && d.amazon_brands.is_empty()).then(|| view! {
                         <p class="notice">"A campaign sends an approved template version: approve a template first."</p>
                     })}
                     {move || creating.get().then(|| view! {
@@ -51,6 +51,7 @@ pub fn CampaignsPage() -> impl IntoView {
                             initial=CampaignForm { client_id: d.client_id, ..CampaignForm::default() }
                             editing=None
                             templates=d.templates.clone()
+                            amazon_brands=d.amazon_brands.clone()
                             close=Callback::new(move |_: ()| creating.set(false))
                             done=Callback::new(move |id: i64| {
                                 creating.set(false);
@@ -156,10 +157,35 @@ fn CampaignEditor(
     initial: CampaignForm,
     editing: Option<i64>,
     templates: Vec<UsableTemplate>,
+    /// The client's brands with an Amazon store (Amazon's request a review).
+    amazon_brands: Vec<(i64, String)>,
     close: Callback<()>,
     done: Callback<i64>,
 ) -> impl IntoView {
     let client_id = initial.client_id;
+    // A new campaign of a client with no approved template can only be Amazon's request.
+    let channel = RwSignal::new(match initial.channel.as_str() {
+        "" if templates.is_empty() && !amazon_brands.is_empty() => "amazon".to_string(),
+        "" => "email".to_string(),
+        chosen => chosen.to_string(),
+    });
+    let first_brand = amazon_brands.first().map(|b| b.0.to_string()).unwrap_or_default();
+    let brand = RwSignal::new(if initial.brand_id > 0 { initial.brand_id.to_string() } else { first_brand });
+    let channels = Signal::derive({
+        let offer_amazon = !amazon_brands.is_empty();
+        move || {
+            let mut choices = vec![("email".to_string(), "E-mail (an approved template)".to_string())];
+            if offer_amazon {
+                choices.push(("amazon".to_string(), "Amazon Request a Review (written by Amazon)".to_string()));
+            }
+            choices
+        }
+    });
+    let brand_choices = Signal::derive({
+        let brands = amazon_brands.clone();
+        move || brands.iter().map(|(id, name)| (id.to_string(), name.clone())).collect::<Vec<_>>()
+    });
+    let amazon = move || channel.get() == "amazon";
     let first_template = templates.first().map(|t| t.0.to_string()).unwrap_or_default();
     let template = RwSignal::new(if initial.template_id > 0 { initial.template_id.to_string() } else { first_template });
     let name = RwSignal::new(initial.name.clone());
@@ -233,7 +259,9 @@ fn CampaignEditor(
             ev.prevent_default();
             let form = CampaignForm {
                 client_id,
+                channel: channel.get_untracked(),
                 template_id: template.get_untracked().parse().unwrap_or(0),
+                brand_id: brand.get_untracked().parse().unwrap_or(0),
                 name: name.get_untracked(),
                 trigger: trigger.get_untracked(),
                 days: days.get_untracked().trim().parse().unwrap_or(u32::MAX),
@@ -262,7 +290,14 @@ fn CampaignEditor(
             <h2>{if editing.is_some() { "Change campaign" } else { "New campaign" }}</h2>
             <FormStatus value=value/>
             <TextField label="Name" name="name" value=name error=field_error(value, "name") required=true maxlength=120/>
-            <SelectField label="Template" name="template_id" value=template error=field_error(value, "template_id") choices=template_choices/>
+            <SelectField label="Channel" name="channel" value=channel error=field_error(value, "channel") choices=channels/>
+            <div class:hidden=amazon>
+                <SelectField label="Template" name="template_id" value=template error=field_error(value, "template_id") choices=template_choices/>
+            </div>
+            <div class:hidden=move || !amazon()>
+                <SelectField label="Brand" name="brand_id" value=brand error=field_error(value, "brand_id") choices=brand_choices/>
+                <p class="muted small">"Amazon writes and translates this review request itself and sends it once per order, from 5 days after the earliest delivery date to 30 days after the latest. There is no template, so the editor and the compliance lint do not apply; audience, exclusions, suppression, timing, A/B of timing and the canary do."</p>
+            </div>
             <SelectField label="When" name="trigger" value=trigger error=field_error(value, "trigger") choices=triggers/>
             <TextField label="Days" name="days" value=days error=field_error(value, "days") kind="number" maxlength=3/>
             <TextField label="Countries" name="countries" value=countries error=field_error(value, "countries") maxlength=200
@@ -280,7 +315,9 @@ fn CampaignEditor(
                         <div class="variant-row" class:hidden={move || variant_count.get().parse::<usize>().unwrap_or(0) <= i}>
                             <strong class="variant-label">{label.clone()}</strong>
                             <VariantInput label="Weight" field=format!("variant-{i}-weight") value=weight error=field_error(value, format!("variant-{i}-weight")) kind="number"/>
-                            <VariantInput label="Subject (empty: the template's)" field=format!("variant-{i}-subject") value=subject error=field_error(value, format!("variant-{i}-subject")) kind="text"/>
+                            <div class:hidden=amazon>
+                                <VariantInput label="Subject (empty: the template's)" field=format!("variant-{i}-subject") value=subject error=field_error(value, format!("variant-{i}-subject")) kind="text"/>
+                            </div>
                             <VariantInput label="Extra delay (hours)" field=format!("variant-{i}-delay") value=delay error=field_error(value, format!("variant-{i}-delay")) kind="number"/>
                         </div>
                     }
@@ -397,10 +434,10 @@ pub fn CampaignPage() -> impl IntoView {
                         {(d.state == CampaignState::Running).then(|| view! {
                             <p class="muted small">"Pause the campaign to change its rules; every change is recorded in its history."</p>
                         })}
-                        {let templates = d.templates.clone();
+                        {let (templates, amazon_brands) = (d.templates.clone(), d.amazon_brands.clone());
                         move || form.get().map(|r| match r {
                             Ok(Some(initial)) => view! {
-                                <CampaignEditor initial=initial editing=Some(id) templates=templates.clone()
+                                <CampaignEditor initial=initial editing=Some(id) templates=templates.clone() amazon_brands=amazon_brands.clone()
                                     close=Callback::new(move |_: ()| editing.set(false))
                                     done=Callback::new(move |_: i64| { editing.set(false); saved.update(|n| *n += 1); })/>
                             }.into_any(),

@@ -151,7 +151,7 @@ async fn lwa(client: &reqwest::Client, settings: &Settings, grant: &[(&str, &str
 }
 
 /// What an SP-API answer other than 200 means.
-async fn failure(response: reqwest::Response) -> Failure {
+pub(super) async fn failure(response: reqwest::Response) -> Failure {
     let status = response.status();
     if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
         return Failure::RateLimited(super::http::retry_after(response.headers(), Duration::from_secs(2)));
@@ -256,7 +256,7 @@ pub async fn order_items(
         .collect())
 }
 
-fn urlencode(value: &str) -> String {
+pub(super) fn urlencode(value: &str) -> String {
     value
         .bytes()
         .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })

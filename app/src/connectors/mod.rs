@@ -6,10 +6,12 @@
 //! page shows every feed's health across clients.
 //!
 //! Parts: `model` (what pages show, shared with the browser), `store` (the tables
-//! `connections`, `webhook_deliveries`, `connection_alerts`, `oauth_states`), `seal`
+//! `connections`, `webhook_deliveries`, `connection_alerts`, `oauth_states`,
+//! `rate_buckets`), `seal`
 //! (credentials encrypted at rest), `http` (the one way requests to platforms are made and
 //! their failures classified), one module per platform (its client and how its orders map
-//! to Starling's), `sync` (the scheduler and a pull), `webhooks` (Shopify's pushes),
+//! to Starling's), `sync` (the scheduler and a pull), `solicit` (Amazon's request a
+//! review, within Amazon's rate limits shared by every process), `webhooks` (Shopify's pushes),
 //! `api` (server functions) and `ui` (pages).
 
 pub mod api;
@@ -28,6 +30,8 @@ pub mod http;
 pub mod seal;
 #[cfg(feature = "ssr")]
 pub mod shopify;
+#[cfg(feature = "ssr")]
+pub mod solicit;
 #[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]

@@ -1,11 +1,12 @@
 //! The tables of connectors: `connections` (one per connected store: its sealed
 //! credentials, cursor, schedule, lease and health), `webhook_deliveries` (deliveries
 //! already taken), `connection_alerts` (feeds that stopped) and `oauth_states`
-//! (authorizations under way). Reads `clients` and `stores` (owned by `clients::store`)
-//! for the names on the Connections page.
+//! (authorizations under way), and `rate_buckets` (platform rate limits shared by every
+//! process on the database). Reads `clients` and `stores` (owned by `clients::store`) for
+//! the names on the Connections page.
 
 use super::model::{ConnectionRow, ConnectionState, Platform};
-use crate::db::Db;
+use crate::db::{Backend, Db};
 use crate::error::AppError;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -414,4 +415,90 @@ pub async fn take_state(db: &Db, state: &str) -> Result<Option<OAuthState>, AppE
     })
     .transpose()
     .map_err(AppError::from)
+}
+
+// ---------------------------------------------------------------------------------------
+// Amazon's request a review
+// ---------------------------------------------------------------------------------------
+
+/// Amazon connections whose credentials are usable now (not disconnected, not waiting for
+/// re-authorization): the sellers whose review requests may go out.
+pub async fn solicitable(db: &Db) -> Result<Vec<Connection>, AppError> {
+    Ok(sqlx::query_as::<_, Connection>(&format!(
+        "{CONNECTION} WHERE platform = 'amazon' AND secret <> '' AND state NOT IN ('needs_reauth', 'disconnected') ORDER BY id"
+    ))
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// The platform refused a connection's credentials outside a pull (a review request):
+/// it needs re-authorization, with the reason, and is not pulled until then.
+pub async fn refused(db: &Db, id: i64, why: &str, now: i64) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE connections SET state = $1, last_error = $2, last_attempt_at = $3, next_sync_at = $4 WHERE id = $5 AND secret <> ''",
+    )
+    .bind(ConnectionState::NeedsReauth.as_str())
+    .bind(why)
+    .bind(now)
+    .bind(i64::MAX / 2)
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Rate buckets
+// ---------------------------------------------------------------------------------------
+
+/// Takes one request from the token bucket `bucket` at `now` (epoch ms): the bucket refills
+/// at `rate` per second up to `burst`, and is made full the first time it is named. One
+/// statement: on PostgreSQL the row lock orders the processes that share it. Answers
+/// `None` when taken, else how many milliseconds until a token is there.
+pub async fn take_token(db: &Db, bucket: &str, rate: f64, burst: f64, now: i64) -> Result<Option<i64>, AppError> {
+    let (least, greatest) = match db.backend {
+        Backend::Postgres => ("LEAST", "GREATEST"),
+        Backend::Sqlite => ("MIN", "MAX"),
+    };
+    // What the bucket holds at `now`: never more than its burst; a clock that is behind
+    // the last take's (another process's) counts as no time passed.
+    let filled = format!("{least}(burst, tokens + {greatest}(0, $2 - updated_at) * rate / 1000.0)");
+    let take = format!(
+        "UPDATE rate_buckets SET tokens = {filled} - 1, updated_at = {greatest}(updated_at, $2) WHERE bucket = $1 AND {filled} >= 1 \
+         RETURNING tokens"
+    );
+    let look = format!("SELECT {filled}, rate FROM rate_buckets WHERE bucket = $1");
+    for _ in 0..2 {
+        let taken: Option<f64> = sqlx::query_scalar(&take).bind(bucket).bind(now).fetch_optional(&db.pool).await?;
+        if taken.is_some() {
+            return Ok(None);
+        }
+        let held: Option<(f64, f64)> = sqlx::query_as(&look).bind(bucket).bind(now).fetch_optional(&db.pool).await?;
+        if let Some((held, rate)) = held {
+            return Ok(Some((((1.0 - held) / rate.max(0.001)) * 1000.0).ceil().max(1.0) as i64));
+        }
+        // The first take of this bucket: it starts full.
+        sqlx::query(
+            "INSERT INTO rate_buckets (bucket, tokens, rate, burst, updated_at) VALUES ($1, $2, $3, $2, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(bucket)
+        .bind(burst)
+        .bind(rate)
+        .bind(now)
+        .execute(&db.pool)
+        .await?;
+    }
+    Ok(Some(1))
+}
+
+/// The platform announced another rate for the bucket (`x-amzn-RateLimit-Limit`).
+pub async fn set_rate(db: &Db, bucket: &str, rate: f64) -> Result<(), AppError> {
+    sqlx::query("UPDATE rate_buckets SET rate = $1 WHERE bucket = $2 AND rate <> $1").bind(rate).bind(bucket).execute(&db.pool).await?;
+    Ok(())
+}
+
+/// The platform answered 429 all the same: the bucket is empty from `now`.
+pub async fn drain(db: &Db, bucket: &str, now: i64) -> Result<(), AppError> {
+    sqlx::query("UPDATE rate_buckets SET tokens = 0, updated_at = $1 WHERE bucket = $2").bind(now).bind(bucket).execute(&db.pool).await?;
+    Ok(())
 }

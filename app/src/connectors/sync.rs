@@ -155,7 +155,7 @@ impl Syncer {
 
     /// Opens the connection's alert (`reason`, short, for the page) and, when it is new,
     /// mails the client's account managers the reason and `detail`.
-    async fn alert(&self, c: &Connection, reason: &str, detail: &str, now: i64) -> Result<(), AppError> {
+    pub(super) async fn alert(&self, c: &Connection, reason: &str, detail: &str, now: i64) -> Result<(), AppError> {
         if store::open_alert(&self.db, c.id, c.client_id, reason, now).await? {
             self.tell(c, &format!("{} feed of {} needs attention", c.platform.label(), c.account), &format!("{reason}. {detail}")).await;
         }
@@ -218,7 +218,7 @@ impl Syncer {
 
     /// A fresh access token (Amazon, eBay), kept sealed with the credentials until shortly
     /// before it ends.
-    async fn access(&self, c: &Connection, credentials: &mut Credentials, force: bool) -> Result<String, PullError> {
+    pub(super) async fn access(&self, c: &Connection, credentials: &mut Credentials, force: bool) -> Result<String, PullError> {
         let now = now_millis();
         if let Some((token, ends)) = &credentials.access {
             if !force && ends - now > TOKEN_MARGIN_MS {

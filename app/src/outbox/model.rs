@@ -4,10 +4,45 @@
 
 use serde::{Deserialize, Serialize};
 
+/// How a message reaches the buyer: an e-mail Starling writes and sends, or Amazon's own
+/// "Request a Review" (the Solicitations API), which Amazon writes and translates. Stored
+/// in `messages.channel` and `campaigns.channel` as the text of `as_str`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    #[default]
+    Email,
+    Amazon,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 2] = [Channel::Email, Channel::Amazon];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Amazon => "amazon",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The channel in words, for pages and reports.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Channel::Email => "E-mail",
+            Channel::Amazon => "Amazon Request a Review",
+        }
+    }
+}
+
 /// Where a planned message is. The planner writes `Queued` (or `Held` behind a canary);
 /// the sender claims it (`Sending`) and records `Sent` or `Failed`, or queues it again
 /// after a temporary failure; cancelling a campaign or suppressing a buyer cancels what
-/// has not gone yet.
+/// has not gone yet. An Amazon request that Amazon does not offer for the order ends
+/// `Skipped` (its `not_eligible` event says why).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageState {
@@ -19,16 +54,18 @@ pub enum MessageState {
     Sent,
     Failed,
     Cancelled,
+    Skipped,
 }
 
 impl MessageState {
-    pub const ALL: [MessageState; 6] = [
+    pub const ALL: [MessageState; 7] = [
         MessageState::Queued,
         MessageState::Held,
         MessageState::Sending,
         MessageState::Sent,
         MessageState::Failed,
         MessageState::Cancelled,
+        MessageState::Skipped,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -39,6 +76,7 @@ impl MessageState {
             MessageState::Sent => "sent",
             MessageState::Failed => "failed",
             MessageState::Cancelled => "cancelled",
+            MessageState::Skipped => "skipped",
         }
     }
 
@@ -48,7 +86,9 @@ impl MessageState {
 }
 
 /// What happened to a message, as its events record it: sent by the relay, reported
-/// back (bounce, complaint), or done by the buyer (unsubscribe, open, click, review).
+/// back (bounce, complaint), or done by the buyer (unsubscribe, open, click, review). An
+/// Amazon request ends `Requested` (Amazon took it, or had taken it before),
+/// `NotEligible` (Amazon offers none for the order, with its reason) or `Failed`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
@@ -59,10 +99,13 @@ pub enum EventKind {
     Opened,
     Clicked,
     Reviewed,
+    Requested,
+    NotEligible,
+    Failed,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::Sent,
         EventKind::Bounced,
         EventKind::Complained,
@@ -70,6 +113,9 @@ impl EventKind {
         EventKind::Opened,
         EventKind::Clicked,
         EventKind::Reviewed,
+        EventKind::Requested,
+        EventKind::NotEligible,
+        EventKind::Failed,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -81,6 +127,9 @@ impl EventKind {
             EventKind::Opened => "opened",
             EventKind::Clicked => "clicked",
             EventKind::Reviewed => "reviewed",
+            EventKind::Requested => "requested",
+            EventKind::NotEligible => "not_eligible",
+            EventKind::Failed => "failed",
         }
     }
 

@@ -10,7 +10,7 @@
 //! its order, buyer, brand and version) and `reports::store` (the events a report, the SLA
 //! board and review attribution count).
 
-use super::model::{AttemptOutcome, EventKind, MessageState};
+use super::model::{AttemptOutcome, Channel, EventKind, MessageState};
 use crate::db::{packed_int, packed_records, Backend, Db, FIELD_SEP};
 use crate::error::AppError;
 use crate::shell::table::ListQuery;
@@ -84,14 +84,17 @@ pub struct MessageOrigin {
     pub brand_id: i64,
     pub campaign_id: i64,
     pub purpose: Purpose,
+    pub channel: Channel,
 }
 
 /// A message row of the outbox, before it is written.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
     pub order_id: i64,
-    pub customer_id: i64,
-    pub template_version_id: i64,
+    /// `None` for an Amazon request to a buyer Amazon keeps to itself.
+    pub customer_id: Option<i64>,
+    /// `None` for Amazon's request (Amazon writes it).
+    pub template_version_id: Option<i64>,
     pub locale: String,
     pub variant: i64,
     pub send_at: i64,
@@ -99,25 +102,29 @@ pub struct NewMessage {
     pub state: MessageState,
     /// 1 for the canary's messages.
     pub canary: i64,
+    /// An Amazon order's message: the order's one proactive contact, whatever the purpose.
+    pub one_per_order: bool,
 }
 
 /// Writes planned messages as multi-row statements; answers the orders whose message was
-/// really new (the unique (order, purpose) index turns away a second one, whichever
-/// planner got there first).
+/// really new (the unique (order, purpose) index turns away a second one, and on an Amazon
+/// order the unique `one_per_order` index a second of any purpose, whichever planner got
+/// there first).
 pub async fn insert_planned(tx: &mut Tx<'_>, origin: MessageOrigin, planned: &[NewMessage], now: i64) -> Result<HashSet<i64>, AppError> {
     let b = Backend::of(tx);
     let mut inserted: HashSet<i64> = HashSet::new();
-    const MESSAGE_BINDS: usize = 8;
+    const MESSAGE_BINDS: usize = 9;
     for chunk in planned.chunks(ROWS_PER_INSERT) {
         let sql = format!(
-            "INSERT INTO messages (order_id, customer_id, template_version_id, locale, variant, send_at, state, canary, \
+            "INSERT INTO messages (order_id, customer_id, template_version_id, locale, variant, send_at, state, canary, one_per_order, \
                client_id, brand_id, campaign_id, purpose, channel, created_at) \
-             SELECT v.*, {}, {}, {}, '{}', 'email', {now} FROM (VALUES {}) AS v WHERE true \
+             SELECT v.*, {}, {}, {}, '{}', '{}', {now} FROM (VALUES {}) AS v WHERE true \
              ON CONFLICT DO NOTHING RETURNING order_id",
             origin.client_id,
             origin.brand_id,
             origin.campaign_id,
             origin.purpose.as_str(),
+            origin.channel.as_str(),
             b.rows(chunk.len(), MESSAGE_BINDS)
         );
         let mut query = sqlx::query_scalar::<_, i64>(&sql).persistent(chunk.len() == ROWS_PER_INSERT);
@@ -130,7 +137,8 @@ pub async fn insert_planned(tx: &mut Tx<'_>, origin: MessageOrigin, planned: &[N
                 .bind(m.variant)
                 .bind(m.send_at)
                 .bind(m.state.as_str())
-                .bind(m.canary);
+                .bind(m.canary)
+                .bind(i64::from(m.one_per_order));
         }
         inserted.extend(query.fetch_all(&mut **tx).await?);
     }
@@ -252,18 +260,20 @@ pub async fn campaign_messages(db: &Db, campaign_id: i64, query: &ListQuery) -> 
     };
     let direction = if query.desc { "DESC" } else { "ASC" };
     let state = query.filter("state").unwrap_or("").to_string();
-    let filter = "m.campaign_id = $1 AND lower(c.email) LIKE $2 ESCAPE '\\' AND ($3 = '' OR m.state = $3)";
-    let total: i64 =
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM messages m JOIN customers c ON c.id = m.customer_id WHERE {filter}"))
-            .bind(campaign_id)
-            .bind(query.like_pattern())
-            .bind(&state)
-            .fetch_one(&db.pool)
-            .await?;
+    // An Amazon request may have no buyer record (Amazon keeps its buyers): searched by
+    // its order number.
+    let filter = "m.campaign_id = $1 AND (lower(COALESCE(c.email, '')) LIKE $2 ESCAPE '\\' OR lower(o.platform_order_id) LIKE $2 ESCAPE '\\') \
+                  AND ($3 = '' OR m.state = $3)";
+    let from = "messages m LEFT JOIN customers c ON c.id = m.customer_id JOIN orders o ON o.id = m.order_id";
+    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {from} WHERE {filter}"))
+        .bind(campaign_id)
+        .bind(query.like_pattern())
+        .bind(&state)
+        .fetch_one(&db.pool)
+        .await?;
     let rows = sqlx::query_as::<_, ListedMessage>(&format!(
-        "SELECT m.id, c.email, o.platform_order_id, m.variant, m.locale, m.state, m.send_at, m.attempts, m.last_error \
-         FROM messages m JOIN customers c ON c.id = m.customer_id JOIN orders o ON o.id = m.order_id WHERE {filter} \
-         ORDER BY {order_by} {direction}, m.id LIMIT $4 OFFSET $5"
+        "SELECT m.id, COALESCE(c.email, '') AS email, o.platform_order_id, m.variant, m.locale, m.state, m.send_at, m.attempts, \
+           m.last_error FROM {from} WHERE {filter} ORDER BY {order_by} {direction}, m.id LIMIT $4 OFFSET $5"
     ))
     .bind(campaign_id)
     .bind(query.like_pattern())
@@ -547,19 +557,169 @@ pub async fn cancel_for_buyer(db: &Db, brand_id: i64, customer_id: i64) -> Resul
 // The sender: claims, tries, outcomes
 // ---------------------------------------------------------------------------------------
 
-/// Moves up to `limit` due messages of running campaigns to `sending` under `worker`
+/// Moves up to `limit` due e-mails of running campaigns to `sending` under `worker`
 /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several processes take disjoint batches).
-/// Reads `campaigns`: only a running campaign's messages go out.
+/// Reads `campaigns`: only a running campaign's messages go out. (Amazon's requests are
+/// claimed per seller by `claim_requests`.)
 pub async fn claim(db: &Db, worker: &str, now: i64, limit: i64) -> Result<Vec<i64>, AppError> {
     let lock = if db.backend == Backend::Postgres { "FOR UPDATE OF m SKIP LOCKED" } else { "" };
     let sql = format!(
         "UPDATE messages SET state = 'sending', claimed_by = $1, claimed_at = $2, attempts = attempts + 1 \
          WHERE id IN (SELECT m.id FROM messages m JOIN campaigns c ON c.id = m.campaign_id \
-           WHERE m.state = 'queued' AND m.send_at <= $2 AND c.state = 'running' ORDER BY m.send_at LIMIT $3 {lock}) \
+           WHERE m.state = 'queued' AND m.send_at <= $2 AND c.state = 'running' AND m.channel = 'email' ORDER BY m.send_at LIMIT $3 {lock}) \
          RETURNING id"
     );
     let ids: Vec<i64> = sqlx::query_scalar(&sql).bind(worker).bind(now).bind(limit).fetch_all(&db.pool).await?;
     Ok(ids)
+}
+
+/// An Amazon review request claimed for sending.
+#[derive(Clone, Debug)]
+pub struct ClaimedRequest {
+    pub message_id: i64,
+    pub campaign_id: i64,
+    /// Amazon's order id.
+    pub amazon_order_id: String,
+    /// The message's tries so far, this one included.
+    pub attempts: i64,
+    /// An earlier try asked Amazon to send the request and its process stopped before the
+    /// answer was recorded: Amazon may have taken it.
+    pub interrupted: bool,
+}
+
+/// The name of a try at creating an Amazon request; `ClaimedRequest::interrupted` looks
+/// for it.
+pub fn request_attempt(worker: &str, message_id: i64, attempt: i64) -> String {
+    format!("{worker}:{message_id}:{attempt}:create")
+}
+
+/// Moves up to `limit` due Amazon requests of running campaigns on orders of `store_id`
+/// to `sending` under `worker` (`SKIP LOCKED` on PostgreSQL, as `claim`), and reads what
+/// sending them needs. Reads `campaigns` and `orders`.
+pub async fn claim_requests(db: &Db, worker: &str, store_id: i64, now: i64, limit: i64) -> Result<Vec<ClaimedRequest>, AppError> {
+    let lock = if db.backend == Backend::Postgres { "FOR UPDATE OF m SKIP LOCKED" } else { "" };
+    let sql = format!(
+        "UPDATE messages SET state = 'sending', claimed_by = $1, claimed_at = $2, attempts = attempts + 1 \
+         WHERE id IN (SELECT m.id FROM messages m JOIN campaigns c ON c.id = m.campaign_id JOIN orders o ON o.id = m.order_id \
+           WHERE m.state = 'queued' AND m.send_at <= $2 AND c.state = 'running' AND m.channel = 'amazon' AND o.store_id = $4 \
+           ORDER BY m.send_at LIMIT $3 {lock}) \
+         RETURNING id"
+    );
+    let ids: Vec<i64> = sqlx::query_scalar(&sql).bind(worker).bind(now).bind(limit).bind(store_id).fetch_all(&db.pool).await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let rows: Vec<(i64, i64, String, i64, Option<String>, Option<String>)> = sqlx::query_as(&format!(
+        "SELECT m.id, m.campaign_id, o.platform_order_id, m.attempts, a.attempt, a.outcome FROM messages m \
+         JOIN orders o ON o.id = m.order_id \
+         LEFT JOIN delivery_attempts a ON a.id = (SELECT MAX(x.id) FROM delivery_attempts x WHERE x.message_id = m.id) \
+         WHERE m.id IN ({list}) ORDER BY m.send_at, m.id"
+    ))
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(message_id, campaign_id, amazon_order_id, attempts, attempt, outcome)| ClaimedRequest {
+            message_id,
+            campaign_id,
+            amazon_order_id,
+            attempts,
+            // Unknown (its process died), still pending, or a retry after a timeout or 5xx:
+            // any of them may have reached Amazon.
+            interrupted: attempt.is_some_and(|a| a.ends_with(":create"))
+                && outcome.is_some_and(|o| {
+                    [AttemptOutcome::Unknown, AttemptOutcome::Pending, AttemptOutcome::Retry].iter().any(|x| x.as_str() == o)
+                }),
+        })
+        .collect())
+}
+
+/// The stores with Amazon requests due at `now` in running campaigns. Reads `campaigns`
+/// and `orders`.
+pub async fn due_request_stores(db: &Db, now: i64) -> Result<Vec<i64>, AppError> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT o.store_id FROM messages m JOIN campaigns c ON c.id = m.campaign_id JOIN orders o ON o.id = m.order_id \
+         WHERE m.state = 'queued' AND m.send_at <= $1 AND m.channel = 'amazon' AND c.state = 'running'",
+    )
+    .bind(now)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// How an Amazon request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestOutcome {
+    /// Amazon took it (now or before): the message is `sent`.
+    Requested,
+    /// Amazon offers no request for the order: `skipped`.
+    NotEligible,
+    /// Given up on: `failed`.
+    Failed,
+}
+
+/// Records how an Amazon request ended, in one transaction: its create try (when it got
+/// that far), the message's state, and the event with Amazon's words in `detail`.
+pub async fn record_request(
+    db: &Db,
+    message_id: i64,
+    attempt: Option<&str>,
+    outcome: RequestOutcome,
+    at: i64,
+    detail: &str,
+) -> Result<(), AppError> {
+    let (state, kind, tried) = match outcome {
+        RequestOutcome::Requested => (MessageState::Sent, EventKind::Requested, AttemptOutcome::Sent),
+        RequestOutcome::NotEligible => (MessageState::Skipped, EventKind::NotEligible, AttemptOutcome::Failed),
+        RequestOutcome::Failed => (MessageState::Failed, EventKind::Failed, AttemptOutcome::Failed),
+    };
+    let mut tx = db.pool.begin().await?;
+    if let Some(attempt) = attempt {
+        sqlx::query("UPDATE delivery_attempts SET finished_at = $1, outcome = $2, reply = $3 WHERE attempt = $4")
+            .bind(at)
+            .bind(tried.as_str())
+            .bind(detail)
+            .bind(attempt)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let sent_at = (outcome == RequestOutcome::Requested).then_some(at);
+    let error = if outcome == RequestOutcome::Requested { "" } else { detail };
+    sqlx::query("UPDATE messages SET state = $1, sent_at = COALESCE(sent_at, $2), last_error = $3 WHERE id = $4")
+        .bind(state.as_str())
+        .bind(sent_at)
+        .bind(error)
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO message_events (message_id, kind, at, detail, source) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+        .bind(message_id)
+        .bind(kind.as_str())
+        .bind(at)
+        .bind(detail)
+        .bind(attempt.unwrap_or("amazon"))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Messages `worker` holds in `sending` back to the queue, due at `send_at`, with the
+/// reason (an Amazon seller's authorization was refused: they wait for it).
+pub async fn release_claims(db: &Db, worker: &str, ids: &[i64], send_at: i64, error: &str) -> Result<u64, AppError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    Ok(sqlx::query(&format!(
+        "UPDATE messages SET state = 'queued', send_at = $1, last_error = $2 WHERE claimed_by = $3 AND state = 'sending' AND id IN ({list})"
+    ))
+    .bind(send_at)
+    .bind(error)
+    .bind(worker)
+    .execute(&db.pool)
+    .await?
+    .rows_affected())
 }
 
 /// Renews the claims `worker` holds; answers how many.

@@ -128,6 +128,7 @@ fn row_label(grouping: &str, key: i64, key2: i64, locales: &[String], names: &st
         "variant" => format!("{} · variant {}", campaign(key), variant_label(key2.max(0) as usize)),
         "locale" => locales.get(key as usize).cloned().unwrap_or_default(),
         "day" => day_label(key),
+        "channel" => engine::CHANNELS.get(key as usize).map_or("?", |c| c.label()).to_string(),
         _ => String::new(),
     }
 }

@@ -24,6 +24,8 @@ pub struct Events {
     pub locale: Vec<i64>,
     pub day: Vec<i64>,
     pub rating: Vec<Option<i64>>,
+    /// 0 e-mail, 1 Amazon's request a review (`CHANNELS`).
+    pub channel: Vec<i64>,
     pub locales: Vec<String>,
     locale_index: HashMap<String, i64>,
 }
@@ -39,7 +41,11 @@ pub struct Event<'a> {
     pub locale: &'a str,
     pub day: i64,
     pub rating: Option<i64>,
+    pub channel: i64,
 }
+
+/// The channels as the engine's codes (index = code).
+pub const CHANNELS: [crate::outbox::model::Channel; 2] = [crate::outbox::model::Channel::Email, crate::outbox::model::Channel::Amazon];
 
 impl Events {
     pub fn with_capacity(n: usize) -> Events {
@@ -53,6 +59,7 @@ impl Events {
             locale: Vec::with_capacity(n),
             day: Vec::with_capacity(n),
             rating: Vec::with_capacity(n),
+            channel: Vec::with_capacity(n),
             ..Events::default()
         }
     }
@@ -83,6 +90,7 @@ impl Events {
         self.locale.push(locale);
         self.day.push(e.day);
         self.rating.push(e.rating);
+        self.channel.push(e.channel);
     }
 
     pub fn len(&self) -> usize {
@@ -108,6 +116,7 @@ impl Events {
                 Column::new("locale".into(), self.locale),
                 Column::new("day".into(), self.day),
                 Column::new("rating".into(), self.rating),
+                Column::new("channel".into(), self.channel),
             ],
         )?;
         Ok((frame, self.locales))
@@ -116,13 +125,14 @@ impl Events {
 
 /// The groupings as (name, key column, second key column): the A/B variant grouping is
 /// per (campaign, variant); "total" has one row.
-pub const GROUP_KEYS: [(&str, Option<&str>, Option<&str>); 7] = [
+pub const GROUP_KEYS: [(&str, Option<&str>, Option<&str>); 8] = [
     ("brand", Some("brand"), None),
     ("store", Some("store"), None),
     ("campaign", Some("campaign"), None),
     ("variant", Some("campaign"), Some("variant")),
     ("locale", Some("locale"), None),
     ("day", Some("day"), None),
+    ("channel", Some("channel"), None),
     ("total", None, None),
 ];
 
@@ -130,11 +140,11 @@ pub const GROUP_KEYS: [(&str, Option<&str>, Option<&str>); 7] = [
 pub type Counts = Vec<HashMap<(i64, i64), Figures>>;
 
 /// The dimensions of the cube, and its count columns (in `Figures` order).
-pub const DIMS: [&str; 6] = ["brand", "store", "campaign", "variant", "locale", "day"];
+pub const DIMS: [&str; 7] = ["brand", "store", "campaign", "variant", "locale", "day", "channel"];
 pub const COUNTS: [&str; 8] = ["sent", "bounced", "complained", "unsubscribed", "opened", "clicked", "reviews", "rating_sum"];
 
-/// Events (the columns of `Events`) summed up per brand, store, campaign, variant, locale
-/// and send day: each message counts once per kind however many opens or clicks it had;
+/// Events (the columns of `Events`) summed up per brand, store, campaign, variant, locale,
+/// send day and channel: each message counts once per kind however many opens or clicks it had;
 /// reviews count each, with their stars. Every grouping of the report is a sum over this
 /// cube, and large clients' snapshots keep it instead of their raw events.
 pub fn cube(events: LazyFrame) -> PolarsResult<LazyFrame> {
@@ -284,7 +294,7 @@ mod tests {
     use super::*;
 
     fn event(events: &mut Events, message_id: i64, kind: i32, campaign: i64, variant: i64, locale: &str, day: i64, rating: Option<i64>) {
-        events.push(Event { message_id, kind, brand: 1, store: 10 + message_id % 2, campaign, variant, locale, day, rating });
+        events.push(Event { message_id, kind, brand: 1, store: 10 + message_id % 2, campaign, variant, locale, day, rating, channel: message_id / 4 });
     }
 
     #[test]
@@ -309,8 +319,8 @@ mod tests {
         // A cube summed again (a snapshot's, plus what came since) gives the same figures.
         let stored = cube(frame.lazy()).unwrap().collect().unwrap();
         let twice = figures_of_cube(concat([stored.clone().lazy(), stored.lazy()], UnionArgs::default()).unwrap()).unwrap();
-        assert_eq!(twice[6][&(0, 0)].sent, 8);
-        let total = counts[6][&(0, 0)];
+        assert_eq!(twice[7][&(0, 0)].sent, 8);
+        let total = counts[7][&(0, 0)];
         assert_eq!(
             total,
             Figures { sent: 4, bounced: 1, complained: 0, unsubscribed: 0, opened: 2, clicked: 1, reviews: 2, rating_sum: 7 }
@@ -319,6 +329,8 @@ mod tests {
         assert_eq!(counts[3][&(7, 1)].opened, 1);
         assert_eq!(counts[1][&(11, 0)].sent, 2, "store 11: the odd messages");
         assert_eq!(counts[5][&(100, 0)].reviews, 2);
+        assert_eq!(counts[6][&(0, 0)].sent, 3, "e-mail: messages 1 to 3");
+        assert_eq!(counts[6][&(1, 0)].sent, 1, "Amazon: message 4");
     }
 
     #[test]

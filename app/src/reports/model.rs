@@ -4,13 +4,14 @@ use serde::{Deserialize, Serialize};
 
 /// The ways a report is broken down, in the order the page shows them:
 /// (key, label). "variant" is per (campaign, variant).
-pub const GROUPINGS: [(&str, &str); 6] = [
+pub const GROUPINGS: [(&str, &str); 7] = [
     ("brand", "Brand"),
     ("store", "Store"),
     ("campaign", "Campaign"),
     ("variant", "A/B variant"),
     ("locale", "Locale"),
     ("day", "Day sent"),
+    ("channel", "Channel"),
 ];
 
 /// Event kinds the report counts, as the engine's codes (index = code).

@@ -32,7 +32,8 @@ fn folder(data_dir: &Path) -> PathBuf {
 
 fn paths(data_dir: &Path, client_id: i64) -> (PathBuf, PathBuf) {
     let dir = folder(data_dir);
-    (dir.join(format!("client-{client_id}.parquet")), dir.join(format!("client-{client_id}.json")))
+    // `-v2`: the cube gained the channel; older snapshots are not read (the next is taken).
+    (dir.join(format!("client-{client_id}-v2.parquet")), dir.join(format!("client-{client_id}-v2.json")))
 }
 
 /// The client's snapshot, when it has one.

@@ -412,7 +412,7 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
     // frequency cap), and 2% of the buyers are on the brand's suppression list.
     let purpose = app::templates::model::Purpose::Care;
     let earlier = CampaignRules::new(Trigger::AfterFulfilment { days: 1 });
-    let previous = planner::create(&db, client_id, brand_id, template_id, "earlier care", purpose, &earlier, "bench").await.map_err(e)?;
+    let previous = planner::create(&db, client_id, brand_id, Some(template_id), "earlier care", purpose, &earlier, "bench").await.map_err(e)?;
     let version = app::templates::store::first_approved_version(&db, template_id)
         .await
         .map_err(e)?
@@ -429,7 +429,7 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
         ..CampaignRules::new(Trigger::AfterDelivery { days: 3 }).weighted(&[50, 50])
     };
     let purpose = app::templates::model::Purpose::ReviewRequest;
-    let id = planner::create(&db, client_id, brand_id, template_id, "bench", purpose, &rules, "bench").await.map_err(e)?;
+    let id = planner::create(&db, client_id, brand_id, Some(template_id), "bench", purpose, &rules, "bench").await.map_err(e)?;
     planner::set_state(&db, id, app::campaigns::model::CampaignState::Running).await.map_err(e)?;
     let started = Instant::now();
     let stats = planner::plan(&db, &salt, id, now).await.map_err(e)?;
@@ -461,7 +461,7 @@ async fn deliver(kind: &str, messages: u64, smtp_url: &str, dkim: &str) -> anyho
     }
     let rules = CampaignRules { fallback_locales: vec!["de".into()], ..CampaignRules::new(Trigger::Batch) };
     let purpose = app::templates::model::Purpose::ReviewRequest;
-    let id = planner::create(&db, client_id, brand_id, template_id, "deliver", purpose, &rules, "bench").await.map_err(e)?;
+    let id = planner::create(&db, client_id, brand_id, Some(template_id), "deliver", purpose, &rules, "bench").await.map_err(e)?;
     planner::set_state(&db, id, app::campaigns::model::CampaignState::Running).await.map_err(e)?;
     let stats = planner::plan(&db, &salt, id, app::db::now_millis()).await.map_err(e)?;
     app::outbox::store::reschedule_campaign(&db, id, app::db::now_millis() - 1).await.map_err(e)?;
@@ -577,6 +577,7 @@ fn year_of_events(n: usize, today: i64) -> app::reports::engine::Events {
             locale: LOCALES[rng.below(6) as usize],
             day: today - 364 + rng.below(365) as i64,
             rating: None,
+            channel: 0,
         };
         let mut push = |kind: i32, rating: Option<i64>| events.push(Event { kind, rating, ..base });
         push(SENT, None);

@@ -1,5 +1,8 @@
-//! A fake Amazon: Login with Amazon's token endpoint and SP-API Orders v0 (getOrders with
-//! NextToken paging, getOrderItems), rate limited per selling partner and operation.
+//! A fake Amazon: Login with Amazon's token endpoint, SP-API Orders v0 (getOrders with
+//! NextToken paging, getOrderItems) and Solicitations v1 (getSolicitationActionsForOrder,
+//! createProductReviewAndSellerFeedbackSolicitation: the review request is offered once per
+//! shipped order, from 5 days after its earliest delivery date to 30 days after its latest),
+//! rate limited per selling partner and operation.
 //!
 //! One fake serves every region: tests point the NA, EU and FE endpoints and the LWA URL
 //! at the same base (or start one fake per region).
@@ -26,6 +29,8 @@ pub mod route {
     pub const TOKEN: &str = "lwa_token";
     pub const GET_ORDERS: &str = "getOrders";
     pub const GET_ORDER_ITEMS: &str = "getOrderItems";
+    pub const GET_SOLICITATION_ACTIONS: &str = "getSolicitationActionsForOrder";
+    pub const CREATE_SOLICITATION: &str = "createProductReviewAndSellerFeedbackSolicitation";
 }
 
 /// The LWA client [`FakeAmazon::start`] accepts.
@@ -46,7 +51,12 @@ const INVALID_GRANT: &str = "The request has an invalid grant parameter : refres
 pub enum Operation {
     GetOrders,
     GetOrderItems,
+    GetSolicitationActions,
+    CreateSolicitation,
 }
+
+/// Amazon's answer to a second review request for an order.
+pub const ALREADY_SOLICITED: &str = "A solicitation has already been sent for this order.";
 
 /// A running fake Amazon; dereferences to its [`Controls`].
 pub struct FakeAmazon {
@@ -74,6 +84,12 @@ struct AmazonState {
     lifetime: Duration,
     rates: HashMap<Operation, (f64, f64)>,
     buckets: HashMap<(String, Operation), Bucket>,
+    /// (seller, order id) -> review requests Amazon took (at most one each).
+    solicited: HashMap<(String, String), u32>,
+    /// Creates refused: outside the window, or the order solicited already.
+    refused_creates: u64,
+    /// The next create finds its order solicited already (by the seller, a moment before).
+    race_next_create: bool,
 }
 
 struct Access {
@@ -106,6 +122,9 @@ impl FakeAmazon {
             lifetime: Duration::from_secs(3600),
             rates: HashMap::new(),
             buckets: HashMap::new(),
+            solicited: HashMap::new(),
+            refused_creates: 0,
+            race_next_create: false,
         };
         let shared = Arc::new(Shared { controls: Controls::default(), state: Mutex::new(state) });
         let (listener, base) = Server::bind(0);
@@ -113,6 +132,8 @@ impl FakeAmazon {
             .route("/auth/o2/token", post(token))
             .route("/orders/v0/orders", get(get_orders))
             .route("/orders/v0/orders/{order_id}/orderItems", get(get_order_items))
+            .route("/solicitations/v1/orders/{order_id}", get(get_solicitation_actions))
+            .route("/solicitations/v1/orders/{order_id}/solicitations/productReviewAndSellerFeedback", post(create_solicitation))
             .with_state(shared.clone());
         FakeAmazon { base, shared, _server: Server::spawn(listener, router) }
     }
@@ -158,6 +179,26 @@ impl FakeAmazon {
         let mut state = self.state();
         state.rates.insert(operation, (per_sec, burst));
         state.buckets.retain(|(_, op), _| *op != operation);
+    }
+
+    /// The review requests Amazon took, per (seller, order id).
+    pub fn solicited(&self) -> HashMap<(String, String), u32> {
+        self.state().solicited.clone()
+    }
+
+    /// The seller asked for the order's review in Seller Central (Amazon offers no other).
+    pub fn seller_solicits(&self, selling_partner_id: &str, order_id: &str) {
+        self.state().solicited.insert((selling_partner_id.into(), order_id.into()), 0);
+    }
+
+    /// The next create finds its order solicited by the seller a moment before.
+    pub fn race_next_create(&self) {
+        self.state().race_next_create = true;
+    }
+
+    /// Review requests refused (outside the window, or asked for a second time).
+    pub fn refused_creates(&self) -> u64 {
+        self.state().refused_creates
     }
 
     /// How long access tokens issued from now on live (`expires_in`).
@@ -414,6 +455,102 @@ async fn get_order_items(State(shared): State<Arc<Shared>>, headers: HeaderMap, 
     let answer = match items {
         Some(items) => json(StatusCode::OK, json!({ "payload": { "AmazonOrderId": order_id, "OrderItems": items } })),
         None => sp_error(StatusCode::NOT_FOUND, "NotFound", &format!("The order {order_id} was not found"), None),
+    };
+    with_rate(answer, rate)
+}
+
+/// The marketplace a Solicitations request names, or the answer refusing it.
+fn marketplace_of(query: &Result<Query<HashMap<String, String>>, QueryRejection>) -> Result<String, Response> {
+    match query {
+        Ok(Query(params)) => match params.get("marketplaceIds").filter(|m| !m.is_empty()) {
+            Some(m) => Ok(m.clone()),
+            None => Err(invalid_input("marketplaceIds is required")),
+        },
+        Err(_) => Err(invalid_input("Invalid query string")),
+    }
+}
+
+impl AmazonOrder {
+    /// Whether Amazon offers a review request for the order now: shipped, and between 5
+    /// days after its earliest delivery date and 30 days after its latest.
+    pub fn in_solicitation_window(&self, now: DateTime<Utc>) -> bool {
+        let shipped = matches!(self.status.as_str(), "Shipped" | "PartiallyShipped");
+        match (self.earliest_delivery, self.latest_delivery.or(self.earliest_delivery)) {
+            (Some(earliest), Some(latest)) => shipped && now >= earliest + TimeDelta::days(5) && now <= latest + TimeDelta::days(30),
+            _ => false,
+        }
+    }
+}
+
+/// GET /solicitations/v1/orders/{amazonOrderId}: the actions (HAL) Amazon offers for the order.
+async fn get_solicitation_actions(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    order_id: Result<Path<String>, PathRejection>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    let seller = match caller(&shared, &headers, Operation::GetSolicitationActions, route::GET_SOLICITATION_ACTIONS).await {
+        Caller::Seller(seller) => seller,
+        Caller::Refused(answer) | Caller::OverQuota(answer) => return answer,
+    };
+    let Ok(Path(order_id)) = order_id else { return invalid_input("Invalid amazonOrderId") };
+    let marketplace = match marketplace_of(&query) {
+        Ok(m) => m,
+        Err(answer) => return answer,
+    };
+    let state = lock(&shared.state);
+    let rate = state.rate(Operation::GetSolicitationActions).0;
+    let Some(order) = state.sellers.get(&seller).and_then(|book| book.get(&order_id)).cloned() else {
+        return with_rate(sp_error(StatusCode::NOT_FOUND, "NotFound", &format!("The order {order_id} was not found"), None), rate);
+    };
+    let offered = order.in_solicitation_window(Utc::now()) && !state.solicited.contains_key(&(seller, order_id.clone()));
+    drop(state);
+    let path = format!("/solicitations/v1/orders/{order_id}");
+    let action = |_: ()| {
+        json!({ "href": format!("{path}/solicitations/productReviewAndSellerFeedback?marketplaceIds={marketplace}"), "name": "productReviewAndSellerFeedback" })
+    };
+    let actions: Vec<Value> = if offered { vec![action(())] } else { Vec::new() };
+    let body = json!({
+        "_links": { "actions": actions, "self": { "href": format!("{path}?marketplaceIds={marketplace}") } },
+        "_embedded": { "actions": actions.iter().map(|a| json!({ "name": a["name"], "_links": { "self": { "href": a["href"] } } })).collect::<Vec<_>>() },
+    });
+    with_rate(json(StatusCode::OK, body), rate)
+}
+
+/// POST .../solicitations/productReviewAndSellerFeedback: Amazon sends its review request
+/// (201), once per order and only within the window.
+async fn create_solicitation(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    order_id: Result<Path<String>, PathRejection>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    let seller = match caller(&shared, &headers, Operation::CreateSolicitation, route::CREATE_SOLICITATION).await {
+        Caller::Seller(seller) => seller,
+        Caller::Refused(answer) | Caller::OverQuota(answer) => return answer,
+    };
+    let Ok(Path(order_id)) = order_id else { return invalid_input("Invalid amazonOrderId") };
+    if let Err(answer) = marketplace_of(&query) {
+        return answer;
+    }
+    let mut state = lock(&shared.state);
+    let rate = state.rate(Operation::CreateSolicitation).0;
+    let Some(order) = state.sellers.get(&seller).and_then(|book| book.get(&order_id)).cloned() else {
+        return with_rate(sp_error(StatusCode::NOT_FOUND, "NotFound", &format!("The order {order_id} was not found"), None), rate);
+    };
+    let key = (seller, order_id);
+    if std::mem::take(&mut state.race_next_create) {
+        state.solicited.insert(key.clone(), 0);
+    }
+    let answer = if state.solicited.contains_key(&key) {
+        state.refused_creates += 1;
+        invalid_input(ALREADY_SOLICITED)
+    } else if !order.in_solicitation_window(Utc::now()) {
+        state.refused_creates += 1;
+        invalid_input("The order is not eligible for a solicitation at this time.")
+    } else {
+        *state.solicited.entry(key).or_default() += 1;
+        json(StatusCode::CREATED, json!({}))
     };
     with_rate(answer, rate)
 }

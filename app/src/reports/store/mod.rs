@@ -4,11 +4,12 @@
 //! those reads live here with the reader; every write to those tables goes through their
 //! owners (reviews: `orders::store::reviews`).
 
-use super::engine::{Event, Events};
+use super::engine::{Event, Events, CHANNELS};
 use super::model::{AlertRow, AlertState, ReviewRow, KINDS};
 use super::rules::day_of;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::outbox::model::EventKind;
 use crate::shell::table::{ListQuery, Page};
 use futures_util::TryStreamExt;
 use sqlx::Row;
@@ -59,11 +60,11 @@ pub async fn load_events(db: &Db, client_id: i64, window: Window, events: &mut E
         ""
     };
     let sql = format!(
-        "SELECT m.id, e.kind, NULL AS rating, m.brand_id, o.store_id, m.campaign_id, m.variant, m.locale, m.sent_at \
+        "SELECT m.id, e.kind, NULL AS rating, m.brand_id, o.store_id, m.campaign_id, m.variant, m.locale, m.sent_at, m.channel \
          FROM messages m JOIN message_events e ON e.message_id = m.id JOIN orders o ON o.id = m.order_id \
          WHERE m.client_id = $1 AND m.sent_at >= $2 AND m.sent_at < $3 AND e.kind <> 'reviewed' AND e.at >= $4 AND e.at < $5{new_only} \
          UNION ALL \
-         SELECT m.id, 'reviewed', r.rating, m.brand_id, o.store_id, m.campaign_id, m.variant, m.locale, m.sent_at \
+         SELECT m.id, 'reviewed', r.rating, m.brand_id, o.store_id, m.campaign_id, m.variant, m.locale, m.sent_at, m.channel \
          FROM reviews r JOIN messages m ON m.id = r.message_id JOIN orders o ON o.id = m.order_id \
          WHERE r.client_id = $1 AND m.sent_at >= $2 AND m.sent_at < $3 AND r.received_at >= $4 AND r.received_at < $5"
     );
@@ -76,8 +77,12 @@ pub async fn load_events(db: &Db, client_id: i64, window: Window, events: &mut E
         .fetch(&db.pool);
     while let Some(row) = rows.try_next().await? {
         let kind: String = row.try_get(1)?;
+        // Amazon's request taken counts as sent (its buyers' reviews count against it as
+        // for e-mail); not eligible and failed requests were never sent.
+        let kind = if kind == EventKind::Requested.as_str() { EventKind::Sent.as_str() } else { kind.as_str() };
         let Some(code) = KINDS.iter().position(|k| *k == kind) else { continue };
         let locale: String = row.try_get(7)?;
+        let channel: String = row.try_get(9)?;
         events.push(Event {
             message_id: row.try_get(0)?,
             kind: code as i32,
@@ -88,6 +93,7 @@ pub async fn load_events(db: &Db, client_id: i64, window: Window, events: &mut E
             variant: row.try_get(6)?,
             locale: &locale,
             day: day_of(row.try_get(8)?),
+            channel: CHANNELS.iter().position(|c| c.as_str() == channel).unwrap_or(0) as i64,
         });
     }
     Ok(())
