@@ -455,7 +455,8 @@ mod migration_tests {
             .await
             .unwrap();
         assert_eq!(b_strict, 1, "other columns keep NOT NULL");
-        let index: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'relax_parent_b'").fetch_one(&db.pool).await.unwrap();
+        let index: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'relax_parent_b'").fetch_one(&db.pool).await.unwrap();
         assert_eq!(index, 1);
         // Foreign keys are on again, and cascade as before.
         sqlx::query("DELETE FROM relax_parent WHERE id = 2").execute(&db.pool).await.unwrap();

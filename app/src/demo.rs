@@ -293,7 +293,8 @@ async fn seed_campaigns(db: &Db, clients: &[i64]) -> Result<(), AppError> {
             fallback_locales: vec!["en".into()],
             ..CampaignRules::new(Trigger::AfterDelivery { days: 7 }).weighted(&[50, 50])
         };
-        planner::create(db, client_id, brand_id, Some(template_id), "Review request, 7 days after delivery", purpose, &rules, "demo").await?;
+        planner::create(db, client_id, brand_id, Some(template_id), "Review request, 7 days after delivery", purpose, &rules, "demo")
+            .await?;
     }
     Ok(())
 }
@@ -423,7 +424,8 @@ pub async fn seed_history(db: &Db, mailer: &crate::common::mailer::Mailer, publi
     ];
     let rules = CampaignRules { fallback_locales: vec!["de".into(), "en".into()], variants, ..CampaignRules::new(Trigger::Batch) };
     let purpose = crate::templates::model::Purpose::ReviewRequest;
-    let campaign = planner::create(db, client_id, brand_id, Some(template_id), "Review request, autumn batch", purpose, &rules, "demo").await?;
+    let campaign =
+        planner::create(db, client_id, brand_id, Some(template_id), "Review request, autumn batch", purpose, &rules, "demo").await?;
     planner::set_state(db, campaign, CampaignState::Running).await?;
     planner::plan(db, &salt, campaign, now).await?;
     let messages = crate::outbox::store::campaign_message_orders(db, campaign).await?;

@@ -26,7 +26,8 @@ async fn campaign(app: &TestApp, n: u64) -> (i64, i64) {
         Variant { weight: 50, subject: "Ihre Meinung zu {{ product.name }}".into(), delay_hours: 0 },
     ];
     let rules = CampaignRules { fallback_locales: vec!["de".into()], variants, ..CampaignRules::new(Trigger::Batch) };
-    let id = planner::create(&app.db, client_id, brand_id, Some(template_id), "Delivery", Purpose::ReviewRequest, &rules, "test").await.unwrap();
+    let id =
+        planner::create(&app.db, client_id, brand_id, Some(template_id), "Delivery", Purpose::ReviewRequest, &rules, "test").await.unwrap();
     planner::set_state(&app.db, id, CampaignState::Running).await.unwrap();
     let salt = app::common::fingerprint::salt(&app.db).await.unwrap();
     let stats = planner::plan(&app.db, &salt, id, now_millis()).await.unwrap();

@@ -27,8 +27,9 @@ async fn planned(app: &TestApp, n: u64) -> (i64, i64, Vec<i64>) {
         Variant { weight: 50, subject: "Wie gefällt Ihnen {{ product.name }}?".into(), delay_hours: 0 },
     ];
     let rules = CampaignRules { fallback_locales: vec!["de".into()], variants, ..CampaignRules::new(Trigger::Batch) };
-    let id =
-        planner::create(&app.db, client_id, brand_id, Some(template_id), "Report fixture", Purpose::ReviewRequest, &rules, "test").await.unwrap();
+    let id = planner::create(&app.db, client_id, brand_id, Some(template_id), "Report fixture", Purpose::ReviewRequest, &rules, "test")
+        .await
+        .unwrap();
     planner::set_state(&app.db, id, CampaignState::Running).await.unwrap();
     let salt = app::common::fingerprint::salt(&app.db).await.unwrap();
     assert_eq!(planner::plan(&app.db, &salt, id, now_millis()).await.unwrap().planned, n);

@@ -125,8 +125,11 @@ async fn amazon_requests_go_once_per_eligible_order_within_its_window_and_the_ra
 
     // Another client's brand is not this client's to campaign for, and Amazon's own message
     // has no subject to test.
-    let (foreign,): (i64,) =
-        sqlx::query_as("SELECT id FROM brands WHERE client_id <> $1 ORDER BY id LIMIT 1").bind(client).fetch_one(&app.db.pool).await.unwrap();
+    let (foreign,): (i64,) = sqlx::query_as("SELECT id FROM brands WHERE client_id <> $1 ORDER BY id LIMIT 1")
+        .bind(client)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
     let bad = json!({ "client_id": client, "channel": "amazon", "brand_id": foreign, "name": "Foreign", "trigger": "delivery", "days": 0,
         "variants": [{ "weight": "50", "subject": "", "delay_hours": "0" }, { "weight": "50", "subject": "Rate us", "delay_hours": "24" }] });
     let answer = am.rpc("create_campaign", json!({ "form": bad })).await;
@@ -134,7 +137,8 @@ async fn amazon_requests_go_once_per_eligible_order_within_its_window_and_the_ra
     assert!(answer.body.contains("\"brand_id\"") && answer.body.contains("\"variants\""), "{}", answer.body);
 
     let preview_id = {
-        let form = json!({ "client_id": client, "channel": "amazon", "brand_id": brand, "name": "Preview", "trigger": "delivery", "days": 0 });
+        let form =
+            json!({ "client_id": client, "channel": "amazon", "brand_id": brand, "name": "Preview", "trigger": "delivery", "days": 0 });
         am.rpc("create_campaign", json!({ "form": form })).await.json().as_i64().unwrap()
     };
     let preview = am.rpc("preview_campaign", json!({ "id": preview_id })).await.json();
@@ -179,7 +183,8 @@ async fn amazon_requests_go_once_per_eligible_order_within_its_window_and_the_ra
     let states: HashMap<String, i64> =
         detail["messages"].as_array().unwrap().iter().map(|m| (m[0].as_str().unwrap().to_string(), m[1].as_i64().unwrap())).collect();
     assert_eq!((states.get("sent"), states.get("skipped")), (Some(&12), Some(&1)), "{detail}");
-    let log = am.rpc("campaign_messages", json!({ "id": campaign, "query": { "q": "302-SELLER", "sort": "", "desc": false, "page": 1 } })).await;
+    let log =
+        am.rpc("campaign_messages", json!({ "id": campaign, "query": { "q": "302-SELLER", "sort": "", "desc": false, "page": 1 } })).await;
     assert_eq!(log.status, 200, "{}", log.body);
     assert!(log.body.contains("not_eligible") && log.body.contains("Amazon offers no review request"), "{}", log.body);
     let today = app::reports::rules::day_of(app::db::now_millis());

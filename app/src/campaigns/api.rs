@@ -155,7 +155,8 @@ mod server {
             "" | "email" => Channel::Email,
             "amazon" => Channel::Amazon,
             other => {
-                errors.push(FieldError::new("channel", format!("\"{other}\" is not a channel: choose e-mail or Amazon's request a review.")));
+                errors
+                    .push(FieldError::new("channel", format!("\"{other}\" is not a channel: choose e-mail or Amazon's request a review.")));
                 Channel::Email
             }
         };
@@ -176,7 +177,10 @@ mod server {
             errors.push(FieldError::new("template_id", "Choose one of this client's templates."));
         }
         if channel == Channel::Amazon && amazon_brand.is_none() {
-            errors.push(FieldError::new("brand_id", "Choose a brand of this client with an Amazon store: Amazon's request a review is for Amazon orders."));
+            errors.push(FieldError::new(
+                "brand_id",
+                "Choose a brand of this client with an Amazon store: Amazon's request a review is for Amazon orders.",
+            ));
         }
         if channel == Channel::Amazon && form.variants.iter().any(|v| !v.subject.trim().is_empty()) {
             errors.push(FieldError::new(

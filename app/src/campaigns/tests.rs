@@ -118,7 +118,9 @@ fn amazons_own_request_needs_no_address_consent_or_version_and_keeps_the_deliver
     assert!(matches!(decide(&amazon_shipped(10, 8), Some(&buyer), none, &r, NOON), Decision::Send { .. }));
     // An A/B variant's extra delay moves it, within the window.
     let delayed = Rules { delay_ms: 7 * DAY_MS, ..amazon_request() };
-    assert!(matches!(decide(&amazon_shipped(5, 3), None, none, &delayed, NOON), Decision::Wait(Waiting::Due { at }) if at == NOON + 2 * DAY_MS));
+    assert!(
+        matches!(decide(&amazon_shipped(5, 3), None, none, &delayed, NOON), Decision::Wait(Waiting::Due { at }) if at == NOON + 2 * DAY_MS)
+    );
 }
 
 proptest! {

@@ -248,7 +248,9 @@ impl Solicitor {
         let db = &self.syncer.db;
         let mut done = Solicited::default();
         let order = m.amazon_order_id.as_str();
-        let offered = self.call(seller, GET_ACTIONS, &mut done, |client, access| actions(client, &seller.base, access, order, &seller.marketplace)).await;
+        let offered = self
+            .call(seller, GET_ACTIONS, &mut done, |client, access| actions(client, &seller.base, access, order, &seller.marketplace))
+            .await;
         let attempt = outbox::request_attempt(&self.worker, m.message_id, m.attempts);
         match offered {
             Ok(true) => {}
@@ -271,10 +273,19 @@ impl Solicitor {
         // The try is written before Amazon is asked: if this process dies now, the next
         // try knows Amazon may have taken the request.
         outbox::start_attempts(db, &self.worker, now_millis(), &[(m.message_id, attempt.as_str())]).await?;
-        let created = self.call(seller, CREATE, &mut done, |client, access| create(client, &seller.base, access, order, &seller.marketplace)).await;
+        let created =
+            self.call(seller, CREATE, &mut done, |client, access| create(client, &seller.base, access, order, &seller.marketplace)).await;
         match created {
             Ok(Created::Now) => {
-                outbox::record_request(db, m.message_id, Some(&attempt), RequestOutcome::Requested, now_millis(), "Amazon accepted the request").await?;
+                outbox::record_request(
+                    db,
+                    m.message_id,
+                    Some(&attempt),
+                    RequestOutcome::Requested,
+                    now_millis(),
+                    "Amazon accepted the request",
+                )
+                .await?;
                 done.requested += 1;
             }
             Ok(Created::Before(words)) => {
@@ -402,7 +413,13 @@ fn announced(headers: &reqwest::header::HeaderMap) -> Option<f64> {
 }
 
 /// `getSolicitationActionsForOrder`: whether Amazon offers the review request now.
-pub async fn actions(client: reqwest::Client, base: &str, access: String, order: &str, marketplace: &str) -> (Result<bool, Failure>, Option<f64>) {
+pub async fn actions(
+    client: reqwest::Client,
+    base: &str,
+    access: String,
+    order: &str,
+    marketplace: &str,
+) -> (Result<bool, Failure>, Option<f64>) {
     let url = format!("{base}/solicitations/v1/orders/{}", amazon::urlencode(order));
     let response = match client.get(url).query(&[("marketplaceIds", marketplace)]).header("x-amz-access-token", access).send().await {
         Ok(response) => response,
@@ -439,7 +456,13 @@ pub enum Created {
 }
 
 /// `createProductReviewAndSellerFeedbackSolicitation`.
-pub async fn create(client: reqwest::Client, base: &str, access: String, order: &str, marketplace: &str) -> (Result<Created, Failure>, Option<f64>) {
+pub async fn create(
+    client: reqwest::Client,
+    base: &str,
+    access: String,
+    order: &str,
+    marketplace: &str,
+) -> (Result<Created, Failure>, Option<f64>) {
     let url = format!("{base}/solicitations/v1/orders/{}/solicitations/{ACTION}", amazon::urlencode(order));
     let response = match client.post(url).query(&[("marketplaceIds", marketplace)]).header("x-amz-access-token", access).send().await {
         Ok(response) => response,

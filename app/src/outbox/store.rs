@@ -262,7 +262,8 @@ pub async fn campaign_messages(db: &Db, campaign_id: i64, query: &ListQuery) -> 
     let state = query.filter("state").unwrap_or("").to_string();
     // An Amazon request may have no buyer record (Amazon keeps its buyers): searched by
     // its order number.
-    let filter = "m.campaign_id = $1 AND (lower(COALESCE(c.email, '')) LIKE $2 ESCAPE '\\' OR lower(o.platform_order_id) LIKE $2 ESCAPE '\\') \
+    let filter =
+        "m.campaign_id = $1 AND (lower(COALESCE(c.email, '')) LIKE $2 ESCAPE '\\' OR lower(o.platform_order_id) LIKE $2 ESCAPE '\\') \
                   AND ($3 = '' OR m.state = $3)";
     let from = "messages m LEFT JOIN customers c ON c.id = m.customer_id JOIN orders o ON o.id = m.order_id";
     let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {from} WHERE {filter}"))

@@ -294,7 +294,18 @@ mod tests {
     use super::*;
 
     fn event(events: &mut Events, message_id: i64, kind: i32, campaign: i64, variant: i64, locale: &str, day: i64, rating: Option<i64>) {
-        events.push(Event { message_id, kind, brand: 1, store: 10 + message_id % 2, campaign, variant, locale, day, rating, channel: message_id / 4 });
+        events.push(Event {
+            message_id,
+            kind,
+            brand: 1,
+            store: 10 + message_id % 2,
+            campaign,
+            variant,
+            locale,
+            day,
+            rating,
+            channel: message_id / 4,
+        });
     }
 
     #[test]

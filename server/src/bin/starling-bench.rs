@@ -412,7 +412,8 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
     // frequency cap), and 2% of the buyers are on the brand's suppression list.
     let purpose = app::templates::model::Purpose::Care;
     let earlier = CampaignRules::new(Trigger::AfterFulfilment { days: 1 });
-    let previous = planner::create(&db, client_id, brand_id, Some(template_id), "earlier care", purpose, &earlier, "bench").await.map_err(e)?;
+    let previous =
+        planner::create(&db, client_id, brand_id, Some(template_id), "earlier care", purpose, &earlier, "bench").await.map_err(e)?;
     let version = app::templates::store::first_approved_version(&db, template_id)
         .await
         .map_err(e)?

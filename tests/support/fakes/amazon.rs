@@ -506,9 +506,7 @@ async fn get_solicitation_actions(
     let offered = order.in_solicitation_window(Utc::now()) && !state.solicited.contains_key(&(seller, order_id.clone()));
     drop(state);
     let path = format!("/solicitations/v1/orders/{order_id}");
-    let action = |_: ()| {
-        json!({ "href": format!("{path}/solicitations/productReviewAndSellerFeedback?marketplaceIds={marketplace}"), "name": "productReviewAndSellerFeedback" })
-    };
+    let action = |_: ()| json!({ "href": format!("{path}/solicitations/productReviewAndSellerFeedback?marketplaceIds={marketplace}"), "name": "productReviewAndSellerFeedback" });
     let actions: Vec<Value> = if offered { vec![action(())] } else { Vec::new() };
     let body = json!({
         "_links": { "actions": actions, "self": { "href": format!("{path}?marketplaceIds={marketplace}") } },
