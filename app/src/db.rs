@@ -179,11 +179,11 @@ type EmbeddedMigrations = &'static [(i64, &'static str, &'static str)];
 // `stringify!` of `0001` keeps the leading zeros of the file name.
 static SQLITE_MIGRATIONS: EmbeddedMigrations = migrations!("sqlite":
     0001 "foundation", 0002 "orders", 0003 "templates", 0004 "campaigns", 0005 "canary_events",
-    0006 "delivery", 0007 "decisions_clustered", 0008 "reports", 0009 "drop_redundant_index", 0010 "hardening", 0011 "connectors", 0012 "solicitations",
+    0006 "delivery", 0007 "decisions_clustered", 0008 "reports", 0009 "drop_redundant_index", 0010 "hardening", 0011 "connectors", 0012 "solicitations", 0013 "texts",
 );
 static POSTGRES_MIGRATIONS: EmbeddedMigrations = migrations!("postgres":
     0001 "foundation", 0002 "orders", 0003 "templates", 0004 "campaigns", 0005 "canary_events",
-    0006 "delivery", 0007 "decisions_clustered", 0008 "reports", 0009 "drop_redundant_index", 0010 "hardening", 0011 "connectors", 0012 "solicitations",
+    0006 "delivery", 0007 "decisions_clustered", 0008 "reports", 0009 "drop_redundant_index", 0010 "hardening", 0011 "connectors", 0012 "solicitations", 0013 "texts",
 );
 
 /// The embedded migrations as sqlx's migrator reads a folder of them.
@@ -428,7 +428,7 @@ mod migration_tests {
                 .fetch_one(&db.pool)
                 .await
                 .unwrap();
-        assert_eq!(indexes, 6, "every index of messages is back");
+        assert_eq!(indexes, 7, "every index of messages is back");
         let fk: Vec<(String,)> =
             sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_list('message_events')").fetch_all(&db.pool).await.unwrap();
         assert_eq!(fk, vec![("messages".to_string(),)]);

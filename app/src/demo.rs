@@ -118,6 +118,7 @@ pub fn delivered_order(prefix: &str, i: u64, placed_at: i64) -> crate::orders::m
         line: i + 2,
         currency: "GBP".into(),
         accepts_marketing: Some(true),
+        sms_consent: None,
         ..ParsedOrder::one_item(
             format!("{prefix}-{i}"),
             format!("buyer{i}@example.test"),
@@ -158,6 +159,7 @@ pub async fn seed(db: &Db) -> Result<bool, AppError> {
                 sending_domain: domain.to_string(),
                 default_locale: locale.to_string(),
                 postal_address: address.to_string(),
+                sms_sender: String::new(),
             };
             let brand_id = clients::insert_brand(db, &brand_form.parse()?).await?;
             for DemoStore(store, platform, market, currency, tz) in stores.iter() {
@@ -267,6 +269,7 @@ async fn seed_orders(db: &Db) -> Result<(), AppError> {
                 line: i + 2,
                 marketplace: target.marketplace.clone(),
                 accepts_marketing: Some(next(2) == 0),
+                sms_consent: None,
                 items: vec![OrderItem { sku, ..one.items[0].clone() }],
                 ..one
             });
@@ -325,6 +328,7 @@ async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<()
         subject: "Wie gefällt Ihnen {{ product.name }}?",
         html: "<p>Hallo {{ customer.first_name | default(\"zusammen\") }},</p>\n<p>vielen Dank für Ihre Bestellung {{ order.id }}. Wie zufrieden sind Sie mit {{ product.name }}? Wir freuen uns über Ihre ehrliche Bewertung – ob gut oder schlecht.</p>\n<p><a href=\"{{ review_url }}\">Bewertung schreiben</a></p>\n<p style=\"font-size:12px;color:#666\">{{ brand.postal_address }}<br><a href=\"{{ unsubscribe_url }}\">Abmelden</a></p>",
         text: "Hallo {{ customer.first_name | default(\"zusammen\") }},\n\nvielen Dank für Ihre Bestellung {{ order.id }}. Wie zufrieden sind Sie mit {{ product.name }}? Wir freuen uns über Ihre ehrliche Bewertung: {{ review_url }}\n\n{{ brand.postal_address }}\nAbmelden: {{ unsubscribe_url }}",
+        sms: "{{ brand.name }}: Hallo {{ customer.first_name | default(\"zusammen\") }}, wie gefällt Ihnen {{ product.name }}? Ihre ehrliche Bewertung: {{ review_url }} Abmelden: STOP antworten",
         blocking: 0,
         warnings: 0,
         copied_from: None,
@@ -345,6 +349,7 @@ async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<()
         subject: "How do you like {{ product.name }}?",
         html: "<p>Hi {{ customer.first_name | default(\"there\") }},</p>\n<p>Thanks for your order {{ order.id }}. How is {{ product.name }} working out? We read every review, good or bad.</p>\n<p><a href=\"{{ review_url }}\">Write a review</a></p>\n<p style=\"font-size:12px;color:#666\">{{ brand.postal_address }}<br><a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p>",
         text: "Hi {{ customer.first_name | default(\"there\") }},\n\nThanks for your order {{ order.id }}. How is {{ product.name }} working out? {{ review_url }}\n\n{{ brand.postal_address }}\nUnsubscribe: {{ unsubscribe_url }}",
+        sms: "{{ brand.name }}: Hi {{ customer.first_name | default(\"there\") }}, how do you like {{ product.name }}? Your honest review: {{ review_url }} Reply STOP to opt out",
         ..german
     };
     let en = templates::insert_version(db, &english, &writer).await?;
@@ -360,6 +365,7 @@ async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<()
         subject: "Ihre Bestellung {{ order.id }}",
         html: "<p>Hallo,</p>\n<p>wir hoffen, {{ product.name }} gefällt Ihnen. Über eine ehrliche Bewertung auf Amazon freuen wir uns: <a href=\"{{ review_url }}\">Bewertung schreiben</a></p>",
         text: "Hallo,\n\nwir hoffen, {{ product.name }} gefällt Ihnen. Über eine ehrliche Bewertung auf Amazon freuen wir uns: {{ review_url }}",
+        sms: "",
         ..german
     };
     let id = templates::insert_version(db, &draft, &writer).await?;
@@ -384,6 +390,7 @@ async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<()
             subject: "Votre avis sur {{ product.name }}",
             html: "<p>Bonjour {{ customer.first_name | default(\"\") }},</p>\n<p>Que pensez-vous de {{ product.name }} ? <a href=\"{{ review_url }}\">Donner votre avis</a></p>\n<p>{{ brand.postal_address }} · <a href=\"{{ unsubscribe_url }}\">Se désabonner</a></p>",
             text: "Bonjour,\n\nQue pensez-vous de {{ product.name }} ? {{ review_url }}\n\n{{ brand.postal_address }}\nSe désabonner : {{ unsubscribe_url }}",
+            sms: "",
             ..german
         };
         let id = templates::insert_version(db, &french, &admin).await?;

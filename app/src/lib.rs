@@ -17,6 +17,7 @@ pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod layout;
+pub mod messaging;
 pub mod orders;
 pub mod outbox;
 pub mod reports;
@@ -158,6 +159,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/clients/:id/reports") view=|| view! { <Layout><reports::ui::ReportsPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/reviews") view=|| view! { <Layout><reports::ui::ReviewsPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/clients/:id/sla") view=|| view! { <Layout><reports::ui::ClientSlaPage/></Layout> } ssr=SsrMode::Async/>
+                <Route path=path!("/clients/:id/usage") view=|| view! { <Layout><reports::ui::UsagePage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/alerts") view=|| view! { <Layout><reports::ui::AlertsPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/connections") view=|| view! { <Layout><connectors::ui::ConnectionsPage/></Layout> } ssr=SsrMode::Async/>
                 <Route path=path!("/sla") view=|| view! { <Layout><reports::ui::SlaOverviewPage/></Layout> } ssr=SsrMode::Async/>

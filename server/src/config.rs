@@ -104,6 +104,14 @@ pub struct Config {
     pub ebay_client_secret: Option<SecretString>,
     /// eBay's redirect URL name (RuName) of the app.
     pub ebay_ru_name: String,
+    /// The SMS provider's Programmable Messaging API (Twilio's, or a compatible provider's
+    /// or sandbox's), its account SID and auth token. No texts are sent without a token.
+    pub sms_url: String,
+    pub sms_account: String,
+    #[serde(skip_serializing)]
+    pub sms_token: Option<SecretString>,
+    /// Texts in flight at once.
+    pub sms_concurrency: usize,
 }
 
 impl Default for Config {
@@ -158,6 +166,10 @@ impl Default for Config {
             ebay_client_id: String::new(),
             ebay_client_secret: None,
             ebay_ru_name: String::new(),
+            sms_url: "https://api.twilio.com".into(),
+            sms_account: String::new(),
+            sms_token: None,
+            sms_concurrency: 32,
         }
     }
 }
@@ -256,12 +268,17 @@ mod tests {
         let config = Config {
             smtp_url: Some(SecretString::from("smtps://mailer:hunter2-smtp@smtp.example.com:465".to_string())),
             secret_key: Some(SecretString::from("k3y-material-never-shown".to_string())),
+            sms_token: Some(SecretString::from("sms-t0ken-never-shown".to_string())),
             ..Config::default()
         };
         let printed = format!("{config:?}");
-        assert!(!printed.contains("hunter2-smtp") && !printed.contains("k3y-material"), "{printed}");
+        for secret in ["hunter2-smtp", "k3y-material", "sms-t0ken"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
         let serialized = serde_json::to_string(&config).unwrap();
-        assert!(!serialized.contains("hunter2-smtp") && !serialized.contains("k3y-material"), "{serialized}");
+        for secret in ["hunter2-smtp", "k3y-material", "sms-t0ken"] {
+            assert!(!serialized.contains(secret), "{serialized}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod orders;
 pub mod page_cache;
 pub mod reports;
 pub mod routes;
+pub mod texts;
 pub mod tracking;
 pub mod upload;
 
@@ -39,6 +40,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Rendered console pages, per session, for a second.
     pub pages: std::sync::Arc<page_cache::PageCache>,
+    /// The SMS provider, when one is configured (its webhooks verify against it).
+    pub sms: Option<std::sync::Arc<dyn app::messaging::SmsProvider>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -84,6 +87,7 @@ pub fn router(
         },
         max_body_bytes: config.max_body_bytes,
         pages: Default::default(),
+        sms: sms_provider(config, addr).map(|p| p as std::sync::Arc<dyn app::messaging::SmsProvider>),
     };
     let server_state = routes::server_state(&state);
     let context = move || provide_context(server_state.clone());
@@ -102,12 +106,15 @@ pub fn router(
         .route("/api/v1/reviews", post(reports::ingest_reviews))
         .layer(DefaultBodyLimit::disable())
         .route("/webhooks/feedback", post(tracking::feedback).layer(DefaultBodyLimit::max(FEEDBACK_BODY_LIMIT)))
-        .route("/webhooks/shopify", post(connectors::shopify_webhook).layer(DefaultBodyLimit::max(FEEDBACK_BODY_LIMIT)));
+        .route("/webhooks/shopify", post(connectors::shopify_webhook).layer(DefaultBodyLimit::max(FEEDBACK_BODY_LIMIT)))
+        .route("/webhooks/sms/status", post(texts::status))
+        .route("/webhooks/sms/inbound", post(texts::inbound));
     let pages = Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/favicon.ico", get(routes::favicon))
         .route("/t/o/{client}/{token}", get(tracking::open))
         .route("/t/c/{client}/{token}", get(tracking::click))
+        .route("/t/s/{code}", get(texts::short_link))
         .route("/t/u/{client}/{token}", get(tracking::unsubscribe_page).post(tracking::unsubscribe))
         .route("/connections/authorize", post(connectors::authorize))
         .route("/connections/{platform}/callback", get(connectors::callback))
@@ -117,6 +124,7 @@ pub fn router(
         .route("/clients/{id}/customers/{customer}/export.json", get(orders::customer_export))
         .route("/clients/{id}/reports/export.csv", get(reports::export_csv))
         .route("/clients/{id}/reports/export.parquet", get(reports::export_parquet))
+        .route("/clients/{id}/usage.csv", get(reports::usage_csv))
         .leptos_routes_with_context(&state, routes, context, {
             let leptos = leptos.clone();
             move || shell(leptos.clone())
@@ -226,6 +234,34 @@ pub fn solicitor(
     }
 }
 
+/// The SMS provider of this server, when an auth token is configured.
+pub fn sms_provider(config: &Config, addr: SocketAddr) -> Option<std::sync::Arc<app::messaging::twilio::Twilio>> {
+    let token = config.sms_token.clone()?;
+    Some(std::sync::Arc::new(app::messaging::twilio::Twilio {
+        base_url: config.sms_url.clone(),
+        account_sid: config.sms_account.clone(),
+        auth_token: token,
+        status_callback: format!("{}/webhooks/sms/status", public_url(config, addr)),
+        client: config.connector_settings().client(),
+    }))
+}
+
+/// The text worker of this process, when an SMS provider is configured.
+pub fn texter(config: &Config, db: Db, addr: SocketAddr, secret_key: secrecy::SecretString) -> Option<app::messaging::sender::TextSender> {
+    let provider = sms_provider(config, addr)?;
+    Some(app::messaging::sender::TextSender {
+        db,
+        provider,
+        secret: std::sync::Arc::new(secret_key),
+        public_url: public_url(config, addr),
+        worker: format!("{}-{}:sms", std::env::var("HOSTNAME").unwrap_or_else(|_| "starling".into()), std::process::id()),
+        concurrency: config.sms_concurrency.max(1),
+        batch: 500,
+        retry: retry_policy(config),
+        lease_ms: config.send_lease_secs as i64 * 1000,
+    })
+}
+
 /// Base URL for links in e-mails.
 pub fn public_url(config: &Config, addr: SocketAddr) -> String {
     if config.public_url.is_empty() {
@@ -272,6 +308,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     if config.send {
         // E-mail and Amazon's review requests: what campaigns send.
         tokio::spawn(solicitor(&config, db.clone(), addr, &secret_key, mailer.clone()).run());
+        if let Some(texter) = texter(&config, db.clone(), addr, secret_key.clone()) {
+            tokio::spawn(texter.run());
+        }
         tokio::spawn(sender(&config, db.clone(), addr, secret_key, mailer.clone()).run());
     }
     // Background work: import jobs and the daily retention purge.

@@ -64,6 +64,27 @@ async fn export(
     }
 }
 
+/// `GET /clients/{id}/usage.csv?month=YYYY-MM`: the usage statement.
+pub async fn usage_csv(
+    State(state): State<AppState>,
+    Path(client_id): Path<i64>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let actor = match signed_in(&state, &headers, Action::ReadUsage(client_id)).await {
+        Ok(actor) => actor,
+        Err(e) => return error_response(e),
+    };
+    let month = params.get("month").map(String::as_str).unwrap_or("");
+    match app::reports::api::server::usage_for(&actor, &state.server.db, client_id, month).await {
+        Ok(statement) => {
+            let name = format!("starling-usage-{client_id}-{}.csv", statement.month);
+            download("text/csv; charset=utf-8", &name, app::reports::usage::csv(&statement).into_bytes())
+        }
+        Err(e) => error_response(e),
+    }
+}
+
 /// `POST /clients/{id}/reviews/upload` (multipart: `brand`, then `file`).
 pub async fn upload_reviews(
     State(state): State<AppState>,

@@ -74,6 +74,8 @@ pub const HTTP_ROUTES: &[(&str, RouteAccess)] = &[
     ("/clients/{id}/reports/export.parquet", RouteAccess::Client),
     ("/clients/{id}/reviews", RouteAccess::Client),
     ("/clients/{id}/sla", RouteAccess::Client),
+    ("/clients/{id}/usage", RouteAccess::ClientOrders),
+    ("/clients/{id}/usage.csv", RouteAccess::ClientOrders),
     ("/alerts", RouteAccess::Managers),
     ("/connections", RouteAccess::NotCopywriters),
     ("/sla", RouteAccess::SignedIn),

@@ -265,6 +265,12 @@ fn rpc_case(name: &str, who: Who, target: Target, n: usize) -> Option<Case> {
                                                        "approval_hours": 72, "launch_grace_hours": 24, "attribution_days": 30 } }),
             allow_if(admin),
         ),
+        // Usage and prices: the client's account managers and viewers read what it costs;
+        // admins set the prices.
+        "usage_statement" => {
+            Case { body: json!({ "client_id": client, "month": "" }), expect: allow_if(reads_orders(who, own)), hidden: foreign_names(who) }
+        }
+        "save_price" => case(json!({ "client_id": client, "channel": "sms", "price": "12.00", "currency": "USD" }), allow_if(admin)),
         "list_alerts" => Case { body: json!({ "status": "" }), expect: allow_if(admin || who == Who::Manager), hidden: foreign_names(who) },
         "update_alert" => {
             case(json!({ "id": 999_999, "status": "open", "owner_id": null, "note": "" }), found_if(admin || who == Who::Manager, who))

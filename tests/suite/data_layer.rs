@@ -15,6 +15,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("clients", "clients/store"),
     ("brands", "clients/store"),
     ("stores", "clients/store"),
+    ("channel_prices", "clients/store"),
     ("orders", "orders/store"),
     ("order_status_history", "orders/store"),
     ("customers", "orders/store"),

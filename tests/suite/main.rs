@@ -15,3 +15,4 @@ mod orders;
 mod reports;
 mod solicitations;
 mod templates;
+mod texts;

@@ -644,6 +644,46 @@ impl ChildServer {
         ChildServer { child: command.spawn().expect("starting a child server") }
     }
 
+    /// The `starling` binary at `bin` (what the run command serves) over the test app's
+    /// database and data folder, texting through the provider at `sms_url` (the fake's
+    /// account and token; none when empty), not pulling stores and mailing nowhere.
+    pub fn start_binary_texting(bin: &std::path::Path, app: &TestApp, sms_url: &str) -> ChildServer {
+        let mut command = std::process::Command::new(bin);
+        command
+            .env("STARLING_DATABASE_URL", &app.database_url)
+            .env("STARLING_DATA_DIR", &app.data_dir)
+            .env("STARLING_LISTEN", "127.0.0.1:0")
+            .env("STARLING_SMTP_URL", "smtp://127.0.0.1:9")
+            .env("STARLING_SYNC", "false");
+        if !sms_url.is_empty() {
+            command
+                .env("STARLING_SMS_URL", sms_url)
+                .env("STARLING_SMS_ACCOUNT", fakes::twilio::ACCOUNT_SID)
+                .env("STARLING_SMS_TOKEN", fakes::twilio::AUTH_TOKEN);
+        }
+        let child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+        ChildServer { child }
+    }
+
+    /// The child's peak resident memory (VmHWM), in bytes.
+    pub fn peak_rss(&self) -> Option<u64> {
+        self.status_kb("VmHWM:").map(|kb| kb * 1024)
+    }
+
+    /// The child's resident memory now (VmRSS), in bytes.
+    pub fn rss(&self) -> Option<u64> {
+        self.status_kb("VmRSS:").map(|kb| kb * 1024)
+    }
+
+    fn status_kb(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
+    }
+
     /// `kill -9`: the process gets no chance to finish anything.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();

@@ -41,8 +41,11 @@ pub enum Action {
     ReadReports(i64),
     /// Import reviews and work on a client's negative-review alerts.
     ManageAlerts(i64),
-    /// Change a client's contract targets (SLA).
+    /// Change a client's contract targets (SLA) and prices.
     EditContract(i64),
+    /// Read a client's usage and cost statement (its account managers and viewers: what
+    /// the agency rebills).
+    ReadUsage(i64),
     /// See the health of a client's store connections (its account managers and viewers).
     ReadConnections(i64),
     /// Connect, disconnect and re-authorize a client's stores (account managers).
@@ -63,6 +66,7 @@ pub fn authorize(actor: &Actor, action: Action) -> Result<(), AppError> {
         (_, Action::ReadReports(client)) => assigned(client),
         (Role::AccountManager, Action::ManageAlerts(client)) => assigned(client),
         (Role::AccountManager | Role::ClientViewer, Action::ReadConnections(client)) => assigned(client),
+        (Role::AccountManager | Role::ClientViewer, Action::ReadUsage(client)) => assigned(client),
         (Role::AccountManager, Action::ManageConnections(client)) => assigned(client),
         _ => false,
     };
@@ -96,6 +100,7 @@ fn describe(action: Action) -> &'static str {
         Action::ReadReports(_) => "this client's reports are shown to the people assigned to it only.",
         Action::ManageAlerts(_) => "only agency admins and the client's account managers import reviews and work on alerts.",
         Action::EditContract(_) => "only agency admins change a client's contract.",
+        Action::ReadUsage(_) => "usage and costs are shown to the client's account managers and viewers only.",
         Action::ReadConnections(_) => "store connections are shown to the client's account managers and viewers only.",
         Action::ManageConnections(_) => "only agency admins and the client's account managers connect and disconnect stores.",
     }

@@ -151,30 +151,60 @@ mod server {
     /// naming its field.
     async fn validate(db: &Db, form: &CampaignForm) -> Result<Checked, AppError> {
         let mut errors = Vec::new();
-        let channel = match form.channel.as_str() {
-            "" | "email" => Channel::Email,
-            "amazon" => Channel::Amazon,
-            other => {
-                errors
-                    .push(FieldError::new("channel", format!("\"{other}\" is not a channel: choose e-mail or Amazon's request a review.")));
-                Channel::Email
+        // One channel, or e-mail and SMS in order of preference ("sms,email").
+        let mut channels: Vec<Channel> = Vec::new();
+        for raw in form.channel.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            match Channel::parse(raw) {
+                Some(c) if !channels.contains(&c) => channels.push(c),
+                Some(_) => {}
+                None => errors.push(FieldError::new(
+                    "channel",
+                    format!(
+                        "\"{raw}\" is not a channel: choose e-mail, SMS (each with the other as fallback) or Amazon's request a review."
+                    ),
+                )),
             }
-        };
+        }
+        if channels.contains(&Channel::Amazon) && channels.len() > 1 {
+            errors.push(FieldError::new(
+                "channel",
+                "Amazon's request a review is a channel of its own: it cannot fall back to e-mail or SMS.",
+            ));
+        }
+        let channel = channels.first().copied().unwrap_or(Channel::Email);
+        let texts = channels.contains(&Channel::Sms);
         // Amazon writes its own message: an Amazon campaign names a brand, not a template.
         let template = match channel {
-            Channel::Email => crate::templates::store::template(db, form.template_id).await?.filter(|t| t.client_id == form.client_id),
+            Channel::Email | Channel::Sms => {
+                crate::templates::store::template(db, form.template_id).await?.filter(|t| t.client_id == form.client_id)
+            }
             Channel::Amazon => None,
         };
         let amazon_brand = match channel {
             Channel::Amazon => amazon_brands(db, form.client_id).await?.into_iter().find(|(id, _)| *id == form.brand_id),
-            Channel::Email => None,
+            Channel::Email | Channel::Sms => None,
         };
         let name = form.name.trim();
         if name.is_empty() || name.chars().count() > 120 {
             errors.push(FieldError::new("name", "Give the campaign a name (at most 120 characters)."));
         }
-        if channel == Channel::Email && template.is_none() {
+        if channel != Channel::Amazon && template.is_none() {
             errors.push(FieldError::new("template_id", "Choose one of this client's templates."));
+        }
+        if let (true, Some(t)) = (texts, &template) {
+            if !store::has_approved_text(db, t.id).await? {
+                errors.push(FieldError::new(
+                    "template_id",
+                    format!("\"{}\" has no approved version with an SMS part: write one (and have it approved) to send texts.", t.name),
+                ));
+            }
+            let brand = crate::clients::store::brand(db, t.brand_id).await?;
+            if brand.as_ref().is_none_or(|b| b.sms_sender.trim().is_empty()) {
+                errors.push(FieldError::new(
+                    "channel",
+                    format!("The brand {} has no SMS sender: set one on the brand's page before texting its buyers.", t.brand),
+                ));
+            }
         }
         if channel == Channel::Amazon && amazon_brand.is_none() {
             errors.push(FieldError::new(
@@ -250,6 +280,7 @@ mod server {
             canary,
             scheduled_at,
             channel,
+            channels: if channels.len() > 1 { channels } else { Vec::new() },
             ..CampaignRules::new(trigger)
         };
         Ok(Checked { brand_id, purpose, template_id, rules })
@@ -295,7 +326,7 @@ mod server {
             if template_id != old_template {
                 errors.push(FieldError::new("template_id", "The template cannot change after launch; create a new campaign."));
             }
-            if rules.channel != old.channel {
+            if rules.channel != old.channel || rules.channels != old.channels {
                 errors.push(FieldError::new("channel", "The channel cannot change after launch; create a new campaign."));
             }
             if rules.variants != old.variants {

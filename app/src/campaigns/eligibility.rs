@@ -94,8 +94,24 @@ pub struct Rules {
     pub fallback_locales: Vec<String>,
     /// Added to the trigger's due time (an A/B variant's extra send delay; 0 otherwise).
     pub delay_ms: i64,
-    /// E-mail, or Amazon's own request (no address, consent or template needed).
+    /// E-mail, a text, or Amazon's own request (no address, consent or template needed).
     pub channel: Channel,
+    /// The channels in order of preference (each buyer gets the first one that reaches
+    /// them); empty means `channel` alone.
+    pub channels: Vec<Channel>,
+    /// Locales with an approved version that has an SMS part.
+    pub sms_locales: Vec<String>,
+}
+
+impl Rules {
+    /// The channels in order of preference.
+    pub fn channel_order(&self) -> Vec<Channel> {
+        if self.channels.is_empty() {
+            vec![self.channel]
+        } else {
+            self.channels.clone()
+        }
+    }
 }
 
 /// What the planner knows about one order.
@@ -128,6 +144,10 @@ pub struct CustomerFacts {
     pub suppressed: Option<String>,
     /// A recorded e-mail opt-in.
     pub email_consent: bool,
+    /// The phone in E.164 ('' when unknown).
+    pub phone: String,
+    /// A recorded consent to marketing texts.
+    pub sms_consent: bool,
 }
 
 /// What was already planned or sent.
@@ -168,6 +188,20 @@ pub enum Exclusion {
     },
     /// Amazon's request is for Amazon orders only.
     NotAmazon,
+    NoPhone,
+    /// Texts that ask for something (a review, a purchase, a survey) need recorded consent.
+    NoTextConsent,
+    /// Amazon forbids contacting its buyers outside its own messaging.
+    AmazonTexts,
+    NoTextVersion {
+        locale: String,
+    },
+    /// No hour of the send window falls within the quiet hours in the number's zones.
+    QuietHours,
+    /// None of the campaign's channels reaches the buyer: why, per channel.
+    NoChannel {
+        reasons: String,
+    },
 }
 
 impl Exclusion {
@@ -185,6 +219,12 @@ impl Exclusion {
             Exclusion::NoConsent => "no_consent",
             Exclusion::NoApprovedVersion { .. } => "no_version",
             Exclusion::NotAmazon => "not_amazon",
+            Exclusion::NoPhone => "no_phone",
+            Exclusion::NoTextConsent => "no_text_consent",
+            Exclusion::AmazonTexts => "amazon_texts",
+            Exclusion::NoTextVersion { .. } => "no_text_version",
+            Exclusion::QuietHours => "quiet_hours",
+            Exclusion::NoChannel { .. } => "no_channel",
         }
     }
 
@@ -206,6 +246,14 @@ impl Exclusion {
             }
             Exclusion::NoApprovedVersion { locale } => format!("no approved version for locale {locale} or its fallbacks"),
             Exclusion::NotAmazon => "not an Amazon order: Amazon's request a review is for Amazon orders only".into(),
+            Exclusion::NoPhone => "the buyer has no phone number".into(),
+            Exclusion::NoTextConsent => {
+                "no recorded consent to marketing texts (required for review requests, offers and surveys by SMS)".into()
+            }
+            Exclusion::AmazonTexts => "Amazon buyers are contacted through Amazon only, never by text".into(),
+            Exclusion::NoTextVersion { locale } => format!("no approved version with an SMS part for locale {locale} or its fallbacks"),
+            Exclusion::QuietHours => "no hour of the send window is within 08:00-21:00 in the number's time zones".into(),
+            Exclusion::NoChannel { reasons } => format!("no channel reaches the buyer ({reasons})"),
         }
     }
 }
@@ -225,7 +273,7 @@ pub enum Waiting {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "decision")]
 pub enum Decision {
-    Send { at: i64, locale: String },
+    Send { at: i64, locale: String, channel: Channel },
     Wait(Waiting),
     Exclude(Exclusion),
 }
@@ -389,22 +437,38 @@ pub fn decide(order: &OrderFacts, customer: Option<&CustomerFacts>, history: &Hi
     if amazon && matches!(rules.purpose, Purpose::Repurchase) {
         return Exclude(Exclusion::AmazonMarketing);
     }
-    let Some(customer) = customer.filter(|c| c.has_email) else {
-        return Exclude(Exclusion::NoContact);
+    let order_channels = rules.channel_order();
+    let Some(customer) = customer else {
+        let only_email = order_channels == [Channel::Email];
+        return Exclude(if only_email { Exclusion::NoContact } else { Exclusion::NoPhone });
     };
     if let Some(reason) = &customer.suppressed {
         return Exclude(Exclusion::Suppressed { reason: reason.clone() });
     }
-    // One message per (order, purpose); Amazon allows one proactive message per order.
+    // One message per (order, purpose) across channels; Amazon allows one proactive
+    // message per order.
     if history.order_purposes.contains(&rules.purpose) || (amazon && !history.order_purposes.is_empty()) {
         return Exclude(Exclusion::AlreadyAsked);
     }
     let country = if customer.country.is_empty() { &order.country } else { &customer.country };
-    if matches!(rules.purpose, Purpose::ReviewRequest) && requires_opt_in(country) && !customer.email_consent {
-        return Exclude(Exclusion::NoConsent);
+    // The first channel that reaches the buyer.
+    let mut refusals: Vec<(Channel, Exclusion)> = Vec::new();
+    let mut chosen = None;
+    for channel in order_channels {
+        match reaches(channel, customer, rules, country, amazon) {
+            Ok(locale) => {
+                chosen = Some((channel, locale));
+                break;
+            }
+            Err(e) => refusals.push((channel, e)),
+        }
     }
-    let Some(locale) = resolve_locale(&customer.locale, &rules.approved_locales, &rules.fallback_locales) else {
-        return Exclude(Exclusion::NoApprovedVersion { locale: customer.locale.clone() });
+    let Some((channel, locale)) = chosen else {
+        if refusals.len() == 1 {
+            return Exclude(refusals.remove(0).1);
+        }
+        let reasons = refusals.iter().map(|(c, e)| format!("{}: {}", c.label(), e.explain())).collect::<Vec<_>>().join("; ");
+        return Exclude(Exclusion::NoChannel { reasons });
     };
     let Some(due) = due_at(order, rules.trigger, now).map(|due| due + rules.delay_ms) else {
         return Wait(Waiting::Trigger);
@@ -415,7 +479,18 @@ pub fn decide(order: &OrderFacts, customer: Option<&CustomerFacts>, history: &Hi
     } else {
         None
     };
-    let at = match timed(due, window, rules.window, country, now) {
+    let zones = match channel {
+        Channel::Sms => {
+            let zones = crate::campaigns::quiet::zones_of(&customer.phone);
+            if zones.is_empty() {
+                vec![time_zone(country)]
+            } else {
+                zones
+            }
+        }
+        _ => vec![time_zone(country)],
+    };
+    let at = match timed(due, window, rules.window, &zones, channel, now) {
         Ok(at) => at,
         Err(decision) => return decision,
     };
@@ -425,13 +500,48 @@ pub fn decide(order: &OrderFacts, customer: Option<&CustomerFacts>, history: &Hi
             return Exclude(Exclusion::Capped { planned, max: rules.cap.max, window_days: rules.cap.window_days });
         }
     }
-    Decision::Send { at, locale }
+    Decision::Send { at, locale, channel }
+}
+
+/// Whether `channel` reaches the buyer: the contact, the consent the channel needs in the
+/// buyer's country for this purpose, and an approved version (with that channel's part) in
+/// the buyer's locale or a fallback, whose locale it answers.
+fn reaches(channel: Channel, customer: &CustomerFacts, rules: &Rules, country: &str, amazon: bool) -> Result<String, Exclusion> {
+    match channel {
+        Channel::Email => {
+            if !customer.has_email {
+                return Err(Exclusion::NoContact);
+            }
+            if matches!(rules.purpose, Purpose::ReviewRequest) && requires_opt_in(country) && !customer.email_consent {
+                return Err(Exclusion::NoConsent);
+            }
+            resolve_locale(&customer.locale, &rules.approved_locales, &rules.fallback_locales)
+                .ok_or_else(|| Exclusion::NoApprovedVersion { locale: customer.locale.clone() })
+        }
+        Channel::Sms => {
+            if amazon {
+                return Err(Exclusion::AmazonTexts);
+            }
+            if customer.phone.is_empty() {
+                return Err(Exclusion::NoPhone);
+            }
+            // TCPA (US): prior express written consent for marketing texts; ePrivacy (EU):
+            // consent. A review request, an offer or a survey asks for something: only a
+            // care message about the order itself goes without.
+            if !matches!(rules.purpose, Purpose::Care) && !customer.sms_consent {
+                return Err(Exclusion::NoTextConsent);
+            }
+            resolve_locale(&customer.locale, &rules.sms_locales, &rules.fallback_locales)
+                .ok_or_else(|| Exclusion::NoTextVersion { locale: customer.locale.clone() })
+        }
+        Channel::Amazon => Err(Exclusion::NotAmazon),
+    }
 }
 
 /// When a due message goes out: not before Amazon's window opens (when it has one), then
 /// at the next hour of the send window in the buyer's time zone; excluded when that is
 /// after Amazon's window closed, waiting when it is still ahead.
-fn timed(due: i64, amazon: Option<(i64, i64)>, send: SendWindow, country: &str, now: i64) -> Result<i64, Decision> {
+fn timed(due: i64, amazon: Option<(i64, i64)>, send: SendWindow, zones: &[Tz], channel: Channel, now: i64) -> Result<i64, Decision> {
     let mut at = due.max(now);
     if let Some((opens, closes)) = amazon {
         if at > closes {
@@ -445,7 +555,11 @@ fn timed(due: i64, amazon: Option<(i64, i64)>, send: SendWindow, country: &str, 
     if at > now {
         return Err(Decision::Wait(Waiting::Due { at }));
     }
-    let at = next_in_window(at, send, time_zone(country));
+    let at = match channel {
+        // Texts: the send window within the quiet hours, in every zone the number may be in.
+        Channel::Sms => crate::campaigns::quiet::next_allowed(at, send, zones).ok_or(Decision::Exclude(Exclusion::QuietHours))?,
+        _ => next_in_window(at, send, zones.first().copied().unwrap_or(Tz::UTC)),
+    };
     if amazon.is_some_and(|(_, closes)| at > closes) {
         return Err(Decision::Exclude(Exclusion::AmazonTooLate));
     }
@@ -473,8 +587,8 @@ fn decide_amazon_request(order: &OrderFacts, customer: Option<&CustomerFacts>, h
     };
     let Some(window) = amazon_window(order) else { return Wait(Waiting::Trigger) };
     let country = customer.map(|c| c.country.as_str()).filter(|c| !c.is_empty()).unwrap_or(&order.country);
-    match timed(due, Some(window), rules.window, country, now) {
-        Ok(at) => Decision::Send { at, locale: String::new() },
+    match timed(due, Some(window), rules.window, &[time_zone(country)], Channel::Amazon, now) {
+        Ok(at) => Decision::Send { at, locale: String::new(), channel: Channel::Amazon },
         Err(decision) => decision,
     }
 }

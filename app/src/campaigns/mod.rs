@@ -15,6 +15,8 @@ pub mod monitor;
 #[cfg(feature = "ssr")]
 pub mod planner;
 #[cfg(feature = "ssr")]
+pub mod quiet;
+#[cfg(feature = "ssr")]
 pub mod store;
 pub mod ui;
 

@@ -118,7 +118,9 @@ pub struct VariantForm {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignForm {
     pub client_id: i64,
-    /// `email` (the default) or `amazon` (Amazon's request a review: no template).
+    /// `email` (the default), `sms`, both in order of preference (`sms,email`: a text where
+    /// the buyer can get one, else an e-mail), or `amazon` (Amazon's request a review: no
+    /// template).
     #[serde(default)]
     pub channel: String,
     /// The template of an e-mail campaign.
@@ -249,6 +251,9 @@ pub struct Preview {
     pub excluded: Vec<(String, String, u64, Vec<String>)>,
     /// Messages per locale.
     pub locales: Vec<(String, u64)>,
+    /// Messages per channel, most first.
+    #[serde(default)]
+    pub channels: Vec<(String, u64)>,
 }
 
 /// Launch, pause, resume or cancel.

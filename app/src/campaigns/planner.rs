@@ -74,9 +74,13 @@ pub struct CampaignRules {
     /// schedule" is judged against it.
     #[serde(default)]
     pub scheduled_at: Option<i64>,
-    /// E-mail (the default), or Amazon's own request a review.
+    /// E-mail (the default), SMS, or Amazon's own request a review.
     #[serde(default)]
     pub channel: Channel,
+    /// E-mail and SMS in order of preference: each buyer gets the first that reaches them
+    /// (empty: `channel` alone).
+    #[serde(default)]
+    pub channels: Vec<Channel>,
 }
 
 fn click() -> String {
@@ -98,6 +102,7 @@ impl CampaignRules {
             scheduled_at: None,
             canary: None,
             channel: Channel::Email,
+            channels: Vec::new(),
         }
     }
 
@@ -181,6 +186,8 @@ pub struct Campaign {
     pub rules: CampaignRules,
     /// Approved version per locale.
     pub versions: HashMap<String, i64>,
+    /// Locales whose approved version has an SMS part.
+    pub sms_locales: Vec<String>,
 }
 
 /// The campaign with its approved versions (read inside `tx`, after any lock it took).
@@ -195,6 +202,13 @@ pub async fn load(tx: &mut Tx<'_>, campaign_id: i64) -> Result<Option<Campaign>,
         Some(template_id) => store::approved_versions(tx, template_id).await?,
         None => Vec::new(),
     };
+    // The newest approved version of each locale decides (later rows replace earlier).
+    let mut newest: HashMap<String, (i64, bool)> = HashMap::new();
+    for (locale, id, sms) in versions {
+        newest.insert(locale, (id, sms));
+    }
+    let mut sms_locales: Vec<String> = newest.iter().filter(|(_, (_, sms))| *sms).map(|(l, _)| l.clone()).collect();
+    sms_locales.sort();
     Ok(Some(Campaign {
         id: campaign_id,
         client_id: row.client_id,
@@ -204,7 +218,8 @@ pub async fn load(tx: &mut Tx<'_>, campaign_id: i64) -> Result<Option<Campaign>,
         phase: row.phase,
         winner: row.winner,
         rules,
-        versions: versions.into_iter().collect(),
+        versions: newest.into_iter().map(|(locale, (id, _))| (locale, id)).collect(),
+        sms_locales,
     }))
 }
 
@@ -221,6 +236,8 @@ impl Campaign {
             fallback_locales: self.rules.fallback_locales.clone(),
             delay_ms: 0,
             channel: self.rules.channel,
+            channels: self.rules.channels.clone(),
+            sms_locales: self.sms_locales.clone(),
         };
         if self.rules.variants.is_empty() {
             return vec![base];
@@ -347,10 +364,11 @@ async fn write_page(
                     detail: exclusion.explain(),
                 });
             }
-            Decision::Send { at, locale } => {
-                // An e-mail needs its buyer and the approved version; Amazon's request neither.
-                let version = match campaign.rules.channel {
-                    Channel::Email => {
+            Decision::Send { at, locale, channel } => {
+                // An e-mail or a text needs its buyer and the approved version; Amazon's
+                // request neither.
+                let version = match channel {
+                    Channel::Email | Channel::Sms => {
                         let (Some(_), Some(&version)) = (customer_id, campaign.versions.get(&locale)) else { continue };
                         Some(version)
                     }
@@ -366,30 +384,41 @@ async fn write_page(
                     }
                     _ => (MessageState::Queued, 0),
                 };
-                planned.push(NewMessage {
-                    order_id,
-                    customer_id,
-                    template_version_id: version,
-                    locale,
-                    variant: variant as i64,
-                    send_at: at,
-                    state,
-                    canary,
-                    one_per_order: amazon,
-                });
+                planned.push((
+                    channel,
+                    NewMessage {
+                        order_id,
+                        customer_id,
+                        template_version_id: version,
+                        locale,
+                        variant: variant as i64,
+                        send_at: at,
+                        state,
+                        canary,
+                        one_per_order: amazon,
+                    },
+                ));
             }
         }
     }
-    // Messages first: the unique (order, purpose) index answers which were really new.
-    let origin = MessageOrigin {
-        client_id: campaign.client_id,
-        brand_id: campaign.brand_id,
-        campaign_id: campaign.id,
-        purpose: campaign.purpose,
-        channel: campaign.rules.channel,
-    };
-    let inserted = outbox::insert_planned(tx, origin, &planned, now).await?;
-    for m in &planned {
+    // Messages first, one statement per channel: the unique (order, purpose) index answers
+    // which were really new.
+    let mut inserted = HashSet::new();
+    for channel in Channel::ALL {
+        let of_channel: Vec<NewMessage> = planned.iter().filter(|(c, _)| *c == channel).map(|(_, m)| m.clone()).collect();
+        if of_channel.is_empty() {
+            continue;
+        }
+        let origin = MessageOrigin {
+            client_id: campaign.client_id,
+            brand_id: campaign.brand_id,
+            campaign_id: campaign.id,
+            purpose: campaign.purpose,
+            channel,
+        };
+        inserted.extend(outbox::insert_planned(tx, origin, &of_channel, now).await?);
+    }
+    for (_, m) in &planned {
         if inserted.contains(&m.order_id) {
             stats.planned += 1;
             stats.held += u64::from(m.state == MessageState::Held);
@@ -425,14 +454,16 @@ pub async fn preview(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result
     let mut decider = Decider::new(&mut tx, salt, &campaign, now).await?;
     let mut excluded: HashMap<String, (String, u64, Vec<String>)> = HashMap::new();
     let mut locales: HashMap<String, u64> = HashMap::new();
+    let mut channels: HashMap<String, u64> = HashMap::new();
     loop {
         let Some(page) = decider.next_page(&mut tx).await? else { break };
         for d in page {
             out.looked_at += 1;
             match d.decision {
                 Decision::Wait(_) => out.waiting += 1,
-                Decision::Send { locale, .. } => {
+                Decision::Send { locale, channel, .. } => {
                     out.would_send += 1;
+                    *channels.entry(channel.label().to_string()).or_default() += 1;
                     // Amazon writes its request in the buyer's language itself.
                     let locale = if locale.is_empty() { "buyer's language (Amazon)".to_string() } else { locale };
                     *locales.entry(locale).or_default() += 1;
@@ -464,6 +495,9 @@ pub async fn preview(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result
     let mut locales: Vec<_> = locales.into_iter().collect();
     locales.sort();
     out.locales = locales;
+    let mut channels: Vec<_> = channels.into_iter().collect();
+    channels.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    out.channels = channels;
     Ok(out)
 }
 
@@ -476,8 +510,9 @@ struct Decider<'c> {
     after: i64,
     /// Planned send times per customer of the brand (within reach of the cap).
     sends: HashMap<i64, Vec<i64>>,
-    /// Customers with a recorded e-mail consent.
+    /// Customers with a recorded e-mail consent, and with one to marketing texts.
     consents: HashSet<i64>,
+    text_consents: HashSet<i64>,
     /// The brand's stores' platforms.
     platforms: HashMap<i64, String>,
     /// The brand's customers, read once (a scan, not a lookup per order).
@@ -487,6 +522,7 @@ struct Decider<'c> {
 /// What the planner needs of a customer; the suppression reason is worked out once.
 struct Buyer {
     has_email: bool,
+    phone: String,
     country: String,
     locale: String,
     suppressed: Option<String>,
@@ -498,24 +534,34 @@ impl<'c> Decider<'c> {
         let reach = now - i64::from(campaign.rules.cap.window_days) * DAY_MS;
         let sends = outbox::planned_sends(tx, brand, reach).await?;
         let consents = store::email_consents(tx, brand).await?;
+        let text_consents = store::text_consents(tx, brand).await?;
         let suppressed = store::suppression_reasons(tx, brand).await?;
         let platforms = store::store_platforms(tx, brand).await?;
         let packed = store::brand_customers(tx, brand).await?;
         let mut customers = HashMap::new();
         for customer in packed.records() {
-            let store::PackedCustomer { id, email, country, locale } = customer?;
-            // By the fingerprint of the address: erased addresses are kept only so.
+            let store::PackedCustomer { id, email, phone, country, locale } = customer?;
+            // By the fingerprint of either address (erased addresses are kept only so): a
+            // buyer who unsubscribed by e-mail or replied STOP by text gets neither.
             let reason = if suppressed.is_empty() {
                 None
             } else {
-                normalise_address(email).and_then(|value| suppressed.get(&fingerprint(salt, &value)).cloned())
+                let by_email = normalise_address(email).and_then(|value| suppressed.get(&fingerprint(salt, &value)).cloned());
+                // Stored phones are E.164 already, as suppression normalises them.
+                by_email.or_else(|| (!phone.is_empty()).then(|| suppressed.get(&fingerprint(salt, phone)).cloned()).flatten())
             };
             customers.insert(
                 id,
-                Buyer { has_email: !email.is_empty(), country: country.to_string(), locale: locale.to_string(), suppressed: reason },
+                Buyer {
+                    has_email: !email.is_empty(),
+                    phone: phone.to_string(),
+                    country: country.to_string(),
+                    locale: locale.to_string(),
+                    suppressed: reason,
+                },
             );
         }
-        Ok(Decider { campaign, rules: campaign.variant_rules(), now, after: 0, sends, consents, platforms, customers })
+        Ok(Decider { campaign, rules: campaign.variant_rules(), now, after: 0, sends, consents, text_consents, platforms, customers })
     }
 
     /// The next page of undecided orders, decided (empty when there are no more).
@@ -561,6 +607,8 @@ impl<'c> Decider<'c> {
                     locale: b.locale.clone(),
                     suppressed: b.suppressed.clone(),
                     email_consent: self.consents.contains(&id),
+                    phone: b.phone.clone(),
+                    sms_consent: self.text_consents.contains(&id),
                 })
             });
             let variant = self.campaign.variant_of(unit_of(customer_id, order_id));

@@ -394,6 +394,16 @@ pub async fn approved_locales(db: &Db, client_id: i64) -> Result<Vec<(i64, Strin
     .await?)
 }
 
+/// Whether a template has an approved version with an SMS part. Reads `template_versions`.
+pub async fn has_approved_text(db: &Db, template_id: i64) -> Result<bool, AppError> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM template_versions WHERE template_id = $1 AND status = 'approved' AND sms_body <> '' LIMIT 1")
+            .bind(template_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(found.is_some())
+}
+
 /// (locale, platform, purpose) of each approved version of a template, what a variant's
 /// subject is linted against. Reads `template_versions` and `templates`.
 pub async fn approved_lint_targets(db: &Db, template_id: i64) -> Result<Vec<(String, String, String)>, AppError> {
@@ -458,11 +468,15 @@ pub async fn planned(tx: &mut Tx<'_>, campaign_id: i64) -> Result<Option<Planned
 
 /// (locale, version id) of a template's approved versions, oldest first (so the newest
 /// of each locale comes last). Reads `template_versions`.
-pub async fn approved_versions(tx: &mut Tx<'_>, template_id: i64) -> Result<Vec<(String, i64)>, AppError> {
-    Ok(sqlx::query_as("SELECT locale, id FROM template_versions WHERE template_id = $1 AND status = 'approved' ORDER BY number")
-        .bind(template_id)
-        .fetch_all(&mut **tx)
-        .await?)
+pub async fn approved_versions(tx: &mut Tx<'_>, template_id: i64) -> Result<Vec<(String, i64, bool)>, AppError> {
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT locale, id, CASE WHEN sms_body <> '' THEN 1 ELSE 0 END FROM template_versions \
+         WHERE template_id = $1 AND status = 'approved' ORDER BY number",
+    )
+    .bind(template_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|(locale, id, sms)| (locale, id, sms != 0)).collect())
 }
 
 /// Records an exclusion for every undecided order of the brand whose status is one of
@@ -534,13 +548,22 @@ async fn exclude_status_group(
 /// The brand's customers with a recorded e-mail consent (packed). Reads `consents` and
 /// `customers`.
 pub async fn email_consents(tx: &mut Tx<'_>, brand_id: i64) -> Result<HashSet<i64>, AppError> {
+    consents_of(tx, brand_id, "email").await
+}
+
+/// The brand's customers with a recorded consent to marketing texts. Reads `consents`.
+pub async fn text_consents(tx: &mut Tx<'_>, brand_id: i64) -> Result<HashSet<i64>, AppError> {
+    consents_of(tx, brand_id, "sms").await
+}
+
+async fn consents_of(tx: &mut Tx<'_>, brand_id: i64, channel: &str) -> Result<HashSet<i64>, AppError> {
     let backend = Backend::of(tx);
     let consents_sql = format!(
         "SELECT {} FROM (SELECT DISTINCT k.customer_id FROM consents k JOIN customers c ON c.id = k.customer_id \
-         WHERE c.brand_id = $1 AND k.channel = 'email') k",
+         WHERE c.brand_id = $1 AND k.channel = $2) k",
         backend.packed("CAST(k.customer_id AS TEXT)")
     );
-    let consented: Option<String> = sqlx::query_scalar(&consents_sql).bind(brand_id).fetch_one(&mut **tx).await?;
+    let consented: Option<String> = sqlx::query_scalar(&consents_sql).bind(brand_id).bind(channel).fetch_one(&mut **tx).await?;
     Ok(packed_records(consented.as_deref()).filter_map(|r| r.parse().ok()).collect())
 }
 
@@ -572,6 +595,7 @@ pub struct PackedCustomers(Option<String>);
 pub struct PackedCustomer<'a> {
     pub id: i64,
     pub email: &'a str,
+    pub phone: &'a str,
     pub country: &'a str,
     pub locale: &'a str,
 }
@@ -581,13 +605,15 @@ impl PackedCustomers {
     pub fn records(&self) -> impl Iterator<Item = Result<PackedCustomer<'_>, AppError>> {
         packed_records(self.0.as_deref()).map(|record| {
             let mut f = record.split(FIELD_SEP);
-            let (Some(id), Some(email), Some(country), Some(locale)) = (packed_int(f.next()), f.next(), f.next(), f.next()) else {
+            let (Some(id), Some(email), Some(phone), Some(country), Some(locale)) =
+                (packed_int(f.next()), f.next(), f.next(), f.next(), f.next())
+            else {
                 return Err(AppError::internal(format!(
                     "unreadable packed customer record (customer {:?})",
                     record.split(FIELD_SEP).next()
                 )));
             };
-            Ok(PackedCustomer { id, email, country, locale })
+            Ok(PackedCustomer { id, email, phone, country, locale })
         })
     }
 }
@@ -600,8 +626,9 @@ pub async fn brand_customers(tx: &mut Tx<'_>, brand_id: i64) -> Result<PackedCus
     let customers_sql = format!(
         "SELECT {} FROM customers c WHERE c.brand_id = $1",
         backend.packed(&format!(
-            "c.id || {us} || {} || {us} || {} || {us} || {}",
+            "c.id || {us} || {} || {us} || {} || {us} || {} || {us} || {}",
             backend.packable("c.email"),
+            backend.packable("c.phone"),
             backend.packable("c.country"),
             backend.packable("c.locale")
         ))

@@ -33,6 +33,8 @@ fn customer(country: &str, locale: &str) -> CustomerFacts {
         locale: locale.into(),
         suppressed: None,
         email_consent: false,
+        phone: String::new(),
+        sms_consent: false,
     }
 }
 
@@ -47,6 +49,8 @@ fn rules(purpose: Purpose) -> Rules {
         fallback_locales: vec!["en".into()],
         delay_ms: 0,
         channel: Channel::Email,
+        channels: Vec::new(),
+        sms_locales: vec!["de".into()],
     }
 }
 
@@ -94,7 +98,10 @@ fn amazons_own_request_needs_no_address_consent_or_version_and_keeps_the_deliver
     let r = amazon_request();
     let none = &History::default();
     // Five days after the earliest promised date it opens; no buyer record is needed.
-    assert_eq!(decide(&amazon_shipped(5, 3), None, none, &r, NOON), Decision::Send { at: NOON, locale: String::new() });
+    assert_eq!(
+        decide(&amazon_shipped(5, 3), None, none, &r, NOON),
+        Decision::Send { at: NOON, locale: String::new(), channel: Channel::Amazon }
+    );
     assert!(matches!(
         decide(&amazon_shipped(4, 2), None, none, &r, NOON),
         Decision::Wait(Waiting::AmazonTooEarly { opens_at }) if opens_at == NOON + DAY_MS
@@ -376,4 +383,71 @@ fn a_variant_delay_moves_the_due_time() {
     assert!(matches!(decide_now(&o, &c, &r), Decision::Send { .. }));
     let later = Rules { delay_ms: 2 * DAY_MS, ..r };
     assert_eq!(decide_now(&o, &c, &later), Decision::Wait(Waiting::Due { at: NOON + DAY_MS }));
+}
+
+fn texts_then_email(purpose: Purpose) -> Rules {
+    Rules { channels: vec![Channel::Sms, Channel::Email], window: SendWindow { start_hour: 0, end_hour: 24 }, ..rules(purpose) }
+}
+
+fn texter(phone: &str, consent: bool) -> CustomerFacts {
+    CustomerFacts { phone: phone.into(), sms_consent: consent, ..customer("GB", "de") }
+}
+
+#[test]
+fn each_buyer_gets_the_first_channel_that_reaches_them() {
+    let o = order("shopify", "GB", Some(7));
+    let r = texts_then_email(Purpose::ReviewRequest);
+    let channel = |c: &CustomerFacts| match decide_now(&o, c, &r) {
+        Decision::Send { channel, .. } => Some(channel),
+        _ => None,
+    };
+    assert_eq!(channel(&texter("+447700900001", true)), Some(Channel::Sms));
+    assert_eq!(channel(&texter("+447700900001", false)), Some(Channel::Email), "no consent to texts: e-mail");
+    assert_eq!(channel(&texter("", true)), Some(Channel::Email), "no phone: e-mail");
+    // No consent to texts and no address: the exclusion names both channels' reasons.
+    let nobody = CustomerFacts { has_email: false, ..texter("+447700900001", false) };
+    match decide_now(&o, &nobody, &r) {
+        Decision::Exclude(Exclusion::NoChannel { reasons }) => {
+            assert!(
+                reasons.contains("SMS: no recorded consent") && reasons.contains("E-mail: the buyer has no e-mail address"),
+                "{reasons}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // A care message about the order needs no consent to texts; a review request does.
+    assert_eq!(
+        match decide_now(&o, &texter("+447700900001", false), &Rules { channels: vec![Channel::Sms], ..rules(Purpose::Care) }) {
+            Decision::Send { channel, .. } => Some(channel),
+            _ => None,
+        },
+        Some(Channel::Sms)
+    );
+    // Amazon buyers are never texted; a version without an SMS part sends none.
+    let amazon = order("amazon", "GB", Some(7));
+    let sms_only = Rules { channels: vec![Channel::Sms], ..rules(Purpose::ReviewRequest) };
+    assert_eq!(decide_now(&amazon, &texter("+447700900001", true), &sms_only), Decision::Exclude(Exclusion::AmazonTexts));
+    let no_part = Rules { sms_locales: Vec::new(), ..sms_only.clone() };
+    assert!(matches!(decide_now(&o, &texter("+447700900001", true), &no_part), Decision::Exclude(Exclusion::NoTextVersion { .. })));
+    // One message per (order, purpose) across channels.
+    let asked = History { order_purposes: vec![Purpose::ReviewRequest], ..History::default() };
+    assert_eq!(decide(&o, Some(&texter("+447700900001", true)), &asked, &r, NOON), Decision::Exclude(Exclusion::AlreadyAsked));
+}
+
+#[test]
+fn texts_are_timed_inside_the_quiet_hours_of_the_number_not_the_country() {
+    // A buyer in Germany with a New York number: 08:00 in New York, not in Berlin.
+    let o = order("shopify", "DE", Some(7));
+    let c = CustomerFacts { email_consent: true, ..texter("+12125550100", true) };
+    let r = Rules { channels: vec![Channel::Sms], ..texts_then_email(Purpose::ReviewRequest) };
+    // NOON is 12:00 UTC = 07:00 in New York (winter) or 08:00 (summer).
+    match decide_now(&o, &c, &r) {
+        Decision::Send { at, channel: Channel::Sms, .. } => {
+            let local = chrono::DateTime::from_timestamp_millis(at).unwrap().with_timezone(&chrono_tz::America::New_York);
+            use chrono::Timelike;
+            assert!((8..21).contains(&local.hour()), "{local}");
+            assert!(at >= NOON);
+        }
+        other => panic!("{other:?}"),
+    }
 }

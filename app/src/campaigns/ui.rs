@@ -118,6 +118,7 @@ fn PreviewPanel(preview: Preview, close: RwSignal<Option<i64>>) -> impl IntoView
     let total = preview.looked_at.max(1) as f64;
     let excluded: u64 = preview.excluded.iter().map(|e| e.2).sum();
     let by_language = preview.locales.iter().map(|(l, n)| format!("{l} {n}")).collect::<Vec<_>>().join(", ");
+    let by_channel = preview.channels.iter().map(|(c, n)| format!("{c} {n}")).collect::<Vec<_>>().join(", ");
     view! {
         <section class="card preview" aria-label="Audience preview">
             <div class="section-head"><h2>"Audience preview"</h2><button class="link" on:click=move |_| close.set(None)>"Close"</button></div>
@@ -126,6 +127,7 @@ fn PreviewPanel(preview: Preview, close: RwSignal<Option<i64>>) -> impl IntoView
                 {preview.waiting}" wait for their trigger; "
                 {excluded}" are excluded."
             </p>
+            {(!by_channel.is_empty()).then(|| view! { <p class="by-channel">"By channel: "{by_channel}</p> })}
             {(!by_language.is_empty()).then(|| view! { <p class="muted">"By language: "{by_language}</p> })}
             {if preview.excluded.is_empty() {
                 view! { <p class="muted">"No order is excluded by any rule."</p> }.into_any()
@@ -174,7 +176,12 @@ fn CampaignEditor(
     let channels = Signal::derive({
         let offer_amazon = !amazon_brands.is_empty();
         move || {
-            let mut choices = vec![("email".to_string(), "E-mail (an approved template)".to_string())];
+            let mut choices = vec![
+                ("email".to_string(), "E-mail (an approved template)".to_string()),
+                ("sms".to_string(), "SMS (the template's approved SMS part; buyers who agreed to texts)".to_string()),
+                ("sms,email".to_string(), "SMS, else e-mail".to_string()),
+                ("email,sms".to_string(), "E-mail, else SMS".to_string()),
+            ];
             if offer_amazon {
                 choices.push(("amazon".to_string(), "Amazon Request a Review (written by Amazon)".to_string()));
             }

@@ -34,6 +34,10 @@ pub struct Brand {
     pub sending_domain: String,
     pub default_locale: String,
     pub postal_address: String,
+    /// Who texts come from: an alphanumeric sender ID (up to 11 characters, where the
+    /// country allows one) or a number in E.164; empty when the brand sends no texts.
+    #[serde(default)]
+    pub sms_sender: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +132,8 @@ pub struct BrandForm {
     pub sending_domain: String,
     pub default_locale: String,
     pub postal_address: String,
+    #[serde(default)]
+    pub sms_sender: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +196,7 @@ impl BrandForm {
                 )));
             }
         }
+        let sms_sender = v.check(sms_sender(&self.sms_sender));
         v.finish()?;
         Ok(BrandForm {
             id: self.id,
@@ -200,7 +207,30 @@ impl BrandForm {
             sending_domain: domain.map(DomainName::into_string).unwrap_or_default(),
             default_locale: locale.map(Locale::into_string).unwrap_or_default(),
             postal_address: address.unwrap_or_default(),
+            sms_sender: sms_sender.unwrap_or_default(),
         })
+    }
+}
+
+/// A brand's SMS sender: an alphanumeric sender ID (1-11 letters, digits and spaces, at
+/// least one letter: the GSM limit of the originator field), a short code (5-6 digits), or
+/// a number in international form (+ and 8-15 digits); empty for none.
+pub fn sms_sender(raw: &str) -> Result<String, AppError> {
+    let value = raw.trim();
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    let ok = value.is_empty()
+        || (value.starts_with('+') && (8..=15).contains(&(value.len() - 1)) && digits(&value[1..]))
+        || ((5..=6).contains(&value.len()) && digits(value))
+        || (value.chars().count() <= 11
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ')
+            && value.chars().any(|c| c.is_ascii_alphabetic()));
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(AppError::invalid(
+            "sms_sender",
+            format!("\"{value}\" is not an SMS sender: use a sender ID of up to 11 letters and digits, a short code, or a number with country code (+4915…)."),
+        ))
     }
 }
 

@@ -1,6 +1,6 @@
-//! SQL for clients, brands and stores: the only code that touches `clients`, `brands` and
-//! `stores`. Lists take the caller's visible clients as a filter (`None` = all, for
-//! admins) so that isolation lives in the query, not in the page.
+//! SQL for clients, brands and stores: the only code that touches `clients`, `brands`,
+//! `stores` and the contract's `channel_prices`. Lists take the caller's visible clients
+//! as a filter (`None` = all, for admins) so that isolation lives in the query, not in the page.
 //!
 //! Read elsewhere for names and sending identity shown beside other rows (campaigns,
 //! templates, delivery, reports, the audit log); written only here.
@@ -48,6 +48,7 @@ impl sqlx::FromRow<'_, AnyRow> for Brand {
             sending_domain: r.try_get("sending_domain")?,
             default_locale: r.try_get("default_locale")?,
             postal_address: r.try_get("postal_address")?,
+            sms_sender: r.try_get("sms_sender")?,
         })
     }
 }
@@ -126,7 +127,7 @@ pub async fn client(db: &Db, id: i64) -> Result<Option<Client>, AppError> {
     .await?)
 }
 
-const BRAND_COLUMNS: &str = "id, client_id, name, sender_name, sender_email, sending_domain, default_locale, postal_address";
+const BRAND_COLUMNS: &str = "id, client_id, name, sender_name, sender_email, sending_domain, default_locale, postal_address, sms_sender";
 
 pub async fn brands(db: &Db, client_id: i64) -> Result<Vec<Brand>, AppError> {
     Ok(sqlx::query_as::<_, Brand>(&format!("SELECT {BRAND_COLUMNS} FROM brands WHERE client_id = $1 ORDER BY lower(name)"))
@@ -137,6 +138,42 @@ pub async fn brands(db: &Db, client_id: i64) -> Result<Vec<Brand>, AppError> {
 
 pub async fn brand(db: &Db, id: i64) -> Result<Option<Brand>, AppError> {
     Ok(sqlx::query_as::<_, Brand>(&format!("SELECT {BRAND_COLUMNS} FROM brands WHERE id = $1")).bind(id).fetch_optional(&db.pool).await?)
+}
+
+/// The brands whose texts come from `sender` (a number buyers can reply to).
+pub async fn brands_with_sms_sender(db: &Db, sender: &str) -> Result<Vec<(i64, i64)>, AppError> {
+    Ok(sqlx::query_as("SELECT id, client_id FROM brands WHERE sms_sender = $1 AND sms_sender <> ''")
+        .bind(sender.trim())
+        .fetch_all(&db.pool)
+        .await?)
+}
+
+/// Each client's contract price per 1,000 messages of `channel` (`email`, `sms`, …), with
+/// its currency.
+pub async fn channel_prices(db: &Db, channel: &str) -> Result<std::collections::HashMap<i64, (i64, String)>, AppError> {
+    let rows: Vec<(i64, i64, String)> =
+        sqlx::query_as("SELECT client_id, per_thousand_micros, currency FROM channel_prices WHERE channel = $1")
+            .bind(channel)
+            .fetch_all(&db.pool)
+            .await?;
+    Ok(rows.into_iter().map(|(client, micros, currency)| (client, (micros, currency))).collect())
+}
+
+/// Sets a client's contract price per 1,000 messages of `channel`.
+pub async fn set_channel_price(db: &Db, client_id: i64, channel: &str, per_thousand_micros: i64, currency: &str) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO channel_prices (client_id, channel, per_thousand_micros, currency, updated_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (client_id, channel) DO UPDATE SET per_thousand_micros = excluded.per_thousand_micros, \
+           currency = excluded.currency, updated_at = excluded.updated_at",
+    )
+    .bind(client_id)
+    .bind(channel)
+    .bind(per_thousand_micros)
+    .bind(currency)
+    .bind(now_millis())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
 }
 
 /// Takes the brand's planning turn inside `tx`: a write on the brand's row (a row lock on
@@ -209,8 +246,8 @@ pub async fn insert_brand(db: &Db, form: &BrandForm) -> Result<i64, AppError> {
     let now = now_millis();
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO brands (client_id, name, sender_name, sender_email, sending_domain, \
-           default_locale, postal_address, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+           default_locale, postal_address, created_at, updated_at, sms_sender) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING id",
     )
     .bind(form.client_id)
     .bind(&form.name)
@@ -220,6 +257,7 @@ pub async fn insert_brand(db: &Db, form: &BrandForm) -> Result<i64, AppError> {
     .bind(&form.default_locale)
     .bind(&form.postal_address)
     .bind(now)
+    .bind(&form.sms_sender)
     .fetch_one(&db.pool)
     .await
     .map_err(|e| name_taken(e, "name", "A brand of this client"))?;
@@ -229,7 +267,7 @@ pub async fn insert_brand(db: &Db, form: &BrandForm) -> Result<i64, AppError> {
 pub async fn update_brand(db: &Db, id: i64, form: &BrandForm) -> Result<(), AppError> {
     sqlx::query(
         "UPDATE brands SET name = $1, sender_name = $2, sender_email = $3, sending_domain = $4, \
-           default_locale = $5, postal_address = $6, updated_at = $7 WHERE id = $8",
+           default_locale = $5, postal_address = $6, updated_at = $7, sms_sender = $9 WHERE id = $8",
     )
     .bind(&form.name)
     .bind(&form.sender_name)
@@ -239,6 +277,7 @@ pub async fn update_brand(db: &Db, id: i64, form: &BrandForm) -> Result<(), AppE
     .bind(&form.postal_address)
     .bind(now_millis())
     .bind(id)
+    .bind(&form.sms_sender)
     .execute(&db.pool)
     .await
     .map_err(|e| name_taken(e, "name", "A brand of this client"))?;

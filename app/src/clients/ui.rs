@@ -334,6 +334,7 @@ fn BrandForm(client: Client, brand: Option<Brand>) -> impl IntoView {
     let domain = RwSignal::new(b.sending_domain.clone());
     let locale = RwSignal::new(b.default_locale.clone());
     let address = RwSignal::new(b.postal_address.clone());
+    let sms_sender = RwSignal::new(b.sms_sender.clone());
     let action = ServerAction::<SaveBrand>::new();
     let value = last_answer(action);
     let navigate = use_navigate();
@@ -359,6 +360,7 @@ fn BrandForm(client: Client, brand: Option<Brand>) -> impl IntoView {
                 name: name.get_untracked(), sender_name: sender_name.get_untracked(),
                 sender_email: sender_email.get_untracked(), sending_domain: domain.get_untracked(),
                 default_locale: locale.get_untracked(), postal_address: address.get_untracked(),
+                sms_sender: sms_sender.get_untracked(),
             }});
         }>
             <FormStatus value=value/>
@@ -368,6 +370,7 @@ fn BrandForm(client: Client, brand: Option<Brand>) -> impl IntoView {
             <TextField label="Sender address" name="sender_email" kind="email" value=sender_email error=field_error(value, "sender_email") required=true hint="Must be on the sending domain."/>
             <TextField label="Default language" name="default_locale" value=locale error=field_error(value, "default_locale") required=true maxlength=20 hint="A language tag: en, de, fr-CA, ja…"/>
             <TextArea label="Postal address" name="postal_address" value=address error=field_error(value, "postal_address") required=true/>
+            <TextField label="SMS sender (optional)" name="sms_sender" value=sms_sender error=field_error(value, "sms_sender") maxlength=16 hint="Who texts come from: a sender ID of up to 11 letters (where the country allows one), a short code, or a number such as +12025550143. Replies (STOP) reach a number only."/>
             <div class="actions">
                 <A href=format!("/clients/{client_id}") attr:class="button">"Cancel"</A>
                 <button type="submit" class="primary" disabled=move || action.pending().get()>"Save brand"</button>

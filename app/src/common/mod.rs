@@ -7,7 +7,9 @@ pub mod fingerprint;
 pub mod identity;
 #[cfg(feature = "ssr")]
 pub mod mailer;
+pub mod opt_out;
 pub mod render;
+pub mod segments;
 #[cfg(feature = "ssr")]
 pub mod store;
 pub mod values;

@@ -6,22 +6,24 @@ use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
 
-/// The three parts of an email version.
+/// The parts of a version: the e-mail's three, and the text (SMS) message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Part {
     Subject,
     Html,
     Text,
+    Sms,
 }
 
 impl Part {
-    pub const ALL: [Part; 3] = [Part::Subject, Part::Html, Part::Text];
+    pub const ALL: [Part; 4] = [Part::Subject, Part::Html, Part::Text, Part::Sms];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Part::Subject => "subject",
             Part::Html => "html",
             Part::Text => "text",
+            Part::Sms => "sms",
         }
     }
 
@@ -30,6 +32,7 @@ impl Part {
             Part::Subject => "Subject",
             Part::Html => "HTML part",
             Part::Text => "Plain-text part",
+            Part::Sms => "SMS part",
         }
     }
 }

@@ -123,6 +123,26 @@ fn check(index: usize, rule: &Rule, input: &LintInput, part: Part) -> Vec<Hit> {
         }
         Check::Variables => crate::common::render::variable_problems(source).into_iter().map(|p| (p.start, p.end, p.message)).collect(),
         Check::Purpose => vec![(0, 0, rule.explanation.to_string())],
+        Check::TextOptOut if !source.trim().is_empty() && !crate::common::opt_out::names_opt_out(source) => {
+            let line = crate::common::opt_out::opt_out_line(&input.locale);
+            vec![(0, 0, format!("The SMS part does not say how to opt out: add \"{line}\"."))]
+        }
+        Check::TextSender if !source.trim().is_empty() && !cached(&BRAND_VARIABLE, r"\{\{-?\s*brand\.name\b").is_match(source) => {
+            vec![(0, 0, "The SMS part does not say who it is from: add {{ brand.name }}.".to_string())]
+        }
+        Check::TextSegments { max } => {
+            let counted = crate::common::segments::count(source);
+            if counted.parts > max {
+                vec![(
+                    0,
+                    source.len(),
+                    format!("The SMS part is {} parts long ({}); each part is billed as a text.", counted.parts, counted.encoding.label()),
+                )]
+            } else {
+                vec![]
+            }
+        }
+        Check::TextOptOut | Check::TextSender => vec![],
     }
 }
 
@@ -145,6 +165,7 @@ static IMG_TAG: OnceLock<Regex> = OnceLock::new();
 static ALT_ATTRIBUTE: OnceLock<Regex> = OnceLock::new();
 static URL: OnceLock<Regex> = OnceLock::new();
 static TAG: OnceLock<Regex> = OnceLock::new();
+static BRAND_VARIABLE: OnceLock<Regex> = OnceLock::new();
 
 /// The compiled pattern of rule `index` (compiled once per process, case-insensitive).
 fn pattern(index: usize) -> Option<&'static Regex> {

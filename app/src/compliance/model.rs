@@ -60,6 +60,12 @@ pub enum Check {
     Variables,
     /// The purpose itself is not allowed (e.g. marketing to Amazon buyers).
     Purpose,
+    /// A non-empty text that does not say how to opt out (STOP).
+    TextOptOut,
+    /// A non-empty text that does not name the brand (`{{ brand.name }}`).
+    TextSender,
+    /// A text longer than this many parts (as written, before variables are filled in).
+    TextSegments { max: usize },
 }
 
 /// One compliance rule, as data: what it looks for, where it applies, why, and the source.
@@ -98,6 +104,9 @@ pub struct LintInput {
     pub subject: String,
     pub html: String,
     pub text: String,
+    /// The text message (SMS) part; empty when the version sends no texts.
+    #[serde(default)]
+    pub sms: String,
 }
 
 impl LintInput {
@@ -106,6 +115,7 @@ impl LintInput {
             Part::Subject => &self.subject,
             Part::Html => &self.html,
             Part::Text => &self.text,
+            Part::Sms => &self.sms,
         }
     }
 

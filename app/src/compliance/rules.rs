@@ -4,8 +4,12 @@
 
 use super::model::{Check, Part, Platforms, Rule, Severity};
 
+/// The e-mail's bodies.
 const BODY: &[Part] = &[Part::Html, Part::Text];
-const ALL_PARTS: &[Part] = &[Part::Subject, Part::Html, Part::Text];
+/// Every part a buyer reads a request in: the e-mail's bodies and the text.
+const READ: &[Part] = &[Part::Html, Part::Text, Part::Sms];
+const ALL_PARTS: &[Part] = &[Part::Subject, Part::Html, Part::Text, Part::Sms];
+const TEXT: &[Part] = &[Part::Sms];
 const AMAZON: Platforms = Platforms::Only(&["amazon"]);
 const NOT_AMAZON: Platforms = Platforms::Except(&["amazon"]);
 
@@ -206,7 +210,7 @@ pub const RULES: &[Rule] = &[
         platforms: Platforms::All,
         countries: &[],
         purposes: &[],
-        parts: BODY,
+        parts: READ,
         check: Check::Forbidden(concat!(
             r"\bif (?:you(?:'re| are| were)|you have been) (?:happy|satisfied|pleased|delighted|thrilled|enjoying)[^\n]{0,160}?\b(?:otherwise|if not|if you(?:'re| are| were)(?: not|n't)|not (?:happy|satisfied)|unhappy|dissatisfied|any (?:problem|issue)s?)",
             r"|\b(?:not (?:happy|satisfied|100% satisfied)|unhappy|dissatisfied|less than (?:happy|satisfied|delighted))\b[^\n]{0,80}?\b(?:contact|email|write to|reach out to) us\b[^\n]{0,40}?\b(?:first|before|instead)\b",
@@ -223,7 +227,7 @@ pub const RULES: &[Rule] = &[
         platforms: Platforms::All,
         countries: &[],
         purposes: &[],
-        parts: BODY,
+        parts: READ,
         check: Check::Forbidden(
             r"\b(?:wenn|falls|sind) Sie (?:mit [^\n]{0,40}?)?(?:zufrieden|glücklich|begeistert)[^\n]{0,160}?\b(?:andernfalls|ansonsten|sonst|wenn nicht|falls nicht|unzufrieden|nicht zufrieden)|\b(?:unzufrieden|nicht zufrieden)\b[^\n]{0,80}?\b(?:zuerst|vorher|bevor)\b",
         ),
@@ -238,7 +242,7 @@ pub const RULES: &[Rule] = &[
         platforms: Platforms::All,
         countries: &[],
         purposes: &[],
-        parts: BODY,
+        parts: READ,
         check: Check::Forbidden(
             r"\bsi vous (?:êtes|étiez|avez été) (?:\w+ )?(?:satisfaite?s?|content(?:e|s|es)?|ravie?s?)[^\n]{0,160}?\b(?:sinon|dans le cas contraire|si ce n'est pas le cas|si vous n'êtes pas|pas satisfait|insatisfait)|\b(?:pas satisfaite?|insatisfaite?|mécontente?)\b[^\n]{0,80}?\b(?:d'abord|avant de|plutôt que)\b",
         ),
@@ -253,7 +257,7 @@ pub const RULES: &[Rule] = &[
         platforms: Platforms::All,
         countries: &[],
         purposes: &[],
-        parts: BODY,
+        parts: READ,
         check: Check::Forbidden(
             r"\bsi (?:está|estás|quedó|quedaste|ha quedado|has quedado) (?:\w+ )?(?:satisfech[oa]s?|content[oa]s?|encantad[oa]s?)[^\n]{0,160}?\b(?:si no|de lo contrario|en caso contrario|no está satisfech|no estás satisfech|insatisfech)|\b(?:no (?:está|estás|quedó) satisfech[oa]|insatisfech[oa])\b[^\n]{0,80}?\b(?:primero|antes de)\b",
         ),
@@ -268,7 +272,7 @@ pub const RULES: &[Rule] = &[
         platforms: Platforms::All,
         countries: &[],
         purposes: &[],
-        parts: BODY,
+        parts: READ,
         check: Check::Forbidden(
             r"\bse (?:sei|è|siete|è stat[oa]|sei stat[oa]) (?:\w+ )?(?:soddisfatt[oaie]|content[oaie])[^\n]{0,160}?\b(?:altrimenti|se non|in caso contrario|non soddisfatt|insoddisfatt)|\b(?:non (?:sei|è) soddisfatt[oa]|insoddisfatt[oa])\b[^\n]{0,80}?\b(?:prima|invece)\b",
         ),
@@ -283,7 +287,7 @@ pub const RULES: &[Rule] = &[
         platforms: Platforms::All,
         countries: &[],
         purposes: &[],
-        parts: BODY,
+        parts: READ,
         check: Check::Forbidden(
             r"(?:ご満足|満足|気に入っ)[^\n]{0,60}?(?:場合|なら|たら)[^\n]{0,80}?(?:ご不満|不満|ご満足いただけな|満足いただけな|問題がある)[^\n]{0,60}?(?:ご連絡|連絡|お問い合わせ)|(?:ご不満|不満)[^\n]{0,40}?(?:レビュー|評価)の前に",
         ),
@@ -298,7 +302,7 @@ pub const RULES: &[Rule] = &[
         platforms: Platforms::All,
         countries: &[],
         purposes: &[],
-        parts: BODY,
+        parts: READ,
         check: Check::Forbidden(
             r"(?:如果|若|如)您?(?:对[^\n]{0,20}?)?(?:满意|喜欢)[^\n]{0,80}?(?:不满意|否则|如有不满|有任何问题)[^\n]{0,40}?(?:联系|联络)|(?:不满意|差评)[^\n]{0,30}?(?:之前|先)[^\n]{0,20}?(?:联系|联络)",
         ),
@@ -417,6 +421,59 @@ pub const RULES: &[Rule] = &[
         check: Check::Variables,
         explanation: "Only documented variables can be filled in at sending; an unknown or misspelled one would break the message.",
         source: "Starling template variables (README, Templates)",
+    },
+    // ---- Texts (SMS) ----
+    Rule {
+        id: "sms-opt-out",
+        category: "sms-opt-out",
+        severity: Severity::Block,
+        locales: &[],
+        platforms: NOT_AMAZON,
+        countries: &[],
+        purposes: &["review_request", "repurchase", "survey"],
+        parts: TEXT,
+        check: Check::TextOptOut,
+        explanation: "A text that asks for something must tell the buyer how to stop further texts (\"Reply STOP to opt out\" in the message's language); a STOP reply is honoured on every channel.",
+        source: "CTIA Messaging Principles and Best Practices (2023), opt-out in recurring messages; 47 CFR 64.1200(a)(10) (revocation by any reasonable means); ePrivacy Directive 2002/58/EC art. 13(2)",
+    },
+    Rule {
+        id: "sms-sender",
+        category: "sms-sender",
+        severity: Severity::Block,
+        locales: &[],
+        platforms: NOT_AMAZON,
+        countries: &[],
+        purposes: &[],
+        parts: TEXT,
+        check: Check::TextSender,
+        explanation: "A text must identify who sends it: a number or a sender ID alone does not tell the buyer which shop is writing.",
+        source: "CTIA Messaging Principles and Best Practices (2023), message sender identification; 47 CFR 64.1200(b)(1)",
+    },
+    Rule {
+        id: "amazon-texts",
+        category: "amazon-texts",
+        severity: Severity::Block,
+        locales: &[],
+        platforms: AMAZON,
+        countries: &[],
+        purposes: &[],
+        parts: TEXT,
+        check: Check::Forbidden(r"\S[\s\S]*"),
+        explanation: "Amazon buyers may be contacted through Amazon's messaging only, never by text: remove the SMS part.",
+        source: AMAZON_MESSAGING,
+    },
+    Rule {
+        id: "sms-length",
+        category: "sms-length",
+        severity: Severity::Warn,
+        locales: &[],
+        platforms: Platforms::All,
+        countries: &[],
+        purposes: &[],
+        parts: TEXT,
+        check: Check::TextSegments { max: 2 },
+        explanation: "Long texts are split into parts and each part is billed; one or two parts read best on a phone.",
+        source: "3GPP TS 23.040 (concatenated SMS: 153 GSM-7 or 67 UCS-2 characters per part)",
     },
     // ---- Warnings ----
     Rule {

@@ -12,6 +12,7 @@ fn email(locale: &str, platform: &str, subject: &str, html: &str, text: &str) ->
         subject: subject.into(),
         html: html.into(),
         text: text.into(),
+        sms: String::new(),
     }
 }
 
@@ -132,6 +133,7 @@ fn corpus_precision_and_recall_are_at_least_0_9() {
             subject: example.subject.clone(),
             html: example.html.clone(),
             text: example.text.clone(),
+            sms: String::new(),
         };
         let found = categories(&lint(&input));
         for category in found.iter().chain(example.expect.iter()) {
@@ -184,4 +186,30 @@ fn country_rules_apply_by_the_locale_region() {
     assert!(!has_blocking(&german));
     let austrian = lint(&email("de-AT", "shopify", "Ihre Meinung", &html, &text));
     assert!(austrian.is_empty(), "{austrian:#?}");
+}
+
+#[test]
+fn a_text_must_name_the_brand_and_how_to_stop_and_stay_short() {
+    let good = "{{ brand.name }}: Hi {{ customer.first_name }}, how do you like it? {{ review_url }} Reply STOP to opt out";
+    let with = |sms: &str, locale: &str, platform: &str| LintInput { sms: sms.into(), ..email(locale, platform, "Hi", "", "") };
+    let sms_categories =
+        |input: &LintInput| -> Vec<String> { lint(input).into_iter().filter(|f| f.part == Part::Sms).map(|f| f.category).collect() };
+    assert!(sms_categories(&with(good, "en", "shopify")).is_empty(), "{:?}", lint(&with(good, "en", "shopify")));
+    assert_eq!(sms_categories(&with("{{ brand.name }}: how was it? {{ review_url }}", "en", "shopify")), vec!["sms-opt-out"]);
+    let german = with("Wie war es? {{ review_url }} Abmelden: STOP antworten", "de", "shopify");
+    assert_eq!(sms_categories(&german), vec!["sms-sender"]);
+    // The suggested line is in the version's language.
+    let finding = lint(&with("{{ brand.name }}: Wie war es?", "de", "shopify")).into_iter().find(|f| f.category == "sms-opt-out").unwrap();
+    assert!(finding.message.contains("STOP antworten"), "{}", finding.message);
+    // Review gating and incentives are caught in texts as in e-mails.
+    let gated = with("{{ brand.name }}: Happy? Leave a 5-star review! Unhappy? Contact us first. Reply STOP to opt out", "en", "shopify");
+    assert!(has_blocking(&lint(&gated)), "{:?}", lint(&gated));
+    // Long texts warn with their part count; Amazon buyers are never texted.
+    let long = format!("{{{{ brand.name }}}}: {} Reply STOP to opt out", "word ".repeat(70));
+    let findings = lint(&with(&long, "en", "shopify"));
+    let length = findings.iter().find(|f| f.category == "sms-length").expect("a length warning");
+    assert!(length.message.contains("3 parts"), "{}", length.message);
+    assert_eq!(sms_categories(&with(good, "en", "amazon")).first().map(String::as_str), Some("amazon-texts"));
+    // No SMS part, no SMS finding.
+    assert!(sms_categories(&with("", "en", "shopify")).is_empty());
 }

@@ -119,6 +119,7 @@ impl Draft {
             total_minor,
             items,
             accepts_marketing: self.accepts_marketing,
+            sms_consent: None,
             earliest_delivery_at,
             latest_delivery_at,
         })

@@ -49,6 +49,11 @@ pub struct Outgoing {
     pub sender_email: String,
     pub sending_domain: String,
     pub postal_address: String,
+    /// The buyer's phone (E.164), the version's SMS part and the brand's SMS sender, for
+    /// texts.
+    pub phone: String,
+    pub sms_body: String,
+    pub sms_sender: String,
 }
 
 impl Outgoing {
@@ -127,27 +132,7 @@ pub fn compose(m: &Outgoing, secret: &str, public_url: &str, now: i64) -> Result
     let amazon = m.is_amazon();
     let unsubscribe_token = token(TokenPurpose::Unsubscribe, "");
     let unsubscribe_url = if amazon { String::new() } else { format!("{base}/t/u/{}/{unsubscribe_token}", m.client_id) };
-    let items: Vec<OrderItem> = serde_json::from_str(&m.items).unwrap_or_default();
-    let first = items.first();
-    let date = chrono::DateTime::from_timestamp_millis(m.placed_at).unwrap_or_default();
-    let (first_name, last_name) = m.customer_name.split_once(' ').unwrap_or((m.customer_name.as_str(), ""));
-    use chrono::Datelike;
-    let context = RenderContext {
-        customer: CustomerVars { first_name: first_name.into(), last_name: last_name.into(), name: m.customer_name.clone() },
-        order: OrderVars {
-            id: m.platform_order_id.clone(),
-            date: render::local_date(&m.locale, date.year(), date.month(), date.day()),
-            total: m.total_minor.map(|t| render::local_amount(&m.locale, t, &m.currency)).unwrap_or_default(),
-        },
-        product: ProductVars {
-            name: first.map(|i| i.product_name.clone()).unwrap_or_default(),
-            sku: first.map(|i| i.sku.clone()).unwrap_or_default(),
-        },
-        brand: BrandVars { name: m.brand_name.clone(), postal_address: m.postal_address.clone() },
-        store: StoreVars { name: m.store_name.clone() },
-        review_url: review_url(m, first),
-        unsubscribe_url: unsubscribe_url.clone(),
-    };
+    let context = context(m, unsubscribe_url.clone());
     let rules: Option<CampaignRules> = serde_json::from_str(&m.rules).ok();
     let subject_source = rules
         .as_ref()
@@ -208,6 +193,109 @@ pub fn compose(m: &Outgoing, secret: &str, public_url: &str, now: i64) -> Result
     Ok(Composed { from: return_path(secret, m.id, &domain), to: m.email.clone(), message_id: id, bytes: message.formatted() })
 }
 
+/// The variables a message renders with: the buyer, the order and its first product, the
+/// brand and store, the review link and the unsubscribe link.
+fn context(m: &Outgoing, unsubscribe_url: String) -> RenderContext {
+    let items: Vec<OrderItem> = serde_json::from_str(&m.items).unwrap_or_default();
+    let first = items.first();
+    let date = chrono::DateTime::from_timestamp_millis(m.placed_at).unwrap_or_default();
+    let (first_name, last_name) = m.customer_name.split_once(' ').unwrap_or((m.customer_name.as_str(), ""));
+    use chrono::Datelike;
+    RenderContext {
+        customer: CustomerVars { first_name: first_name.into(), last_name: last_name.into(), name: m.customer_name.clone() },
+        order: OrderVars {
+            id: m.platform_order_id.clone(),
+            date: render::local_date(&m.locale, date.year(), date.month(), date.day()),
+            total: m.total_minor.map(|t| render::local_amount(&m.locale, t, &m.currency)).unwrap_or_default(),
+        },
+        product: ProductVars {
+            name: first.map(|i| i.product_name.clone()).unwrap_or_default(),
+            sku: first.map(|i| i.sku.clone()).unwrap_or_default(),
+        },
+        brand: BrandVars { name: m.brand_name.clone(), postal_address: m.postal_address.clone() },
+        store: StoreVars { name: m.store_name.clone() },
+        review_url: review_url(m, first),
+        unsubscribe_url,
+    }
+}
+
+fn url_pattern() -> &'static regex::Regex {
+    static URL: OnceLock<regex::Regex> = OnceLock::new();
+    URL.get_or_init(|| regex::Regex::new(r#"https?://[^\s<>"]+"#).expect("a valid pattern"))
+}
+
+/// The web links of a text in order, without the punctuation that ends a sentence after
+/// them ("… at https://shop.example/r." links to `https://shop.example/r`).
+fn text_links(text: &str) -> Vec<(usize, usize)> {
+    url_pattern()
+        .find_iter(text)
+        .map(|m| {
+            let trimmed = m.as_str().trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '\'']);
+            (m.start(), m.start() + trimmed.len())
+        })
+        .collect()
+}
+
+/// The tag of a text's short link: 64 bits of an HMAC of (message, link number).
+fn short_tag(secret: &str, message_id: i64, index: usize) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(format!("text-link {message_id} {index}").as_bytes());
+    URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..8])
+}
+
+/// The code of a text's n-th link, `42.0.<tag>`: short (every character of a text costs),
+/// and naming no target, which the click looks up by rendering the message again.
+pub fn short_link_code(secret: &str, message_id: i64, index: usize) -> String {
+    format!("{message_id}.{index}.{}", short_tag(secret, message_id, index))
+}
+
+/// The (message, link number) a genuine short-link code names.
+pub fn parse_short_link(secret: &str, code: &str) -> Option<(i64, usize)> {
+    let mut parts = code.splitn(3, '.');
+    let id: i64 = parts.next()?.parse().ok()?;
+    let index: usize = parts.next()?.parse().ok()?;
+    let tag = parts.next()?;
+    let expected = short_tag(secret, id, index);
+    // Compared in constant time.
+    let same = tag.len() == expected.len() && tag.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    same.then_some((id, index))
+}
+
+/// The text as rendered, before its links are shortened.
+pub fn render_text(m: &Outgoing) -> Result<String, AppError> {
+    let rendered = render::render("", "", &m.sms_body, &context(m, String::new()))
+        .map_err(|e| AppError::internal(format!("text {} cannot be rendered: {}", m.id, e.message)))?;
+    Ok(rendered.text.trim().to_string())
+}
+
+/// A text's body: the version's SMS part rendered for the order and buyer, each web link
+/// replaced by a short tracked link (`{public_url}/t/s/{code}`). Texts to Amazon buyers
+/// are never planned (Amazon forbids contacting them outside its messaging).
+pub fn compose_text(m: &Outgoing, secret: &str, public_url: &str) -> Result<String, AppError> {
+    if m.sms_body.trim().is_empty() {
+        return Err(AppError::internal(format!("text {}: the version has no SMS part", m.id)));
+    }
+    let text = render_text(m)?;
+    let base = public_url.trim_end_matches('/');
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (index, (start, end)) in text_links(&text).into_iter().enumerate() {
+        out.push_str(&text[last..start]);
+        out.push_str(&format!("{base}/t/s/{}", short_link_code(secret, m.id, index)));
+        last = end;
+    }
+    out.push_str(&text[last..]);
+    Ok(out)
+}
+
+/// The target of a text's n-th link.
+pub fn text_link_target(m: &Outgoing, index: usize) -> Option<String> {
+    let text = render_text(m).ok()?;
+    text_links(&text).get(index).map(|&(start, end)| text[start..end].to_string())
+}
+
 /// Where the buyer leaves a review: the platform's own page for the first product.
 fn review_url(m: &Outgoing, first: Option<&OrderItem>) -> String {
     let listing = first.map(|i| i.listing_id.as_str()).unwrap_or("");
@@ -224,6 +312,24 @@ fn review_url(m: &Outgoing, first: Option<&OrderItem>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_links_verify_only_with_their_own_tag() {
+        let code = short_link_code("k", 42, 1);
+        assert_eq!(parse_short_link("k", &code), Some((42, 1)));
+        assert_eq!(parse_short_link("other", &code), None);
+        assert_eq!(parse_short_link("k", &code.replacen("42.", "43.", 1)), None);
+        assert_eq!(parse_short_link("k", &code.replacen(".1.", ".0.", 1)), None);
+        assert_eq!(parse_short_link("k", "42.1"), None);
+        assert!(code.len() < 20, "{code}");
+    }
+
+    #[test]
+    fn links_in_texts_end_before_the_sentence_does() {
+        let text = "Rate it at https://shop.example/r?o=1. Thanks! (or https://x.example/a)";
+        let links: Vec<&str> = text_links(text).into_iter().map(|(a, b)| &text[a..b]).collect();
+        assert_eq!(links, vec!["https://shop.example/r?o=1", "https://x.example/a"]);
+    }
 
     #[test]
     fn escaped_links_are_read_as_the_browser_reads_them() {

@@ -39,10 +39,12 @@ pub async fn suppress_buyer(
     let buyer = crate::outbox::store::buyer_of(db, message_id)
         .await?
         .ok_or_else(|| crate::error::AppError::NotFound(format!("message {message_id}")))?;
-    if !buyer.email.is_empty() {
-        let salt = crate::common::fingerprint::salt(db).await?;
-        let scope = privacy::Scope { client_id: Some(buyer.client_id), brand_id: Some(buyer.brand_id) };
-        privacy::suppress(db, &salt, scope, &buyer.email, reason, note, by).await?;
+    // The buyer, not one address: an unsubscribe by e-mail or a STOP by text stops every
+    // channel of the brand.
+    let salt = crate::common::fingerprint::salt(db).await?;
+    let scope = privacy::Scope { client_id: Some(buyer.client_id), brand_id: Some(buyer.brand_id) };
+    for address in [&buyer.email, &buyer.phone].into_iter().filter(|a| !a.is_empty()) {
+        privacy::suppress(db, &salt, scope, address, reason, note, by).await?;
     }
     crate::outbox::store::cancel_for_buyer(db, buyer.brand_id, buyer.customer_id).await?;
     Ok(buyer.brand)

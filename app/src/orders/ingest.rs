@@ -41,6 +41,9 @@ struct OrderIn {
     /// The buyer opted in to e-mail at checkout.
     #[serde(default)]
     consent: Option<bool>,
+    /// The buyer agreed to marketing texts: the words they agreed to.
+    #[serde(default)]
+    sms_consent: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,6 +131,20 @@ pub fn parse(index: usize, value: serde_json::Value) -> Result<ParsedOrder, RowE
     }
     let marketplace = order.marketplace.trim().to_lowercase();
     let name = order.name.trim();
+    let sms_consent = match order.sms_consent.as_deref().map(str::trim) {
+        None => None,
+        Some("") => {
+            return Err(RowError::new(
+                line,
+                "sms_consent",
+                "is empty: give the words the buyer agreed to (consent to marketing texts must be express and recorded)",
+            ))
+        }
+        Some(words) if order.phone.trim().is_empty() => {
+            return Err(RowError::new(line, "sms_consent", format!("is given (\"{words}\") but the order has no phone number")))
+        }
+        Some(words) => Some(words.to_string()),
+    };
     // A bad phone or an unknown country is told beside the stored order, which is kept.
     let contact = fields::contact(
         line,
@@ -153,6 +170,7 @@ pub fn parse(index: usize, value: serde_json::Value) -> Result<ParsedOrder, RowE
         total_minor: amount(index, "total", &order.total)?,
         items,
         accepts_marketing: order.consent,
+        sms_consent,
         earliest_delivery_at: None,
         latest_delivery_at: None,
     })

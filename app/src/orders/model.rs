@@ -92,6 +92,10 @@ pub struct ParsedOrder {
     /// the API's `consent`); `None` when the source does not say.
     #[serde(default)]
     pub accepts_marketing: Option<bool>,
+    /// The buyer agreed to marketing texts, with the words shown at the time (Shopify's SMS
+    /// marketing consent, the API's `sms_consent`); `None` when the source does not say.
+    #[serde(default)]
+    pub sms_consent: Option<String>,
     /// The delivery window the platform promised the buyer (Amazon's earliest and latest
     /// delivery dates, eBay's estimated ones), epoch milliseconds: a review request may
     /// only be asked for within days of it.
@@ -255,11 +259,20 @@ pub struct Customer {
     pub created_at: i64,
 }
 
+/// One entry of the consent ledger: a buyer's agreement to be contacted on a channel.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Consent {
+    /// `email` or `sms`.
     pub channel: String,
+    /// Where it was recorded (a checkout opt-in of an import, the ingest API, a person).
     pub source: String,
     pub given_at: i64,
+    /// `marketing` (review requests, repurchase, surveys) or `service`.
+    #[serde(default)]
+    pub scope: String,
+    /// The words the buyer agreed to (express written consent to texts needs them).
+    #[serde(default)]
+    pub wording: String,
 }
 
 /// Where an import job is: its file arriving, then waiting to be started (with its

@@ -24,7 +24,14 @@ pub fn normalise_address(value: &str) -> Option<String> {
         return Some(email);
     }
     let phone = normalise_phone(value, "");
-    (!phone.is_empty()).then_some(phone)
+    if !phone.is_empty() {
+        return Some(phone);
+    }
+    // A number already in E.164 that the numbering plan does not know (a new range, a
+    // test number) is kept as imports keep it, so the buyer's stored phone still matches.
+    let trimmed = value.trim();
+    let e164 = trimmed.strip_prefix('+').is_some_and(|d| (7..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+    e164.then(|| trimmed.to_string())
 }
 
 /// Adds an address to a list; `false` when it was already there.

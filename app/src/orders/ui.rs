@@ -205,12 +205,26 @@ fn CustomerView(detail: CustomerDetail, client_id: i64) -> impl IntoView {
             <dt>"Country"</dt><dd>{shown(&c.country)}</dd>
             <dt>"Language"</dt><dd>{shown(&c.locale)}</dd>
             <dt>"Customer since"</dt><dd>{format_time(c.created_at)}</dd>
-            <dt>"E-mail consent"</dt>
+            <dt>"Consents"</dt>
             <dd>{if detail.consents.is_empty() {
-                if detail.opt_in_required { "None recorded: review requests by e-mail need opt-in in this country.".to_string() } else { "None recorded".to_string() }
+                if detail.opt_in_required { "None recorded: review requests by e-mail need opt-in in this country, and texts need consent everywhere.".to_string() } else { "None recorded (texts need recorded consent).".to_string() }
             } else {
-                detail.consents.iter().map(|k| format!("{} ({}, {})", k.channel, k.source, format_time(k.given_at))).collect::<Vec<_>>().join("; ")
-            }}</dd>
+                String::new()
+            }}
+            {(!detail.consents.is_empty()).then(|| view! {
+                <ul class="consents">
+                    {detail.consents.iter().map(|k| {
+                        let channel = if k.channel == "sms" { "SMS" } else { "E-mail" };
+                        let scope = if k.scope.is_empty() { String::new() } else { format!(", {}", k.scope) };
+                        view! {
+                            <li>
+                                <strong>{channel}</strong>{format!(" ({}{scope}, {})", k.source, format_time(k.given_at))}
+                                {(!k.wording.is_empty()).then(|| view! { <blockquote class="wording">{k.wording.clone()}</blockquote> })}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            })}</dd>
         </dl>
         <section>
             <h2>"Orders"</h2>

@@ -4,23 +4,26 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How a message reaches the buyer: an e-mail Starling writes and sends, or Amazon's own
-/// "Request a Review" (the Solicitations API), which Amazon writes and translates. Stored
+/// How a message reaches the buyer: an e-mail or a text (SMS) Starling writes and sends, or
+/// Amazon's own "Request a Review" (the Solicitations API), which Amazon writes and
+/// translates. Stored
 /// in `messages.channel` and `campaigns.channel` as the text of `as_str`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     #[default]
     Email,
+    Sms,
     Amazon,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 2] = [Channel::Email, Channel::Amazon];
+    pub const ALL: [Channel; 3] = [Channel::Email, Channel::Sms, Channel::Amazon];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             Channel::Email => "email",
+            Channel::Sms => "sms",
             Channel::Amazon => "amazon",
         }
     }
@@ -33,6 +36,7 @@ impl Channel {
     pub const fn label(self) -> &'static str {
         match self {
             Channel::Email => "E-mail",
+            Channel::Sms => "SMS",
             Channel::Amazon => "Amazon Request a Review",
         }
     }
@@ -102,10 +106,12 @@ pub enum EventKind {
     Requested,
     NotEligible,
     Failed,
+    /// A text's provider reports it reached the handset.
+    Delivered,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::Sent,
         EventKind::Bounced,
         EventKind::Complained,
@@ -116,6 +122,7 @@ impl EventKind {
         EventKind::Requested,
         EventKind::NotEligible,
         EventKind::Failed,
+        EventKind::Delivered,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -130,6 +137,7 @@ impl EventKind {
             EventKind::Requested => "requested",
             EventKind::NotEligible => "not_eligible",
             EventKind::Failed => "failed",
+            EventKind::Delivered => "delivered",
         }
     }
 

@@ -519,6 +519,7 @@ pub struct MessageBuyer {
     pub brand_id: i64,
     pub customer_id: i64,
     pub email: String,
+    pub phone: String,
     pub brand: String,
 }
 
@@ -529,6 +530,7 @@ impl sqlx::FromRow<'_, AnyRow> for MessageBuyer {
             brand_id: r.try_get("brand_id")?,
             customer_id: r.try_get("customer_id")?,
             email: r.try_get("email")?,
+            phone: r.try_get("phone")?,
             brand: r.try_get("brand")?,
         })
     }
@@ -536,7 +538,7 @@ impl sqlx::FromRow<'_, AnyRow> for MessageBuyer {
 
 pub async fn buyer_of(db: &Db, message_id: i64) -> Result<Option<MessageBuyer>, AppError> {
     Ok(sqlx::query_as::<_, MessageBuyer>(
-        "SELECT m.client_id, m.brand_id, m.customer_id, c.email, b.name AS brand FROM messages m JOIN customers c ON c.id = m.customer_id \
+        "SELECT m.client_id, m.brand_id, m.customer_id, c.email, c.phone, b.name AS brand FROM messages m JOIN customers c ON c.id = m.customer_id \
          JOIN brands b ON b.id = m.brand_id WHERE m.id = $1",
     )
     .bind(message_id)
@@ -563,14 +565,19 @@ pub async fn cancel_for_buyer(db: &Db, brand_id: i64, customer_id: i64) -> Resul
 /// Reads `campaigns`: only a running campaign's messages go out. (Amazon's requests are
 /// claimed per seller by `claim_requests`.)
 pub async fn claim(db: &Db, worker: &str, now: i64, limit: i64) -> Result<Vec<i64>, AppError> {
+    claim_channel(db, Channel::Email, worker, now, limit).await
+}
+
+/// `claim` for the messages of one channel (e-mail, or texts).
+pub async fn claim_channel(db: &Db, channel: Channel, worker: &str, now: i64, limit: i64) -> Result<Vec<i64>, AppError> {
     let lock = if db.backend == Backend::Postgres { "FOR UPDATE OF m SKIP LOCKED" } else { "" };
     let sql = format!(
         "UPDATE messages SET state = 'sending', claimed_by = $1, claimed_at = $2, attempts = attempts + 1 \
          WHERE id IN (SELECT m.id FROM messages m JOIN campaigns c ON c.id = m.campaign_id \
-           WHERE m.state = 'queued' AND m.send_at <= $2 AND c.state = 'running' AND m.channel = 'email' ORDER BY m.send_at LIMIT $3 {lock}) \
+           WHERE m.state = 'queued' AND m.send_at <= $2 AND c.state = 'running' AND m.channel = $4 ORDER BY m.send_at LIMIT $3 {lock}) \
          RETURNING id"
     );
-    let ids: Vec<i64> = sqlx::query_scalar(&sql).bind(worker).bind(now).bind(limit).fetch_all(&db.pool).await?;
+    let ids: Vec<i64> = sqlx::query_scalar(&sql).bind(worker).bind(now).bind(limit).bind(channel.as_str()).fetch_all(&db.pool).await?;
     Ok(ids)
 }
 
@@ -916,4 +923,177 @@ pub async fn mark_unfinished_unknown(db: &Db, message_id: i64, now: i64) -> Resu
     .execute(&db.pool)
     .await?;
     Ok(())
+}
+
+/// A text the provider took: the try, when, the provider's id for it, its parts and what
+/// it cost (`cost_source`: `provider` when the provider priced it, `contract` when the
+/// client's contract did).
+#[derive(Clone, Debug)]
+pub struct TextSent {
+    pub message_id: i64,
+    pub attempt: String,
+    pub at: i64,
+    pub provider_ref: String,
+    pub segments: i64,
+    pub cost_micros: Option<i64>,
+    pub cost_currency: String,
+    pub cost_source: String,
+}
+
+/// Records texts the provider took, in one transaction: each try, the message `sent` with
+/// the provider's id, parts and cost, and its `sent` event.
+pub async fn record_texts_sent(db: &Db, sent: &[TextSent]) -> Result<(), AppError> {
+    if sent.is_empty() {
+        return Ok(());
+    }
+    let b = db.backend;
+    let mut tx = db.pool.begin().await?;
+    for chunk in sent.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "UPDATE delivery_attempts SET finished_at = v.column2, outcome = 'sent', reply = v.column3 \
+             FROM (VALUES {}) AS v WHERE delivery_attempts.attempt = v.column1",
+            b.rows(chunk.len(), 3)
+        );
+        let mut query = sqlx::query(&sql);
+        for t in chunk {
+            query = query.bind(t.attempt.as_str()).bind(t.at).bind(t.provider_ref.as_str());
+        }
+        query.execute(&mut *tx).await?;
+        let sql = format!(
+            "UPDATE messages SET state = 'sent', sent_at = COALESCE(messages.sent_at, v.column2), last_error = '', \
+               provider_ref = v.column3, segments = v.column4, cost_micros = v.column5, cost_currency = v.column6, cost_source = v.column7 \
+             FROM (VALUES {}) AS v WHERE messages.id = v.column1",
+            b.rows(chunk.len(), 7)
+        );
+        let mut query = sqlx::query(&sql);
+        for t in chunk {
+            query = query
+                .bind(t.message_id)
+                .bind(t.at)
+                .bind(t.provider_ref.as_str())
+                .bind(t.segments)
+                .bind(t.cost_micros)
+                .bind(t.cost_currency.as_str())
+                .bind(t.cost_source.as_str());
+        }
+        query.execute(&mut *tx).await?;
+        let sql = format!(
+            "INSERT INTO message_events (message_id, source, at, detail, kind) SELECT v.*, 'sent' FROM (VALUES {}) AS v WHERE true \
+             ON CONFLICT DO NOTHING",
+            b.rows(chunk.len(), 4)
+        );
+        let mut query = sqlx::query(&sql);
+        for t in chunk {
+            query = query.bind(t.message_id).bind(t.attempt.as_str()).bind(t.at).bind(t.provider_ref.as_str());
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The message a provider's id names, with its client and brand.
+pub async fn message_of_provider_ref(db: &Db, provider_ref: &str) -> Result<Option<(i64, i64, i64)>, AppError> {
+    Ok(sqlx::query_as("SELECT id, client_id, brand_id FROM messages WHERE provider_ref = $1")
+        .bind(provider_ref)
+        .fetch_optional(&db.pool)
+        .await?)
+}
+
+/// A provider's report on a text: a `delivered` event, or on a failure the message
+/// `failed` with the provider's error code and a `failed` event; each report once (a
+/// replayed report changes nothing). The provider's price, when the report has one,
+/// replaces the contract's. Answers whether the report was new.
+pub async fn record_text_status(
+    db: &Db,
+    message_id: i64,
+    kind: EventKind,
+    source: &str,
+    at: i64,
+    detail: &str,
+    price: Option<(i64, &str)>,
+) -> Result<bool, AppError> {
+    let mut tx = db.pool.begin().await?;
+    let new =
+        sqlx::query("INSERT INTO message_events (message_id, kind, at, detail, source) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+            .bind(message_id)
+            .bind(kind.as_str())
+            .bind(at)
+            .bind(detail)
+            .bind(source)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+    if new && kind == EventKind::Failed {
+        sqlx::query("UPDATE messages SET state = 'failed', last_error = $1 WHERE id = $2")
+            .bind(detail)
+            .bind(message_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some((micros, currency)) = price {
+        sqlx::query("UPDATE messages SET cost_micros = $1, cost_currency = $2, cost_source = 'provider' WHERE id = $3")
+            .bind(micros)
+            .bind(currency)
+            .bind(message_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(new)
+}
+
+/// The newest text a brand sent a customer.
+pub async fn last_text_to(db: &Db, brand_id: i64, customer_id: i64) -> Result<Option<i64>, AppError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM messages WHERE brand_id = $1 AND customer_id = $2 AND channel = 'sms' AND state = 'sent' \
+         ORDER BY sent_at DESC, id DESC LIMIT 1",
+    )
+    .bind(brand_id)
+    .bind(customer_id)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+/// What a client's sent messages of one channel (and cost currency) came to between `from`
+/// and `until` (epoch ms, until exclusive): messages, parts, the summed cost, and how many
+/// were priced by the provider, by the contract, or not at all. A text the provider took
+/// counts even when the carrier later failed to deliver it: the provider bills it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageTally {
+    pub channel: String,
+    pub messages: i64,
+    pub parts: i64,
+    pub cost_micros: i64,
+    pub currency: String,
+    pub by_provider: i64,
+    pub by_contract: i64,
+}
+
+pub async fn usage(db: &Db, client_id: i64, from: i64, until: i64) -> Result<Vec<UsageTally>, AppError> {
+    let rows: Vec<(String, i64, i64, i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT channel, COUNT(*), CAST(COALESCE(SUM(COALESCE(segments, 1)), 0) AS BIGINT), CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT), \
+           cost_currency, CAST(SUM(CASE WHEN cost_source = 'provider' THEN 1 ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN cost_source = 'contract' THEN 1 ELSE 0 END) AS BIGINT) \
+         FROM messages WHERE client_id = $1 AND (state = 'sent' OR provider_ref IS NOT NULL) AND sent_at >= $2 AND sent_at < $3 \
+         GROUP BY channel, cost_currency ORDER BY channel, cost_currency",
+    )
+    .bind(client_id)
+    .bind(from)
+    .bind(until)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(channel, messages, parts, cost_micros, currency, by_provider, by_contract)| UsageTally {
+            channel,
+            messages,
+            parts,
+            cost_micros,
+            currency,
+            by_provider,
+            by_contract,
+        })
+        .collect())
 }

@@ -57,6 +57,18 @@ pub async fn save_contract(client_id: i64, contract: Contract) -> Result<(), App
     crate::request::scoped(server::save_contract(client_id, contract)).await
 }
 
+/// A client's usage and cost per channel in `month` (`YYYY-MM`; the current one when empty).
+#[server(prefix = "/rpc", endpoint = "usage_statement", input = Json)]
+pub async fn get_usage_statement(client_id: i64, month: String) -> Result<UsageStatement, AppError> {
+    crate::request::scoped(server::usage_statement(client_id, month)).await
+}
+
+/// Sets the contract's price per 1,000 messages of a channel (`email`, `sms`, `amazon`).
+#[server(prefix = "/rpc", endpoint = "save_price", input = crate::shell::forms::FormOrJson)]
+pub async fn save_price(client_id: i64, channel: String, price: String, currency: String) -> Result<(), AppError> {
+    crate::request::scoped(server::save_price(client_id, channel, price, currency)).await
+}
+
 #[cfg(feature = "ssr")]
 pub mod server {
     use super::*;
@@ -180,6 +192,45 @@ pub mod server {
             }
         }
         Ok(SlaOverview { clients: boards })
+    }
+
+    pub async fn usage_statement(client_id: i64, month: String) -> Result<UsageStatement, AppError> {
+        let actor = caller().await?;
+        usage_for(&actor, &ServerState::get()?.db, client_id, &month).await
+    }
+
+    /// The statement after the access check (the page and the CSV download).
+    pub async fn usage_for(actor: &Actor, db: &crate::db::Db, client_id: i64, month: &str) -> Result<UsageStatement, AppError> {
+        authorize(actor, Action::ReadUsage(client_id))?;
+        let name = client_name(db, client_id).await?;
+        let can_edit = authorize(actor, Action::EditContract(client_id)).is_ok();
+        crate::reports::usage::statement(db, client_id, name, month, now_millis(), can_edit).await
+    }
+
+    pub async fn save_price(client_id: i64, channel: String, price: String, currency: String) -> Result<(), AppError> {
+        let actor = caller().await?;
+        authorize(&actor, Action::EditContract(client_id))?;
+        let db = &ServerState::get()?.db;
+        client_name(db, client_id).await?;
+        let channel = crate::outbox::model::Channel::parse(channel.trim())
+            .ok_or_else(|| AppError::invalid("channel", "Choose e-mail, SMS or Amazon's request a review."))?;
+        let micros = crate::reports::usage::parse_price(&price)?;
+        let currency = currency.trim().to_ascii_uppercase();
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(AppError::invalid("currency", format!("\"{currency}\" is not a currency code (three letters, like USD).")));
+        }
+        crate::clients::store::set_channel_price(db, client_id, channel.as_str(), micros, &currency).await?;
+        audit::record(
+            db,
+            Some(&actor),
+            &actor.email,
+            "contract.price",
+            Some(client_id),
+            &format!("client {client_id}"),
+            &format!("{}: {} {currency} per 1,000", channel.as_str(), crate::reports::usage::amount(micros)),
+        )
+        .await?;
+        Ok(())
     }
 
     pub async fn save_contract(client_id: i64, contract: Contract) -> Result<(), AppError> {

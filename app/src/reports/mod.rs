@@ -22,3 +22,5 @@ pub mod snapshot;
 #[cfg(feature = "ssr")]
 pub mod store;
 pub mod ui;
+#[cfg(feature = "ssr")]
+pub mod usage;

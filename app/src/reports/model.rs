@@ -285,3 +285,30 @@ pub struct SlaBoard {
 pub struct SlaOverview {
     pub clients: Vec<SlaBoard>,
 }
+
+/// One line of a usage statement: a channel's sent messages in the month and what they cost.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRow {
+    pub channel: String,
+    pub messages: i64,
+    /// SMS parts (one per e-mail or Amazon request).
+    pub parts: i64,
+    /// Millionths of `currency`; `None` when nothing prices it (no contract price).
+    pub cost_micros: Option<i64>,
+    pub currency: String,
+    /// How the cost was arrived at, in words ("provider's price for 2, contract for 1").
+    pub priced: String,
+}
+
+/// A client's usage and cost per channel in one month, to rebill from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageStatement {
+    pub client_id: i64,
+    pub client: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub rows: Vec<UsageRow>,
+    /// The contract's prices per 1,000 messages: (channel, price as typed, currency).
+    pub prices: Vec<(String, String, String)>,
+    pub can_edit_prices: bool,
+}

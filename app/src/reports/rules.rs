@@ -187,6 +187,16 @@ pub fn previous_month(now: i64) -> (i64, i64, String) {
     )
 }
 
+/// Millionths of a currency as an amount with two to four decimals ("0.024", "12.50").
+pub fn amount(micros: i64) -> String {
+    let text = format!("{:.4}", micros as f64 / 1_000_000.0);
+    let trimmed = text.trim_end_matches('0');
+    match trimmed.split_once('.') {
+        Some((whole, decimals)) if decimals.len() < 2 => format!("{whole}.{decimals:0<2}"),
+        _ => trimmed.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 
 use super::api::*;
 use super::model::*;
-use super::rules::{basis_points, duration, percent, Rate, HOUR_MS};
+use super::rules::{amount, basis_points, duration, percent, Rate, HOUR_MS};
 use crate::accounts::model::Role;
 use crate::shell::route_id as param;
 use crate::shell::table::{encode, ListQuery, Page, PER_PAGE};
@@ -555,6 +555,105 @@ pub fn ClientSlaPage() -> impl IntoView {
                                 <div class="actions"><button type="submit" class="primary" disabled=move || save.pending().get()>"Save contract"</button></div>
                             </form>
                         })}
+                    }.into_any()
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// A client's usage and cost per channel in one month, with the CSV to rebill from and,
+/// for admins, the contract's prices per 1,000 messages.
+#[component]
+pub fn UsagePage() -> impl IntoView {
+    let client_id = param("id");
+    let params = use_query_map();
+    let save = ServerAction::<SavePrice>::new();
+    let answer = last_answer(save);
+    let data = Resource::new(
+        move || (client_id.get(), params.get().get("month").unwrap_or_default(), save.version().get()),
+        |(c, month, _)| get_usage_statement(c, month),
+    );
+    view! {
+        <Transition fallback=|| view! { <p class="muted" role="status">"Adding up the month…"</p> }>
+            {move || data.get().map(|r| match r {
+                Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                Ok(s) => {
+                    let id = s.client_id;
+                    let month = s.month.clone();
+                    let channel = RwSignal::new("sms".to_string());
+                    let price = RwSignal::new(String::new());
+                    let currency = RwSignal::new("USD".to_string());
+                    view! {
+                        <Breadcrumbs items=vec![("Clients".into(), "/clients".into()), (s.client.clone(), format!("/clients/{id}")), ("Usage".into(), String::new())]/>
+                        <div class="page-head">
+                            <h1>"Usage and cost"</h1>
+                            <div class="actions">
+                                <a class="button" href=format!("/clients/{id}/usage.csv?month={}", encode(&month)) download="">"Download CSV"</a>
+                            </div>
+                        </div>
+                        <ClientTabs client_id=id current="usage" buyer_data=works_on_buyers()/>
+                        <form class="card range" method="get" aria-label="Month">
+                            <div class="field"><label for="usage-month">"Month"</label><input id="usage-month" type="month" name="month" value=month.clone()/></div>
+                            <div class="actions"><button type="submit" class="primary">"Show"</button></div>
+                            <p class="muted small">"Messages sent in the month (UTC). A text costs what the provider reported, else the contract's price when it was sent; e-mails and Amazon requests cost the contract's price per 1,000."</p>
+                        </form>
+                        {if s.rows.is_empty() {
+                            view! { <EmptyState title="Nothing sent this month"><p>"No message of this client was sent in this month."</p></EmptyState> }.into_any()
+                        } else {
+                            view! {
+                                <div class="table-wrap"><table class="usage">
+                                    <thead><tr><th>"Channel"</th><th class="num">"Messages"</th><th class="num">"Parts"</th><th class="num">"Cost"</th><th>"Priced by"</th></tr></thead>
+                                    <tbody>
+                                        {s.rows.iter().map(|r| view! {
+                                            <tr>
+                                                <td data-label="Channel">{r.channel.clone()}</td>
+                                                <td data-label="Messages" class="num">{r.messages}</td>
+                                                <td data-label="Parts" class="num">{r.parts}</td>
+                                                <td data-label="Cost" class="num">{r.cost_micros.map(|c| format!("{} {}", amount(c), r.currency)).unwrap_or_else(|| "—".into())}</td>
+                                                <td data-label="Priced by">{r.priced.clone()}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table></div>
+                            }.into_any()
+                        }}
+                        <section class="card narrow" aria-label="Prices">
+                            <h2>"Contract prices per 1,000 messages"</h2>
+                            {if s.prices.is_empty() {
+                                view! { <p class="muted">"No prices set: costs are the provider's alone."</p> }.into_any()
+                            } else {
+                                view! { <ul>{s.prices.iter().map(|(c, p, cur)| view! { <li>{format!("{c}: {p} {cur}")}</li> }).collect_view()}</ul> }.into_any()
+                            }}
+                            {s.can_edit_prices.then(|| view! {
+                                <form method="post" action={crate::shell::forms::url_of::<SavePrice>()} aria-label="Price" on:submit=move |ev| {
+                                    ev.prevent_default();
+                                    save.dispatch(SavePrice { client_id: id, channel: channel.get_untracked(), price: price.get_untracked(), currency: currency.get_untracked() });
+                                }>
+                                    <FormStatus value=answer/>
+                                    <input type="hidden" name="client_id" value=id.to_string()/>
+                                    <div class="field">
+                                        <label for="price-channel">"Channel"</label>
+                                        <select id="price-channel" name="channel" on:change=move |ev| channel.set(event_target_value(&ev))>
+                                            <option value="sms" selected=true>"SMS"</option>
+                                            <option value="email">"E-mail"</option>
+                                            <option value="amazon">"Amazon Request a Review"</option>
+                                        </select>
+                                    </div>
+                                    <div class="field" class:invalid=move || crate::shell::field_error(answer, "price").get().is_some()>
+                                        <label for="price-price">"Price per 1,000"</label>
+                                        <input id="price-price" name="price" inputmode="decimal" required=true bind:value=price/>
+                                        <small class="error" role="alert">{move || crate::shell::field_error(answer, "price").get()}</small>
+                                    </div>
+                                    <div class="field" class:invalid=move || crate::shell::field_error(answer, "currency").get().is_some()>
+                                        <label for="price-currency">"Currency"</label>
+                                        <input id="price-currency" name="currency" maxlength="3" required=true bind:value=currency/>
+                                        <small class="error" role="alert">{move || crate::shell::field_error(answer, "currency").get()}</small>
+                                    </div>
+                                    <div class="actions"><button type="submit" class="primary" disabled=move || save.pending().get()>"Save price"</button></div>
+                                </form>
+                            })}
+                        </section>
                     }.into_any()
                 }
             })}

@@ -302,6 +302,7 @@ pub fn ClientTabs(client_id: i64, current: &'static str, #[prop(default = true)]
             {tab("reports", "Reports", format!("/clients/{client_id}/reports"))}
             {tab("reviews", "Reviews", format!("/clients/{client_id}/reviews"))}
             {tab("sla", "SLA", format!("/clients/{client_id}/sla"))}
+            {buyer_data.then(|| tab("usage", "Usage", format!("/clients/{client_id}/usage")))}
         </nav>
     }
 }

@@ -51,8 +51,14 @@ pub async fn version_editor(id: i64) -> Result<EditorData, AppError> {
 
 /// Saves the text; answers the server's own lint findings.
 #[server(prefix = "/rpc", endpoint = "save_version", input = crate::shell::forms::FormOrJson)]
-pub async fn save_version(id: i64, subject: String, html: String, text: String) -> Result<Vec<Finding>, AppError> {
-    crate::request::scoped(server::save_version(id, subject, html, text)).await
+pub async fn save_version(
+    id: i64,
+    subject: String,
+    html: String,
+    text: String,
+    #[server(default)] sms: String,
+) -> Result<Vec<Finding>, AppError> {
+    crate::request::scoped(server::save_version(id, subject, html, text, sms)).await
 }
 
 /// Submit, approve, request changes or retire; answers the new status.
@@ -100,7 +106,7 @@ mod server {
         store::version(db, id).await?.ok_or_else(|| AppError::NotFound(format!("template version {id}")))
     }
 
-    fn lint_of(template: &Template, postal_address: &str, locale: &str, subject: &str, html: &str, text: &str) -> Vec<Finding> {
+    fn lint_of(template: &Template, postal_address: &str, locale: &str, subject: &str, html: &str, text: &str, sms: &str) -> Vec<Finding> {
         lint(&LintInput {
             locale: locale.into(),
             platform: template.platform.clone(),
@@ -109,6 +115,7 @@ mod server {
             subject: subject.into(),
             html: html.into(),
             text: text.into(),
+            sms: sms.into(),
         })
     }
 
@@ -130,7 +137,8 @@ mod server {
         let template = template_of(db, version.row.template_id).await?;
         let (brand, postal_address, client_approval) = store::brand_facts(db, template.brand_id).await?;
         // The server lints the stored text itself: a finding the browser missed still blocks.
-        let findings = lint_of(&template, &postal_address, &version.row.locale, &version.subject, &version.html, &version.text);
+        let findings =
+            lint_of(&template, &postal_address, &version.row.locale, &version.subject, &version.html, &version.text, &version.sms);
         let facts = VersionFacts {
             client_id,
             status: version.row.status,
@@ -202,7 +210,7 @@ mod server {
         let template_id = store::insert_template(db, client_id, &form, &actor).await?;
         let template = template_of(db, template_id).await?;
         let (subject, html, text) = starter_text(&template, locale.as_str());
-        let findings = lint_of(&template, &brand.postal_address, locale.as_str(), &subject, &html, &text);
+        let findings = lint_of(&template, &brand.postal_address, locale.as_str(), &subject, &html, &text, "");
         let (blocking, warnings) = counts(&findings);
         let version_id = store::insert_version(
             db,
@@ -213,6 +221,7 @@ mod server {
                 subject: &subject,
                 html: &html,
                 text: &text,
+                sms: "",
                 blocking,
                 warnings,
                 copied_from: None,
@@ -308,11 +317,14 @@ mod server {
             )));
         }
         let (_, postal_address, _) = store::brand_facts(db, template.brand_id).await?;
-        let (subject, html, text) = match &source {
-            Some(v) => (v.subject.clone(), v.html.clone(), v.text.clone()),
-            None => starter_text(&template, locale.as_str()),
+        let (subject, html, text, sms) = match &source {
+            Some(v) => (v.subject.clone(), v.html.clone(), v.text.clone(), v.sms.clone()),
+            None => {
+                let (subject, html, text) = starter_text(&template, locale.as_str());
+                (subject, html, text, String::new())
+            }
         };
-        let findings = lint_of(&template, &postal_address, locale.as_str(), &subject, &html, &text);
+        let findings = lint_of(&template, &postal_address, locale.as_str(), &subject, &html, &text, &sms);
         let (blocking, warnings) = counts(&findings);
         let id = store::insert_version(
             db,
@@ -323,6 +335,7 @@ mod server {
                 subject: &subject,
                 html: &html,
                 text: &text,
+                sms: &sms,
                 blocking,
                 warnings,
                 copied_from: source.as_ref().map(|v| v.row.id),
@@ -371,7 +384,7 @@ mod server {
         })
     }
 
-    pub async fn save_version(id: i64, subject: String, html: String, text: String) -> Result<Vec<Finding>, AppError> {
+    pub async fn save_version(id: i64, subject: String, html: String, text: String, sms: String) -> Result<Vec<Finding>, AppError> {
         let actor = caller().await?;
         let db = &ServerState::get()?.db;
         let Opened { version, client_id, template, postal_address, facts, .. } = open(db, id, &actor).await?;
@@ -380,11 +393,14 @@ mod server {
         v.check(limit("subject", &subject, 300));
         v.check(limit("html", &html, 100_000));
         v.check(limit("text", &text, 50_000));
+        // 1,600 characters: the most a provider sends as one (10-part) message.
+        v.check(limit("sms", &sms, 1_600));
         v.finish()?;
-        let findings = lint_of(&template, &postal_address, &version.row.locale, &subject, &html, &text);
+        let findings = lint_of(&template, &postal_address, &version.row.locale, &subject, &html, &text, &sms);
         let (blocking, warnings) = counts(&findings);
-        if (version.subject.as_str(), version.html.as_str(), version.text.as_str()) != (subject.as_str(), html.as_str(), text.as_str()) {
-            store::update_text(db, id, version.row.status, &subject, &html, &text, blocking, warnings, &actor).await?;
+        let before = (version.subject.as_str(), version.html.as_str(), version.text.as_str(), version.sms.as_str());
+        if before != (subject.as_str(), html.as_str(), text.as_str(), sms.as_str()) {
+            store::update_text(db, id, version.row.status, &subject, &html, &text, &sms, blocking, warnings, &actor).await?;
             let summary = format!("{blocking} blocking, {warnings} warnings");
             store::record(db, id, client_id, version.row.status, "edited", &summary, &actor).await?;
         }
@@ -500,10 +516,15 @@ mod server {
         if a.row.template_id != b.row.template_id {
             return Err(AppError::invalid("to", "Compare two versions of the same template."));
         }
-        let parts = [("Subject", &a.subject, &b.subject), ("HTML part", &a.html, &b.html), ("Plain-text part", &a.text, &b.text)]
-            .into_iter()
-            .map(|(label, old, new)| (label.to_string(), diff_lines(old, new)))
-            .collect();
+        let parts = [
+            ("Subject", &a.subject, &b.subject),
+            ("HTML part", &a.html, &b.html),
+            ("Plain-text part", &a.text, &b.text),
+            ("SMS part", &a.sms, &b.sms),
+        ]
+        .into_iter()
+        .map(|(label, old, new)| (label.to_string(), diff_lines(old, new)))
+        .collect();
         Ok(VersionDiff { from: a.row, to: b.row, parts })
     }
 

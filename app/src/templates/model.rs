@@ -141,6 +141,9 @@ pub struct Version {
     pub subject: String,
     pub html: String,
     pub text: String,
+    /// The text message (SMS) part; empty when the version sends no texts.
+    #[serde(default)]
+    pub sms: String,
 }
 
 /// One thing that happened to a version: who, when, from which status to which, and why.
@@ -187,7 +190,7 @@ pub struct EditorData {
 }
 
 impl EditorData {
-    pub fn lint_input(&self, subject: &str, html: &str, text: &str) -> LintInput {
+    pub fn lint_input(&self, subject: &str, html: &str, text: &str, sms: &str) -> LintInput {
         LintInput {
             locale: self.version.row.locale.clone(),
             platform: self.template.platform.clone(),
@@ -196,6 +199,7 @@ impl EditorData {
             subject: subject.into(),
             html: html.into(),
             text: text.into(),
+            sms: sms.into(),
         }
     }
 }

@@ -85,6 +85,7 @@ impl FromRow<'_, AnyRow> for OwnedVersion {
                 subject: r.try_get("subject")?,
                 html: r.try_get("html")?,
                 text: r.try_get("text")?,
+                sms: r.try_get("sms_body")?,
             },
             client_id: r.try_get("client_id")?,
         })
@@ -239,7 +240,7 @@ pub async fn versions(db: &Db, template_id: i64) -> Result<Vec<VersionRow>, AppE
 /// A version with its text, and the client it belongs to.
 pub async fn version(db: &Db, id: i64) -> Result<Option<(Version, i64)>, AppError> {
     let row = sqlx::query_as::<_, OwnedVersion>(&format!(
-        "SELECT {VERSION_COLUMNS}, v.subject, v.html, v.text, v.client_id FROM template_versions v WHERE v.id = $1"
+        "SELECT {VERSION_COLUMNS}, v.subject, v.html, v.text, v.sms_body, v.client_id FROM template_versions v WHERE v.id = $1"
     ))
     .bind(id)
     .fetch_optional(&db.pool)
@@ -255,6 +256,7 @@ pub struct NewVersion<'a> {
     pub subject: &'a str,
     pub html: &'a str,
     pub text: &'a str,
+    pub sms: &'a str,
     pub blocking: i64,
     pub warnings: i64,
     /// The version whose text this one starts from: its editors are this one's editors
@@ -273,8 +275,8 @@ pub async fn insert_version(db: &Db, v: &NewVersion<'_>, actor: &Actor) -> Resul
             .await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO template_versions (template_id, client_id, locale, number, subject, html, text, status, \
-           author_id, author_email, blocking, warnings, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+           author_id, author_email, blocking, warnings, created_at, updated_at, sms_body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) RETURNING id",
     )
     .bind(v.template_id)
     .bind(v.client_id)
@@ -289,6 +291,7 @@ pub async fn insert_version(db: &Db, v: &NewVersion<'_>, actor: &Actor) -> Resul
     .bind(v.blocking)
     .bind(v.warnings)
     .bind(now)
+    .bind(v.sms)
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query("INSERT INTO template_version_editors (version_id, user_id) VALUES ($1, $2)")
@@ -322,13 +325,14 @@ pub async fn update_text(
     subject: &str,
     html: &str,
     text: &str,
+    sms: &str,
     blocking: i64,
     warnings: i64,
     actor: &Actor,
 ) -> Result<(), AppError> {
     let mut tx = db.pool.begin().await?;
     let result = sqlx::query(
-        "UPDATE template_versions SET subject = $1, html = $2, text = $3, blocking = $4, warnings = $5, updated_at = $6 \
+        "UPDATE template_versions SET subject = $1, html = $2, text = $3, blocking = $4, warnings = $5, updated_at = $6, sms_body = $9 \
          WHERE id = $7 AND status = $8",
     )
     .bind(subject)
@@ -339,6 +343,7 @@ pub async fn update_text(
     .bind(now_millis())
     .bind(id)
     .bind(status.as_str())
+    .bind(sms)
     .execute(&mut *tx)
     .await?;
     if touched_nothing(&result) {

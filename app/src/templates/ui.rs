@@ -287,13 +287,22 @@ fn Editor(data: EditorData, client_id: i64, reload: RwSignal<u32>) -> impl IntoV
     let subject = RwSignal::new(data.version.subject.clone());
     let html = RwSignal::new(data.version.html.clone());
     let text = RwSignal::new(data.version.text.clone());
-    let saved = RwSignal::new((data.version.subject.clone(), data.version.html.clone(), data.version.text.clone()));
-    let dirty = Signal::derive(move || saved.get() != (subject.get(), html.get(), text.get()));
+    let sms = RwSignal::new(data.version.sms.clone());
+    let saved =
+        RwSignal::new((data.version.subject.clone(), data.version.html.clone(), data.version.text.clone(), data.version.sms.clone()));
+    let dirty = Signal::derive(move || saved.get() != (subject.get(), html.get(), text.get(), sms.get()));
     let data = StoredValue::new(data);
     // The lint and the preview run in the browser on every keystroke: the same Rust code
     // the server runs on save, submit and approve.
-    let findings = Memo::new(move |_| data.with_value(|d| lint(&d.lint_input(&subject.get(), &html.get(), &text.get()))));
+    let findings = Memo::new(move |_| data.with_value(|d| lint(&d.lint_input(&subject.get(), &html.get(), &text.get(), &sms.get()))));
     let preview = Memo::new(move |_| data.with_value(|d| render(&subject.get(), &html.get(), &text.get(), &d.sample)));
+    // The text as the sample buyer would get it, and what it costs in parts (counted on
+    // the rendered text: variables change its length).
+    let sms_preview = Memo::new(move |_| data.with_value(|d| render("", "", &sms.get(), &d.sample).map(|r| r.text.trim().to_string())));
+    let sms_parts = Signal::derive(move || {
+        let rendered = sms_preview.get().unwrap_or_else(|_| sms.get());
+        crate::common::segments::count(&rendered)
+    });
     let blocking = Signal::derive(move || findings.with(|f| f.iter().filter(|f| f.blocks()).count()));
     let warnings = Signal::derive(move || findings.with(|f| f.len()) - blocking.get());
 
@@ -317,7 +326,7 @@ fn Editor(data: EditorData, client_id: i64, reload: RwSignal<u32>) -> impl IntoV
     );
     Effect::new(move |_| {
         if let Some(Ok(_)) = save_value.get() {
-            saved.set((subject.get_untracked(), html.get_untracked(), text.get_untracked()));
+            saved.set((subject.get_untracked(), html.get_untracked(), text.get_untracked(), sms.get_untracked()));
             reload.update(|n| *n += 1);
         }
     });
@@ -351,7 +360,13 @@ fn Editor(data: EditorData, client_id: i64, reload: RwSignal<u32>) -> impl IntoV
     let parts_form = view! {
             <form class="editor-parts" method="post" action={crate::shell::forms::url_of::<SaveVersion>()} aria-label="Message" on:submit=move |ev| {
                 ev.prevent_default();
-                save.dispatch(SaveVersion { id: version_id, subject: subject.get_untracked(), html: html.get_untracked(), text: text.get_untracked() });
+                save.dispatch(SaveVersion {
+                    id: version_id,
+                    subject: subject.get_untracked(),
+                    html: html.get_untracked(),
+                    text: text.get_untracked(),
+                    sms: sms.get_untracked(),
+                });
             }>
                 <div class="field" class:invalid=move || field_error(save_value, "subject").get().is_some()>
                     <label for="field-subject">"Subject"</label>
@@ -368,6 +383,21 @@ fn Editor(data: EditorData, client_id: i64, reload: RwSignal<u32>) -> impl IntoV
                     <label for="field-text">"Plain-text part"</label>
                     <textarea id="field-text" name="text" rows="8" readonly=!editable bind:value=text></textarea>
                     <Marked part=Part::Text source=text findings=findings/>
+                </div>
+                <div class="field" class:invalid=move || field_error(save_value, "sms").get().is_some()>
+                    <label for="field-sms">"SMS part " <span class="muted">"(optional: campaigns with SMS text buyers who agreed to texts)"</span></label>
+                    <textarea id="field-sms" name="sms" rows="4" maxlength="1600" readonly=!editable bind:value=sms aria-describedby="sms-count"></textarea>
+                    <small id="sms-count" class="muted" aria-live="polite">{move || {
+                        let c = sms_parts.get();
+                        if c.parts == 0 {
+                            "No SMS part: this version is sent by e-mail only.".to_string()
+                        } else {
+                            let why = c.unicode_because.map(|ch| format!(", because of \"{ch}\"")).unwrap_or_default();
+                            format!("{} characters as the sample buyer gets it: {} SMS part{} ({}{why})", c.units, c.parts, if c.parts == 1 { "" } else { "s" }, c.encoding.label())
+                        }
+                    }}</small>
+                    <small class="error" role="alert">{move || field_error(save_value, "sms").get()}</small>
+                    <Marked part=Part::Sms source=sms findings=findings/>
                 </div>
                 {editable.then(|| view! {
                     <div class="actions">
@@ -412,6 +442,11 @@ fn Editor(data: EditorData, client_id: i64, reload: RwSignal<u32>) -> impl IntoV
                             <iframe class="preview-html" title="HTML preview" sandbox="" srcdoc=out.html.clone()></iframe>
                             <pre class="preview-text">{out.text.clone()}</pre>
                         }.into_any(),
+                    }}
+                    {move || match sms_preview.get() {
+                        Ok(t) if !t.is_empty() => view! { <h3>"SMS"</h3><pre class="preview-sms">{t}</pre> }.into_any(),
+                        Ok(_) => ().into_any(),
+                        Err(e) => view! { <p class="notice error" role="alert">{format!("The SMS part can't be rendered: {}", e.message)}</p> }.into_any(),
                     }}
                 </section>
                 <section class="workflow" aria-label="Review">

@@ -387,6 +387,7 @@ async fn plan(kind: &str, orders: u64, customers: u64) -> anyhow::Result<()> {
             currency: "EUR".into(),
             total_minor: Some(1_000 + next(20_000) as i64),
             accepts_marketing: Some(buyer % 3 != 0),
+            sms_consent: None,
             ..ParsedOrder::one_item(
                 format!("B-{i}"),
                 format!("buyer{buyer}@example.test"),

@@ -12,10 +12,12 @@
 pub mod amazon;
 pub mod ebay;
 pub mod shopify;
+pub mod twilio;
 
 pub use amazon::{AmazonItem, AmazonOrder, FakeAmazon, Operation};
 pub use ebay::{EbayLineItem, EbayOrder, FakeEbay};
 pub use shopify::{FakeShopify, ShopifyCustomer, ShopifyFulfillment, ShopifyLineItem, ShopifyOrder};
+pub use twilio::FakeTwilio;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};

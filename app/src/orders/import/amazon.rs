@@ -65,6 +65,7 @@ fn order(c: &Columns, group: &Group) -> Item {
         total_minor: total,
         items,
         accepts_marketing: None,
+        sms_consent: None,
         earliest_delivery_at: None,
         latest_delivery_at: None,
     })

@@ -74,6 +74,7 @@ fn order(c: &Columns, group: &Group) -> Item {
         total_minor: fields::money(line, "Total Price", c.get(first, "Total Price"))?,
         items,
         accepts_marketing: None,
+        sms_consent: None,
         earliest_delivery_at: None,
         latest_delivery_at: None,
     })

@@ -102,6 +102,7 @@ fn order(c: &Columns, group: &Group, m: &Mapping) -> Item {
         total_minor: fields::money(line, &m.total, cell(&m.total))?,
         items,
         accepts_marketing: None,
+        sms_consent: None,
         earliest_delivery_at: None,
         latest_delivery_at: None,
     })

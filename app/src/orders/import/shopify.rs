@@ -65,6 +65,7 @@ fn order(c: &Columns, group: &Group) -> Item {
             "no" | "false" => Some(false),
             _ => None,
         },
+        sms_consent: None,
         earliest_delivery_at: None,
         latest_delivery_at: None,
     })

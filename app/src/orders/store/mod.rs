@@ -256,6 +256,11 @@ fn consenting(prepared: &[Prepared]) -> Vec<&Prepared> {
     buyers(prepared).into_iter().filter(|p| p.order.accepts_marketing == Some(true)).collect()
 }
 
+/// The batch's buyers who agreed to marketing texts, with the words they were shown.
+fn consenting_to_texts(prepared: &[Prepared]) -> Vec<(&Prepared, &str)> {
+    buyers(prepared).into_iter().filter_map(|p| p.order.sms_consent.as_deref().filter(|w| !w.trim().is_empty()).map(|w| (p, w))).collect()
+}
+
 fn consent_source(source: &str) -> String {
     if source == "api" {
         "ingest API: consent".into()
@@ -553,15 +558,52 @@ pub async fn customer_orders(db: &Db, customer_id: i64) -> Result<Vec<OrderRow>,
 
 impl sqlx::FromRow<'_, AnyRow> for Consent {
     fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Consent { channel: r.try_get("channel")?, source: r.try_get("source")?, given_at: r.try_get("given_at")? })
+        Ok(Consent {
+            channel: r.try_get("channel")?,
+            source: r.try_get("source")?,
+            given_at: r.try_get("given_at")?,
+            scope: r.try_get("scope")?,
+            wording: r.try_get("wording")?,
+        })
     }
 }
 
 pub async fn consents(db: &Db, customer_id: i64) -> Result<Vec<Consent>, AppError> {
-    Ok(sqlx::query_as::<_, Consent>("SELECT channel, source, given_at FROM consents WHERE customer_id = $1 ORDER BY given_at")
-        .bind(customer_id)
+    Ok(sqlx::query_as::<_, Consent>(
+        "SELECT channel, source, given_at, scope, wording FROM consents WHERE customer_id = $1 ORDER BY given_at, channel",
+    )
+    .bind(customer_id)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// A brand's customers with this phone (E.164), with their e-mail ('' when none).
+pub async fn customers_with_phone(db: &Db, brand_id: i64, phone: &str) -> Result<Vec<(i64, String)>, AppError> {
+    Ok(sqlx::query_as("SELECT id, email FROM customers WHERE brand_id = $1 AND phone = $2 AND phone <> ''")
+        .bind(brand_id)
+        .bind(phone)
         .fetch_all(&db.pool)
         .await?)
+}
+
+/// Records a consent by hand or through the API: channel, where and when it was given, its
+/// scope and the words the buyer agreed to. A consent from the same source is kept once.
+pub async fn record_consent(db: &Db, customer_id: i64, consent: &Consent, now: i64) -> Result<bool, AppError> {
+    Ok(sqlx::query(
+        "INSERT INTO consents (customer_id, channel, source, given_at, recorded_at, scope, wording) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(customer_id)
+    .bind(&consent.channel)
+    .bind(&consent.source)
+    .bind(consent.given_at)
+    .bind(now)
+    .bind(&consent.scope)
+    .bind(&consent.wording)
+    .execute(&db.pool)
+    .await?
+    .rows_affected()
+        > 0)
 }
 
 /// Status changes of an order, oldest first: (from, to, reached at, source).

@@ -12,7 +12,9 @@
 //! whose `WHERE` must prove a partial index's condition next to a bound parameter is
 //! prepared again by SQLite every time that parameter changes.
 
-use super::{buyers, consent_source, consenting, fingerprints, forget_erased, sort_out, BuyerKey, Outcome, Prepared, Target};
+use super::{
+    buyers, consent_source, consenting, consenting_to_texts, fingerprints, forget_erased, sort_out, BuyerKey, Outcome, Prepared, Target,
+};
 use crate::common::fingerprint::Salt;
 use crate::db::{now_millis, SQLITE_BULK_CACHE_SIZE, SQLITE_PRAGMAS};
 use crate::error::AppError;
@@ -201,6 +203,15 @@ fn record_consents(
     for p in consenting(prepared) {
         if let Some(id) = p.key.as_ref().and_then(|k| customers.get(k)) {
             insert.execute(params![id, label, p.placed_at, now])?;
+        }
+    }
+    let mut texts = tx.prepare_cached(
+        "INSERT INTO consents (customer_id, channel, source, given_at, recorded_at, scope, wording) \
+         VALUES (?1, 'sms', ?2, ?3, ?4, 'marketing', ?5) ON CONFLICT DO NOTHING",
+    )?;
+    for (p, wording) in consenting_to_texts(prepared) {
+        if let Some(id) = p.key.as_ref().and_then(|k| customers.get(k)) {
+            texts.execute(params![id, label, p.placed_at, now, wording])?;
         }
     }
     Ok(())

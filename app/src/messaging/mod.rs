@@ -1,0 +1,121 @@
+//! Texts (SMS): the channel beside e-mail for buyers who left a phone number and agreed to
+//! texts. The provider's API (`twilio`, behind [`SmsProvider`]), the worker that sends due
+//! texts (`sender`) and the provider's status and reply webhooks (`hooks`). What a text
+//! costs in parts and which replies opt out are pure and shared with the lint and the
+//! editor (`common::segments`, `common::opt_out`); quiet hours are a campaign timing rule
+//! (`campaigns::quiet`).
+
+#[cfg(feature = "ssr")]
+pub mod hooks;
+#[cfg(feature = "ssr")]
+pub mod sender;
+#[cfg(feature = "ssr")]
+pub mod twilio;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a text stands as its provider reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TextStatus {
+    Accepted,
+    Queued,
+    Sending,
+    Sent,
+    Delivered,
+    Undelivered,
+    Failed,
+    Read,
+}
+
+impl TextStatus {
+    pub fn parse(raw: &str) -> Option<TextStatus> {
+        Some(match raw.trim().to_ascii_lowercase().as_str() {
+            "accepted" | "scheduled" => TextStatus::Accepted,
+            "queued" => TextStatus::Queued,
+            "sending" => TextStatus::Sending,
+            "sent" => TextStatus::Sent,
+            "delivered" => TextStatus::Delivered,
+            "undelivered" => TextStatus::Undelivered,
+            "failed" | "canceled" => TextStatus::Failed,
+            "read" => TextStatus::Read,
+            _ => return None,
+        })
+    }
+
+    /// The carrier gave up on it: the message ends `failed`.
+    pub fn is_failure(self) -> bool {
+        matches!(self, TextStatus::Undelivered | TextStatus::Failed)
+    }
+}
+
+/// A price in millionths of its currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Price {
+    pub micros: i64,
+    pub currency: String,
+}
+
+#[cfg(feature = "ssr")]
+pub use provider::*;
+
+#[cfg(feature = "ssr")]
+mod provider {
+    use super::{Price, TextStatus};
+    use crate::connectors::http::Failure;
+    use futures_util::future::BoxFuture;
+
+    /// One text to send.
+    #[derive(Clone, Debug)]
+    pub struct Sms {
+        /// E.164.
+        pub to: String,
+        /// The brand's sender: an alphanumeric sender ID or a number.
+        pub from: String,
+        pub body: String,
+    }
+
+    /// What the provider answered for a text it took.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Accepted {
+        /// The provider's id of the message (status reports name it).
+        pub provider_ref: String,
+        pub segments: Option<i64>,
+        pub price: Option<Price>,
+    }
+
+    /// Why a text was not taken; `opted_out` when the provider itself holds an opt-out of
+    /// the number (the buyer replied STOP to it).
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct SendFailure {
+        pub failure: Failure,
+        pub opted_out: bool,
+    }
+
+    impl From<Failure> for SendFailure {
+        fn from(failure: Failure) -> Self {
+            SendFailure { failure, opted_out: false }
+        }
+    }
+
+    /// A provider's report on one text.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct StatusReport {
+        pub provider_ref: String,
+        pub status: TextStatus,
+        /// The provider's error code of a failure.
+        pub error: Option<String>,
+        pub price: Option<Price>,
+    }
+
+    /// An SMS provider: sends a text, and tells its genuine webhook requests from forged
+    /// ones. Twilio's API is the one implemented (`twilio`); another provider implements
+    /// these two and plugs in.
+    pub trait SmsProvider: Send + Sync {
+        /// The provider in words, for messages and logs.
+        fn name(&self) -> &'static str;
+        fn send<'a>(&'a self, sms: &'a Sms) -> BoxFuture<'a, Result<Accepted, SendFailure>>;
+        /// Whether a webhook request to `url` with these form parameters carries the
+        /// provider's signature.
+        fn verify(&self, url: &str, params: &[(String, String)], signature: &str) -> bool;
+    }
+}
