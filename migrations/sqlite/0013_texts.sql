@@ -12,6 +12,7 @@ ALTER TABLE messages ADD COLUMN segments BIGINT;
 ALTER TABLE messages ADD COLUMN cost_micros BIGINT;                      -- millionths of cost_currency
 ALTER TABLE messages ADD COLUMN cost_currency TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN cost_source TEXT NOT NULL DEFAULT '';    -- provider | contract
+ALTER TABLE messages ADD COLUMN price_checked_at BIGINT;                  -- last time the provider was asked for the price
 CREATE UNIQUE INDEX messages_provider_ref ON messages (provider_ref) WHERE provider_ref IS NOT NULL;
 
 CREATE TABLE channel_prices (

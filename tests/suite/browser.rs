@@ -671,6 +671,103 @@ async fn a_manager_builds_previews_and_launches_a_campaign() {
 }
 
 #[tokio::test]
+async fn a_manager_texts_buyers_first_then_e_mails_the_rest_and_reads_the_usage() {
+    use crate::texts::{afternoon, order, put_orders, texter, SENDER};
+    use starling_tests::fakes::twilio;
+    let fake = twilio::FakeTwilio::start();
+    let base = fake.base.clone();
+    let app = TestApp::spawn_with(|c| {
+        c.sms_url = base;
+        c.sms_account = twilio::ACCOUNT_SID.into();
+        c.sms_token = Some(secrecy::SecretString::from(twilio::AUTH_TOKEN.to_string()));
+    })
+    .await;
+    let (template, client, brand) = approved_template(&app).await;
+    put_orders(
+        &app,
+        brand,
+        vec![
+            order("J-1", "jo1@example.test", "+447911123411", "GB", true),
+            order("J-2", "jo2@example.test", "+447911123412", "GB", true),
+            order("J-3", "jo3@example.test", "+447911123413", "GB", false),
+        ],
+    )
+    .await;
+    app::clients::store::set_channel_price(&app.db, client, "sms", 12_000_000, "USD").await.unwrap();
+    let driver = Driver::start().await;
+    let browser = driver.browser(1280, 1000, false).await;
+
+    // The copywriter's editor counts the SMS part's parts as it is typed.
+    sign_in(&browser, &app, WRITER).await;
+    let (version,): (i64,) =
+        sqlx::query_as("SELECT id FROM template_versions WHERE template_id = $1 AND status = 'approved' ORDER BY id LIMIT 1")
+            .bind(template)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    open(&browser, &app.url(&format!("/clients/{client}/templates/{template}/versions/{version}"))).await;
+    hydrated(&browser).await;
+    wait_for_text(&browser, "#sms-count", "GSM-7").await;
+    button(&browser, "New version from this one").await.click().await.unwrap();
+    wait_for_text(&browser, "main h1", "version 2").await;
+    hydrated(&browser).await;
+    fill(&browser, "#field-sms", "{{ brand.name }}: Wie gefällt es Ihnen? 🙂 {{ review_url }} Abmelden: STOP antworten").await;
+    wait_for_text(&browser, "#sms-count", "UCS-2 (Unicode), because of \"🙂\"").await;
+    fill(&browser, "#field-sms", "Wie gefällt es Ihnen? {{ review_url }}").await;
+    wait_for_text(&browser, ".findings", "does not say how to opt out").await;
+    wait_for_text(&browser, ".findings", "Abmelden: STOP antworten").await;
+    screenshot(&browser, "template-sms.png").await;
+    sign_out(&browser).await;
+
+    // The manager gives the brand a sender, checked as typed.
+    sign_in(&browser, &app, MANAGER).await;
+    open(&browser, &app.url(&format!("/clients/{client}/brands/{brand}/edit"))).await;
+    hydrated(&browser).await;
+    fill(&browser, "#field-sms_sender", "Nordlicht Outdoor Shop").await;
+    button(&browser, "Save brand").await.click().await.unwrap();
+    wait_for_text(&browser, "main", "is not an SMS sender").await;
+    fill(&browser, "#field-sms_sender", SENDER).await;
+    button(&browser, "Save brand").await.click().await.unwrap();
+    wait_for_path(&browser, &format!("/clients/{client}")).await;
+    // The refused save is the only thing the console has to say.
+    let errors = console_errors(&browser).await;
+    assert!(errors.iter().all(|e| e.contains("save_brand") && e.contains("422")), "{errors:?}");
+
+    // A campaign that texts first and e-mails the rest: the preview counts per channel.
+    open(&browser, &app.url(&format!("/clients/{client}/campaigns"))).await;
+    hydrated(&browser).await;
+    button(&browser, "New campaign").await.click().await.unwrap();
+    browser.find(Locator::Css("#field-channel")).await.unwrap().select_by_label("SMS, else e-mail").await.unwrap();
+    fill(&browser, "#field-name", "Texte zuerst").await;
+    browser.find(Locator::Css("#field-trigger")).await.unwrap().select_by_label("One-off batch, now").await.unwrap();
+    fill(&browser, "#field-fallback", "de").await;
+    button(&browser, "Create and preview").await.click().await.unwrap();
+    wait_for_text(&browser, ".by-channel", "SMS 2").await;
+    wait_for_text(&browser, ".by-channel", "E-mail").await;
+    screenshot(&browser, "campaign-channels.png").await;
+    let row = "//tr[td[contains(., 'Texte zuerst')]]";
+    browser.find(Locator::XPath(&format!("{row}//button[normalize-space()='Launch']"))).await.unwrap().click().await.unwrap();
+    wait_for_text(&browser, "main table", "running").await;
+
+    // The texts go out through the provider; one is reported delivered.
+    let stats = texter(&app, &fake).pass(afternoon()).await.unwrap();
+    assert_eq!(stats.sent, 2, "{stats:?}");
+    let sid = fake.texts()[0].sid.clone();
+    assert_eq!(fake.report(&sid, "delivered", None).await, 200);
+
+    // The month's usage: two texts at the contract's price.
+    open(&browser, &app.url(&format!("/clients/{client}/usage"))).await;
+    hydrated(&browser).await;
+    wait_for_text(&browser, "table.usage", "SMS").await;
+    wait_for_text(&browser, "table.usage", "0.024 USD").await;
+    wait_for_text(&browser, "main", "Download CSV").await;
+    screenshot(&browser, "usage.png").await;
+    let errors = console_errors(&browser).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    browser.close().await.ok();
+}
+
+#[tokio::test]
 async fn a_client_viewer_reads_the_report_changes_the_range_and_downloads_the_csv() {
     let app = TestApp::spawn().await;
     let mailer = app::common::mailer::Mailer::new(None, app.data_dir.join("outbox"), "Starling <starling@localhost>").unwrap();

@@ -13,12 +13,12 @@ use starling_tests::fakes::twilio::{self, FakeTwilio};
 use starling_tests::{approved_template, Client, TestApp, MANAGER};
 use std::sync::Arc;
 
-const SENDER: &str = "+15005550006";
+pub(crate) const SENDER: &str = "+15005550006";
 const SMS: &str = "{{ brand.name }}: Hi {{ customer.first_name | default(\"there\") }}, how do you like your order {{ order.id }}? \
 Tell others: {{ review_url }} Reply STOP to opt out";
 
 /// A delivered order of the brand's shop, placed nine days ago.
-fn order(id: &str, email: &str, phone: &str, country: &str, sms_consent: bool) -> ParsedOrder {
+pub(crate) fn order(id: &str, email: &str, phone: &str, country: &str, sms_consent: bool) -> ParsedOrder {
     let placed = app::db::now_millis() - 9 * 86_400_000;
     ParsedOrder {
         buyer_phone: phone.into(),
@@ -61,7 +61,7 @@ async fn set_up(fake: &FakeTwilio) -> (TestApp, i64, i64, i64) {
     (app, client, brand, template)
 }
 
-async fn put_orders(app: &TestApp, brand: i64, orders: Vec<ParsedOrder>) {
+pub(crate) async fn put_orders(app: &TestApp, brand: i64, orders: Vec<ParsedOrder>) {
     let salt = app::common::fingerprint::salt(&app.db).await.unwrap();
     let (store,): (i64,) = sqlx::query_as("SELECT id FROM stores WHERE brand_id = $1 AND platform <> 'amazon' ORDER BY id LIMIT 1")
         .bind(brand)
@@ -73,7 +73,7 @@ async fn put_orders(app: &TestApp, brand: i64, orders: Vec<ParsedOrder>) {
 }
 
 /// The text worker, as the server builds it, against the fake.
-fn texter(app: &TestApp, fake: &FakeTwilio) -> TextSender {
+pub(crate) fn texter(app: &TestApp, fake: &FakeTwilio) -> TextSender {
     TextSender {
         db: app.db.clone(),
         provider: Arc::new(app::messaging::twilio::Twilio {
@@ -94,7 +94,7 @@ fn texter(app: &TestApp, fake: &FakeTwilio) -> TextSender {
 }
 
 /// 15:00 UTC of the next day: inside the quiet hours in London and New York alike.
-fn afternoon() -> i64 {
+pub(crate) fn afternoon() -> i64 {
     let day = app::db::now_millis().div_euclid(86_400_000) + 1;
     day * 86_400_000 + 15 * 3_600_000
 }
@@ -269,18 +269,39 @@ async fn each_buyer_gets_the_first_channel_that_reaches_them_and_texts_are_track
     }
     assert_eq!(events(&app, "S-1", "unsubscribed").await, 1, "the opt-out counts against the text");
 
-    // The usage statement: two texts at the contract's price, for the client to be billed.
+    // Twilio prices a text once it is sent: the worker asks, and the provider's price
+    // replaces the contract's (S-1: 0.0079 USD); asked again within the hour, nothing more.
+    fake.price_when_fetched("-0.00790");
+    let later = app::db::now_millis() + 120_000;
+    assert_eq!(texter.reconcile_prices(later).await.unwrap(), 2, "S-1 and S-4");
+    assert_eq!(texter.reconcile_prices(later + 60_000).await.unwrap(), 0);
+    let (micros, source): (Option<i64>, String) = sqlx::query_as("SELECT cost_micros, cost_source FROM messages WHERE provider_ref = $1")
+        .bind(&s1)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!((micros, source.as_str()), (Some(7_900), "provider"));
+
+    // The report's SMS row: two sent, one the carrier did not deliver (a bounce), one click.
+    let today = app::reports::rules::day_of(app::db::now_millis());
+    let counts = app::reports::build::figures(&app.db, None, client, today - 1, today + 1).await.unwrap();
+    let by_channel = app::reports::engine::GROUP_KEYS.iter().position(|(g, _, _)| *g == "channel").unwrap();
+    let sms_code = app::reports::engine::CHANNELS.iter().position(|c| *c == app::outbox::model::Channel::Sms).unwrap() as i64;
+    let row = counts[by_channel].get(&(sms_code, 0)).cloned().expect("an SMS row");
+    assert_eq!((row.sent, row.bounced, row.clicked, row.unsubscribed), (2, 1, 1, 1), "{row:?}");
+
+    // The usage statement: two texts at the provider's price, for the client to be billed.
     let usage = am.rpc("usage_statement", json!({ "client_id": client, "month": "" })).await;
     assert_eq!(usage.status, 200, "{}", usage.body);
     let sms = usage.json()["rows"].as_array().unwrap().iter().find(|r| r["channel"] == "SMS").cloned().expect("an SMS line");
     assert_eq!(
         (sms["messages"].as_i64(), sms["cost_micros"].as_i64(), sms["currency"].as_str()),
-        (Some(2), Some(24_000), Some("USD")),
+        (Some(2), Some(15_800), Some("USD")),
         "{sms}"
     );
     let csv = am.get(&format!("/clients/{client}/usage.csv")).await;
     assert_eq!(csv.status, 200);
-    assert!(csv.body.contains(",\"SMS\",2,") && csv.body.contains("0.024,USD"), "{}", csv.body);
+    assert!(csv.body.contains(",\"SMS\",2,") && csv.body.contains("0.0158,USD"), "{}", csv.body);
 
     // One message per order and purpose across channels: an e-mail campaign of the same
     // purpose plans nothing more for these orders (S-4 was texted; it has an address too).
@@ -370,6 +391,28 @@ async fn benchmark_a_hundred_thousand_texts() {
     assert_eq!(planned, TEXTS as i64, "every order planned a text");
     println!("set-up: {TEXTS} orders with phones and consent, planned in {:.1} s", setup.elapsed().as_secs_f64());
 
+    // The anchor: the fake provider alone, 20,000 creates posted straight to it by one
+    // client at the worker's concurrency (no database, no rendering).
+    use futures_util::StreamExt;
+    const ANCHOR: usize = 20_000;
+    let http = reqwest::Client::new();
+    let endpoint = format!("{}/2010-04-01/Accounts/{}/Messages.json", fake.base, twilio::ACCOUNT_SID);
+    let anchored = std::time::Instant::now();
+    let created: Vec<bool> = futures_util::stream::iter(0..ANCHOR)
+        .map(|i| {
+            let (http, endpoint) = (http.clone(), endpoint.clone());
+            async move {
+                let form = [("To", format!("+4479110{i:05}")), ("From", SENDER.to_string()), ("Body", "Anchor text".to_string())];
+                let answer = http.post(endpoint).basic_auth(twilio::ACCOUNT_SID, Some(twilio::AUTH_TOKEN)).form(&form).send().await;
+                answer.is_ok_and(|a| a.status().as_u16() == 201)
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let anchor_per_second = ANCHOR as f64 / anchored.elapsed().as_secs_f64();
+    assert!(created.iter().all(|c| *c));
+
     // The server the run command serves, built beside the tests (.ci/bench names it).
     let bin = std::env::var("STARLING_SERVER_BIN").expect("STARLING_SERVER_BIN names the starling binary (bash .ci/bench sets it)");
     if std::env::var("STARLING_BENCH_SAMPLES").is_ok() {
@@ -401,11 +444,10 @@ async fn benchmark_a_hundred_thousand_texts() {
             println!("sample {at:.1} s: {sent} sent, {mb} MB");
         }
     }
-    let texts = fake.texts();
+    let texts: Vec<_> = fake.texts().into_iter().skip(ANCHOR).collect();
     assert_eq!(texts.len(), TEXTS, "each text once");
 
     // Status reports, as the provider posts them: signed, several at once.
-    use futures_util::StreamExt;
     let url = app.url("/webhooks/sms/status");
     let reported = std::time::Instant::now();
     let statuses: Vec<u16> = futures_util::stream::iter(texts.iter().take(REPORTS))
@@ -435,7 +477,8 @@ async fn benchmark_a_hundred_thousand_texts() {
     assert_eq!(delivered, REPORTS as i64);
     let backend = if app.database_url.starts_with("postgres") { "postgres" } else { "sqlite" };
     println!(
-        "RESULT db={backend} texts={TEXTS} seconds={seconds:.1} texts_per_second={:.0} peak_rss_mb={:.1} reports={REPORTS} reports_per_second={:.0}",
+        "RESULT db={backend} texts={TEXTS} seconds={seconds:.1} texts_per_second={:.0} anchor_fake_alone_per_second={anchor_per_second:.0} \
+         peak_rss_mb={:.1} reports={REPORTS} reports_per_second={:.0}",
         TEXTS as f64 / seconds,
         rss as f64 / 1_048_576.0,
         REPORTS as f64 / report_seconds

@@ -107,13 +107,15 @@ mod provider {
         pub price: Option<Price>,
     }
 
-    /// An SMS provider: sends a text, and tells its genuine webhook requests from forged
-    /// ones. Twilio's API is the one implemented (`twilio`); another provider implements
+    /// An SMS provider: sends a text, tells what it charged for one, and tells its genuine
+    /// webhook requests from forged ones. Twilio's API is the one implemented (`twilio`); another provider implements
     /// these two and plugs in.
     pub trait SmsProvider: Send + Sync {
         /// The provider in words, for messages and logs.
         fn name(&self) -> &'static str;
         fn send<'a>(&'a self, sms: &'a Sms) -> BoxFuture<'a, Result<Accepted, SendFailure>>;
+        /// What the provider charged for a text, once it knows (`None` before).
+        fn price<'a>(&'a self, provider_ref: &'a str) -> BoxFuture<'a, Result<Option<Price>, Failure>>;
         /// Whether a webhook request to `url` with these form parameters carries the
         /// provider's signature.
         fn verify(&self, url: &str, params: &[(String, String)], signature: &str) -> bool;

@@ -26,6 +26,8 @@ use std::time::Duration;
 
 /// 429s waited out for one text before it is queued again.
 const MAX_WAITS: u32 = 20;
+/// How often the provider is asked for the prices of recent texts.
+const PRICE_EVERY_MS: i64 = 60_000;
 
 #[derive(Clone)]
 pub struct TextSender {
@@ -83,14 +85,46 @@ impl TextSender {
                 }
             }
         });
+        let mut priced_at = 0;
         loop {
-            match self.pass(now_millis()).await {
+            let now = now_millis();
+            if now - priced_at >= PRICE_EVERY_MS {
+                priced_at = now;
+                if let Err(e) = self.reconcile_prices(now).await {
+                    tracing::error!(error = %crate::error::report(&e), "asking the SMS provider for prices failed");
+                }
+            }
+            match self.pass(now).await {
                 Ok(stats) if stats.claimed > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %crate::error::report(&e), "text pass failed"),
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+
+    /// Asks the provider what it charged for texts sent at least a minute ago (it prices a
+    /// text once the carrier has it) and not priced by it yet, each at most once an hour for
+    /// three days; a price found replaces the contract's. Answers how many got one.
+    pub async fn reconcile_prices(&self, now: i64) -> Result<u64, AppError> {
+        let due = outbox::unpriced_texts(&self.db, now - 3 * 86_400_000, now - 60_000, now - 3_600_000, 500).await?;
+        let found: Vec<(i64, Result<Option<super::Price>, Failure>)> = futures_util::stream::iter(due)
+            .map(|(id, provider_ref)| async move { (id, self.provider.price(&provider_ref).await) })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        let mut priced = 0;
+        for (id, price) in found {
+            match price {
+                Ok(price) => {
+                    priced += u64::from(price.is_some());
+                    outbox::record_text_price(&self.db, id, price.as_ref().map(|p| (p.micros, p.currency.as_str())), now).await?;
+                }
+                // Asked again at the next round.
+                Err(f) => tracing::info!(message = id, reason = %f.describe(self.provider.name()), "no price from the SMS provider yet"),
+            }
+        }
+        Ok(priced)
     }
 
     /// Sends everything due now until nothing is left (what `run` does, for a caller that

@@ -77,6 +77,38 @@ impl SmsProvider for Twilio {
         })
     }
 
+    /// `GET …/Messages/{sid}.json`: Twilio prices a message once it is sent (`price` is null
+    /// until then).
+    fn price<'a>(&'a self, provider_ref: &'a str) -> BoxFuture<'a, Result<Option<Price>, Failure>> {
+        Box::pin(async move {
+            // Message SIDs are letters and digits: anything else is not one to put in a path.
+            if provider_ref.is_empty() || !provider_ref.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(Failure::Rejected(format!("\"{provider_ref}\" is not a message SID")));
+            }
+            let url =
+                format!("{}/2010-04-01/Accounts/{}/Messages/{provider_ref}.json", self.base_url.trim_end_matches('/'), self.account_sid);
+            let response = self
+                .client
+                .get(url)
+                .basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()))
+                .send()
+                .await
+                .map_err(|e| Failure::of_request(&e))?;
+            let status = response.status();
+            if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                return Err(Failure::RateLimited(retry_after(response.headers(), Duration::from_secs(1))));
+            }
+            if status.is_server_error() {
+                return Err(Failure::server_error(status));
+            }
+            let body = json_body(response).await?;
+            if !status.is_success() {
+                return Err(Failure::Rejected(error_words(&body)));
+            }
+            Ok(price(body.get("price"), body.get("price_unit")))
+        })
+    }
+
     fn verify(&self, url: &str, params: &[(String, String)], signature: &str) -> bool {
         let Ok(given) = STANDARD.decode(signature.trim()) else { return false };
         mac(self.auth_token.expose_secret(), url, params).verify_slice(&given).is_ok()

@@ -1097,3 +1097,46 @@ pub async fn usage(db: &Db, client_id: i64, from: i64, until: i64) -> Result<Vec
         })
         .collect())
 }
+
+/// Texts the provider took between `sent_after` and `sent_before` whose price it has not
+/// reported yet and that were not asked about since `checked_before`: (message, provider id).
+pub async fn unpriced_texts(
+    db: &Db,
+    sent_after: i64,
+    sent_before: i64,
+    checked_before: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String)>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT id, provider_ref FROM messages WHERE channel = 'sms' AND provider_ref IS NOT NULL AND cost_source <> 'provider' \
+         AND sent_at >= $1 AND sent_at < $2 AND (price_checked_at IS NULL OR price_checked_at < $3) ORDER BY sent_at LIMIT $4",
+    )
+    .bind(sent_after)
+    .bind(sent_before)
+    .bind(checked_before)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// Records that the provider was asked for a text's price at `at`, and the price when it
+/// gave one (it replaces the contract's).
+pub async fn record_text_price(db: &Db, message_id: i64, price: Option<(i64, &str)>, at: i64) -> Result<(), AppError> {
+    match price {
+        Some((micros, currency)) => {
+            sqlx::query(
+                "UPDATE messages SET cost_micros = $1, cost_currency = $2, cost_source = 'provider', price_checked_at = $3 WHERE id = $4",
+            )
+            .bind(micros)
+            .bind(currency)
+            .bind(at)
+            .bind(message_id)
+            .execute(&db.pool)
+            .await?;
+        }
+        None => {
+            sqlx::query("UPDATE messages SET price_checked_at = $1 WHERE id = $2").bind(at).bind(message_id).execute(&db.pool).await?;
+        }
+    }
+    Ok(())
+}

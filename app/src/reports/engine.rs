@@ -24,7 +24,7 @@ pub struct Events {
     pub locale: Vec<i64>,
     pub day: Vec<i64>,
     pub rating: Vec<Option<i64>>,
-    /// 0 e-mail, 1 Amazon's request a review (`CHANNELS`).
+    /// 0 e-mail, 1 Amazon's request a review, 2 SMS (`CHANNELS`).
     pub channel: Vec<i64>,
     pub locales: Vec<String>,
     locale_index: HashMap<String, i64>,
@@ -44,8 +44,10 @@ pub struct Event<'a> {
     pub channel: i64,
 }
 
-/// The channels as the engine's codes (index = code).
-pub const CHANNELS: [crate::outbox::model::Channel; 2] = [crate::outbox::model::Channel::Email, crate::outbox::model::Channel::Amazon];
+/// The channels as the engine's codes (index = code; new channels are appended, so the
+/// codes in snapshots already written keep their meaning).
+pub const CHANNELS: [crate::outbox::model::Channel; 3] =
+    [crate::outbox::model::Channel::Email, crate::outbox::model::Channel::Amazon, crate::outbox::model::Channel::Sms];
 
 impl Events {
     pub fn with_capacity(n: usize) -> Events {

@@ -52,7 +52,7 @@ pub async fn statement(
     let mut contract = std::collections::HashMap::new();
     for channel in [Channel::Email, Channel::Sms, Channel::Amazon] {
         if let Some((micros, currency)) = crate::clients::store::channel_prices(db, channel.as_str()).await?.remove(&client_id) {
-            prices.push((channel.as_str().to_string(), amount(micros), currency.clone()));
+            prices.push((channel.label().to_string(), amount(micros), currency.clone()));
             contract.insert(channel.as_str().to_string(), (micros, currency));
         }
     }

@@ -12,7 +12,7 @@ use super::{json, lock, random_hex, Bucket, Controls, Server, Style};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// Route name for [`Controls::requests`].
 pub mod route {
     pub const MESSAGES: &str = "messages";
+    pub const FETCH: &str = "fetch";
 }
 
 pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
@@ -60,6 +61,8 @@ struct TwilioState {
     limit: Option<Bucket>,
     /// What created messages report as their price (Twilio writes e.g. "-0.00790").
     price: Option<String>,
+    /// What fetched messages report as their price.
+    fetched_price: Option<String>,
     throttled: u64,
 }
 
@@ -87,7 +90,10 @@ impl FakeTwilio {
     pub fn start() -> FakeTwilio {
         let (listener, base) = Server::bind(0);
         let shared = Arc::new(Shared { controls: Controls::default(), state: Mutex::new(TwilioState::default()) });
-        let router = Router::new().route("/2010-04-01/Accounts/{account}/Messages.json", post(create)).with_state(shared.clone());
+        let router = Router::new()
+            .route("/2010-04-01/Accounts/{account}/Messages.json", post(create))
+            .route("/2010-04-01/Accounts/{account}/Messages/{sid}", get(fetch))
+            .with_state(shared.clone());
         FakeTwilio { base, shared, _server: Server::spawn(listener, router) }
     }
 
@@ -113,6 +119,12 @@ impl FakeTwilio {
     /// Created messages report this price (e.g. "-0.00790"), as some providers do at once.
     pub fn price(&self, price: &str) {
         self.state().price = Some(price.to_string());
+    }
+
+    /// Messages fetched (`GET …/Messages/{sid}.json`) report this price from now on, as
+    /// Twilio does once a message is sent; created ones still report none.
+    pub fn price_when_fetched(&self, price: &str) {
+        self.state().fetched_price = Some(price.to_string());
     }
 
     /// The recipient `to` replied STOP to `from`: further texts from it are refused (21610).
@@ -241,5 +253,30 @@ async fn create(State(shared): State<Arc<Shared>>, Path(account): Path<String>, 
             "num_segments": segments.to_string(), "price": price, "price_unit": "USD", "error_code": null, "error_message": null,
             "api_version": "2010-04-01", "uri": format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json"),
         }),
+    )
+}
+
+/// `GET /2010-04-01/Accounts/{sid}/Messages/{MessageSid}.json`: a message as Twilio shows it,
+/// priced once `price_when_fetched` says so.
+async fn fetch(State(shared): State<Arc<Shared>>, Path((account, file)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    if let Some(injected) = shared.controls.gate(route::FETCH, &STYLE).await {
+        return injected;
+    }
+    if !authorized(&headers, &account) {
+        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let sid = file.trim_end_matches(".json");
+    let state = lock(&shared.state);
+    let Some(text) = state.texts.iter().find(|t| t.sid == sid) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            20404,
+            &format!("The requested resource /2010-04-01/Accounts/{account}/Messages/{sid}.json was not found"),
+        );
+    };
+    json(
+        StatusCode::OK,
+        json!({ "sid": text.sid, "to": text.to, "from": text.from, "body": text.body, "status": "delivered",
+            "price": state.fetched_price, "price_unit": "USD", "num_segments": app::common::segments::count(&text.body).parts.to_string() }),
     )
 }

@@ -77,12 +77,20 @@ pub async fn load_events(db: &Db, client_id: i64, window: Window, events: &mut E
         .fetch(&db.pool);
     while let Some(row) = rows.try_next().await? {
         let kind: String = row.try_get(1)?;
+        let channel: String = row.try_get(9)?;
         // Amazon's request taken counts as sent (its buyers' reviews count against it as
-        // for e-mail); not eligible and failed requests were never sent.
-        let kind = if kind == EventKind::Requested.as_str() { EventKind::Sent.as_str() } else { kind.as_str() };
+        // for e-mail); not eligible and failed requests were never sent. A text the carrier
+        // failed to deliver is the text's bounce (delivered = sent − bounced for every
+        // channel).
+        let kind = if kind == EventKind::Requested.as_str() {
+            EventKind::Sent.as_str()
+        } else if kind == EventKind::Failed.as_str() && channel == crate::outbox::model::Channel::Sms.as_str() {
+            EventKind::Bounced.as_str()
+        } else {
+            kind.as_str()
+        };
         let Some(code) = KINDS.iter().position(|k| *k == kind) else { continue };
         let locale: String = row.try_get(7)?;
-        let channel: String = row.try_get(9)?;
         events.push(Event {
             message_id: row.try_get(0)?,
             kind: code as i32,
