@@ -160,6 +160,7 @@ pub async fn seed(db: &Db) -> Result<bool, AppError> {
                 default_locale: locale.to_string(),
                 postal_address: address.to_string(),
                 sms_sender: String::new(),
+                sms_number: String::new(),
             };
             let brand_id = clients::insert_brand(db, &brand_form.parse()?).await?;
             for DemoStore(store, platform, market, currency, tz) in stores.iter() {

@@ -199,7 +199,7 @@ mod server {
                 ));
             }
             let brand = crate::clients::store::brand(db, t.brand_id).await?;
-            if brand.as_ref().is_none_or(|b| b.sms_sender.trim().is_empty()) {
+            if brand.as_ref().is_none_or(|b| b.sms_sender.trim().is_empty() && b.sms_number.trim().is_empty()) {
                 errors.push(FieldError::new(
                     "channel",
                     format!("The brand {} has no SMS sender: set one on the brand's page before texting its buyers.", t.brand),

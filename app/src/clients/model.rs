@@ -38,6 +38,10 @@ pub struct Brand {
     /// country allows one) or a number in E.164; empty when the brand sends no texts.
     #[serde(default)]
     pub sms_sender: String,
+    /// The number texts come from where sender IDs are not allowed (North America, China),
+    /// and that buyers can reply STOP to.
+    #[serde(default)]
+    pub sms_number: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +138,8 @@ pub struct BrandForm {
     pub postal_address: String,
     #[serde(default)]
     pub sms_sender: String,
+    #[serde(default)]
+    pub sms_number: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,7 +202,17 @@ impl BrandForm {
                 )));
             }
         }
-        let sms_sender = v.check(sms_sender(&self.sms_sender));
+        let texts_from = v.check(sms_sender("sms_sender", &self.sms_sender));
+        let number = v.check(sms_sender("sms_number", &self.sms_number).and_then(|n| {
+            if n.chars().any(|c| c.is_ascii_alphabetic()) {
+                Err(AppError::invalid(
+                    "sms_number",
+                    format!("\"{n}\" is a sender ID: give a number with country code (+1202…) or a short code."),
+                ))
+            } else {
+                Ok(n)
+            }
+        }));
         v.finish()?;
         Ok(BrandForm {
             id: self.id,
@@ -207,7 +223,8 @@ impl BrandForm {
             sending_domain: domain.map(DomainName::into_string).unwrap_or_default(),
             default_locale: locale.map(Locale::into_string).unwrap_or_default(),
             postal_address: address.unwrap_or_default(),
-            sms_sender: sms_sender.unwrap_or_default(),
+            sms_sender: texts_from.unwrap_or_default(),
+            sms_number: number.unwrap_or_default(),
         })
     }
 }
@@ -215,7 +232,7 @@ impl BrandForm {
 /// A brand's SMS sender: an alphanumeric sender ID (1-11 letters, digits and spaces, at
 /// least one letter: the GSM limit of the originator field), a short code (5-6 digits), or
 /// a number in international form (+ and 8-15 digits); empty for none.
-pub fn sms_sender(raw: &str) -> Result<String, AppError> {
+pub fn sms_sender(field: &str, raw: &str) -> Result<String, AppError> {
     let value = raw.trim();
     let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
     let ok = value.is_empty()
@@ -228,7 +245,7 @@ pub fn sms_sender(raw: &str) -> Result<String, AppError> {
         Ok(value.to_string())
     } else {
         Err(AppError::invalid(
-            "sms_sender",
+            field,
             format!("\"{value}\" is not an SMS sender: use a sender ID of up to 11 letters and digits, a short code, or a number with country code (+4915…)."),
         ))
     }

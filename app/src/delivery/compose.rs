@@ -54,6 +54,7 @@ pub struct Outgoing {
     pub phone: String,
     pub sms_body: String,
     pub sms_sender: String,
+    pub sms_number: String,
 }
 
 impl Outgoing {

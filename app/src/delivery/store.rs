@@ -124,7 +124,7 @@ pub async fn published_key(db: &Db, brand_id: i64) -> Result<Option<PublishedKey
 const OUTGOING_SQL: &str = "SELECT m.id, m.client_id, m.brand_id, m.campaign_id, m.purpose, m.locale, m.variant, m.attempts, \
        v.subject, v.html, v.text, c.rules, cu.email, cu.name AS customer_name, o.platform_order_id, o.placed_at, o.total_minor, \
        o.currency, o.items, s.name AS store_name, s.platform, s.marketplace, b.name AS brand_name, b.sender_name, b.sender_email, \
-       b.sending_domain, b.postal_address, cu.phone, v.sms_body, b.sms_sender \
+       b.sending_domain, b.postal_address, cu.phone, v.sms_body, b.sms_sender, b.sms_number \
      FROM messages m JOIN template_versions v ON v.id = m.template_version_id JOIN campaigns c ON c.id = m.campaign_id \
        JOIN customers cu ON cu.id = m.customer_id JOIN orders o ON o.id = m.order_id JOIN stores s ON s.id = o.store_id \
        JOIN brands b ON b.id = m.brand_id";
@@ -162,6 +162,7 @@ impl sqlx::FromRow<'_, AnyRow> for Outgoing {
             phone: r.try_get("phone")?,
             sms_body: r.try_get("sms_body")?,
             sms_sender: r.try_get("sms_sender")?,
+            sms_number: r.try_get("sms_number")?,
         })
     }
 }

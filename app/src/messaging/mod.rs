@@ -48,6 +48,39 @@ impl TextStatus {
     }
 }
 
+/// Who a text to `to` (E.164) comes from: the brand's sender, unless it is a sender ID and
+/// the number is in a country whose carriers do not take sender IDs (the North American
+/// Numbering Plan's US, Canada and Caribbean; China), where the brand's number is used.
+/// Twilio's country guidelines list sender IDs as not supported there.
+pub fn sender_for(sender: &str, number: &str, to: &str) -> Result<String, String> {
+    let sender_id = sender.chars().any(|c| c.is_ascii_alphabetic());
+    let no_sender_ids = to.starts_with("+1") || to.starts_with("+86");
+    match (sender.trim(), number.trim()) {
+        (sender, _) if !sender.is_empty() && !(sender_id && no_sender_ids) => Ok(sender.to_string()),
+        (_, number) if !number.is_empty() => Ok(number.to_string()),
+        ("", _) => Err("the brand has no SMS sender: set one on the brand's page".into()),
+        (sender, _) => {
+            Err(format!("carriers for {to} do not take sender IDs such as \"{sender}\": give the brand an SMS number on its page"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sender_id_is_used_where_carriers_take_one_and_the_number_elsewhere() {
+        assert_eq!(sender_for("FjellGear", "+12025550143", "+4915112345678").unwrap(), "FjellGear");
+        assert_eq!(sender_for("FjellGear", "+12025550143", "+12125550100").unwrap(), "+12025550143");
+        assert_eq!(sender_for("FjellGear", "+12025550143", "+8613812345678").unwrap(), "+12025550143");
+        assert_eq!(sender_for("+447911123456", "", "+12125550100").unwrap(), "+447911123456", "a number goes anywhere");
+        assert_eq!(sender_for("", "+12025550143", "+4915112345678").unwrap(), "+12025550143");
+        assert!(sender_for("FjellGear", "", "+12125550100").unwrap_err().contains("SMS number"));
+        assert!(sender_for("", "", "+4915112345678").unwrap_err().contains("no SMS sender"));
+    }
+}
+
 /// A price in millionths of its currency.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Price {

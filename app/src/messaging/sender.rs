@@ -160,14 +160,17 @@ impl TextSender {
                 stats.deferred += 1;
                 continue;
             }
-            if m.sms_sender.trim().is_empty() {
-                outbox::mark_failed(&self.db, m.id, "the brand has no SMS sender: set one on the brand's page").await?;
-                stats.failed += 1;
-                continue;
-            }
+            let from = match super::sender_for(&m.sms_sender, &m.sms_number, &m.phone) {
+                Ok(from) => from,
+                Err(why) => {
+                    outbox::mark_failed(&self.db, m.id, &why).await?;
+                    stats.failed += 1;
+                    continue;
+                }
+            };
             use secrecy::ExposeSecret;
             match compose::compose_text(&m, self.secret.expose_secret(), &self.public_url) {
-                Ok(body) => ready.push((m, body)),
+                Ok(body) => ready.push((m, from, body)),
                 Err(e) => {
                     outbox::mark_failed(&self.db, m.id, &e.to_string()).await?;
                     stats.failed += 1;
@@ -175,15 +178,15 @@ impl TextSender {
             }
         }
         // One row per try, written before any text of the batch leaves.
-        let attempts: Vec<String> = ready.iter().map(|(m, _)| format!("{}-{}", m.id, m.attempts)).collect();
-        let tries: Vec<(i64, &str)> = ready.iter().zip(&attempts).map(|((m, _), name)| (m.id, name.as_str())).collect();
+        let attempts: Vec<String> = ready.iter().map(|(m, _, _)| format!("{}-{}", m.id, m.attempts)).collect();
+        let tries: Vec<(i64, &str)> = ready.iter().zip(&attempts).map(|((m, _, _), name)| (m.id, name.as_str())).collect();
         outbox::start_attempts(&self.db, &self.worker, now_millis(), &tries).await?;
         let throttled = std::sync::atomic::AtomicU64::new(0);
         let results: Vec<(Outgoing, String, String, Sent)> = futures_util::stream::iter(ready.into_iter().zip(attempts))
-            .map(|((m, body), attempt)| {
+            .map(|((m, from, body), attempt)| {
                 let throttled = &throttled;
                 async move {
-                    let sms = Sms { to: m.phone.clone(), from: m.sms_sender.clone(), body: body.clone() };
+                    let sms = Sms { to: m.phone.clone(), from, body: body.clone() };
                     let sent = self.send_waiting(&sms, throttled).await;
                     (m, attempt, body, sent)
                 }
