@@ -345,6 +345,58 @@ async fn a_texts_campaign_needs_an_approved_sms_part_and_a_sender() {
     assert!(bad.body.contains("sms_sender"), "{}", bad.body);
 }
 
+#[tokio::test]
+async fn a_text_cut_off_by_a_crash_is_found_at_the_provider_and_never_sent_twice() {
+    let fake = FakeTwilio::start();
+    let (app, client, brand, template) = set_up(&fake).await;
+    put_orders(
+        &app,
+        brand,
+        vec![
+            order("C-1", "", "+447911123421", "GB", true),
+            order("C-2", "", "+447911123422", "GB", true),
+            order("C-3", "", "+447911123423", "GB", true),
+        ],
+    )
+    .await;
+    let am = app.signed_in(MANAGER).await;
+    let campaign = launch(&am, client, template, "sms", "Crash").await;
+    let texter = texter(&app, &fake);
+    let at = afternoon();
+
+    // A worker claims the three texts, writes its tries, and the provider takes two of
+    // them before the process dies (nothing of that is recorded).
+    let db = &app.db;
+    let ids = app::outbox::store::claim_channel(db, app::outbox::model::Channel::Sms, "dead-worker", at, 10).await.unwrap();
+    assert_eq!(ids.len(), 3);
+    let tries: Vec<(i64, String)> = ids.iter().map(|id| (*id, format!("{id}-1"))).collect();
+    let named: Vec<(i64, &str)> = tries.iter().map(|(id, name)| (*id, name.as_str())).collect();
+    app::outbox::store::start_attempts(db, "dead-worker", app::db::now_millis(), &named).await.unwrap();
+    use secrecy::ExposeSecret;
+    for m in app::delivery::store::outgoing(db, &ids).await.unwrap().into_iter().filter(|m| m.phone != "+447911123423") {
+        let body = app::delivery::compose::compose_text(&m, texter.secret.expose_secret(), &texter.public_url).unwrap();
+        let sms = app::messaging::Sms { to: m.phone.clone(), from: SENDER.into(), body };
+        texter.provider.send(&sms).await.unwrap();
+    }
+    assert_eq!(fake.texts().len(), 2);
+
+    // Another process settles the dead one's claims (its tries `unknown`, the texts queued
+    // again), and the worker asks the provider before sending: the two it took are recorded
+    // with their ids, only the third leaves.
+    let later = at + 120_000;
+    assert_eq!(app::delivery::sender::settle(db, later, 60_000, None).await.unwrap(), 3);
+    let stats = texter.pass(later).await.unwrap();
+    assert_eq!(stats.sent, 3, "{stats:?}");
+    let texts = fake.texts();
+    assert_eq!(texts.len(), 3, "each buyer texted once: {texts:?}");
+    let recorded = messages(&app, campaign).await;
+    assert!(recorded.iter().all(|m| m.2 == "sent"), "{recorded:?}");
+    let refs: std::collections::HashSet<String> = recorded.iter().filter_map(|m| m.3.clone()).collect();
+    let sids: std::collections::HashSet<String> = texts.iter().map(|t| t.sid.clone()).collect();
+    assert_eq!(refs, sids, "the messages carry the provider's ids of what it took");
+    assert_eq!(fake.requests(twilio::route::LIST), 3, "the provider was asked about each cut-off try");
+}
+
 /// `n` valid mobile numbers of a place where it is between 09:00 and 18:00 now, so that
 /// the quiet hours hold none of them back during the run.
 fn daytime_numbers(n: usize) -> Vec<String> {

@@ -147,6 +147,9 @@ mod provider {
         /// The provider in words, for messages and logs.
         fn name(&self) -> &'static str;
         fn send<'a>(&'a self, sms: &'a Sms) -> BoxFuture<'a, Result<Accepted, SendFailure>>;
+        /// A text the provider already took from `from` to `to` with exactly `body` since
+        /// `since` (epoch ms): how a try cut off by a crash is told from one that never left.
+        fn find<'a>(&'a self, from: &'a str, to: &'a str, body: &'a str, since: i64) -> BoxFuture<'a, Result<Option<Accepted>, Failure>>;
         /// What the provider charged for a text, once it knows (`None` before).
         fn price<'a>(&'a self, provider_ref: &'a str) -> BoxFuture<'a, Result<Option<Price>, Failure>>;
         /// Whether a webhook request to `url` with these form parameters carries the

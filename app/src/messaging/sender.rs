@@ -187,7 +187,12 @@ impl TextSender {
                 let throttled = &throttled;
                 async move {
                     let sms = Sms { to: m.phone.clone(), from, body: body.clone() };
-                    let sent = self.send_waiting(&sms, throttled).await;
+                    // A try cut off by a crash may have reached the provider: ask before
+                    // sending again, so the buyer never gets the text twice.
+                    let sent = match self.taken_before(&m, &sms).await {
+                        Some(accepted) => Sent::Accepted(accepted),
+                        None => self.send_waiting(&sms, throttled).await,
+                    };
                     (m, attempt, body, sent)
                 }
             })
@@ -236,6 +241,25 @@ impl TextSender {
             }
         }
         Ok(stats)
+    }
+
+    /// The text as the provider took it before, when the message's previous try was cut
+    /// off (its process died: `unknown`) and the provider has a text with the same sender,
+    /// number and body since that try began.
+    async fn taken_before(&self, m: &Outgoing, sms: &Sms) -> Option<super::Accepted> {
+        if m.attempts < 2 {
+            return None;
+        }
+        let tries = outbox::attempts_of(&self.db, m.id).await.ok()?;
+        let cut_off = tries.iter().rev().skip(1).find(|t| t.outcome == AttemptOutcome::Unknown)?;
+        match self.provider.find(&sms.from, &sms.to, &sms.body, cut_off.started_at).await {
+            Ok(found) => found,
+            Err(f) => {
+                // Not knowing is not a reason to hold the text back for ever: it is sent.
+                tracing::warn!(message = m.id, reason = %f.describe(self.provider.name()), "could not ask the SMS provider about a cut-off try");
+                None
+            }
+        }
     }
 
     /// Sends one text, waiting out the provider's 429s.

@@ -77,6 +77,54 @@ impl SmsProvider for Twilio {
         })
     }
 
+    /// `GET …/Messages.json?To=…&From=…&DateSent>=…`: the account's messages to the number,
+    /// newest first, a page at a time (`next_page_uri`), up to ten pages.
+    fn find<'a>(&'a self, from: &'a str, to: &'a str, body: &'a str, since: i64) -> BoxFuture<'a, Result<Option<Accepted>, Failure>> {
+        Box::pin(async move {
+            let base = self.base_url.trim_end_matches('/');
+            // DateSent filters by day (UTC): the day before covers a try just after midnight.
+            let day = chrono::DateTime::from_timestamp_millis(since - 86_400_000).unwrap_or_default().format("%Y-%m-%d").to_string();
+            let mut url = format!("{base}/2010-04-01/Accounts/{}/Messages.json", self.account_sid);
+            let mut query = vec![("To", to.to_string()), ("From", from.to_string()), ("DateSent>", day), ("PageSize", "100".to_string())];
+            for _ in 0..10 {
+                let response = self
+                    .client
+                    .get(&url)
+                    .query(&query)
+                    .basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()))
+                    .send()
+                    .await
+                    .map_err(|e| Failure::of_request(&e))?;
+                let status = response.status();
+                if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                    return Err(Failure::RateLimited(retry_after(response.headers(), Duration::from_secs(1))));
+                }
+                if status.is_server_error() {
+                    return Err(Failure::server_error(status));
+                }
+                let page = json_body(response).await?;
+                if !status.is_success() {
+                    return Err(Failure::Rejected(error_words(&page)));
+                }
+                let messages = page
+                    .get("messages")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| Failure::Transient("the answer has no messages list (not the JSON the API documents)".into()))?;
+                if let Some(found) = messages.iter().find(|m| m.get("body").and_then(Value::as_str) == Some(body)) {
+                    return accepted(found).map(Some);
+                }
+                match page.get("next_page_uri").and_then(Value::as_str).filter(|u| !u.is_empty()) {
+                    Some(next) => {
+                        url = format!("{base}{next}");
+                        query.clear();
+                    }
+                    None => return Ok(None),
+                }
+            }
+            Ok(None)
+        })
+    }
+
     /// `GET …/Messages/{sid}.json`: Twilio prices a message once it is sent (`price` is null
     /// until then).
     fn price<'a>(&'a self, provider_ref: &'a str) -> BoxFuture<'a, Result<Option<Price>, Failure>> {

@@ -1140,3 +1140,22 @@ pub async fn record_text_price(db: &Db, message_id: i64, price: Option<(i64, &st
     }
     Ok(())
 }
+
+/// A try at sending a message: when it started and how it ended.
+#[derive(Clone, Debug)]
+pub struct Try {
+    pub started_at: i64,
+    pub outcome: AttemptOutcome,
+}
+
+/// A message's tries, oldest first.
+pub async fn attempts_of(db: &Db, message_id: i64) -> Result<Vec<Try>, AppError> {
+    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT started_at, outcome FROM delivery_attempts WHERE message_id = $1 ORDER BY id")
+        .bind(message_id)
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(started_at, outcome)| Try { started_at, outcome: AttemptOutcome::parse(&outcome).unwrap_or(AttemptOutcome::Unknown) })
+        .collect())
+}

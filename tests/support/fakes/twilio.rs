@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub mod route {
     pub const MESSAGES: &str = "messages";
     pub const FETCH: &str = "fetch";
+    pub const LIST: &str = "list";
 }
 
 pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
@@ -91,7 +92,7 @@ impl FakeTwilio {
         let (listener, base) = Server::bind(0);
         let shared = Arc::new(Shared { controls: Controls::default(), state: Mutex::new(TwilioState::default()) });
         let router = Router::new()
-            .route("/2010-04-01/Accounts/{account}/Messages.json", post(create))
+            .route("/2010-04-01/Accounts/{account}/Messages.json", post(create).get(list))
             .route("/2010-04-01/Accounts/{account}/Messages/{sid}", get(fetch))
             .with_state(shared.clone());
         FakeTwilio { base, shared, _server: Server::spawn(listener, router) }
@@ -279,4 +280,35 @@ async fn fetch(State(shared): State<Arc<Shared>>, Path((account, file)): Path<(S
         json!({ "sid": text.sid, "to": text.to, "from": text.from, "body": text.body, "status": "delivered",
             "price": state.fetched_price, "price_unit": "USD", "num_segments": app::common::segments::count(&text.body).parts.to_string() }),
     )
+}
+
+/// `GET /2010-04-01/Accounts/{sid}/Messages.json?To=&From=&DateSent>=`: the account's
+/// messages, newest first, filtered as Twilio filters (every text the fake took is from
+/// today, so the date filter lets all of them through), one page.
+async fn list(
+    State(shared): State<Arc<Shared>>,
+    Path(account): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(injected) = shared.controls.gate(route::LIST, &STYLE).await {
+        return injected;
+    }
+    if !authorized(&headers, &account) {
+        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let get = |name: &str| query.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let (to, from) = (get("To"), get("From"));
+    let state = lock(&shared.state);
+    let messages: Vec<serde_json::Value> = state
+        .texts
+        .iter()
+        .rev()
+        .filter(|t| to.as_ref().is_none_or(|to| *to == t.to) && from.as_ref().is_none_or(|from| *from == t.from))
+        .map(|t| {
+            json!({ "sid": t.sid, "to": t.to, "from": t.from, "body": t.body, "status": "delivered", "price": null, "price_unit": "USD",
+                "num_segments": app::common::segments::count(&t.body).parts.to_string() })
+        })
+        .collect();
+    json(StatusCode::OK, json!({ "messages": messages, "next_page_uri": null, "page": 0, "page_size": 100 }))
 }
