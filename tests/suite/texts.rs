@@ -346,6 +346,31 @@ async fn a_texts_campaign_needs_an_approved_sms_part_and_a_sender() {
 }
 
 #[tokio::test]
+async fn a_consent_recorded_by_hand_makes_a_buyer_textable_and_needs_its_wording() {
+    let fake = FakeTwilio::start();
+    let (app, client, brand, template) = set_up(&fake).await;
+    put_orders(&app, brand, vec![order("H-1", "", "+447911123431", "GB", false)]).await;
+    let (customer,): (i64,) =
+        sqlx::query_as("SELECT id FROM customers WHERE phone = '+447911123431'").fetch_one(&app.db.pool).await.unwrap();
+    let am = app.signed_in(MANAGER).await;
+    let consent = |wording: &str, given_on: &str| json!({ "client_id": client, "customer_id": customer, "channel": "sms", "scope": "marketing", "wording": wording, "given_on": given_on });
+    let refused = am.rpc("record_consent", consent("", "")).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("wording"), "{}", refused.body);
+    let future = am.rpc("record_consent", consent("Yes, text me", "2999-01-01")).await;
+    assert!(future.status == 422 && future.body.contains("given_on"), "{}", future.body);
+    let recorded = am.rpc("record_consent", consent("Yes, text me about my orders and offers from Fjell Gear.", "")).await;
+    assert_eq!(recorded.status, 200, "{}", recorded.body);
+    let detail = am.rpc("get_customer", json!({ "client_id": client, "customer_id": customer })).await.json();
+    let kept = &detail["consents"][0];
+    assert_eq!((kept["channel"].as_str(), kept["scope"].as_str()), (Some("sms"), Some("marketing")), "{detail}");
+    assert!(kept["source"].as_str().unwrap().contains(MANAGER) && kept["wording"].as_str().unwrap().contains("Fjell Gear"));
+    // With it, a texts campaign reaches the buyer.
+    let campaign = launch(&am, client, template, "sms", "After consent").await;
+    assert_eq!(messages(&app, campaign).await.len(), 1);
+}
+
+#[tokio::test]
 async fn a_text_cut_off_by_a_crash_is_found_at_the_provider_and_never_sent_twice() {
     let fake = FakeTwilio::start();
     let (app, client, brand, template) = set_up(&fake).await;

@@ -86,6 +86,20 @@ pub async fn get_customer(client_id: i64, customer_id: i64) -> Result<CustomerDe
     crate::request::scoped(server::get_customer(client_id, customer_id)).await
 }
 
+/// Records a buyer's consent by hand (a signed form, a call): the channel (`email`, `sms`),
+/// its scope (`marketing`, `service`), the words agreed to and the day it was given.
+#[server(prefix = "/rpc", endpoint = "record_consent", input = crate::shell::forms::FormOrJson)]
+pub async fn record_consent(
+    client_id: i64,
+    customer_id: i64,
+    channel: String,
+    scope: String,
+    wording: String,
+    given_on: String,
+) -> Result<(), AppError> {
+    crate::request::scoped(server::record_consent(client_id, customer_id, channel, scope, wording, given_on)).await
+}
+
 #[server(prefix = "/rpc", endpoint = "erase_customer", input = Json)]
 pub async fn erase_customer(client_id: i64, customer_id: i64) -> Result<i64, AppError> {
     crate::request::scoped(server::erase_customer(client_id, customer_id)).await
@@ -210,6 +224,61 @@ pub mod server {
             suppressed,
             can_manage: authorize(&actor, Action::ManageOrders(client_id)).is_ok(),
         })
+    }
+
+    pub async fn record_consent(
+        client_id: i64,
+        customer_id: i64,
+        channel: String,
+        scope: String,
+        wording: String,
+        given_on: String,
+    ) -> Result<(), AppError> {
+        let actor = caller().await?;
+        authorize(&actor, Action::ManageOrders(client_id))?;
+        let db = &ServerState::get()?.db;
+        own_customer(db, client_id, customer_id).await?;
+        let now = crate::db::now_millis();
+        let mut v = crate::common::values::Validation::default();
+        let channel = channel.trim().to_string();
+        if !matches!(channel.as_str(), "email" | "sms") {
+            v.check::<()>(Err(AppError::invalid("channel", "Choose e-mail or SMS.")));
+        }
+        let scope = scope.trim().to_string();
+        if !matches!(scope.as_str(), "marketing" | "service") {
+            v.check::<()>(Err(AppError::invalid("scope", "Choose marketing or service messages.")));
+        }
+        let wording = wording.trim().to_string();
+        if channel == "sms" && wording.is_empty() {
+            v.check::<()>(Err(AppError::invalid(
+                "wording",
+                "Give the words the buyer agreed to: consent to texts must be express and kept with its wording.",
+            )));
+        }
+        if wording.chars().count() > 2_000 {
+            v.check::<()>(Err(AppError::invalid("wording", "At most 2,000 characters.")));
+        }
+        let given_at = match given_on.trim() {
+            "" => Some(now),
+            day => match chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d") {
+                Ok(d) if d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis() <= now => {
+                    Some(d.and_hms_opt(12, 0, 0).unwrap_or_default().and_utc().timestamp_millis().min(now))
+                }
+                Ok(_) => v.check(Err(AppError::invalid("given_on", "A consent cannot be given in the future."))),
+                Err(_) => v.check(Err(AppError::invalid("given_on", format!("\"{day}\" is not a date (YYYY-MM-DD).")))),
+            },
+        };
+        v.finish()?;
+        let consent = crate::orders::model::Consent {
+            channel: channel.clone(),
+            source: format!("entered by {}", actor.email),
+            given_at: given_at.unwrap_or(now),
+            scope,
+            wording,
+        };
+        store::record_consent(db, customer_id, &consent, now).await?;
+        record(db, &actor, "buyer.consent", client_id, &format!("customer #{customer_id}"), &format!("{channel} consent recorded")).await?;
+        Ok(())
     }
 
     pub async fn erase_customer(client_id: i64, customer_id: i64) -> Result<i64, AppError> {

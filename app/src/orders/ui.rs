@@ -166,19 +166,71 @@ fn OrdersView(data: OrdersData, client_id: i64, query: Signal<ListQuery>) -> imp
 pub fn CustomerPage() -> impl IntoView {
     let client_id = param("id");
     let customer_id = param("customer");
-    let data = Resource::new(move || (client_id.get(), customer_id.get()), |(c, id)| get_customer(c, id));
+    let consent = ServerAction::<RecordConsent>::new();
+    let data = Resource::new(move || (client_id.get(), customer_id.get(), consent.version().get()), |(c, id, _)| get_customer(c, id));
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading customer…"</p> }>
             {move || data.get().map(|r| match r {
                 Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                Ok(d) => view! { <CustomerView detail=d client_id=client_id.get()/> }.into_any(),
+                Ok(d) => view! { <CustomerView detail=d client_id=client_id.get() consent=consent/> }.into_any(),
             })}
         </Transition>
     }
 }
 
+/// Records a consent given outside the shop (a signed form, a call), with its words.
 #[component]
-fn CustomerView(detail: CustomerDetail, client_id: i64) -> impl IntoView {
+fn ConsentForm(client_id: i64, customer_id: i64, consent: ServerAction<RecordConsent>) -> impl IntoView {
+    let answer = last_answer(consent);
+    let channel = RwSignal::new("sms".to_string());
+    let scope = RwSignal::new("marketing".to_string());
+    let wording = RwSignal::new(String::new());
+    let given_on = RwSignal::new(String::new());
+    let error = move |field: &'static str| crate::shell::field_error(answer, field);
+    view! {
+        <form class="card narrow" method="post" action={crate::shell::forms::url_of::<RecordConsent>()} aria-label="Record a consent" on:submit=move |ev| {
+            ev.prevent_default();
+            consent.dispatch(RecordConsent {
+                client_id, customer_id, channel: channel.get_untracked(), scope: scope.get_untracked(),
+                wording: wording.get_untracked(), given_on: given_on.get_untracked(),
+            });
+        }>
+            <h2>"Record a consent"</h2>
+            <p class="muted">"A consent given outside the shop: a signed form, a call. Texts need the words the buyer agreed to."</p>
+            <FormStatus value=answer/>
+            <input type="hidden" name="client_id" value=client_id.to_string()/>
+            <input type="hidden" name="customer_id" value=customer_id.to_string()/>
+            <div class="field">
+                <label for="consent-channel">"Channel"</label>
+                <select id="consent-channel" name="channel" on:change=move |ev| channel.set(event_target_value(&ev))>
+                    <option value="sms" selected=true>"SMS"</option>
+                    <option value="email">"E-mail"</option>
+                </select>
+            </div>
+            <div class="field">
+                <label for="consent-scope">"Scope"</label>
+                <select id="consent-scope" name="scope" on:change=move |ev| scope.set(event_target_value(&ev))>
+                    <option value="marketing" selected=true>"Marketing (review requests, offers, surveys)"</option>
+                    <option value="service">"Service messages only"</option>
+                </select>
+            </div>
+            <div class="field" class:invalid=move || error("wording").get().is_some()>
+                <label for="consent-wording">"Words the buyer agreed to"</label>
+                <textarea id="consent-wording" name="wording" rows="3" maxlength="2000" bind:value=wording></textarea>
+                <small class="error" role="alert">{move || error("wording").get()}</small>
+            </div>
+            <div class="field" class:invalid=move || error("given_on").get().is_some()>
+                <label for="consent-given_on">"Given on (empty: today)"</label>
+                <input id="consent-given_on" name="given_on" type="date" bind:value=given_on/>
+                <small class="error" role="alert">{move || error("given_on").get()}</small>
+            </div>
+            <div class="actions"><button type="submit" class="primary" disabled=move || consent.pending().get()>"Record consent"</button></div>
+        </form>
+    }
+}
+
+#[component]
+fn CustomerView(detail: CustomerDetail, client_id: i64, consent: ServerAction<RecordConsent>) -> impl IntoView {
     let c = detail.customer.clone();
     let erase = ServerAction::<EraseCustomer>::new();
     let erased = last_answer(erase);
@@ -247,6 +299,7 @@ fn CustomerView(detail: CustomerDetail, client_id: i64) -> impl IntoView {
             <h2>"Messages"</h2>
             <p class="muted">"No messages sent to this buyer yet."</p>
         </section>
+        {detail.can_manage.then(|| view! { <ConsentForm client_id=client_id customer_id=customer_id consent=consent/> })}
         {detail.can_manage.then(|| view! {
             <section class="card danger-zone">
                 <h2>"Buyer's data requests"</h2>
