@@ -159,7 +159,8 @@ fn rpc_case(name: &str, who: Who, target: Target, n: usize) -> Option<Case> {
             found_if(reads_orders(who, own) && (name == "get_customer" || manages_orders(who, own)), who),
         ),
         "record_consent" => case(
-            json!({ "client_id": client, "customer_id": 999_999, "channel": "sms", "scope": "marketing", "wording": "Yes", "given_on": "" }),
+            json!({ "form": { "client_id": client, "customer_id": 999_999, "channel": "sms", "scope": "marketing", "wording": "Yes",
+                "given_on": "" } }),
             found_if(manages_orders(who, own), who),
         ),
         "list_imports" => case(json!({ "client_id": client }), allow_if(manages_orders(who, own))),

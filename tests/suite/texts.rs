@@ -353,7 +353,7 @@ async fn a_consent_recorded_by_hand_makes_a_buyer_textable_and_needs_its_wording
     let (customer,): (i64,) =
         sqlx::query_as("SELECT id FROM customers WHERE phone = '+447911123431'").fetch_one(&app.db.pool).await.unwrap();
     let am = app.signed_in(MANAGER).await;
-    let consent = |wording: &str, given_on: &str| json!({ "client_id": client, "customer_id": customer, "channel": "sms", "scope": "marketing", "wording": wording, "given_on": given_on });
+    let consent = |wording: &str, given_on: &str| json!({ "form": { "client_id": client, "customer_id": customer, "channel": "sms", "scope": "marketing", "wording": wording, "given_on": given_on } });
     let refused = am.rpc("record_consent", consent("", "")).await;
     assert_eq!(refused.status, 422, "{}", refused.body);
     assert!(refused.body.contains("wording"), "{}", refused.body);
@@ -365,6 +365,14 @@ async fn a_consent_recorded_by_hand_makes_a_buyer_textable_and_needs_its_wording
     let kept = &detail["consents"][0];
     assert_eq!((kept["channel"].as_str(), kept["scope"].as_str()), (Some("sms"), Some("marketing")), "{detail}");
     assert!(kept["source"].as_str().unwrap().contains(MANAGER) && kept["wording"].as_str().unwrap().contains("Fjell Gear"));
+    // The page's form, posted by a browser that has not loaded the WASM, records one too.
+    let body = format!(
+        "form%5Bclient_id%5D={client}&form%5Bcustomer_id%5D={customer}&form%5Bchannel%5D=email&form%5Bscope%5D=service&form%5Bwording%5D=&form%5Bgiven_on%5D="
+    );
+    let posted = am.post_raw("/rpc/record_consent", "application/x-www-form-urlencoded", body.into_bytes()).await;
+    assert!(posted.status == 200 || posted.status == 303, "{} {}", posted.status, posted.body);
+    let detail = am.rpc("get_customer", json!({ "client_id": client, "customer_id": customer })).await.json();
+    assert_eq!(detail["consents"].as_array().map(Vec::len), Some(2), "{detail}");
     // With it, a texts campaign reaches the buyer.
     let campaign = launch(&am, client, template, "sms", "After consent").await;
     assert_eq!(messages(&app, campaign).await.len(), 1);

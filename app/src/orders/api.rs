@@ -89,15 +89,22 @@ pub async fn get_customer(client_id: i64, customer_id: i64) -> Result<CustomerDe
 /// Records a buyer's consent by hand (a signed form, a call): the channel (`email`, `sms`),
 /// its scope (`marketing`, `service`), the words agreed to and the day it was given.
 #[server(prefix = "/rpc", endpoint = "record_consent", input = crate::shell::forms::FormOrJson)]
-pub async fn record_consent(
-    client_id: i64,
-    customer_id: i64,
-    channel: String,
-    scope: String,
-    wording: String,
-    given_on: String,
-) -> Result<(), AppError> {
-    crate::request::scoped(server::record_consent(client_id, customer_id, channel, scope, wording, given_on)).await
+pub async fn record_consent(form: ConsentEntry) -> Result<(), AppError> {
+    crate::request::scoped(server::record_consent(form)).await
+}
+
+/// A consent as typed on the buyer's page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentEntry {
+    pub client_id: i64,
+    pub customer_id: i64,
+    /// `email` or `sms`.
+    pub channel: String,
+    /// `marketing` or `service`.
+    pub scope: String,
+    pub wording: String,
+    /// `YYYY-MM-DD`; empty for today.
+    pub given_on: String,
 }
 
 #[server(prefix = "/rpc", endpoint = "erase_customer", input = Json)]
@@ -226,14 +233,8 @@ pub mod server {
         })
     }
 
-    pub async fn record_consent(
-        client_id: i64,
-        customer_id: i64,
-        channel: String,
-        scope: String,
-        wording: String,
-        given_on: String,
-    ) -> Result<(), AppError> {
+    pub async fn record_consent(form: ConsentEntry) -> Result<(), AppError> {
+        let ConsentEntry { client_id, customer_id, channel, scope, wording, given_on } = form;
         let actor = caller().await?;
         authorize(&actor, Action::ManageOrders(client_id))?;
         let db = &ServerState::get()?.db;

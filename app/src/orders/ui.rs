@@ -8,7 +8,7 @@ use crate::shell::table::ListQuery;
 use crate::shell::ClientTabs;
 use crate::shell::{
     field_error, format_time, last_answer, Breadcrumbs, EmptyState, ErrorBox, FormStatus, Pager, SearchBox, SelectField, SortHeader,
-    TextField,
+    TextArea, TextField,
 };
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -187,43 +187,30 @@ fn ConsentForm(client_id: i64, customer_id: i64, consent: ServerAction<RecordCon
     let wording = RwSignal::new(String::new());
     let given_on = RwSignal::new(String::new());
     let error = move |field: &'static str| crate::shell::field_error(answer, field);
+    let channels = Signal::derive(|| vec![("sms".to_string(), "SMS".to_string()), ("email".to_string(), "E-mail".to_string())]);
+    let scopes = Signal::derive(|| {
+        vec![
+            ("marketing".to_string(), "Marketing (review requests, offers, surveys)".to_string()),
+            ("service".to_string(), "Service messages only".to_string()),
+        ]
+    });
     view! {
         <form class="card narrow" method="post" action={crate::shell::forms::url_of::<RecordConsent>()} aria-label="Record a consent" on:submit=move |ev| {
             ev.prevent_default();
-            consent.dispatch(RecordConsent {
+            consent.dispatch(RecordConsent { form: ConsentEntry {
                 client_id, customer_id, channel: channel.get_untracked(), scope: scope.get_untracked(),
                 wording: wording.get_untracked(), given_on: given_on.get_untracked(),
-            });
+            }});
         }>
             <h2>"Record a consent"</h2>
             <p class="muted">"A consent given outside the shop: a signed form, a call. Texts need the words the buyer agreed to."</p>
             <FormStatus value=answer/>
-            <input type="hidden" name="client_id" value=client_id.to_string()/>
-            <input type="hidden" name="customer_id" value=customer_id.to_string()/>
-            <div class="field">
-                <label for="consent-channel">"Channel"</label>
-                <select id="consent-channel" name="channel" on:change=move |ev| channel.set(event_target_value(&ev))>
-                    <option value="sms" selected=true>"SMS"</option>
-                    <option value="email">"E-mail"</option>
-                </select>
-            </div>
-            <div class="field">
-                <label for="consent-scope">"Scope"</label>
-                <select id="consent-scope" name="scope" on:change=move |ev| scope.set(event_target_value(&ev))>
-                    <option value="marketing" selected=true>"Marketing (review requests, offers, surveys)"</option>
-                    <option value="service">"Service messages only"</option>
-                </select>
-            </div>
-            <div class="field" class:invalid=move || error("wording").get().is_some()>
-                <label for="consent-wording">"Words the buyer agreed to"</label>
-                <textarea id="consent-wording" name="wording" rows="3" maxlength="2000" bind:value=wording></textarea>
-                <small class="error" role="alert">{move || error("wording").get()}</small>
-            </div>
-            <div class="field" class:invalid=move || error("given_on").get().is_some()>
-                <label for="consent-given_on">"Given on (empty: today)"</label>
-                <input id="consent-given_on" name="given_on" type="date" bind:value=given_on/>
-                <small class="error" role="alert">{move || error("given_on").get()}</small>
-            </div>
+            <input type="hidden" name="form[client_id]" value=client_id.to_string()/>
+            <input type="hidden" name="form[customer_id]" value=customer_id.to_string()/>
+            <SelectField label="Channel" name="form[channel]" value=channel error=error("channel") choices=channels/>
+            <SelectField label="Scope" name="form[scope]" value=scope error=error("scope") choices=scopes/>
+            <TextArea label="Words the buyer agreed to" name="form[wording]" value=wording error=error("wording") maxlength=2000/>
+            <TextField label="Given on (empty: today)" name="form[given_on]" kind="date" value=given_on error=error("given_on")/>
             <div class="actions"><button type="submit" class="primary" disabled=move || consent.pending().get()>"Record consent"</button></div>
         </form>
     }
