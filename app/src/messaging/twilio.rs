@@ -95,17 +95,7 @@ impl SmsProvider for Twilio {
                     .send()
                     .await
                     .map_err(|e| Failure::of_request(&e))?;
-                let status = response.status();
-                if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                    return Err(Failure::RateLimited(retry_after(response.headers(), Duration::from_secs(1))));
-                }
-                if status.is_server_error() {
-                    return Err(Failure::server_error(status));
-                }
-                let page = json_body(response).await?;
-                if !status.is_success() {
-                    return Err(Failure::Rejected(error_words(&page)));
-                }
+                let page = read(response).await?;
                 let messages = page
                     .get("messages")
                     .and_then(Value::as_array)
@@ -142,17 +132,7 @@ impl SmsProvider for Twilio {
                 .send()
                 .await
                 .map_err(|e| Failure::of_request(&e))?;
-            let status = response.status();
-            if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                return Err(Failure::RateLimited(retry_after(response.headers(), Duration::from_secs(1))));
-            }
-            if status.is_server_error() {
-                return Err(Failure::server_error(status));
-            }
-            let body = json_body(response).await?;
-            if !status.is_success() {
-                return Err(Failure::Rejected(error_words(&body)));
-            }
+            let body = read(response).await?;
             Ok(price(body.get("price"), body.get("price_unit")))
         })
     }
@@ -173,6 +153,23 @@ fn mac(token: &str, url: &str, params: &[(String, String)]) -> Hmac<sha1::Sha1> 
         mac.update(value.as_bytes());
     }
     mac
+}
+
+/// A read answer's JSON: a 429 is waited out, a 5xx retried, any other error refused with
+/// the provider's words.
+async fn read(response: reqwest::Response) -> Result<Value, Failure> {
+    let status = response.status();
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return Err(Failure::RateLimited(retry_after(response.headers(), Duration::from_secs(1))));
+    }
+    if status.is_server_error() {
+        return Err(Failure::server_error(status));
+    }
+    let body = json_body(response).await?;
+    if !status.is_success() {
+        return Err(Failure::Rejected(error_words(&body)));
+    }
+    Ok(body)
 }
 
 /// The `X-Twilio-Signature` of a request to `url` with these POST parameters.

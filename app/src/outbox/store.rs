@@ -812,6 +812,40 @@ pub struct Accepted {
     pub reply: String,
 }
 
+/// In `tx`: each try `(attempt, finished at, reply)` finished `sent`.
+async fn finish_sent_tries(tx: &mut sqlx::Transaction<'_, sqlx::Any>, b: Backend, tries: &[(&str, i64, &str)]) -> Result<(), AppError> {
+    let sql = format!(
+        "UPDATE delivery_attempts SET finished_at = v.column2, outcome = 'sent', reply = v.column3 \
+         FROM (VALUES {}) AS v WHERE delivery_attempts.attempt = v.column1",
+        b.rows(tries.len(), 3)
+    );
+    let mut query = sqlx::query(&sql);
+    for (attempt, at, reply) in tries {
+        query = query.bind(*attempt).bind(*at).bind(*reply);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// In `tx`: a `sent` event per `(message, attempt, at, detail)`, kept once per try.
+async fn insert_sent_events(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    b: Backend,
+    events: &[(i64, &str, i64, &str)],
+) -> Result<(), AppError> {
+    let sql = format!(
+        "INSERT INTO message_events (message_id, source, at, detail, kind) SELECT v.*, 'sent' FROM (VALUES {}) AS v WHERE true \
+         ON CONFLICT DO NOTHING",
+        b.rows(events.len(), 4)
+    );
+    let mut query = sqlx::query(&sql);
+    for (message, attempt, at, detail) in events {
+        query = query.bind(*message).bind(*attempt).bind(*at).bind(*detail);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// Records accepted messages in one transaction (the sender's group commit): each try's
 /// reply, the messages `sent`, and their `sent` events (kept once per try, like every
 /// event), as multi-row statements.
@@ -822,16 +856,8 @@ pub async fn record_accepted(db: &Db, delivered: &[Accepted]) -> Result<(), AppE
     let b = db.backend;
     let mut tx = db.pool.begin().await?;
     for chunk in delivered.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "UPDATE delivery_attempts SET finished_at = v.column2, outcome = 'sent', reply = v.column3 \
-             FROM (VALUES {}) AS v WHERE delivery_attempts.attempt = v.column1",
-            b.rows(chunk.len(), 3)
-        );
-        let mut query = sqlx::query(&sql);
-        for a in chunk {
-            query = query.bind(a.attempt.as_str()).bind(a.at).bind(a.reply.as_str());
-        }
-        query.execute(&mut *tx).await?;
+        let tries: Vec<(&str, i64, &str)> = chunk.iter().map(|a| (a.attempt.as_str(), a.at, a.reply.as_str())).collect();
+        finish_sent_tries(&mut tx, b, &tries).await?;
         let sql = format!(
             "UPDATE messages SET state = 'sent', sent_at = COALESCE(messages.sent_at, v.column2), last_error = '' \
              FROM (VALUES {}) AS v WHERE messages.id = v.column1",
@@ -842,16 +868,9 @@ pub async fn record_accepted(db: &Db, delivered: &[Accepted]) -> Result<(), AppE
             query = query.bind(a.message_id).bind(a.at);
         }
         query.execute(&mut *tx).await?;
-        let sql = format!(
-            "INSERT INTO message_events (message_id, source, at, detail, kind) SELECT v.*, 'sent' FROM (VALUES {}) AS v WHERE true \
-             ON CONFLICT DO NOTHING",
-            b.rows(chunk.len(), 4)
-        );
-        let mut query = sqlx::query(&sql);
-        for a in chunk {
-            query = query.bind(a.message_id).bind(a.attempt.as_str()).bind(a.at).bind(a.reply.as_str());
-        }
-        query.execute(&mut *tx).await?;
+        let events: Vec<(i64, &str, i64, &str)> =
+            chunk.iter().map(|a| (a.message_id, a.attempt.as_str(), a.at, a.reply.as_str())).collect();
+        insert_sent_events(&mut tx, b, &events).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -949,16 +968,8 @@ pub async fn record_texts_sent(db: &Db, sent: &[TextSent]) -> Result<(), AppErro
     let b = db.backend;
     let mut tx = db.pool.begin().await?;
     for chunk in sent.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "UPDATE delivery_attempts SET finished_at = v.column2, outcome = 'sent', reply = v.column3 \
-             FROM (VALUES {}) AS v WHERE delivery_attempts.attempt = v.column1",
-            b.rows(chunk.len(), 3)
-        );
-        let mut query = sqlx::query(&sql);
-        for t in chunk {
-            query = query.bind(t.attempt.as_str()).bind(t.at).bind(t.provider_ref.as_str());
-        }
-        query.execute(&mut *tx).await?;
+        let tries: Vec<(&str, i64, &str)> = chunk.iter().map(|t| (t.attempt.as_str(), t.at, t.provider_ref.as_str())).collect();
+        finish_sent_tries(&mut tx, b, &tries).await?;
         let sql = format!(
             "UPDATE messages SET state = 'sent', sent_at = COALESCE(messages.sent_at, v.column2), last_error = '', \
                provider_ref = v.column3, segments = v.column4, cost_micros = v.column5, cost_currency = v.column6, cost_source = v.column7 \
@@ -977,16 +988,9 @@ pub async fn record_texts_sent(db: &Db, sent: &[TextSent]) -> Result<(), AppErro
                 .bind(t.cost_source.as_str());
         }
         query.execute(&mut *tx).await?;
-        let sql = format!(
-            "INSERT INTO message_events (message_id, source, at, detail, kind) SELECT v.*, 'sent' FROM (VALUES {}) AS v WHERE true \
-             ON CONFLICT DO NOTHING",
-            b.rows(chunk.len(), 4)
-        );
-        let mut query = sqlx::query(&sql);
-        for t in chunk {
-            query = query.bind(t.message_id).bind(t.attempt.as_str()).bind(t.at).bind(t.provider_ref.as_str());
-        }
-        query.execute(&mut *tx).await?;
+        let events: Vec<(i64, &str, i64, &str)> =
+            chunk.iter().map(|t| (t.message_id, t.attempt.as_str(), t.at, t.provider_ref.as_str())).collect();
+        insert_sent_events(&mut tx, b, &events).await?;
     }
     tx.commit().await?;
     Ok(())
