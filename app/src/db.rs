@@ -179,11 +179,11 @@ type EmbeddedMigrations = &'static [(i64, &'static str, &'static str)];
 // `stringify!` of `0001` keeps the leading zeros of the file name.
 static SQLITE_MIGRATIONS: EmbeddedMigrations = migrations!("sqlite":
     0001 "foundation", 0002 "orders", 0003 "templates", 0004 "campaigns", 0005 "canary_events",
-    0006 "delivery", 0007 "decisions_clustered", 0008 "reports", 0009 "drop_redundant_index", 0010 "hardening", 0011 "connectors", 0012 "solicitations", 0013 "texts",
+    0006 "delivery", 0007 "decisions_clustered", 0008 "reports", 0009 "drop_redundant_index", 0010 "hardening", 0011 "connectors", 0012 "solicitations", 0013 "texts", 0014 "whatsapp",
 );
 static POSTGRES_MIGRATIONS: EmbeddedMigrations = migrations!("postgres":
     0001 "foundation", 0002 "orders", 0003 "templates", 0004 "campaigns", 0005 "canary_events",
-    0006 "delivery", 0007 "decisions_clustered", 0008 "reports", 0009 "drop_redundant_index", 0010 "hardening", 0011 "connectors", 0012 "solicitations", 0013 "texts",
+    0006 "delivery", 0007 "decisions_clustered", 0008 "reports", 0009 "drop_redundant_index", 0010 "hardening", 0011 "connectors", 0012 "solicitations", 0013 "texts", 0014 "whatsapp",
 );
 
 /// The embedded migrations as sqlx's migrator reads a folder of them.

@@ -161,6 +161,7 @@ pub async fn seed(db: &Db) -> Result<bool, AppError> {
                 postal_address: address.to_string(),
                 sms_sender: String::new(),
                 sms_number: String::new(),
+                whatsapp_phone_id: String::new(),
             };
             let brand_id = clients::insert_brand(db, &brand_form.parse()?).await?;
             for DemoStore(store, platform, market, currency, tz) in stores.iter() {
@@ -306,7 +307,7 @@ async fn seed_campaigns(db: &Db, clients: &[i64]) -> Result<(), AppError> {
 /// Two templates of Nordlicht: a German and English review request for its shop (German
 /// approved, English waiting for review) and an Amazon message still in draft.
 async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<(), AppError> {
-    use crate::templates::model::{Status, TemplateForm};
+    use crate::templates::model::{Phone, Status, TemplateForm};
     use crate::templates::store::{self as templates, NewVersion};
     let writer = users::actor_by_email(db, "copy@starling.test").await?;
     let reviewer = users::actor_by_email(db, "lektor@starling.test").await?;
@@ -322,6 +323,17 @@ async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<()
         locale: "de".into(),
     };
     let template_id = templates::insert_template(db, client_id, &shop, &writer).await?;
+    let german_phone = Phone {
+        sms: "{{ brand.name }}: Hallo {{ customer.first_name | default(\"zusammen\") }}, wie gefällt Ihnen {{ product.name }}? Ihre ehrliche Bewertung: {{ review_url }} Abmelden: STOP antworten".into(),
+        whatsapp: "Hallo {{ customer.first_name | default(\"zusammen\") }}, wie gefällt Ihnen {{ product.name }} von {{ brand.name }}? Wir freuen uns über Ihre ehrliche Bewertung: {{ review_url }} Vielen Dank!".into(),
+        whatsapp_category: "MARKETING".into(),
+    };
+    let english_phone = Phone {
+        sms: "{{ brand.name }}: Hi {{ customer.first_name | default(\"there\") }}, how do you like {{ product.name }}? Your honest review: {{ review_url }} Reply STOP to opt out".into(),
+        whatsapp: "Hi {{ customer.first_name | default(\"there\") }}, how do you like {{ product.name }} from {{ brand.name }}? Your honest review helps: {{ review_url }} Thank you!".into(),
+        whatsapp_category: "MARKETING".into(),
+    };
+    let no_phone = Phone::default();
     let german = NewVersion {
         template_id,
         client_id,
@@ -329,7 +341,7 @@ async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<()
         subject: "Wie gefällt Ihnen {{ product.name }}?",
         html: "<p>Hallo {{ customer.first_name | default(\"zusammen\") }},</p>\n<p>vielen Dank für Ihre Bestellung {{ order.id }}. Wie zufrieden sind Sie mit {{ product.name }}? Wir freuen uns über Ihre ehrliche Bewertung – ob gut oder schlecht.</p>\n<p><a href=\"{{ review_url }}\">Bewertung schreiben</a></p>\n<p style=\"font-size:12px;color:#666\">{{ brand.postal_address }}<br><a href=\"{{ unsubscribe_url }}\">Abmelden</a></p>",
         text: "Hallo {{ customer.first_name | default(\"zusammen\") }},\n\nvielen Dank für Ihre Bestellung {{ order.id }}. Wie zufrieden sind Sie mit {{ product.name }}? Wir freuen uns über Ihre ehrliche Bewertung: {{ review_url }}\n\n{{ brand.postal_address }}\nAbmelden: {{ unsubscribe_url }}",
-        sms: "{{ brand.name }}: Hallo {{ customer.first_name | default(\"zusammen\") }}, wie gefällt Ihnen {{ product.name }}? Ihre ehrliche Bewertung: {{ review_url }} Abmelden: STOP antworten",
+        phone: &german_phone,
         blocking: 0,
         warnings: 0,
         copied_from: None,
@@ -350,7 +362,7 @@ async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<()
         subject: "How do you like {{ product.name }}?",
         html: "<p>Hi {{ customer.first_name | default(\"there\") }},</p>\n<p>Thanks for your order {{ order.id }}. How is {{ product.name }} working out? We read every review, good or bad.</p>\n<p><a href=\"{{ review_url }}\">Write a review</a></p>\n<p style=\"font-size:12px;color:#666\">{{ brand.postal_address }}<br><a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p>",
         text: "Hi {{ customer.first_name | default(\"there\") }},\n\nThanks for your order {{ order.id }}. How is {{ product.name }} working out? {{ review_url }}\n\n{{ brand.postal_address }}\nUnsubscribe: {{ unsubscribe_url }}",
-        sms: "{{ brand.name }}: Hi {{ customer.first_name | default(\"there\") }}, how do you like {{ product.name }}? Your honest review: {{ review_url }} Reply STOP to opt out",
+        phone: &english_phone,
         ..german
     };
     let en = templates::insert_version(db, &english, &writer).await?;
@@ -366,7 +378,7 @@ async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<()
         subject: "Ihre Bestellung {{ order.id }}",
         html: "<p>Hallo,</p>\n<p>wir hoffen, {{ product.name }} gefällt Ihnen. Über eine ehrliche Bewertung auf Amazon freuen wir uns: <a href=\"{{ review_url }}\">Bewertung schreiben</a></p>",
         text: "Hallo,\n\nwir hoffen, {{ product.name }} gefällt Ihnen. Über eine ehrliche Bewertung auf Amazon freuen wir uns: {{ review_url }}",
-        sms: "",
+        phone: &no_phone,
         ..german
     };
     let id = templates::insert_version(db, &draft, &writer).await?;
@@ -391,7 +403,7 @@ async fn seed_templates(db: &Db, client_id: i64, other_client: i64) -> Result<()
             subject: "Votre avis sur {{ product.name }}",
             html: "<p>Bonjour {{ customer.first_name | default(\"\") }},</p>\n<p>Que pensez-vous de {{ product.name }} ? <a href=\"{{ review_url }}\">Donner votre avis</a></p>\n<p>{{ brand.postal_address }} · <a href=\"{{ unsubscribe_url }}\">Se désabonner</a></p>",
             text: "Bonjour,\n\nQue pensez-vous de {{ product.name }} ? {{ review_url }}\n\n{{ brand.postal_address }}\nSe désabonner : {{ unsubscribe_url }}",
-            sms: "",
+            phone: &no_phone,
             ..german
         };
         let id = templates::insert_version(db, &french, &admin).await?;

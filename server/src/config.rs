@@ -112,6 +112,23 @@ pub struct Config {
     pub sms_token: Option<SecretString>,
     /// Texts in flight at once.
     pub sms_concurrency: usize,
+    /// Meta's Graph API (the WhatsApp Business Cloud API) and its version, the WhatsApp
+    /// Business account that holds the templates, a system user's access token, the Meta
+    /// app's secret (webhooks are signed with it) and the token Meta echoes when the
+    /// webhook is subscribed. No WhatsApp messages are sent without a token.
+    pub whatsapp_url: String,
+    pub whatsapp_version: String,
+    pub whatsapp_account: String,
+    #[serde(skip_serializing)]
+    pub whatsapp_token: Option<SecretString>,
+    #[serde(skip_serializing)]
+    pub whatsapp_app_secret: Option<SecretString>,
+    #[serde(skip_serializing)]
+    pub whatsapp_verify_token: Option<SecretString>,
+    /// WhatsApp messages in flight at once.
+    pub whatsapp_concurrency: usize,
+    /// How often approved versions' WhatsApp parts are submitted to Meta, in milliseconds.
+    pub whatsapp_sync_ms: u64,
 }
 
 impl Default for Config {
@@ -170,6 +187,14 @@ impl Default for Config {
             sms_account: String::new(),
             sms_token: None,
             sms_concurrency: 32,
+            whatsapp_url: "https://graph.facebook.com".into(),
+            whatsapp_version: "v21.0".into(),
+            whatsapp_account: String::new(),
+            whatsapp_token: None,
+            whatsapp_app_secret: None,
+            whatsapp_verify_token: None,
+            whatsapp_concurrency: 32,
+            whatsapp_sync_ms: 30_000,
         }
     }
 }
@@ -269,14 +294,18 @@ mod tests {
             smtp_url: Some(SecretString::from("smtps://mailer:hunter2-smtp@smtp.example.com:465".to_string())),
             secret_key: Some(SecretString::from("k3y-material-never-shown".to_string())),
             sms_token: Some(SecretString::from("sms-t0ken-never-shown".to_string())),
+            whatsapp_token: Some(SecretString::from("wa-t0ken-never-shown".to_string())),
+            whatsapp_app_secret: Some(SecretString::from("wa-app-s3cret".to_string())),
+            whatsapp_verify_token: Some(SecretString::from("wa-v3rify".to_string())),
             ..Config::default()
         };
         let printed = format!("{config:?}");
-        for secret in ["hunter2-smtp", "k3y-material", "sms-t0ken"] {
+        let secrets = ["hunter2-smtp", "k3y-material", "sms-t0ken", "wa-t0ken", "wa-app-s3cret", "wa-v3rify"];
+        for secret in secrets {
             assert!(!printed.contains(secret), "{printed}");
         }
         let serialized = serde_json::to_string(&config).unwrap();
-        for secret in ["hunter2-smtp", "k3y-material", "sms-t0ken"] {
+        for secret in secrets {
             assert!(!serialized.contains(secret), "{serialized}");
         }
     }

@@ -20,6 +20,7 @@ pub mod tracking;
 pub mod upload;
 
 use app::db::Db;
+use app::outbox::model::Channel;
 use app::{shell, App, ServerState};
 use axum::extract::DefaultBodyLimit;
 use axum::extract::FromRef;
@@ -42,6 +43,10 @@ pub struct AppState {
     pub pages: std::sync::Arc<page_cache::PageCache>,
     /// The SMS provider, when one is configured (its webhooks verify against it).
     pub sms: Option<std::sync::Arc<dyn app::messaging::SmsProvider>>,
+    /// The WhatsApp Cloud API account, when one is configured, and the token Meta echoes
+    /// when its webhook is subscribed.
+    pub whatsapp: Option<std::sync::Arc<app::messaging::whatsapp::WhatsappCloud>>,
+    pub whatsapp_verify_token: Option<std::sync::Arc<secrecy::SecretString>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -88,6 +93,8 @@ pub fn router(
         max_body_bytes: config.max_body_bytes,
         pages: Default::default(),
         sms: sms_provider(config, addr).map(|p| p as std::sync::Arc<dyn app::messaging::SmsProvider>),
+        whatsapp: whatsapp_cloud(config),
+        whatsapp_verify_token: config.whatsapp_verify_token.clone().map(std::sync::Arc::new),
     };
     let server_state = routes::server_state(&state);
     let context = move || provide_context(server_state.clone());
@@ -108,7 +115,11 @@ pub fn router(
         .route("/webhooks/feedback", post(tracking::feedback).layer(DefaultBodyLimit::max(FEEDBACK_BODY_LIMIT)))
         .route("/webhooks/shopify", post(connectors::shopify_webhook).layer(DefaultBodyLimit::max(FEEDBACK_BODY_LIMIT)))
         .route("/webhooks/sms/status", post(texts::status))
-        .route("/webhooks/sms/inbound", post(texts::inbound));
+        .route("/webhooks/sms/inbound", post(texts::inbound))
+        .route(
+            "/webhooks/whatsapp",
+            get(texts::whatsapp_subscribe).post(texts::whatsapp).layer(DefaultBodyLimit::max(FEEDBACK_BODY_LIMIT)),
+        );
     let pages = Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/favicon.ico", get(routes::favicon))
@@ -246,20 +257,57 @@ pub fn sms_provider(config: &Config, addr: SocketAddr) -> Option<std::sync::Arc<
     }))
 }
 
+/// The WhatsApp Cloud API account of this server, when an access token is configured.
+pub fn whatsapp_cloud(config: &Config) -> Option<std::sync::Arc<app::messaging::whatsapp::WhatsappCloud>> {
+    let token = config.whatsapp_token.clone()?;
+    Some(std::sync::Arc::new(app::messaging::whatsapp::WhatsappCloud {
+        base_url: config.whatsapp_url.clone(),
+        version: config.whatsapp_version.clone(),
+        account_id: config.whatsapp_account.clone(),
+        token,
+        app_secret: config.whatsapp_app_secret.clone().unwrap_or_else(|| secrecy::SecretString::from(String::new())),
+        client: config.connector_settings().client(),
+    }))
+}
+
 /// The text worker of this process, when an SMS provider is configured.
 pub fn texter(config: &Config, db: Db, addr: SocketAddr, secret_key: secrecy::SecretString) -> Option<app::messaging::sender::TextSender> {
     let provider = sms_provider(config, addr)?;
-    Some(app::messaging::sender::TextSender {
+    Some(phone_worker(config, db, addr, secret_key, Channel::Sms, provider, config.sms_concurrency))
+}
+
+/// The WhatsApp worker of this process, when a WhatsApp account is configured.
+pub fn whatsapper(
+    config: &Config,
+    db: Db,
+    addr: SocketAddr,
+    secret_key: secrecy::SecretString,
+) -> Option<app::messaging::sender::TextSender> {
+    let cloud = whatsapp_cloud(config)?;
+    Some(phone_worker(config, db, addr, secret_key, Channel::Whatsapp, cloud, config.whatsapp_concurrency))
+}
+
+fn phone_worker(
+    config: &Config,
+    db: Db,
+    addr: SocketAddr,
+    secret_key: secrecy::SecretString,
+    channel: Channel,
+    provider: std::sync::Arc<dyn app::messaging::TextProvider>,
+    concurrency: usize,
+) -> app::messaging::sender::TextSender {
+    app::messaging::sender::TextSender {
         db,
+        channel,
         provider,
         secret: std::sync::Arc::new(secret_key),
         public_url: public_url(config, addr),
-        worker: format!("{}-{}:sms", std::env::var("HOSTNAME").unwrap_or_else(|_| "starling".into()), std::process::id()),
-        concurrency: config.sms_concurrency.max(1),
+        worker: format!("{}-{}:{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "starling".into()), std::process::id(), channel.as_str()),
+        concurrency: concurrency.max(1),
         batch: 500,
         retry: retry_policy(config),
         lease_ms: config.send_lease_secs as i64 * 1000,
-    })
+    }
 }
 
 /// Base URL for links in e-mails.
@@ -310,6 +358,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tokio::spawn(solicitor(&config, db.clone(), addr, &secret_key, mailer.clone()).run());
         if let Some(texter) = texter(&config, db.clone(), addr, secret_key.clone()) {
             tokio::spawn(texter.run());
+        }
+        if let Some(whatsapper) = whatsapper(&config, db.clone(), addr, secret_key.clone()) {
+            tokio::spawn(whatsapper.run());
+        }
+        if let Some(cloud) = whatsapp_cloud(&config) {
+            tokio::spawn(texts::meta_templates(db.clone(), cloud, config.whatsapp_sync_ms.max(100)));
         }
         tokio::spawn(sender(&config, db.clone(), addr, secret_key, mailer.clone()).run());
     }

@@ -1,4 +1,4 @@
-//! Texts over HTTP: the SMS provider's status and reply webhooks (signed by the provider,
+//! Texts and WhatsApp over HTTP: the SMS provider's status and reply webhooks, Meta's WhatsApp webhook (signed by the provider,
 //! verified against the URL it was configured with: Starling's public URL), and the short
 //! tracked links in texts (`/t/s/{code}`), whose code is signed like the e-mail's links.
 
@@ -27,12 +27,12 @@ fn answer(result: Result<String, HookError>, what: &str) -> Response {
     match result {
         Ok(text) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], text).into_response(),
         Err(HookError::Forged) => {
-            tracing::warn!(hook = what, "an SMS webhook's signature did not verify");
+            tracing::warn!(hook = what, "a messaging webhook's signature did not verify");
             (StatusCode::FORBIDDEN, "The signature does not match.").into_response()
         }
         Err(HookError::Malformed(why)) => (StatusCode::BAD_REQUEST, why).into_response(),
         Err(HookError::Internal(e)) => {
-            tracing::error!(error = %app::error::report(&e), hook = what, "an SMS webhook failed");
+            tracing::error!(error = %app::error::report(&e), hook = what, "a messaging webhook failed");
             // 5xx: the provider posts it again.
             (StatusCode::SERVICE_UNAVAILABLE, "Try again.").into_response()
         }
@@ -95,4 +95,50 @@ pub async fn short_link(State(state): State<AppState>, Path(code): Path<String>)
         tracing::error!(error = %app::error::report(&e), "recording a click failed");
     }
     (StatusCode::FOUND, [(header::LOCATION, target), (header::CACHE_CONTROL, "no-store".to_string())]).into_response()
+}
+
+/// `GET /webhooks/whatsapp`: Meta's subscription check. It sends the verify token
+/// configured in the app's webhook settings and a challenge, which is answered back when
+/// the token matches.
+pub async fn whatsapp_subscribe(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
+) -> Response {
+    let get = |name: &str| query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let Some(expected) = state.whatsapp_verify_token.clone() else {
+        return (StatusCode::NOT_FOUND, "No WhatsApp webhook is configured.").into_response();
+    };
+    let given = get("hub.verify_token").unwrap_or_default();
+    let matches = !expected.expose_secret().is_empty()
+        && given.len() == expected.expose_secret().len()
+        && given.bytes().zip(expected.expose_secret().bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    match (get("hub.mode"), get("hub.challenge")) {
+        (Some("subscribe"), Some(challenge)) if matches => (StatusCode::OK, challenge.to_string()).into_response(),
+        _ => (StatusCode::FORBIDDEN, "The verify token does not match.").into_response(),
+    }
+}
+
+/// `POST /webhooks/whatsapp`: Meta's report of statuses, replies and template reviews,
+/// signed over the raw body.
+pub async fn whatsapp(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let Some(cloud) = state.whatsapp.clone() else { return (StatusCode::NOT_FOUND, "No WhatsApp account is configured.").into_response() };
+    let signature = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
+    let result = hooks::whatsapp(&state.server.db, &cloud, &body, signature, now_millis()).await;
+    if let Ok(outcome) = &result {
+        if outcome.opt_outs > 0 {
+            tracing::info!(buyers = outcome.opt_outs, "buyers opted out on WhatsApp");
+        }
+    }
+    answer(result.map(|_| String::new()), "whatsapp")
+}
+
+/// Submits approved versions' WhatsApp parts to Meta and follows their review, every
+/// `every_ms`, for the life of the process.
+pub async fn meta_templates(db: app::db::Db, cloud: std::sync::Arc<app::messaging::whatsapp::WhatsappCloud>, every_ms: u64) {
+    loop {
+        if let Err(e) = app::messaging::meta::sync(&db, &cloud, now_millis()).await {
+            tracing::error!(error = %app::error::report(&e), "submitting WhatsApp templates to Meta failed");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(every_ms)).await;
+    }
 }

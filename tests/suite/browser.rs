@@ -671,33 +671,46 @@ async fn a_manager_builds_previews_and_launches_a_campaign() {
 }
 
 #[tokio::test]
-async fn a_manager_texts_buyers_first_then_e_mails_the_rest_and_reads_the_usage() {
-    use crate::texts::{afternoon, order, put_orders, texter, SENDER};
-    use starling_tests::fakes::twilio;
-    let fake = twilio::FakeTwilio::start();
-    let base = fake.base.clone();
+async fn a_manager_sends_whatsapp_first_then_texts_and_reads_the_usage() {
+    use crate::texts::{afternoon, order, put_orders, texter};
+    use crate::whatsapp::{cloud, whatsapper, with_whatsapp};
+    use starling_tests::fakes::{twilio, whatsapp as cloud_api};
+    let (fake, wa) = (twilio::FakeTwilio::start(), cloud_api::FakeWhatsapp::start());
+    let (base, wa_base) = (fake.base.clone(), wa.base.clone());
     let app = TestApp::spawn_with(|c| {
         c.sms_url = base;
         c.sms_account = twilio::ACCOUNT_SID.into();
         c.sms_token = Some(secrecy::SecretString::from(twilio::AUTH_TOKEN.to_string()));
+        c.whatsapp_url = wa_base;
+        c.whatsapp_account = cloud_api::ACCOUNT_ID.into();
+        c.whatsapp_token = Some(secrecy::SecretString::from(cloud_api::TOKEN.to_string()));
+        c.whatsapp_app_secret = Some(secrecy::SecretString::from(cloud_api::APP_SECRET.to_string()));
     })
     .await;
+    wa.webhook(&app.url("/webhooks/whatsapp"));
     let (template, client, brand) = approved_template(&app).await;
     put_orders(
         &app,
         brand,
         vec![
-            order("J-1", "jo1@example.test", "+447911123411", "GB", true),
+            with_whatsapp(order("J-1", "jo1@example.test", "+447911123411", "GB", true)),
             order("J-2", "jo2@example.test", "+447911123412", "GB", true),
             order("J-3", "jo3@example.test", "+447911123413", "GB", false),
         ],
     )
     .await;
     app::clients::store::set_channel_price(&app.db, client, "sms", 12_000_000, "USD").await.unwrap();
+    app::clients::store::set_channel_price(&app.db, client, "whatsapp", 50_000_000, "USD").await.unwrap();
+    // The approved version's WhatsApp part goes to Meta, which approves it.
+    app::messaging::meta::sync(&app.db, &cloud(&wa), app::db::now_millis()).await.unwrap();
+    for t in wa.templates() {
+        assert_eq!(wa.review(&t.name, "APPROVED", "").await, 200);
+    }
     let driver = Driver::start().await;
     let browser = driver.browser(1280, 1000, false).await;
 
-    // The copywriter's editor counts the SMS part's parts as it is typed.
+    // The copywriter sees Meta's decision, and the editor counts the SMS part's parts and
+    // names what Meta would refuse in a WhatsApp part, as they are typed.
     sign_in(&browser, &app, WRITER).await;
     let (version,): (i64,) =
         sqlx::query_as("SELECT id FROM template_versions WHERE template_id = $1 AND status = 'approved' ORDER BY id LIMIT 1")
@@ -708,6 +721,8 @@ async fn a_manager_texts_buyers_first_then_e_mails_the_rest_and_reads_the_usage(
     open(&browser, &app.url(&format!("/clients/{client}/templates/{template}/versions/{version}"))).await;
     hydrated(&browser).await;
     wait_for_text(&browser, "#sms-count", "GSM-7").await;
+    wait_for_text(&browser, "#whatsapp-meta", "approved").await;
+    wait_for_text(&browser, "#whatsapp-count", "Meta sees it as: Hallo {{1}}").await;
     button(&browser, "New version from this one").await.click().await.unwrap();
     wait_for_text(&browser, "main h1", "version 2").await;
     hydrated(&browser).await;
@@ -716,50 +731,61 @@ async fn a_manager_texts_buyers_first_then_e_mails_the_rest_and_reads_the_usage(
     fill(&browser, "#field-sms", "Wie gefällt es Ihnen? {{ review_url }}").await;
     wait_for_text(&browser, ".findings", "does not say how to opt out").await;
     wait_for_text(&browser, ".findings", "Abmelden: STOP antworten").await;
+    fill(&browser, "#field-whatsapp", "{{ customer.first_name }}, wie war es mit {{ brand.name }}? {{ review_url }}").await;
+    wait_for_text(&browser, ".findings", "may not begin with a variable").await;
+    wait_for_text(&browser, ".findings", "may not end with a variable").await;
     screenshot(&browser, "template-sms.png").await;
     sign_out(&browser).await;
 
-    // The manager gives the brand a sender, checked as typed.
+    // The manager gives the brand a sender and a WhatsApp number, checked as typed.
     sign_in(&browser, &app, MANAGER).await;
     open(&browser, &app.url(&format!("/clients/{client}/brands/{brand}/edit"))).await;
     hydrated(&browser).await;
     fill(&browser, "#field-sms_sender", "Nordlicht Outdoor Shop").await;
+    fill(&browser, "#field-whatsapp_phone_id", "+49 151 2345678").await;
     button(&browser, "Save brand").await.click().await.unwrap();
     wait_for_text(&browser, "main", "is not an SMS sender").await;
-    fill(&browser, "#field-sms_sender", SENDER).await;
+    wait_for_text(&browser, "main", "is not a WhatsApp phone number id").await;
+    fill(&browser, "#field-sms_sender", crate::texts::SENDER).await;
+    fill(&browser, "#field-whatsapp_phone_id", cloud_api::PHONE_NUMBER_ID).await;
     button(&browser, "Save brand").await.click().await.unwrap();
     wait_for_path(&browser, &format!("/clients/{client}")).await;
     // The refused save is the only thing the console has to say.
     let errors = console_errors(&browser).await;
     assert!(errors.iter().all(|e| e.contains("save_brand") && e.contains("422")), "{errors:?}");
 
-    // A campaign that texts first and e-mails the rest: the preview counts per channel.
+    // A campaign with WhatsApp, else SMS: the preview counts per channel.
     open(&browser, &app.url(&format!("/clients/{client}/campaigns"))).await;
     hydrated(&browser).await;
     button(&browser, "New campaign").await.click().await.unwrap();
-    browser.find(Locator::Css("#field-channel")).await.unwrap().select_by_label("SMS, else e-mail").await.unwrap();
-    fill(&browser, "#field-name", "Texte zuerst").await;
+    browser.find(Locator::Css("#field-channel")).await.unwrap().select_by_label("WhatsApp, else SMS").await.unwrap();
+    fill(&browser, "#field-name", "WhatsApp zuerst").await;
     browser.find(Locator::Css("#field-trigger")).await.unwrap().select_by_label("One-off batch, now").await.unwrap();
     fill(&browser, "#field-fallback", "de").await;
     button(&browser, "Create and preview").await.click().await.unwrap();
-    wait_for_text(&browser, ".by-channel", "SMS 2").await;
-    wait_for_text(&browser, ".by-channel", "E-mail").await;
+    wait_for_text(&browser, ".by-channel", "WhatsApp 1").await;
+    wait_for_text(&browser, ".by-channel", "SMS 1").await;
     screenshot(&browser, "campaign-channels.png").await;
-    let row = "//tr[td[contains(., 'Texte zuerst')]]";
+    let row = "//tr[td[contains(., 'WhatsApp zuerst')]]";
     browser.find(Locator::XPath(&format!("{row}//button[normalize-space()='Launch']"))).await.unwrap().click().await.unwrap();
     wait_for_text(&browser, "main table", "running").await;
 
-    // The texts go out through the provider; one is reported delivered.
+    // The WhatsApp message and the text go out; both are reported delivered.
+    let stats = whatsapper(&app, &fake, &wa).pass(afternoon()).await.unwrap();
+    assert_eq!(stats.sent, 1, "{stats:?}");
     let stats = texter(&app, &fake).pass(afternoon()).await.unwrap();
-    assert_eq!(stats.sent, 2, "{stats:?}");
+    assert_eq!(stats.sent, 1, "{stats:?}");
+    let wamid = wa.messages()[0].id.clone();
+    assert_eq!(wa.report(&wamid, "delivered", None).await, 200);
     let sid = fake.texts()[0].sid.clone();
     assert_eq!(fake.report(&sid, "delivered", None).await, 200);
 
-    // The month's usage: two texts at the contract's price.
+    // The month's usage: one WhatsApp message and one text at the contract's prices.
     open(&browser, &app.url(&format!("/clients/{client}/usage"))).await;
     hydrated(&browser).await;
-    wait_for_text(&browser, "table.usage", "SMS").await;
-    wait_for_text(&browser, "table.usage", "0.024 USD").await;
+    wait_for_text(&browser, "table.usage", "WhatsApp").await;
+    wait_for_text(&browser, "table.usage", "0.05 USD").await;
+    wait_for_text(&browser, "table.usage", "0.012 USD").await;
     wait_for_text(&browser, "main", "Download CSV").await;
     screenshot(&browser, "usage.png").await;
     let errors = console_errors(&browser).await;

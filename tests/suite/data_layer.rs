@@ -16,6 +16,7 @@ const OWNERS: &[(&str, &str)] = &[
     ("brands", "clients/store"),
     ("stores", "clients/store"),
     ("channel_prices", "clients/store"),
+    ("whatsapp_templates", "templates/store"),
     ("orders", "orders/store"),
     ("order_status_history", "orders/store"),
     ("customers", "orders/store"),

@@ -16,3 +16,4 @@ mod reports;
 mod solicitations;
 mod templates;
 mod texts;
+mod whatsapp;

@@ -14,7 +14,8 @@ use starling_tests::{approved_template, Client, TestApp, MANAGER};
 use std::sync::Arc;
 
 pub(crate) const SENDER: &str = "+15005550006";
-const SMS: &str = "{{ brand.name }}: Hi {{ customer.first_name | default(\"there\") }}, how do you like your order {{ order.id }}? \
+pub(crate) const SMS: &str =
+    "{{ brand.name }}: Hi {{ customer.first_name | default(\"there\") }}, how do you like your order {{ order.id }}? \
 Tell others: {{ review_url }} Reply STOP to opt out";
 
 /// A delivered order of the brand's shop, placed nine days ago.
@@ -76,6 +77,7 @@ pub(crate) async fn put_orders(app: &TestApp, brand: i64, orders: Vec<ParsedOrde
 pub(crate) fn texter(app: &TestApp, fake: &FakeTwilio) -> TextSender {
     TextSender {
         db: app.db.clone(),
+        channel: app::outbox::model::Channel::Sms,
         provider: Arc::new(app::messaging::twilio::Twilio {
             base_url: fake.base.clone(),
             account_sid: twilio::ACCOUNT_SID.into(),
@@ -99,7 +101,7 @@ pub(crate) fn afternoon() -> i64 {
     day * 86_400_000 + 15 * 3_600_000
 }
 
-async fn launch(am: &Client, client: i64, template: i64, channel: &str, name: &str) -> i64 {
+pub(crate) async fn launch(am: &Client, client: i64, template: i64, channel: &str, name: &str) -> i64 {
     let form = json!({ "client_id": client, "channel": channel, "template_id": template, "name": name, "trigger": "batch", "days": 0,
         "countries": "", "fallback": "de" });
     let answer = am.rpc("create_campaign", json!({ "form": form })).await;
@@ -113,7 +115,7 @@ async fn launch(am: &Client, client: i64, template: i64, channel: &str, name: &s
 }
 
 /// (order, channel, state, provider ref, cost micros, cost source) of the campaign's messages.
-async fn messages(app: &TestApp, campaign: i64) -> Vec<(String, String, String, Option<String>, Option<i64>, String)> {
+pub(crate) async fn messages(app: &TestApp, campaign: i64) -> Vec<(String, String, String, Option<String>, Option<i64>, String)> {
     sqlx::query_as(
         "SELECT o.platform_order_id, m.channel, m.state, m.provider_ref, m.cost_micros, m.cost_source FROM messages m \
          JOIN orders o ON o.id = m.order_id WHERE m.campaign_id = $1 ORDER BY o.platform_order_id",
@@ -124,7 +126,7 @@ async fn messages(app: &TestApp, campaign: i64) -> Vec<(String, String, String, 
     .unwrap()
 }
 
-async fn events(app: &TestApp, order: &str, kind: &str) -> i64 {
+pub(crate) async fn events(app: &TestApp, order: &str, kind: &str) -> i64 {
     let (n,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM message_events e JOIN messages m ON m.id = e.message_id JOIN orders o ON o.id = m.order_id \
          WHERE o.platform_order_id = $1 AND e.kind = $2",
@@ -408,7 +410,7 @@ async fn a_text_cut_off_by_a_crash_is_found_at_the_provider_and_never_sent_twice
     use secrecy::ExposeSecret;
     for m in app::delivery::store::outgoing(db, &ids).await.unwrap().into_iter().filter(|m| m.phone != "+447911123423") {
         let body = app::delivery::compose::compose_text(&m, texter.secret.expose_secret(), &texter.public_url).unwrap();
-        let sms = app::messaging::Sms { to: m.phone.clone(), from: SENDER.into(), body };
+        let sms = app::messaging::Sms { to: m.phone.clone(), from: SENDER.into(), body, template: None, message_id: m.id };
         texter.provider.send(&sms).await.unwrap();
     }
     assert_eq!(fake.texts().len(), 2);

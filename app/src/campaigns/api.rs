@@ -151,7 +151,7 @@ mod server {
     /// naming its field.
     async fn validate(db: &Db, form: &CampaignForm) -> Result<Checked, AppError> {
         let mut errors = Vec::new();
-        // One channel, or e-mail and SMS in order of preference ("sms,email").
+        // One channel, or WhatsApp, SMS and e-mail in order of preference ("whatsapp,sms,email").
         let mut channels: Vec<Channel> = Vec::new();
         for raw in form.channel.split(',').map(str::trim).filter(|c| !c.is_empty()) {
             match Channel::parse(raw) {
@@ -160,7 +160,7 @@ mod server {
                 None => errors.push(FieldError::new(
                     "channel",
                     format!(
-                        "\"{raw}\" is not a channel: choose e-mail, SMS (each with the other as fallback) or Amazon's request a review."
+                        "\"{raw}\" is not a channel: choose WhatsApp, SMS or e-mail (in order of preference, each falling back to the next) or Amazon's request a review."
                     ),
                 )),
             }
@@ -168,21 +168,22 @@ mod server {
         if channels.contains(&Channel::Amazon) && channels.len() > 1 {
             errors.push(FieldError::new(
                 "channel",
-                "Amazon's request a review is a channel of its own: it cannot fall back to e-mail or SMS.",
+                "Amazon's request a review is a channel of its own: it cannot fall back to e-mail, SMS or WhatsApp.",
             ));
         }
         let channel = channels.first().copied().unwrap_or(Channel::Email);
         let texts = channels.contains(&Channel::Sms);
+        let whatsapp = channels.contains(&Channel::Whatsapp);
         // Amazon writes its own message: an Amazon campaign names a brand, not a template.
         let template = match channel {
-            Channel::Email | Channel::Sms => {
+            Channel::Email | Channel::Sms | Channel::Whatsapp => {
                 crate::templates::store::template(db, form.template_id).await?.filter(|t| t.client_id == form.client_id)
             }
             Channel::Amazon => None,
         };
         let amazon_brand = match channel {
             Channel::Amazon => amazon_brands(db, form.client_id).await?.into_iter().find(|(id, _)| *id == form.brand_id),
-            Channel::Email | Channel::Sms => None,
+            Channel::Email | Channel::Sms | Channel::Whatsapp => None,
         };
         let name = form.name.trim();
         if name.is_empty() || name.chars().count() > 120 {
@@ -203,6 +204,24 @@ mod server {
                 errors.push(FieldError::new(
                     "channel",
                     format!("The brand {} has no SMS sender: set one on the brand's page before texting its buyers.", t.brand),
+                ));
+            }
+        }
+        if let (true, Some(t)) = (whatsapp, &template) {
+            if !store::has_approved_whatsapp(db, t.id).await? {
+                errors.push(FieldError::new(
+                    "template_id",
+                    format!(
+                        "\"{}\" has no approved version with a WhatsApp part: write one (and have it approved) to send WhatsApp messages.",
+                        t.name
+                    ),
+                ));
+            }
+            let brand = crate::clients::store::brand(db, t.brand_id).await?;
+            if brand.as_ref().is_none_or(|b| b.whatsapp_phone_id.trim().is_empty()) {
+                errors.push(FieldError::new(
+                    "channel",
+                    format!("The brand {} has no WhatsApp number: set its phone number id on the brand's page first.", t.brand),
                 ));
             }
         }

@@ -101,6 +101,12 @@ pub struct Rules {
     pub channels: Vec<Channel>,
     /// Locales with an approved version that has an SMS part.
     pub sms_locales: Vec<String>,
+    /// Locales with an approved version whose WhatsApp template Meta approved, and those
+    /// of them Meta files as marketing.
+    #[serde(default)]
+    pub whatsapp_locales: Vec<String>,
+    #[serde(default)]
+    pub whatsapp_marketing: Vec<String>,
 }
 
 impl Rules {
@@ -148,6 +154,8 @@ pub struct CustomerFacts {
     pub phone: String,
     /// A recorded consent to marketing texts.
     pub sms_consent: bool,
+    /// A recorded opt-in to WhatsApp messages from the brand.
+    pub whatsapp_consent: bool,
 }
 
 /// What was already planned or sent.
@@ -202,6 +210,13 @@ pub enum Exclusion {
     NoChannel {
         reasons: String,
     },
+    /// WhatsApp lets a business open a conversation only with buyers who opted in.
+    NoWhatsappConsent,
+    NoWhatsappTemplate {
+        locale: String,
+    },
+    /// Meta delivers no marketing templates to United States (+1) numbers.
+    WhatsappMarketingUs,
 }
 
 impl Exclusion {
@@ -225,6 +240,9 @@ impl Exclusion {
             Exclusion::NoTextVersion { .. } => "no_text_version",
             Exclusion::QuietHours => "quiet_hours",
             Exclusion::NoChannel { .. } => "no_channel",
+            Exclusion::NoWhatsappConsent => "no_whatsapp_consent",
+            Exclusion::NoWhatsappTemplate { .. } => "no_whatsapp_template",
+            Exclusion::WhatsappMarketingUs => "whatsapp_marketing_us",
         }
     }
 
@@ -250,10 +268,15 @@ impl Exclusion {
             Exclusion::NoTextConsent => {
                 "no recorded consent to marketing texts (required for review requests, offers and surveys by SMS)".into()
             }
-            Exclusion::AmazonTexts => "Amazon buyers are contacted through Amazon only, never by text".into(),
+            Exclusion::AmazonTexts => "Amazon buyers are contacted through Amazon only, never by text or WhatsApp".into(),
             Exclusion::NoTextVersion { locale } => format!("no approved version with an SMS part for locale {locale} or its fallbacks"),
             Exclusion::QuietHours => "no hour of the send window is within 08:00-21:00 in the number's time zones".into(),
             Exclusion::NoChannel { reasons } => format!("no channel reaches the buyer ({reasons})"),
+            Exclusion::NoWhatsappConsent => "no recorded opt-in to WhatsApp messages from the brand (WhatsApp requires one)".into(),
+            Exclusion::NoWhatsappTemplate { locale } => {
+                format!("no approved version with a WhatsApp template Meta approved for locale {locale} or its fallbacks")
+            }
+            Exclusion::WhatsappMarketingUs => "Meta delivers no marketing WhatsApp templates to +1 (United States) numbers".into(),
         }
     }
 }
@@ -480,7 +503,7 @@ pub fn decide(order: &OrderFacts, customer: Option<&CustomerFacts>, history: &Hi
         None
     };
     let zones = match channel {
-        Channel::Sms => {
+        Channel::Sms | Channel::Whatsapp => {
             let zones = crate::campaigns::quiet::zones_of(&customer.phone);
             if zones.is_empty() {
                 vec![time_zone(country)]
@@ -534,6 +557,25 @@ fn reaches(channel: Channel, customer: &CustomerFacts, rules: &Rules, country: &
             resolve_locale(&customer.locale, &rules.sms_locales, &rules.fallback_locales)
                 .ok_or_else(|| Exclusion::NoTextVersion { locale: customer.locale.clone() })
         }
+        Channel::Whatsapp => {
+            if amazon {
+                return Err(Exclusion::AmazonTexts);
+            }
+            if customer.phone.is_empty() {
+                return Err(Exclusion::NoPhone);
+            }
+            // WhatsApp Business Messaging Policy: a business may message people who gave
+            // it their number and agreed to be contacted on WhatsApp, whatever the purpose.
+            if !customer.whatsapp_consent {
+                return Err(Exclusion::NoWhatsappConsent);
+            }
+            let locale = resolve_locale(&customer.locale, &rules.whatsapp_locales, &rules.fallback_locales)
+                .ok_or_else(|| Exclusion::NoWhatsappTemplate { locale: customer.locale.clone() })?;
+            if rules.whatsapp_marketing.contains(&locale) && !crate::common::whatsapp::marketing_allowed_to(&customer.phone) {
+                return Err(Exclusion::WhatsappMarketingUs);
+            }
+            Ok(locale)
+        }
         Channel::Amazon => Err(Exclusion::NotAmazon),
     }
 }
@@ -557,7 +599,9 @@ fn timed(due: i64, amazon: Option<(i64, i64)>, send: SendWindow, zones: &[Tz], c
     }
     let at = match channel {
         // Texts: the send window within the quiet hours, in every zone the number may be in.
-        Channel::Sms => crate::campaigns::quiet::next_allowed(at, send, zones).ok_or(Decision::Exclude(Exclusion::QuietHours))?,
+        Channel::Sms | Channel::Whatsapp => {
+            crate::campaigns::quiet::next_allowed(at, send, zones).ok_or(Decision::Exclude(Exclusion::QuietHours))?
+        }
         _ => next_in_window(at, send, zones.first().copied().unwrap_or(Tz::UTC)),
     };
     if amazon.is_some_and(|(_, closes)| at > closes) {

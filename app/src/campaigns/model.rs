@@ -118,9 +118,9 @@ pub struct VariantForm {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignForm {
     pub client_id: i64,
-    /// `email` (the default), `sms`, both in order of preference (`sms,email`: a text where
-    /// the buyer can get one, else an e-mail), or `amazon` (Amazon's request a review: no
-    /// template).
+    /// `email` (the default), `sms`, `whatsapp`, or several in order of preference
+    /// (`whatsapp,sms,email`: a WhatsApp message where the buyer can get one, else a text,
+    /// else an e-mail), or `amazon` (Amazon's request a review: no template).
     #[serde(default)]
     pub channel: String,
     /// The template of an e-mail campaign.

@@ -188,6 +188,10 @@ pub struct Campaign {
     pub versions: HashMap<String, i64>,
     /// Locales whose approved version has an SMS part.
     pub sms_locales: Vec<String>,
+    /// Locales whose approved version has a WhatsApp template Meta approved, and those of
+    /// them filed as marketing.
+    pub whatsapp_locales: Vec<String>,
+    pub whatsapp_marketing: Vec<String>,
 }
 
 /// The campaign with its approved versions (read inside `tx`, after any lock it took).
@@ -203,12 +207,18 @@ pub async fn load(tx: &mut Tx<'_>, campaign_id: i64) -> Result<Option<Campaign>,
         None => Vec::new(),
     };
     // The newest approved version of each locale decides (later rows replace earlier).
-    let mut newest: HashMap<String, (i64, bool)> = HashMap::new();
-    for (locale, id, sms) in versions {
-        newest.insert(locale, (id, sms));
+    let mut newest: HashMap<String, store::ApprovedVersion> = HashMap::new();
+    for v in versions {
+        newest.insert(v.locale.clone(), v);
     }
-    let mut sms_locales: Vec<String> = newest.iter().filter(|(_, (_, sms))| *sms).map(|(l, _)| l.clone()).collect();
-    sms_locales.sort();
+    let locales_where = |keep: &dyn Fn(&store::ApprovedVersion) -> bool| {
+        let mut found: Vec<String> = newest.values().filter(|v| keep(v)).map(|v| v.locale.clone()).collect();
+        found.sort();
+        found
+    };
+    let sms_locales = locales_where(&|v| v.sms);
+    let whatsapp_locales = locales_where(&|v| v.whatsapp.is_some());
+    let whatsapp_marketing = locales_where(&|v| v.whatsapp == Some(crate::common::whatsapp::Category::Marketing));
     Ok(Some(Campaign {
         id: campaign_id,
         client_id: row.client_id,
@@ -218,8 +228,10 @@ pub async fn load(tx: &mut Tx<'_>, campaign_id: i64) -> Result<Option<Campaign>,
         phase: row.phase,
         winner: row.winner,
         rules,
-        versions: newest.into_iter().map(|(locale, (id, _))| (locale, id)).collect(),
+        versions: newest.into_iter().map(|(locale, v)| (locale, v.id)).collect(),
         sms_locales,
+        whatsapp_locales,
+        whatsapp_marketing,
     }))
 }
 
@@ -238,6 +250,8 @@ impl Campaign {
             channel: self.rules.channel,
             channels: self.rules.channels.clone(),
             sms_locales: self.sms_locales.clone(),
+            whatsapp_locales: self.whatsapp_locales.clone(),
+            whatsapp_marketing: self.whatsapp_marketing.clone(),
         };
         if self.rules.variants.is_empty() {
             return vec![base];
@@ -368,7 +382,7 @@ async fn write_page(
                 // An e-mail or a text needs its buyer and the approved version; Amazon's
                 // request neither.
                 let version = match channel {
-                    Channel::Email | Channel::Sms => {
+                    Channel::Email | Channel::Sms | Channel::Whatsapp => {
                         let (Some(_), Some(&version)) = (customer_id, campaign.versions.get(&locale)) else { continue };
                         Some(version)
                     }
@@ -495,8 +509,14 @@ pub async fn preview(db: &Db, salt: &Salt, campaign_id: i64, now: i64) -> Result
     let mut locales: Vec<_> = locales.into_iter().collect();
     locales.sort();
     out.locales = locales;
+    // In the campaign's order of preference.
+    let preference: Vec<&str> = if campaign.rules.channels.is_empty() {
+        vec![campaign.rules.channel.label()]
+    } else {
+        campaign.rules.channels.iter().map(|c| c.label()).collect()
+    };
     let mut channels: Vec<_> = channels.into_iter().collect();
-    channels.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    channels.sort_by_key(|(label, _)| preference.iter().position(|p| p == label).unwrap_or(usize::MAX));
     out.channels = channels;
     Ok(out)
 }
@@ -513,6 +533,7 @@ struct Decider<'c> {
     /// Customers with a recorded e-mail consent, and with one to marketing texts.
     consents: HashSet<i64>,
     text_consents: HashSet<i64>,
+    whatsapp_consents: HashSet<i64>,
     /// The brand's stores' platforms.
     platforms: HashMap<i64, String>,
     /// The brand's customers, read once (a scan, not a lookup per order).
@@ -535,6 +556,8 @@ impl<'c> Decider<'c> {
         let sends = outbox::planned_sends(tx, brand, reach).await?;
         let consents = store::email_consents(tx, brand).await?;
         let text_consents = store::text_consents(tx, brand).await?;
+        let whatsapp = campaign.rules.channel == Channel::Whatsapp || campaign.rules.channels.contains(&Channel::Whatsapp);
+        let whatsapp_consents = if whatsapp { store::whatsapp_consents(tx, brand).await? } else { HashSet::new() };
         let suppressed = store::suppression_reasons(tx, brand).await?;
         let platforms = store::store_platforms(tx, brand).await?;
         let packed = store::brand_customers(tx, brand).await?;
@@ -561,7 +584,18 @@ impl<'c> Decider<'c> {
                 },
             );
         }
-        Ok(Decider { campaign, rules: campaign.variant_rules(), now, after: 0, sends, consents, text_consents, platforms, customers })
+        Ok(Decider {
+            campaign,
+            rules: campaign.variant_rules(),
+            now,
+            after: 0,
+            sends,
+            consents,
+            text_consents,
+            whatsapp_consents,
+            platforms,
+            customers,
+        })
     }
 
     /// The next page of undecided orders, decided (empty when there are no more).
@@ -609,6 +643,7 @@ impl<'c> Decider<'c> {
                     email_consent: self.consents.contains(&id),
                     phone: b.phone.clone(),
                     sms_consent: self.text_consents.contains(&id),
+                    whatsapp_consent: self.whatsapp_consents.contains(&id),
                 })
             });
             let variant = self.campaign.variant_of(unit_of(customer_id, order_id));

@@ -394,6 +394,17 @@ pub async fn approved_locales(db: &Db, client_id: i64) -> Result<Vec<(i64, Strin
     .await?)
 }
 
+/// Whether a template has an approved version with a WhatsApp part. Reads `template_versions`.
+pub async fn has_approved_whatsapp(db: &Db, template_id: i64) -> Result<bool, AppError> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM template_versions WHERE template_id = $1 AND status = 'approved' AND whatsapp_body <> '' LIMIT 1",
+    )
+    .bind(template_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// Whether a template has an approved version with an SMS part. Reads `template_versions`.
 pub async fn has_approved_text(db: &Db, template_id: i64) -> Result<bool, AppError> {
     let found: Option<i64> =
@@ -466,17 +477,37 @@ pub async fn planned(tx: &mut Tx<'_>, campaign_id: i64) -> Result<Option<Planned
     .await?)
 }
 
-/// (locale, version id) of a template's approved versions, oldest first (so the newest
-/// of each locale comes last). Reads `template_versions`.
-pub async fn approved_versions(tx: &mut Tx<'_>, template_id: i64) -> Result<Vec<(String, i64, bool)>, AppError> {
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT locale, id, CASE WHEN sms_body <> '' THEN 1 ELSE 0 END FROM template_versions \
-         WHERE template_id = $1 AND status = 'approved' ORDER BY number",
+/// An approved version as a campaign sends it: whether it has an SMS part, and the
+/// category of its WhatsApp template when Meta approved one.
+#[derive(Clone, Debug)]
+pub struct ApprovedVersion {
+    pub locale: String,
+    pub id: i64,
+    pub sms: bool,
+    pub whatsapp: Option<crate::common::whatsapp::Category>,
+}
+
+/// A template's approved versions, oldest first (so the newest of each locale comes
+/// last). Reads `template_versions` and `whatsapp_templates`.
+pub async fn approved_versions(tx: &mut Tx<'_>, template_id: i64) -> Result<Vec<ApprovedVersion>, AppError> {
+    let rows: Vec<(String, i64, i64, Option<String>)> = sqlx::query_as(
+        "SELECT v.locale, v.id, CASE WHEN v.sms_body <> '' THEN 1 ELSE 0 END, \
+           CASE WHEN v.whatsapp_body <> '' AND w.status = 'approved' THEN w.category END \
+         FROM template_versions v LEFT JOIN whatsapp_templates w ON w.version_id = v.id \
+         WHERE v.template_id = $1 AND v.status = 'approved' ORDER BY v.number",
     )
     .bind(template_id)
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows.into_iter().map(|(locale, id, sms)| (locale, id, sms != 0)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(locale, id, sms, whatsapp)| ApprovedVersion {
+            locale,
+            id,
+            sms: sms != 0,
+            whatsapp: whatsapp.as_deref().and_then(crate::common::whatsapp::Category::parse),
+        })
+        .collect())
 }
 
 /// Records an exclusion for every undecided order of the brand whose status is one of
@@ -554,6 +585,11 @@ pub async fn email_consents(tx: &mut Tx<'_>, brand_id: i64) -> Result<HashSet<i6
 /// The brand's customers with a recorded consent to marketing texts. Reads `consents`.
 pub async fn text_consents(tx: &mut Tx<'_>, brand_id: i64) -> Result<HashSet<i64>, AppError> {
     consents_of(tx, brand_id, "sms").await
+}
+
+/// The brand's customers with a recorded opt-in to WhatsApp messages. Reads `consents`.
+pub async fn whatsapp_consents(tx: &mut Tx<'_>, brand_id: i64) -> Result<HashSet<i64>, AppError> {
+    consents_of(tx, brand_id, "whatsapp").await
 }
 
 async fn consents_of(tx: &mut Tx<'_>, brand_id: i64, channel: &str) -> Result<HashSet<i64>, AppError> {

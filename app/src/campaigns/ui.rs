@@ -181,6 +181,10 @@ fn CampaignEditor(
                 ("sms".to_string(), "SMS (the template's approved SMS part; buyers who agreed to texts)".to_string()),
                 ("sms,email".to_string(), "SMS, else e-mail".to_string()),
                 ("email,sms".to_string(), "E-mail, else SMS".to_string()),
+                ("whatsapp".to_string(), "WhatsApp (the template Meta approved; buyers who opted in)".to_string()),
+                ("whatsapp,sms".to_string(), "WhatsApp, else SMS".to_string()),
+                ("whatsapp,sms,email".to_string(), "WhatsApp, else SMS, else e-mail".to_string()),
+                ("whatsapp,email".to_string(), "WhatsApp, else e-mail".to_string()),
             ];
             if offer_amazon {
                 choices.push(("amazon".to_string(), "Amazon Request a Review (written by Amazon)".to_string()));

@@ -42,6 +42,10 @@ pub struct Brand {
     /// and that buyers can reply STOP to.
     #[serde(default)]
     pub sms_number: String,
+    /// The WhatsApp Business phone number the brand's WhatsApp messages come from (the
+    /// Cloud API's phone number id); empty when the brand sends none.
+    #[serde(default)]
+    pub whatsapp_phone_id: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +144,8 @@ pub struct BrandForm {
     pub sms_sender: String,
     #[serde(default)]
     pub sms_number: String,
+    #[serde(default)]
+    pub whatsapp_phone_id: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +219,13 @@ impl BrandForm {
                 Ok(n)
             }
         }));
+        let whatsapp = self.whatsapp_phone_id.trim();
+        if !whatsapp.is_empty() && !(whatsapp.len() <= 30 && whatsapp.chars().all(|c| c.is_ascii_digit())) {
+            v.check::<()>(Err(AppError::invalid(
+                "whatsapp_phone_id",
+                format!("\"{whatsapp}\" is not a WhatsApp phone number id: copy the digits Meta shows under the number in WhatsApp Manager (not the phone number)."),
+            )));
+        }
         v.finish()?;
         Ok(BrandForm {
             id: self.id,
@@ -225,6 +238,7 @@ impl BrandForm {
             postal_address: address.unwrap_or_default(),
             sms_sender: texts_from.unwrap_or_default(),
             sms_number: number.unwrap_or_default(),
+            whatsapp_phone_id: whatsapp.to_string(),
         })
     }
 }

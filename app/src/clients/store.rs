@@ -50,6 +50,7 @@ impl sqlx::FromRow<'_, AnyRow> for Brand {
             postal_address: r.try_get("postal_address")?,
             sms_sender: r.try_get("sms_sender")?,
             sms_number: r.try_get("sms_number")?,
+            whatsapp_phone_id: r.try_get("whatsapp_phone_id")?,
         })
     }
 }
@@ -129,7 +130,7 @@ pub async fn client(db: &Db, id: i64) -> Result<Option<Client>, AppError> {
 }
 
 const BRAND_COLUMNS: &str =
-    "id, client_id, name, sender_name, sender_email, sending_domain, default_locale, postal_address, sms_sender, sms_number";
+    "id, client_id, name, sender_name, sender_email, sending_domain, default_locale, postal_address, sms_sender, sms_number, whatsapp_phone_id";
 
 pub async fn brands(db: &Db, client_id: i64) -> Result<Vec<Brand>, AppError> {
     Ok(sqlx::query_as::<_, Brand>(&format!("SELECT {BRAND_COLUMNS} FROM brands WHERE client_id = $1 ORDER BY lower(name)"))
@@ -146,6 +147,14 @@ pub async fn brand(db: &Db, id: i64) -> Result<Option<Brand>, AppError> {
 pub async fn brands_with_sms_sender(db: &Db, sender: &str) -> Result<Vec<(i64, i64)>, AppError> {
     Ok(sqlx::query_as("SELECT id, client_id FROM brands WHERE $1 <> '' AND (sms_sender = $1 OR sms_number = $1)")
         .bind(sender.trim())
+        .fetch_all(&db.pool)
+        .await?)
+}
+
+/// The brands whose WhatsApp messages come from the phone number `phone_id`.
+pub async fn brands_with_whatsapp_number(db: &Db, phone_id: &str) -> Result<Vec<(i64, i64)>, AppError> {
+    Ok(sqlx::query_as("SELECT id, client_id FROM brands WHERE $1 <> '' AND whatsapp_phone_id = $1")
+        .bind(phone_id.trim())
         .fetch_all(&db.pool)
         .await?)
 }
@@ -248,8 +257,8 @@ pub async fn insert_brand(db: &Db, form: &BrandForm) -> Result<i64, AppError> {
     let now = now_millis();
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO brands (client_id, name, sender_name, sender_email, sending_domain, \
-           default_locale, postal_address, created_at, updated_at, sms_sender, sms_number) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) RETURNING id",
+           default_locale, postal_address, created_at, updated_at, sms_sender, sms_number, whatsapp_phone_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11) RETURNING id",
     )
     .bind(form.client_id)
     .bind(&form.name)
@@ -261,6 +270,7 @@ pub async fn insert_brand(db: &Db, form: &BrandForm) -> Result<i64, AppError> {
     .bind(now)
     .bind(&form.sms_sender)
     .bind(&form.sms_number)
+    .bind(&form.whatsapp_phone_id)
     .fetch_one(&db.pool)
     .await
     .map_err(|e| name_taken(e, "name", "A brand of this client"))?;
@@ -270,7 +280,8 @@ pub async fn insert_brand(db: &Db, form: &BrandForm) -> Result<i64, AppError> {
 pub async fn update_brand(db: &Db, id: i64, form: &BrandForm) -> Result<(), AppError> {
     sqlx::query(
         "UPDATE brands SET name = $1, sender_name = $2, sender_email = $3, sending_domain = $4, \
-           default_locale = $5, postal_address = $6, updated_at = $7, sms_sender = $9, sms_number = $10 WHERE id = $8",
+           default_locale = $5, postal_address = $6, updated_at = $7, sms_sender = $9, sms_number = $10, \
+           whatsapp_phone_id = $11 WHERE id = $8",
     )
     .bind(&form.name)
     .bind(&form.sender_name)
@@ -282,6 +293,7 @@ pub async fn update_brand(db: &Db, id: i64, form: &BrandForm) -> Result<(), AppE
     .bind(id)
     .bind(&form.sms_sender)
     .bind(&form.sms_number)
+    .bind(&form.whatsapp_phone_id)
     .execute(&db.pool)
     .await
     .map_err(|e| name_taken(e, "name", "A brand of this client"))?;

@@ -336,6 +336,7 @@ fn BrandForm(client: Client, brand: Option<Brand>) -> impl IntoView {
     let address = RwSignal::new(b.postal_address.clone());
     let sms_sender = RwSignal::new(b.sms_sender.clone());
     let sms_number = RwSignal::new(b.sms_number.clone());
+    let whatsapp_phone_id = RwSignal::new(b.whatsapp_phone_id.clone());
     let action = ServerAction::<SaveBrand>::new();
     let value = last_answer(action);
     let navigate = use_navigate();
@@ -362,6 +363,7 @@ fn BrandForm(client: Client, brand: Option<Brand>) -> impl IntoView {
                 sender_email: sender_email.get_untracked(), sending_domain: domain.get_untracked(),
                 default_locale: locale.get_untracked(), postal_address: address.get_untracked(),
                 sms_sender: sms_sender.get_untracked(), sms_number: sms_number.get_untracked(),
+                whatsapp_phone_id: whatsapp_phone_id.get_untracked(),
             }});
         }>
             <FormStatus value=value/>
@@ -373,6 +375,7 @@ fn BrandForm(client: Client, brand: Option<Brand>) -> impl IntoView {
             <TextArea label="Postal address" name="postal_address" value=address error=field_error(value, "postal_address") required=true/>
             <TextField label="SMS sender (optional)" name="sms_sender" value=sms_sender error=field_error(value, "sms_sender") maxlength=16 hint="Who texts come from: a sender ID of up to 11 letters (where the country allows one), a short code, or a number such as +12025550143. Replies (STOP) reach a number only."/>
             <TextField label="SMS number (optional)" name="sms_number" value=sms_number error=field_error(value, "sms_number") maxlength=16 hint="The number texts come from where sender IDs are not allowed (the US, Canada, China) and buyers can reply to."/>
+            <TextField label="WhatsApp phone number id (optional)" name="whatsapp_phone_id" value=whatsapp_phone_id error=field_error(value, "whatsapp_phone_id") maxlength=30 hint="The id Meta gives the brand's WhatsApp Business number (WhatsApp Manager, Phone numbers): WhatsApp messages come from that number, and replies to it (STOP) are honoured."/>
             <div class="actions">
                 <A href=format!("/clients/{client_id}") attr:class="button">"Cancel"</A>
                 <button type="submit" class="primary" disabled=move || action.pending().get()>"Save brand"</button>

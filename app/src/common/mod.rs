@@ -13,6 +13,7 @@ pub mod segments;
 #[cfg(feature = "ssr")]
 pub mod store;
 pub mod values;
+pub mod whatsapp;
 
 /// A message in the outbox folder, as the Outbox page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -6,17 +6,19 @@ use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
 
-/// The parts of a version: the e-mail's three, and the text (SMS) message.
+/// The parts of a version: the e-mail's three, the text (SMS) message and the WhatsApp
+/// message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Part {
     Subject,
     Html,
     Text,
     Sms,
+    Whatsapp,
 }
 
 impl Part {
-    pub const ALL: [Part; 4] = [Part::Subject, Part::Html, Part::Text, Part::Sms];
+    pub const ALL: [Part; 5] = [Part::Subject, Part::Html, Part::Text, Part::Sms, Part::Whatsapp];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -24,6 +26,7 @@ impl Part {
             Part::Html => "html",
             Part::Text => "text",
             Part::Sms => "sms",
+            Part::Whatsapp => "whatsapp",
         }
     }
 
@@ -33,6 +36,7 @@ impl Part {
             Part::Html => "HTML part",
             Part::Text => "Plain-text part",
             Part::Sms => "SMS part",
+            Part::Whatsapp => "WhatsApp part",
         }
     }
 }

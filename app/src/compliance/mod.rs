@@ -128,7 +128,7 @@ fn check(index: usize, rule: &Rule, input: &LintInput, part: Part) -> Vec<Hit> {
             vec![(0, 0, format!("The SMS part does not say how to opt out: add \"{line}\"."))]
         }
         Check::TextSender if !source.trim().is_empty() && !cached(&BRAND_VARIABLE, r"\{\{-?\s*brand\.name\b").is_match(source) => {
-            vec![(0, 0, "The SMS part does not say who it is from: add {{ brand.name }}.".to_string())]
+            vec![(0, 0, format!("The {} does not say who it is from: add {{{{ brand.name }}}}.", part.label()))]
         }
         Check::TextSegments { max } => {
             let counted = crate::common::segments::count(source);
@@ -142,7 +142,20 @@ fn check(index: usize, rule: &Rule, input: &LintInput, part: Part) -> Vec<Hit> {
                 vec![]
             }
         }
-        Check::TextOptOut | Check::TextSender => vec![],
+        Check::WhatsappTemplate => match crate::common::whatsapp::meta_body(source) {
+            Err(problems) if !source.trim().is_empty() => problems.into_iter().map(|p| (p.start, p.end, p.message)).collect(),
+            _ => vec![],
+        },
+        Check::WhatsappCategory if !source.trim().is_empty() => {
+            match (crate::common::whatsapp::Category::parse(&input.whatsapp_category), input.purpose.as_str()) {
+                (None, _) => vec![(0, 0, "Choose the WhatsApp part's category: marketing or utility.".to_string())],
+                (Some(crate::common::whatsapp::Category::Utility), "review_request" | "repurchase" | "survey") => {
+                    vec![(0, 0, rule.explanation.to_string())]
+                }
+                _ => vec![],
+            }
+        }
+        Check::TextOptOut | Check::TextSender | Check::WhatsappCategory => vec![],
     }
 }
 

@@ -66,6 +66,11 @@ pub enum Check {
     TextSender,
     /// A text longer than this many parts (as written, before variables are filled in).
     TextSegments { max: usize },
+    /// A WhatsApp part Meta would refuse (blocks, a variable at either end or two side by
+    /// side, too long).
+    WhatsappTemplate,
+    /// A WhatsApp part without a category, or an offer filed as a utility message.
+    WhatsappCategory,
 }
 
 /// One compliance rule, as data: what it looks for, where it applies, why, and the source.
@@ -107,6 +112,12 @@ pub struct LintInput {
     /// The text message (SMS) part; empty when the version sends no texts.
     #[serde(default)]
     pub sms: String,
+    /// The WhatsApp part and its Meta category (`MARKETING` or `UTILITY`); empty when the
+    /// version sends no WhatsApp messages.
+    #[serde(default)]
+    pub whatsapp: String,
+    #[serde(default)]
+    pub whatsapp_category: String,
 }
 
 impl LintInput {
@@ -116,6 +127,7 @@ impl LintInput {
             Part::Html => &self.html,
             Part::Text => &self.text,
             Part::Sms => &self.sms,
+            Part::Whatsapp => &self.whatsapp,
         }
     }
 

@@ -7,9 +7,12 @@ use super::model::{Check, Part, Platforms, Rule, Severity};
 /// The e-mail's bodies.
 const BODY: &[Part] = &[Part::Html, Part::Text];
 /// Every part a buyer reads a request in: the e-mail's bodies and the text.
-const READ: &[Part] = &[Part::Html, Part::Text, Part::Sms];
-const ALL_PARTS: &[Part] = &[Part::Subject, Part::Html, Part::Text, Part::Sms];
+const READ: &[Part] = &[Part::Html, Part::Text, Part::Sms, Part::Whatsapp];
+const ALL_PARTS: &[Part] = &[Part::Subject, Part::Html, Part::Text, Part::Sms, Part::Whatsapp];
 const TEXT: &[Part] = &[Part::Sms];
+const WHATSAPP: &[Part] = &[Part::Whatsapp];
+/// The parts that reach the buyer's phone.
+const PHONE: &[Part] = &[Part::Sms, Part::Whatsapp];
 const AMAZON: Platforms = Platforms::Only(&["amazon"]);
 const NOT_AMAZON: Platforms = Platforms::Except(&["amazon"]);
 
@@ -457,9 +460,9 @@ pub const RULES: &[Rule] = &[
         platforms: AMAZON,
         countries: &[],
         purposes: &[],
-        parts: TEXT,
+        parts: PHONE,
         check: Check::Forbidden(r"\S[\s\S]*"),
-        explanation: "Amazon buyers may be contacted through Amazon's messaging only, never by text: remove the SMS part.",
+        explanation: "Amazon buyers may be contacted through Amazon's messaging only, never by text or WhatsApp: remove the part.",
         source: AMAZON_MESSAGING,
     },
     Rule {
@@ -474,6 +477,46 @@ pub const RULES: &[Rule] = &[
         check: Check::TextSegments { max: 2 },
         explanation: "Long texts are split into parts and each part is billed; one or two parts read best on a phone.",
         source: "3GPP TS 23.040 (concatenated SMS: 153 GSM-7 or 67 UCS-2 characters per part)",
+    },
+    // ---- WhatsApp ----
+    Rule {
+        id: "whatsapp-template",
+        category: "whatsapp-template",
+        severity: Severity::Block,
+        locales: &[],
+        platforms: Platforms::All,
+        countries: &[],
+        purposes: &[],
+        parts: WHATSAPP,
+        check: Check::WhatsappTemplate,
+        explanation: "A WhatsApp message that opens a conversation must be a template Meta approved: fixed wording with variables, which Meta refuses when a variable opens or closes the body or two stand side by side, and beyond 1,024 characters.",
+        source: "Meta, WhatsApp Business Platform: Message templates, body component and parameter rules: https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates",
+    },
+    Rule {
+        id: "whatsapp-category",
+        category: "whatsapp-category",
+        severity: Severity::Block,
+        locales: &[],
+        platforms: Platforms::All,
+        countries: &[],
+        purposes: &[],
+        parts: WHATSAPP,
+        check: Check::WhatsappCategory,
+        explanation: "A review request, an offer or a survey asks the buyer to do something for the business: Meta files it as marketing. Submitted as utility it is re-categorised or rejected, and utility templates that promote get the sending account's quality rating lowered. Choose marketing.",
+        source: "Meta, Template categorization guidelines (utility templates: about a specific transaction, no promotion): https://developers.facebook.com/docs/whatsapp/updates-to-pricing/new-template-guidelines",
+    },
+    Rule {
+        id: "whatsapp-sender",
+        category: "whatsapp-sender",
+        severity: Severity::Warn,
+        locales: &[],
+        platforms: NOT_AMAZON,
+        countries: &[],
+        purposes: &[],
+        parts: WHATSAPP,
+        check: Check::TextSender,
+        explanation: "WhatsApp shows the sending number's display name, which may be the agency's: name the shop in the message so the buyer knows who writes.",
+        source: "WhatsApp Business Messaging Policy (identify your business clearly): https://business.whatsapp.com/policy",
     },
     // ---- Warnings ----
     Rule {

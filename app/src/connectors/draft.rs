@@ -35,6 +35,8 @@ pub struct Draft {
     pub currency: String,
     pub total: Option<String>,
     pub accepts_marketing: Option<bool>,
+    /// The buyer's consent to marketing texts as the platform records it (in words).
+    pub sms_consent: Option<String>,
     pub earliest_delivery: Option<String>,
     pub latest_delivery: Option<String>,
     pub items: Vec<DraftItem>,
@@ -103,6 +105,8 @@ impl Draft {
             self.reachable_elsewhere,
         );
         let currency = fields::currency(line, ("currency", self.currency.trim()), &mut contact.notes);
+        // A consent to texts without a number to text is nothing to record.
+        let contact_phone_empty = contact.phone.is_empty();
         Ok(ParsedOrder {
             line,
             platform_order_id: self.id.trim().to_string(),
@@ -119,7 +123,8 @@ impl Draft {
             total_minor,
             items,
             accepts_marketing: self.accepts_marketing,
-            sms_consent: None,
+            sms_consent: self.sms_consent.filter(|_| !contact_phone_empty),
+            whatsapp_consent: None,
             earliest_delivery_at,
             latest_delivery_at,
         })

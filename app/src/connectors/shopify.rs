@@ -20,7 +20,8 @@ const ORDERS_QUERY: &str = "query Orders($first: Int!, $after: String, $query: S
   orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) { \
     nodes { id name createdAt updatedAt cancelledAt email phone displayFinancialStatus displayFulfillmentStatus currencyCode \
       totalPriceSet { shopMoney { amount currencyCode } } \
-      customer { firstName lastName emailMarketingConsent { marketingState } } \
+      customer { firstName lastName phone emailMarketingConsent { marketingState } \
+        smsMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt consentCollectedFrom } } \
       shippingAddress { countryCodeV2 name } \
       lineItems(first: 50) { nodes { sku name quantity originalUnitPriceSet { shopMoney { amount } } product { id } } } \
       fulfillments(first: 10) { createdAt deliveredAt displayStatus } } \
@@ -223,13 +224,34 @@ struct Money {
 struct GqlCustomer {
     first_name: Option<String>,
     last_name: Option<String>,
+    phone: Option<String>,
     email_marketing_consent: Option<GqlConsent>,
+    sms_marketing_consent: Option<GqlConsent>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct GqlConsent {
     marketing_state: Option<String>,
+    marketing_opt_in_level: Option<String>,
+    consent_updated_at: Option<String>,
+    consent_collected_from: Option<String>,
+}
+
+/// Shopify's SMS marketing consent as the ledger keeps it: Shopify records the state, how
+/// the buyer opted in and where, not the words shown, so those facts stand for the wording.
+/// Only a subscribed buyer has consented.
+fn sms_consent(state: &str, level: &str, updated: &str, collected_from: &str) -> Option<String> {
+    if !state.eq_ignore_ascii_case("subscribed") {
+        return None;
+    }
+    let mut words = "Shopify SMS marketing consent: subscribed".to_string();
+    for (label, value) in [("opt-in level", level), ("collected from", collected_from), ("updated", updated)] {
+        if !value.trim().is_empty() {
+            words.push_str(&format!(", {label} {}", value.trim().to_ascii_lowercase()));
+        }
+    }
+    Some(words)
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -309,6 +331,11 @@ pub fn from_graphql(node: GqlOrder) -> Draft {
     let address = node.shipping_address.unwrap_or_default();
     let name =
         buyer_name(address.name.unwrap_or_default(), customer.first_name.unwrap_or_default(), customer.last_name.unwrap_or_default());
+    let texts = customer.sms_marketing_consent.as_ref().and_then(|c| {
+        let get = |v: &Option<String>| v.clone().unwrap_or_default();
+        sms_consent(&get(&c.marketing_state), &get(&c.marketing_opt_in_level), &get(&c.consent_updated_at), &get(&c.consent_collected_from))
+    });
+    let customer_phone = customer.phone.clone().unwrap_or_default();
     let consent = match customer.email_marketing_consent.and_then(|c| c.marketing_state).as_deref() {
         Some("SUBSCRIBED") => Some(true),
         None | Some("") => None,
@@ -337,12 +364,13 @@ pub fn from_graphql(node: GqlOrder) -> Draft {
         status,
         status_at,
         email: node.email.unwrap_or_default(),
-        phone: node.phone.unwrap_or_default(),
+        phone: node.phone.filter(|p| !p.trim().is_empty()).unwrap_or(customer_phone),
         name,
         country: address.country_code_v2.unwrap_or_default(),
         currency: money.currency_code.or(node.currency_code).unwrap_or_default(),
         total: money.amount,
         accepts_marketing: consent,
+        sms_consent: texts,
         items,
         ..Draft::default()
     }
@@ -365,6 +393,12 @@ pub fn from_webhook(body: &Value) -> Draft {
             .map(|n| n.trim().to_string())
             .find(|n| !n.is_empty())
             .unwrap_or_default();
+    let texts = sms_consent(
+        &text(body, "/customer/sms_marketing_consent/state"),
+        &text(body, "/customer/sms_marketing_consent/opt_in_level"),
+        &text(body, "/customer/sms_marketing_consent/consent_updated_at"),
+        &text(body, "/customer/sms_marketing_consent/consent_collected_from"),
+    );
     let consent = match text(body, "/customer/email_marketing_consent/state").as_str() {
         "subscribed" => Some(true),
         "" => body["buyer_accepts_marketing"].as_bool(),
@@ -391,12 +425,13 @@ pub fn from_webhook(body: &Value) -> Draft {
         status,
         status_at,
         email: some_text(body, "/email").unwrap_or_else(|| text(body, "/customer/email")),
-        phone: text(body, "/phone"),
+        phone: some_text(body, "/phone").filter(|p| !p.trim().is_empty()).unwrap_or_else(|| text(body, "/customer/phone")),
         name,
         country: text(body, "/shipping_address/country_code"),
         currency: text(body, "/currency"),
         total: some_text(body, "/total_price"),
         accepts_marketing: consent,
+        sms_consent: texts,
         items,
         ..Draft::default()
     }
@@ -455,6 +490,25 @@ pub async fn exchange_code(client: &reqwest::Client, settings: &Settings, shop: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shopify_sms_consent_becomes_a_consent_to_texts_with_its_facts() {
+        let node = json!({"id": "gid://shopify/Order/5002", "name": "#1002", "createdAt": "2026-11-20T10:00:00Z", "phone": null,
+            "email": "ola@example.no", "displayFulfillmentStatus": "FULFILLED",
+            "customer": {"firstName": "Ola", "phone": "+4791234567", "smsMarketingConsent": {"marketingState": "SUBSCRIBED",
+                "marketingOptInLevel": "CONFIRMED_OPT_IN", "consentUpdatedAt": "2026-11-20T09:58:00Z", "consentCollectedFrom": "SHOPIFY"}},
+            "shippingAddress": {"countryCodeV2": "NO"},
+            "lineItems": {"nodes": [{"sku": "A", "name": "Socks", "quantity": 1}]}});
+        let a = from_graphql(serde_json::from_value(node).unwrap()).into_order(1).unwrap();
+        assert_eq!(a.buyer_phone, "+4791234567", "the customer's phone when the order has none");
+        let words = a.sms_consent.expect("a consent to texts");
+        assert!(words.contains("subscribed") && words.contains("confirmed_opt_in") && words.contains("shopify"), "{words}");
+        let hook = json!({"id": 5002, "name": "#1002", "created_at": "2026-11-20T10:00:00Z", "email": "ola@example.no", "phone": "",
+            "fulfillment_status": "fulfilled", "shipping_address": {"country_code": "NO"}, "line_items": [{"sku": "A", "title": "Socks", "quantity": 1}],
+            "customer": {"first_name": "Ola", "phone": "+4791234567", "sms_marketing_consent": {"state": "unsubscribed", "opt_in_level": "single_opt_in"}}});
+        let b = from_webhook(&hook).into_order(1).unwrap();
+        assert_eq!((b.buyer_phone.as_str(), b.sms_consent), ("+4791234567", None), "unsubscribed is no consent");
+    }
 
     #[test]
     fn graphql_and_webhook_orders_map_to_the_same_order() {

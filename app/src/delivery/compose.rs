@@ -55,6 +55,14 @@ pub struct Outgoing {
     pub sms_body: String,
     pub sms_sender: String,
     pub sms_number: String,
+    /// The version's WhatsApp part, the brand's WhatsApp number (its Cloud API id) and the
+    /// part's template at Meta (name and language; empty until submitted).
+    pub whatsapp_body: String,
+    pub whatsapp_phone_id: String,
+    /// `email`, `sms`, `whatsapp` or `amazon`.
+    pub channel: String,
+    pub whatsapp_template: String,
+    pub whatsapp_language: String,
 }
 
 impl Outgoing {
@@ -266,7 +274,12 @@ pub fn parse_short_link(secret: &str, code: &str) -> Option<(i64, usize)> {
 
 /// The text as rendered, before its links are shortened.
 pub fn render_text(m: &Outgoing) -> Result<String, AppError> {
-    let rendered = render::render("", "", &m.sms_body, &context(m, String::new()))
+    let body = if m.channel == "whatsapp" { &m.whatsapp_body } else { &m.sms_body };
+    render_text_of(m, body)
+}
+
+fn render_text_of(m: &Outgoing, body: &str) -> Result<String, AppError> {
+    let rendered = render::render("", "", body, &context(m, String::new()))
         .map_err(|e| AppError::internal(format!("text {} cannot be rendered: {}", m.id, e.message)))?;
     Ok(rendered.text.trim().to_string())
 }
@@ -289,6 +302,46 @@ pub fn compose_text(m: &Outgoing, secret: &str, public_url: &str) -> Result<Stri
     }
     out.push_str(&text[last..]);
     Ok(out)
+}
+
+/// A WhatsApp message: the template Meta approved for the version, and its parameters
+/// rendered for the order and buyer, each web link replaced by a short tracked link as in
+/// texts. Also the message as the buyer reads it (the template with its parameters),
+/// for the record.
+pub fn compose_whatsapp(m: &Outgoing, secret: &str, public_url: &str) -> Result<(Vec<String>, String), AppError> {
+    use crate::common::whatsapp;
+    if m.whatsapp_template.is_empty() {
+        return Err(AppError::internal(format!("WhatsApp message {}: the version's template is not at Meta", m.id)));
+    }
+    let body = whatsapp::meta_body(&m.whatsapp_body).map_err(|problems| {
+        AppError::internal(format!(
+            "WhatsApp message {}: {}",
+            m.id,
+            problems.first().map(|p| p.message.as_str()).unwrap_or("the WhatsApp part is not a template")
+        ))
+    })?;
+    // The links are numbered across the whole message, as the click looks them up.
+    let text = render_text_of(m, &m.whatsapp_body)?;
+    let links = text_links(&text);
+    let base = public_url.trim_end_matches('/');
+    let context = context(m, String::new());
+    let mut params = Vec::with_capacity(body.variables.len());
+    for variable in &body.variables {
+        let value = render::render("", "", &format!("{{{{ {variable} }}}}"), &context)
+            .map_err(|e| AppError::internal(format!("WhatsApp message {}: {}", m.id, e.message)))?
+            .text;
+        let value = value.trim().to_string();
+        let value = match links.iter().position(|&(start, end)| text[start..end] == value) {
+            Some(index) => format!("{base}/t/s/{}", short_link_code(secret, m.id, index)),
+            None => value,
+        };
+        params.push(whatsapp::parameter_value(&value));
+    }
+    let mut shown = body.text.clone();
+    for (n, value) in params.iter().enumerate().rev() {
+        shown = shown.replace(&format!("{{{{{}}}}}", n + 1), value);
+    }
+    Ok((params, shown))
 }
 
 /// The target of a text's n-th link.

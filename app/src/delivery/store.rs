@@ -124,10 +124,12 @@ pub async fn published_key(db: &Db, brand_id: i64) -> Result<Option<PublishedKey
 const OUTGOING_SQL: &str = "SELECT m.id, m.client_id, m.brand_id, m.campaign_id, m.purpose, m.locale, m.variant, m.attempts, \
        v.subject, v.html, v.text, c.rules, cu.email, cu.name AS customer_name, o.platform_order_id, o.placed_at, o.total_minor, \
        o.currency, o.items, s.name AS store_name, s.platform, s.marketplace, b.name AS brand_name, b.sender_name, b.sender_email, \
-       b.sending_domain, b.postal_address, cu.phone, v.sms_body, b.sms_sender, b.sms_number \
+       b.sending_domain, b.postal_address, cu.phone, v.sms_body, b.sms_sender, b.sms_number, \
+       v.whatsapp_body, b.whatsapp_phone_id, m.channel, COALESCE(w.name, '') AS whatsapp_template, \
+       COALESCE(w.language, '') AS whatsapp_language \
      FROM messages m JOIN template_versions v ON v.id = m.template_version_id JOIN campaigns c ON c.id = m.campaign_id \
        JOIN customers cu ON cu.id = m.customer_id JOIN orders o ON o.id = m.order_id JOIN stores s ON s.id = o.store_id \
-       JOIN brands b ON b.id = m.brand_id";
+       JOIN brands b ON b.id = m.brand_id LEFT JOIN whatsapp_templates w ON w.version_id = v.id AND w.status = 'approved'";
 
 impl sqlx::FromRow<'_, AnyRow> for Outgoing {
     fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
@@ -163,6 +165,11 @@ impl sqlx::FromRow<'_, AnyRow> for Outgoing {
             sms_body: r.try_get("sms_body")?,
             sms_sender: r.try_get("sms_sender")?,
             sms_number: r.try_get("sms_number")?,
+            whatsapp_body: r.try_get("whatsapp_body")?,
+            whatsapp_phone_id: r.try_get("whatsapp_phone_id")?,
+            channel: r.try_get("channel")?,
+            whatsapp_template: r.try_get("whatsapp_template")?,
+            whatsapp_language: r.try_get("whatsapp_language")?,
         })
     }
 }

@@ -1,16 +1,23 @@
-//! Texts (SMS): the channel beside e-mail for buyers who left a phone number and agreed to
-//! texts. The provider's API (`twilio`, behind [`SmsProvider`]), the worker that sends due
-//! texts (`sender`) and the provider's status and reply webhooks (`hooks`). What a text
-//! costs in parts and which replies opt out are pure and shared with the lint and the
-//! editor (`common::segments`, `common::opt_out`); quiet hours are a campaign timing rule
+//! Messages to the buyer's phone: texts (SMS) and WhatsApp, the channels beside e-mail for
+//! buyers who left a phone number and agreed to them. The providers' APIs (`twilio` for
+//! texts, behind [`SmsProvider`]; `whatsapp` for Meta's WhatsApp Cloud API), both behind
+//! [`TextProvider`] for the worker that sends due messages (`sender`); the providers'
+//! status and reply webhooks (`hooks`); and the submission of WhatsApp templates to Meta
+//! (`meta`). What a text costs in parts, which replies opt out and what Meta accepts as a
+//! template are pure and shared with the lint and the editor (`common::segments`,
+//! `common::opt_out`, `common::whatsapp`); quiet hours are a campaign timing rule
 //! (`campaigns::quiet`).
 
 #[cfg(feature = "ssr")]
 pub mod hooks;
 #[cfg(feature = "ssr")]
+pub mod meta;
+#[cfg(feature = "ssr")]
 pub mod sender;
 #[cfg(feature = "ssr")]
 pub mod twilio;
+#[cfg(feature = "ssr")]
+pub mod whatsapp;
 
 use serde::{Deserialize, Serialize};
 
@@ -97,14 +104,28 @@ mod provider {
     use crate::connectors::http::Failure;
     use futures_util::future::BoxFuture;
 
-    /// One text to send.
+    /// One message to send to a phone.
     #[derive(Clone, Debug)]
     pub struct Sms {
         /// E.164.
         pub to: String,
-        /// The brand's sender: an alphanumeric sender ID or a number.
+        /// The brand's sender: an alphanumeric sender ID or a number (texts), or the
+        /// WhatsApp Business phone number id.
         pub from: String,
+        /// The message as the buyer reads it.
         pub body: String,
+        /// A WhatsApp message's approved template and its parameters.
+        pub template: Option<TemplateCall>,
+        /// Starling's message, which WhatsApp echoes back in status reports.
+        pub message_id: i64,
+    }
+
+    /// A template Meta approved, filled in.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct TemplateCall {
+        pub name: String,
+        pub language: String,
+        pub parameters: Vec<String>,
     }
 
     /// What the provider answered for a text it took.
@@ -140,10 +161,10 @@ mod provider {
         pub price: Option<Price>,
     }
 
-    /// An SMS provider: sends a text, tells what it charged for one, and tells its genuine
-    /// webhook requests from forged ones. Twilio's API is the one implemented (`twilio`); another provider implements
-    /// these two and plugs in.
-    pub trait SmsProvider: Send + Sync {
+    /// A provider of messages to phones: sends one, finds one it took before, and tells
+    /// what it charged for one. Twilio's API (`twilio`) and WhatsApp's Cloud API
+    /// (`whatsapp`) implement it.
+    pub trait TextProvider: Send + Sync {
         /// The provider in words, for messages and logs.
         fn name(&self) -> &'static str;
         fn send<'a>(&'a self, sms: &'a Sms) -> BoxFuture<'a, Result<Accepted, SendFailure>>;
@@ -152,6 +173,16 @@ mod provider {
         fn find<'a>(&'a self, from: &'a str, to: &'a str, body: &'a str, since: i64) -> BoxFuture<'a, Result<Option<Accepted>, Failure>>;
         /// What the provider charged for a text, once it knows (`None` before).
         fn price<'a>(&'a self, provider_ref: &'a str) -> BoxFuture<'a, Result<Option<Price>, Failure>>;
+        /// Whether the provider can be asked for prices (`price`); otherwise the contract's
+        /// price stands.
+        fn reports_prices(&self) -> bool {
+            true
+        }
+    }
+
+    /// An SMS provider, which also tells its genuine webhook requests from forged ones. Twilio's API is the
+    /// one implemented (`twilio`); another provider implements these and plugs in.
+    pub trait SmsProvider: TextProvider {
         /// Whether a webhook request to `url` with these form parameters carries the
         /// provider's signature.
         fn verify(&self, url: &str, params: &[(String, String)], signature: &str) -> bool;

@@ -1,6 +1,7 @@
-//! The text worker: claims due SMS messages of running campaigns, renders each from the
-//! approved version's SMS part, holds it back outside the recipient's quiet hours, sends
-//! it through the provider and records the outcome, with what it cost.
+//! The phone worker, one per channel: claims due SMS (or WhatsApp) messages of running
+//! campaigns, renders each from the approved version's SMS part (or fills in its WhatsApp
+//! template), holds it back outside the recipient's quiet hours, sends it through the
+//! provider and records the outcome, with what it cost.
 //!
 //! Claims, tries and crash settling are the e-mail outbox's (`outbox::store`): a try is
 //! written before the text leaves, accepted texts are recorded in small group commits, and
@@ -10,7 +11,7 @@
 //! refusal → `failed` with the provider's words, and a number the provider holds an
 //! opt-out for is suppressed for the brand on every channel.
 
-use super::{SendFailure, Sms, SmsProvider};
+use super::{SendFailure, Sms, TemplateCall, TextProvider};
 use crate::campaigns::eligibility::SendWindow;
 use crate::campaigns::quiet;
 use crate::connectors::http::Failure;
@@ -32,7 +33,9 @@ const PRICE_EVERY_MS: i64 = 60_000;
 #[derive(Clone)]
 pub struct TextSender {
     pub db: Db,
-    pub provider: Arc<dyn SmsProvider>,
+    /// `Channel::Sms` or `Channel::Whatsapp`: the messages this worker sends.
+    pub channel: Channel,
+    pub provider: Arc<dyn TextProvider>,
     pub secret: Arc<secrecy::SecretString>,
     /// Where links in texts point.
     pub public_url: String,
@@ -88,7 +91,7 @@ impl TextSender {
         let mut priced_at = 0;
         loop {
             let now = now_millis();
-            if now - priced_at >= PRICE_EVERY_MS {
+            if self.provider.reports_prices() && now - priced_at >= PRICE_EVERY_MS {
                 priced_at = now;
                 if let Err(e) = self.reconcile_prices(now).await {
                     tracing::error!(error = %crate::error::report(&e), "asking the SMS provider for prices failed");
@@ -97,7 +100,7 @@ impl TextSender {
             match self.pass(now).await {
                 Ok(stats) if stats.claimed > 0 => continue,
                 Ok(_) => {}
-                Err(e) => tracing::error!(error = %crate::error::report(&e), "text pass failed"),
+                Err(e) => tracing::error!(error = %crate::error::report(&e), channel = self.channel.as_str(), "text pass failed"),
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -142,13 +145,13 @@ impl TextSender {
 
     /// Claims one batch of due texts and sends them.
     pub async fn pass(&self, now: i64) -> Result<TextStats, AppError> {
-        let ids = outbox::claim_channel(&self.db, Channel::Sms, &self.worker, now, self.batch).await?;
+        let ids = outbox::claim_channel(&self.db, self.channel, &self.worker, now, self.batch).await?;
         let mut stats = TextStats { claimed: ids.len() as u64, ..TextStats::default() };
         if ids.is_empty() {
             return Ok(stats);
         }
         let outgoing = crate::delivery::store::outgoing(&self.db, &ids).await?;
-        let prices = crate::clients::store::channel_prices(&self.db, Channel::Sms.as_str()).await?;
+        let prices = crate::clients::store::channel_prices(&self.db, self.channel.as_str()).await?;
         let mut ready = Vec::with_capacity(outgoing.len());
         for m in outgoing {
             // Quiet hours are checked again at sending: a text planned inside them may be
@@ -160,40 +163,30 @@ impl TextSender {
                 stats.deferred += 1;
                 continue;
             }
-            let from = match super::sender_for(&m.sms_sender, &m.sms_number, &m.phone) {
-                Ok(from) => from,
+            match self.compose(&m) {
+                Ok(sms) => ready.push((m, sms)),
                 Err(why) => {
                     outbox::mark_failed(&self.db, m.id, &why).await?;
-                    stats.failed += 1;
-                    continue;
-                }
-            };
-            use secrecy::ExposeSecret;
-            match compose::compose_text(&m, self.secret.expose_secret(), &self.public_url) {
-                Ok(body) => ready.push((m, from, body)),
-                Err(e) => {
-                    outbox::mark_failed(&self.db, m.id, &e.to_string()).await?;
                     stats.failed += 1;
                 }
             }
         }
         // One row per try, written before any text of the batch leaves.
-        let attempts: Vec<String> = ready.iter().map(|(m, _, _)| format!("{}-{}", m.id, m.attempts)).collect();
-        let tries: Vec<(i64, &str)> = ready.iter().zip(&attempts).map(|((m, _, _), name)| (m.id, name.as_str())).collect();
+        let attempts: Vec<String> = ready.iter().map(|(m, _)| format!("{}-{}", m.id, m.attempts)).collect();
+        let tries: Vec<(i64, &str)> = ready.iter().zip(&attempts).map(|((m, _), name)| (m.id, name.as_str())).collect();
         outbox::start_attempts(&self.db, &self.worker, now_millis(), &tries).await?;
         let throttled = std::sync::atomic::AtomicU64::new(0);
         let results: Vec<(Outgoing, String, String, Sent)> = futures_util::stream::iter(ready.into_iter().zip(attempts))
-            .map(|((m, from, body), attempt)| {
+            .map(|((m, sms), attempt)| {
                 let throttled = &throttled;
                 async move {
-                    let sms = Sms { to: m.phone.clone(), from, body: body.clone() };
                     // A try cut off by a crash may have reached the provider: ask before
                     // sending again, so the buyer never gets the text twice.
                     let sent = match self.taken_before(&m, &sms).await {
                         Some(accepted) => Sent::Accepted(accepted),
                         None => self.send_waiting(&sms, throttled).await,
                     };
-                    (m, attempt, body, sent)
+                    (m, attempt, sms.body, sent)
                 }
             })
             .buffer_unordered(self.concurrency.max(1))
@@ -208,7 +201,11 @@ impl TextSender {
         for (m, attempt, body, sent) in results {
             match sent {
                 Sent::Accepted(a) => {
-                    let segments = a.segments.unwrap_or_else(|| crate::common::segments::count(&body).parts as i64);
+                    let segments = match self.channel {
+                        // A WhatsApp message is billed as one, whatever its length.
+                        Channel::Whatsapp => 1,
+                        _ => a.segments.unwrap_or_else(|| crate::common::segments::count(&body).parts as i64),
+                    };
                     let (cost_micros, cost_currency, cost_source) = match (&a.price, prices.get(&m.client_id)) {
                         (Some(p), _) => (Some(p.micros), p.currency.clone(), "provider"),
                         (None, Some((per_thousand, currency))) => (Some(per_thousand / 1000), currency.clone(), "contract"),
@@ -243,8 +240,39 @@ impl TextSender {
         Ok(stats)
     }
 
-    /// The text as the provider took it before, when the message's previous try was cut
-    /// off (its process died: `unknown`) and the provider has a text with the same sender,
+    /// The message to send for `m`: its sender and body, and for WhatsApp the template
+    /// filled in; or why it cannot be sent.
+    fn compose(&self, m: &Outgoing) -> Result<Sms, String> {
+        use secrecy::ExposeSecret;
+        let secret = self.secret.expose_secret();
+        match self.channel {
+            Channel::Whatsapp => {
+                if m.whatsapp_phone_id.trim().is_empty() {
+                    return Err("the brand has no WhatsApp number: set its phone number id on the brand's page".into());
+                }
+                if m.whatsapp_template.is_empty() {
+                    return Err("Meta no longer approves the version's WhatsApp template (rejected, paused or disabled)".into());
+                }
+                let (parameters, body) = compose::compose_whatsapp(m, secret, &self.public_url).map_err(|e| e.to_string())?;
+                Ok(Sms {
+                    to: m.phone.clone(),
+                    from: m.whatsapp_phone_id.clone(),
+                    body,
+                    template: Some(TemplateCall { name: m.whatsapp_template.clone(), language: m.whatsapp_language.clone(), parameters }),
+                    message_id: m.id,
+                })
+            }
+            _ => {
+                let from = super::sender_for(&m.sms_sender, &m.sms_number, &m.phone)?;
+                let body = compose::compose_text(m, secret, &self.public_url).map_err(|e| e.to_string())?;
+                Ok(Sms { to: m.phone.clone(), from, body, template: None, message_id: m.id })
+            }
+        }
+    }
+
+    /// The message as the provider took it before, when the message's previous try was cut
+    /// off (its process died: `unknown`) and either a status report on it arrived since
+    /// (which recorded the provider's id) or the provider has one with the same sender,
     /// number and body since that try began.
     async fn taken_before(&self, m: &Outgoing, sms: &Sms) -> Option<super::Accepted> {
         if m.attempts < 2 {
@@ -252,6 +280,9 @@ impl TextSender {
         }
         let tries = outbox::attempts_of(&self.db, m.id).await.ok()?;
         let cut_off = tries.iter().rev().skip(1).find(|t| t.outcome == AttemptOutcome::Unknown)?;
+        if let Ok(Some(provider_ref)) = outbox::provider_ref_of(&self.db, m.id).await {
+            return Some(super::Accepted { provider_ref, segments: None, price: None });
+        }
         match self.provider.find(&sms.from, &sms.to, &sms.body, cut_off.started_at).await {
             Ok(found) => found,
             Err(f) => {

@@ -7,7 +7,7 @@
 //! HMAC-SHA1, under the account's auth token, of the full URL followed by every POST
 //! parameter's name and value, sorted by name.
 
-use super::{Accepted, Price, SendFailure, Sms, SmsProvider, StatusReport, TextStatus};
+use super::{Accepted, Price, SendFailure, Sms, SmsProvider, StatusReport, TextProvider, TextStatus};
 use crate::connectors::http::{json_body, retry_after, Failure};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -33,7 +33,7 @@ pub struct Twilio {
     pub client: reqwest::Client,
 }
 
-impl SmsProvider for Twilio {
+impl TextProvider for Twilio {
     fn name(&self) -> &'static str {
         "SMS provider"
     }
@@ -136,7 +136,9 @@ impl SmsProvider for Twilio {
             Ok(price(body.get("price"), body.get("price_unit")))
         })
     }
+}
 
+impl SmsProvider for Twilio {
     fn verify(&self, url: &str, params: &[(String, String)], signature: &str) -> bool {
         let Ok(given) = STANDARD.decode(signature.trim()) else { return false };
         mac(self.auth_token.expose_secret(), url, params).verify_slice(&given).is_ok()

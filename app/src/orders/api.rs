@@ -242,18 +242,18 @@ pub mod server {
         let now = crate::db::now_millis();
         let mut v = crate::common::values::Validation::default();
         let channel = channel.trim().to_string();
-        if !matches!(channel.as_str(), "email" | "sms") {
-            v.check::<()>(Err(AppError::invalid("channel", "Choose e-mail or SMS.")));
+        if !matches!(channel.as_str(), "email" | "sms" | "whatsapp") {
+            v.check::<()>(Err(AppError::invalid("channel", "Choose e-mail, SMS or WhatsApp.")));
         }
         let scope = scope.trim().to_string();
         if !matches!(scope.as_str(), "marketing" | "service") {
             v.check::<()>(Err(AppError::invalid("scope", "Choose marketing or service messages.")));
         }
         let wording = wording.trim().to_string();
-        if channel == "sms" && wording.is_empty() {
+        if matches!(channel.as_str(), "sms" | "whatsapp") && wording.is_empty() {
             v.check::<()>(Err(AppError::invalid(
                 "wording",
-                "Give the words the buyer agreed to: consent to texts must be express and kept with its wording.",
+                "Give the words the buyer agreed to: consent to texts and WhatsApp messages must be express and kept with its wording.",
             )));
         }
         if wording.chars().count() > 2_000 {

@@ -44,6 +44,9 @@ struct OrderIn {
     /// The buyer agreed to marketing texts: the words they agreed to.
     #[serde(default)]
     sms_consent: Option<String>,
+    /// The buyer opted in to WhatsApp messages: the words they agreed to.
+    #[serde(default)]
+    whatsapp_consent: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,20 +134,20 @@ pub fn parse(index: usize, value: serde_json::Value) -> Result<ParsedOrder, RowE
     }
     let marketplace = order.marketplace.trim().to_lowercase();
     let name = order.name.trim();
-    let sms_consent = match order.sms_consent.as_deref().map(str::trim) {
-        None => None,
-        Some("") => {
-            return Err(RowError::new(
-                line,
-                "sms_consent",
-                "is empty: give the words the buyer agreed to (consent to marketing texts must be express and recorded)",
-            ))
-        }
+    let phone_consent = |field: &str, given: Option<&String>| match given.map(|w| w.trim()) {
+        None => Ok(None),
+        Some("") => Err(RowError::new(
+            line,
+            field,
+            "is empty: give the words the buyer agreed to (consent to texts and WhatsApp messages must be express and recorded)",
+        )),
         Some(words) if order.phone.trim().is_empty() => {
-            return Err(RowError::new(line, "sms_consent", format!("is given (\"{words}\") but the order has no phone number")))
+            Err(RowError::new(line, field, format!("is given (\"{words}\") but the order has no phone number")))
         }
-        Some(words) => Some(words.to_string()),
+        Some(words) => Ok(Some(words.to_string())),
     };
+    let sms_consent = phone_consent("sms_consent", order.sms_consent.as_ref())?;
+    let whatsapp_consent = phone_consent("whatsapp_consent", order.whatsapp_consent.as_ref())?;
     // A bad phone or an unknown country is told beside the stored order, which is kept.
     let contact = fields::contact(
         line,
@@ -171,6 +174,7 @@ pub fn parse(index: usize, value: serde_json::Value) -> Result<ParsedOrder, RowE
         items,
         accepts_marketing: order.consent,
         sms_consent,
+        whatsapp_consent,
         earliest_delivery_at: None,
         latest_delivery_at: None,
     })

@@ -96,6 +96,10 @@ pub struct ParsedOrder {
     /// marketing consent, the API's `sms_consent`); `None` when the source does not say.
     #[serde(default)]
     pub sms_consent: Option<String>,
+    /// The buyer opted in to WhatsApp messages from the brand, with the words shown (the
+    /// API's `whatsapp_consent`); `None` when the source does not say.
+    #[serde(default)]
+    pub whatsapp_consent: Option<String>,
     /// The delivery window the platform promised the buyer (Amazon's earliest and latest
     /// delivery dates, eBay's estimated ones), epoch milliseconds: a review request may
     /// only be asked for within days of it.

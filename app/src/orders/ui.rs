@@ -187,7 +187,13 @@ fn ConsentForm(client_id: i64, customer_id: i64, consent: ServerAction<RecordCon
     let wording = RwSignal::new(String::new());
     let given_on = RwSignal::new(String::new());
     let error = move |field: &'static str| crate::shell::field_error(answer, field);
-    let channels = Signal::derive(|| vec![("sms".to_string(), "SMS".to_string()), ("email".to_string(), "E-mail".to_string())]);
+    let channels = Signal::derive(|| {
+        vec![
+            ("sms".to_string(), "SMS".to_string()),
+            ("whatsapp".to_string(), "WhatsApp".to_string()),
+            ("email".to_string(), "E-mail".to_string()),
+        ]
+    });
     let scopes = Signal::derive(|| {
         vec![
             ("marketing".to_string(), "Marketing (review requests, offers, surveys)".to_string()),
@@ -253,7 +259,11 @@ fn CustomerView(detail: CustomerDetail, client_id: i64, consent: ServerAction<Re
             {(!detail.consents.is_empty()).then(|| view! {
                 <ul class="consents">
                     {detail.consents.iter().map(|k| {
-                        let channel = if k.channel == "sms" { "SMS" } else { "E-mail" };
+                        let channel = match k.channel.as_str() {
+                            "sms" => "SMS",
+                            "whatsapp" => "WhatsApp",
+                            _ => "E-mail",
+                        };
                         let scope = if k.scope.is_empty() { String::new() } else { format!(", {}", k.scope) };
                         view! {
                             <li>

@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How a message reaches the buyer: an e-mail or a text (SMS) Starling writes and sends, or
+/// How a message reaches the buyer: an e-mail, a text (SMS) or a WhatsApp message Starling
+/// writes and sends, or
 /// Amazon's own "Request a Review" (the Solicitations API), which Amazon writes and
 /// translates. Stored
 /// in `messages.channel` and `campaigns.channel` as the text of `as_str`.
@@ -15,16 +16,18 @@ pub enum Channel {
     Email,
     Sms,
     Amazon,
+    Whatsapp,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 3] = [Channel::Email, Channel::Sms, Channel::Amazon];
+    pub const ALL: [Channel; 4] = [Channel::Email, Channel::Sms, Channel::Amazon, Channel::Whatsapp];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             Channel::Email => "email",
             Channel::Sms => "sms",
             Channel::Amazon => "amazon",
+            Channel::Whatsapp => "whatsapp",
         }
     }
 
@@ -38,7 +41,13 @@ impl Channel {
             Channel::Email => "E-mail",
             Channel::Sms => "SMS",
             Channel::Amazon => "Amazon Request a Review",
+            Channel::Whatsapp => "WhatsApp",
         }
+    }
+
+    /// Whether messages of the channel go to the buyer's phone (a text or WhatsApp).
+    pub const fn is_phone(self) -> bool {
+        matches!(self, Channel::Sms | Channel::Whatsapp)
     }
 }
 

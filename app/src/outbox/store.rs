@@ -996,6 +996,29 @@ pub async fn record_texts_sent(db: &Db, sent: &[TextSent]) -> Result<(), AppErro
     Ok(())
 }
 
+/// The provider's id of a message, once recorded.
+pub async fn provider_ref_of(db: &Db, message_id: i64) -> Result<Option<String>, AppError> {
+    Ok(sqlx::query_scalar::<_, Option<String>>("SELECT provider_ref FROM messages WHERE id = $1")
+        .bind(message_id)
+        .fetch_optional(&db.pool)
+        .await?
+        .flatten())
+}
+
+/// A status report named a message of `channel` whose send was cut off before its
+/// provider id was recorded (the report carries Starling's own id back): the id is
+/// recorded now, so the report and every later one find it, and the message is not sent
+/// again. Answers whether the message is one of that channel's.
+pub async fn record_provider_ref(db: &Db, message_id: i64, channel: Channel, provider_ref: &str) -> Result<bool, AppError> {
+    let result = sqlx::query("UPDATE messages SET provider_ref = $1 WHERE id = $2 AND channel = $3 AND provider_ref IS NULL")
+        .bind(provider_ref)
+        .bind(message_id)
+        .bind(channel.as_str())
+        .execute(&db.pool)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
 /// The message a provider's id names, with its client and brand.
 pub async fn message_of_provider_ref(db: &Db, provider_ref: &str) -> Result<Option<(i64, i64, i64)>, AppError> {
     Ok(sqlx::query_as("SELECT id, client_id, brand_id FROM messages WHERE provider_ref = $1")
@@ -1048,14 +1071,15 @@ pub async fn record_text_status(
     Ok(new)
 }
 
-/// The newest text a brand sent a customer.
-pub async fn last_text_to(db: &Db, brand_id: i64, customer_id: i64) -> Result<Option<i64>, AppError> {
+/// The newest message of `channel` a brand sent a customer.
+pub async fn last_text_to(db: &Db, brand_id: i64, customer_id: i64, channel: Channel) -> Result<Option<i64>, AppError> {
     Ok(sqlx::query_scalar(
-        "SELECT id FROM messages WHERE brand_id = $1 AND customer_id = $2 AND channel = 'sms' AND state = 'sent' \
+        "SELECT id FROM messages WHERE brand_id = $1 AND customer_id = $2 AND channel = $3 AND state = 'sent' \
          ORDER BY sent_at DESC, id DESC LIMIT 1",
     )
     .bind(brand_id)
     .bind(customer_id)
+    .bind(channel.as_str())
     .fetch_optional(&db.pool)
     .await?)
 }

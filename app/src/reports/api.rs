@@ -63,7 +63,7 @@ pub async fn get_usage_statement(client_id: i64, month: String) -> Result<UsageS
     crate::request::scoped(server::usage_statement(client_id, month)).await
 }
 
-/// Sets the contract's price per 1,000 messages of a channel (`email`, `sms`, `amazon`).
+/// Sets the contract's price per 1,000 messages of a channel (`email`, `sms`, `whatsapp`, `amazon`).
 #[server(prefix = "/rpc", endpoint = "save_price", input = crate::shell::forms::FormOrJson)]
 pub async fn save_price(client_id: i64, channel: String, price: String, currency: String) -> Result<(), AppError> {
     crate::request::scoped(server::save_price(client_id, channel, price, currency)).await
@@ -213,7 +213,7 @@ pub mod server {
         let db = &ServerState::get()?.db;
         client_name(db, client_id).await?;
         let channel = crate::outbox::model::Channel::parse(channel.trim())
-            .ok_or_else(|| AppError::invalid("channel", "Choose e-mail, SMS or Amazon's request a review."))?;
+            .ok_or_else(|| AppError::invalid("channel", "Choose e-mail, SMS, WhatsApp or Amazon's request a review."))?;
         let micros = crate::reports::usage::parse_price(&price)?;
         let currency = currency.trim().to_ascii_uppercase();
         if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {

@@ -24,7 +24,7 @@ pub struct Events {
     pub locale: Vec<i64>,
     pub day: Vec<i64>,
     pub rating: Vec<Option<i64>>,
-    /// 0 e-mail, 1 Amazon's request a review, 2 SMS (`CHANNELS`).
+    /// 0 e-mail, 1 Amazon's request a review, 2 SMS, 3 WhatsApp (`CHANNELS`).
     pub channel: Vec<i64>,
     pub locales: Vec<String>,
     locale_index: HashMap<String, i64>,
@@ -46,8 +46,12 @@ pub struct Event<'a> {
 
 /// The channels as the engine's codes (index = code; new channels are appended, so the
 /// codes in snapshots already written keep their meaning).
-pub const CHANNELS: [crate::outbox::model::Channel; 3] =
-    [crate::outbox::model::Channel::Email, crate::outbox::model::Channel::Amazon, crate::outbox::model::Channel::Sms];
+pub const CHANNELS: [crate::outbox::model::Channel; 4] = [
+    crate::outbox::model::Channel::Email,
+    crate::outbox::model::Channel::Amazon,
+    crate::outbox::model::Channel::Sms,
+    crate::outbox::model::Channel::Whatsapp,
+];
 
 impl Events {
     pub fn with_capacity(n: usize) -> Events {

@@ -636,6 +636,7 @@ pub fn UsagePage() -> impl IntoView {
                                         <label for="price-channel">"Channel"</label>
                                         <select id="price-channel" name="channel" on:change=move |ev| channel.set(event_target_value(&ev))>
                                             <option value="sms" selected=true>"SMS"</option>
+                                            <option value="whatsapp">"WhatsApp"</option>
                                             <option value="email">"E-mail"</option>
                                             <option value="amazon">"Amazon Request a Review"</option>
                                         </select>

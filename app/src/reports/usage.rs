@@ -50,7 +50,7 @@ pub async fn statement(
     let tallies = crate::outbox::store::usage(db, client_id, from, until).await?;
     let mut prices = Vec::new();
     let mut contract = std::collections::HashMap::new();
-    for channel in [Channel::Email, Channel::Sms, Channel::Amazon] {
+    for channel in [Channel::Email, Channel::Sms, Channel::Whatsapp, Channel::Amazon] {
         if let Some((micros, currency)) = crate::clients::store::channel_prices(db, channel.as_str()).await?.remove(&client_id) {
             prices.push((channel.label().to_string(), amount(micros), currency.clone()));
             contract.insert(channel.as_str().to_string(), (micros, currency));

@@ -57,8 +57,10 @@ pub async fn save_version(
     html: String,
     text: String,
     #[server(default)] sms: String,
+    #[server(default)] whatsapp: String,
+    #[server(default)] whatsapp_category: String,
 ) -> Result<Vec<Finding>, AppError> {
-    crate::request::scoped(server::save_version(id, subject, html, text, sms)).await
+    crate::request::scoped(server::save_version(id, subject, html, text, Phone { sms, whatsapp, whatsapp_category })).await
 }
 
 /// Submit, approve, request changes or retire; answers the new status.
@@ -106,7 +108,15 @@ mod server {
         store::version(db, id).await?.ok_or_else(|| AppError::NotFound(format!("template version {id}")))
     }
 
-    fn lint_of(template: &Template, postal_address: &str, locale: &str, subject: &str, html: &str, text: &str, sms: &str) -> Vec<Finding> {
+    fn lint_of(
+        template: &Template,
+        postal_address: &str,
+        locale: &str,
+        subject: &str,
+        html: &str,
+        text: &str,
+        phone: &Phone,
+    ) -> Vec<Finding> {
         lint(&LintInput {
             locale: locale.into(),
             platform: template.platform.clone(),
@@ -115,7 +125,9 @@ mod server {
             subject: subject.into(),
             html: html.into(),
             text: text.into(),
-            sms: sms.into(),
+            sms: phone.sms.clone(),
+            whatsapp: phone.whatsapp.clone(),
+            whatsapp_category: phone.whatsapp_category.clone(),
         })
     }
 
@@ -138,7 +150,7 @@ mod server {
         let (brand, postal_address, client_approval) = store::brand_facts(db, template.brand_id).await?;
         // The server lints the stored text itself: a finding the browser missed still blocks.
         let findings =
-            lint_of(&template, &postal_address, &version.row.locale, &version.subject, &version.html, &version.text, &version.sms);
+            lint_of(&template, &postal_address, &version.row.locale, &version.subject, &version.html, &version.text, &version.phone());
         let facts = VersionFacts {
             client_id,
             status: version.row.status,
@@ -210,7 +222,7 @@ mod server {
         let template_id = store::insert_template(db, client_id, &form, &actor).await?;
         let template = template_of(db, template_id).await?;
         let (subject, html, text) = starter_text(&template, locale.as_str());
-        let findings = lint_of(&template, &brand.postal_address, locale.as_str(), &subject, &html, &text, "");
+        let findings = lint_of(&template, &brand.postal_address, locale.as_str(), &subject, &html, &text, &Phone::default());
         let (blocking, warnings) = counts(&findings);
         let version_id = store::insert_version(
             db,
@@ -221,7 +233,7 @@ mod server {
                 subject: &subject,
                 html: &html,
                 text: &text,
-                sms: "",
+                phone: &Phone::default(),
                 blocking,
                 warnings,
                 copied_from: None,
@@ -317,14 +329,14 @@ mod server {
             )));
         }
         let (_, postal_address, _) = store::brand_facts(db, template.brand_id).await?;
-        let (subject, html, text, sms) = match &source {
-            Some(v) => (v.subject.clone(), v.html.clone(), v.text.clone(), v.sms.clone()),
+        let (subject, html, text, phone) = match &source {
+            Some(v) => (v.subject.clone(), v.html.clone(), v.text.clone(), v.phone()),
             None => {
                 let (subject, html, text) = starter_text(&template, locale.as_str());
-                (subject, html, text, String::new())
+                (subject, html, text, Phone::default())
             }
         };
-        let findings = lint_of(&template, &postal_address, locale.as_str(), &subject, &html, &text, &sms);
+        let findings = lint_of(&template, &postal_address, locale.as_str(), &subject, &html, &text, &phone);
         let (blocking, warnings) = counts(&findings);
         let id = store::insert_version(
             db,
@@ -335,7 +347,7 @@ mod server {
                 subject: &subject,
                 html: &html,
                 text: &text,
-                sms: &sms,
+                phone: &phone,
                 blocking,
                 warnings,
                 copied_from: source.as_ref().map(|v| v.row.id),
@@ -373,6 +385,7 @@ mod server {
             can_retire: next(&facts, Step::Retire, &actor).is_ok(),
             can_copy: authorize(&actor, Action::WriteTemplates(client_id)).is_ok(),
             approve_hint,
+            whatsapp_meta: store::whatsapp_template(db, id).await?,
             events: store::events(db, id).await?,
             siblings,
             template,
@@ -384,7 +397,7 @@ mod server {
         })
     }
 
-    pub async fn save_version(id: i64, subject: String, html: String, text: String, sms: String) -> Result<Vec<Finding>, AppError> {
+    pub async fn save_version(id: i64, subject: String, html: String, text: String, phone: Phone) -> Result<Vec<Finding>, AppError> {
         let actor = caller().await?;
         let db = &ServerState::get()?.db;
         let Opened { version, client_id, template, postal_address, facts, .. } = open(db, id, &actor).await?;
@@ -394,13 +407,19 @@ mod server {
         v.check(limit("html", &html, 100_000));
         v.check(limit("text", &text, 50_000));
         // 1,600 characters: the most a provider sends as one (10-part) message.
-        v.check(limit("sms", &sms, 1_600));
+        v.check(limit("sms", &phone.sms, 1_600));
+        v.check(limit("whatsapp", &phone.whatsapp, 2_000));
+        let category = phone.whatsapp_category.trim();
+        if !category.is_empty() && crate::common::whatsapp::Category::parse(category).is_none() {
+            v.check::<()>(Err(AppError::invalid("whatsapp_category", "Choose marketing or utility.")));
+        }
         v.finish()?;
-        let findings = lint_of(&template, &postal_address, &version.row.locale, &subject, &html, &text, &sms);
+        let phone = Phone { whatsapp_category: category.to_ascii_uppercase(), ..phone };
+        let findings = lint_of(&template, &postal_address, &version.row.locale, &subject, &html, &text, &phone);
         let (blocking, warnings) = counts(&findings);
-        let before = (version.subject.as_str(), version.html.as_str(), version.text.as_str(), version.sms.as_str());
-        if before != (subject.as_str(), html.as_str(), text.as_str(), sms.as_str()) {
-            store::update_text(db, id, version.row.status, &subject, &html, &text, &sms, blocking, warnings, &actor).await?;
+        let before = (version.subject.as_str(), version.html.as_str(), version.text.as_str(), version.phone());
+        if before != (subject.as_str(), html.as_str(), text.as_str(), phone.clone()) {
+            store::update_text(db, id, version.row.status, &subject, &html, &text, &phone, blocking, warnings, &actor).await?;
             let summary = format!("{blocking} blocking, {warnings} warnings");
             store::record(db, id, client_id, version.row.status, "edited", &summary, &actor).await?;
         }
@@ -521,6 +540,7 @@ mod server {
             ("HTML part", &a.html, &b.html),
             ("Plain-text part", &a.text, &b.text),
             ("SMS part", &a.sms, &b.sms),
+            ("WhatsApp part", &a.whatsapp, &b.whatsapp),
         ]
         .into_iter()
         .map(|(label, old, new)| (label.to_string(), diff_lines(old, new)))

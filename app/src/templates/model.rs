@@ -144,6 +144,27 @@ pub struct Version {
     /// The text message (SMS) part; empty when the version sends no texts.
     #[serde(default)]
     pub sms: String,
+    /// The WhatsApp part (submitted to Meta as a template once the version is approved)
+    /// and its Meta category; empty when the version sends no WhatsApp messages.
+    #[serde(default)]
+    pub whatsapp: String,
+    #[serde(default)]
+    pub whatsapp_category: String,
+}
+
+impl Version {
+    pub fn phone(&self) -> Phone {
+        Phone { sms: self.sms.clone(), whatsapp: self.whatsapp.clone(), whatsapp_category: self.whatsapp_category.clone() }
+    }
+}
+
+/// The parts of a version that reach the buyer's phone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phone {
+    pub sms: String,
+    pub whatsapp: String,
+    /// `MARKETING` or `UTILITY` (Meta's categories); empty without a WhatsApp part.
+    pub whatsapp_category: String,
 }
 
 /// One thing that happened to a version: who, when, from which status to which, and why.
@@ -187,10 +208,13 @@ pub struct EditorData {
     pub can_copy: bool,
     /// Why the caller can't approve, when they can't (shown beside the disabled button).
     pub approve_hint: String,
+    /// The WhatsApp part's template at Meta, once submitted.
+    #[serde(default)]
+    pub whatsapp_meta: Option<crate::common::whatsapp::MetaTemplate>,
 }
 
 impl EditorData {
-    pub fn lint_input(&self, subject: &str, html: &str, text: &str, sms: &str) -> LintInput {
+    pub fn lint_input(&self, subject: &str, html: &str, text: &str, phone: &Phone) -> LintInput {
         LintInput {
             locale: self.version.row.locale.clone(),
             platform: self.template.platform.clone(),
@@ -199,7 +223,9 @@ impl EditorData {
             subject: subject.into(),
             html: html.into(),
             text: text.into(),
-            sms: sms.into(),
+            sms: phone.sms.clone(),
+            whatsapp: phone.whatsapp.clone(),
+            whatsapp_category: phone.whatsapp_category.clone(),
         }
     }
 }

@@ -86,6 +86,8 @@ impl FromRow<'_, AnyRow> for OwnedVersion {
                 html: r.try_get("html")?,
                 text: r.try_get("text")?,
                 sms: r.try_get("sms_body")?,
+                whatsapp: r.try_get("whatsapp_body")?,
+                whatsapp_category: r.try_get("whatsapp_category")?,
             },
             client_id: r.try_get("client_id")?,
         })
@@ -240,7 +242,7 @@ pub async fn versions(db: &Db, template_id: i64) -> Result<Vec<VersionRow>, AppE
 /// A version with its text, and the client it belongs to.
 pub async fn version(db: &Db, id: i64) -> Result<Option<(Version, i64)>, AppError> {
     let row = sqlx::query_as::<_, OwnedVersion>(&format!(
-        "SELECT {VERSION_COLUMNS}, v.subject, v.html, v.text, v.sms_body, v.client_id FROM template_versions v WHERE v.id = $1"
+        "SELECT {VERSION_COLUMNS}, v.subject, v.html, v.text, v.sms_body, v.whatsapp_body, v.whatsapp_category, v.client_id FROM template_versions v WHERE v.id = $1"
     ))
     .bind(id)
     .fetch_optional(&db.pool)
@@ -256,7 +258,7 @@ pub struct NewVersion<'a> {
     pub subject: &'a str,
     pub html: &'a str,
     pub text: &'a str,
-    pub sms: &'a str,
+    pub phone: &'a Phone,
     pub blocking: i64,
     pub warnings: i64,
     /// The version whose text this one starts from: its editors are this one's editors
@@ -275,8 +277,8 @@ pub async fn insert_version(db: &Db, v: &NewVersion<'_>, actor: &Actor) -> Resul
             .await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO template_versions (template_id, client_id, locale, number, subject, html, text, status, \
-           author_id, author_email, blocking, warnings, created_at, updated_at, sms_body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) RETURNING id",
+           author_id, author_email, blocking, warnings, created_at, updated_at, sms_body, whatsapp_body, whatsapp_category) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16) RETURNING id",
     )
     .bind(v.template_id)
     .bind(v.client_id)
@@ -291,7 +293,9 @@ pub async fn insert_version(db: &Db, v: &NewVersion<'_>, actor: &Actor) -> Resul
     .bind(v.blocking)
     .bind(v.warnings)
     .bind(now)
-    .bind(v.sms)
+    .bind(&v.phone.sms)
+    .bind(&v.phone.whatsapp)
+    .bind(&v.phone.whatsapp_category)
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query("INSERT INTO template_version_editors (version_id, user_id) VALUES ($1, $2)")
@@ -325,15 +329,15 @@ pub async fn update_text(
     subject: &str,
     html: &str,
     text: &str,
-    sms: &str,
+    phone: &Phone,
     blocking: i64,
     warnings: i64,
     actor: &Actor,
 ) -> Result<(), AppError> {
     let mut tx = db.pool.begin().await?;
     let result = sqlx::query(
-        "UPDATE template_versions SET subject = $1, html = $2, text = $3, blocking = $4, warnings = $5, updated_at = $6, sms_body = $9 \
-         WHERE id = $7 AND status = $8",
+        "UPDATE template_versions SET subject = $1, html = $2, text = $3, blocking = $4, warnings = $5, updated_at = $6, sms_body = $9, \
+           whatsapp_body = $10, whatsapp_category = $11 WHERE id = $7 AND status = $8",
     )
     .bind(subject)
     .bind(html)
@@ -343,7 +347,9 @@ pub async fn update_text(
     .bind(now_millis())
     .bind(id)
     .bind(status.as_str())
-    .bind(sms)
+    .bind(&phone.sms)
+    .bind(&phone.whatsapp)
+    .bind(&phone.whatsapp_category)
     .execute(&mut *tx)
     .await?;
     if touched_nothing(&result) {
@@ -638,4 +644,123 @@ pub async fn first_approved_version(db: &Db, template_id: i64) -> Result<Option<
 /// (template, brand, client) of the first template: the benchmarks' campaigns use it.
 pub async fn first(db: &Db) -> Result<Option<(i64, i64, i64)>, AppError> {
     Ok(sqlx::query_as("SELECT id, brand_id, client_id FROM templates ORDER BY id LIMIT 1").fetch_optional(&db.pool).await?)
+}
+
+// ---------------------------------------------------------------------------------------
+// WhatsApp templates at Meta (one per version with a WhatsApp part, once approved here)
+// ---------------------------------------------------------------------------------------
+
+/// The version's template at Meta, once submitted.
+pub async fn whatsapp_template(db: &Db, version_id: i64) -> Result<Option<crate::common::whatsapp::MetaTemplate>, AppError> {
+    use crate::common::whatsapp::{MetaStatus, MetaTemplate};
+    let row: Option<(String, String, String, String, String, i64)> =
+        sqlx::query_as("SELECT name, language, category, status, reason, updated_at FROM whatsapp_templates WHERE version_id = $1")
+            .bind(version_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.map(|(name, language, category, status, reason, updated_at)| MetaTemplate {
+        name,
+        language,
+        category,
+        status: MetaStatus::parse(&status).unwrap_or(MetaStatus::Pending),
+        reason,
+        updated_at,
+    }))
+}
+
+/// An approved version whose WhatsApp part Meta has not been sent yet.
+#[derive(Clone, Debug)]
+pub struct WhatsappDue {
+    pub version_id: i64,
+    pub template_id: i64,
+    pub locale: String,
+    pub body: String,
+    pub category: String,
+}
+
+/// Approved versions with a WhatsApp part and no template at Meta yet, oldest first.
+pub async fn whatsapp_due(db: &Db, limit: i64) -> Result<Vec<WhatsappDue>, AppError> {
+    let rows: Vec<(i64, i64, String, String, String)> = sqlx::query_as(
+        "SELECT v.id, v.template_id, v.locale, v.whatsapp_body, v.whatsapp_category FROM template_versions v \
+         WHERE v.status = 'approved' AND v.whatsapp_body <> '' \
+           AND NOT EXISTS (SELECT 1 FROM whatsapp_templates w WHERE w.version_id = v.id) ORDER BY v.id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(version_id, template_id, locale, body, category)| WhatsappDue { version_id, template_id, locale, body, category })
+        .collect())
+}
+
+/// Records what Meta answered a submission (or why it refused it).
+#[allow(clippy::too_many_arguments)]
+pub async fn record_whatsapp_submission(
+    db: &Db,
+    version_id: i64,
+    name: &str,
+    language: &str,
+    category: &str,
+    meta_id: &str,
+    status: crate::common::whatsapp::MetaStatus,
+    reason: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO whatsapp_templates (version_id, name, language, category, meta_id, status, reason, submitted_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+         ON CONFLICT (version_id) DO UPDATE SET meta_id = excluded.meta_id, status = excluded.status, reason = excluded.reason, \
+           category = excluded.category, updated_at = excluded.updated_at",
+    )
+    .bind(version_id)
+    .bind(name)
+    .bind(language)
+    .bind(category)
+    .bind(meta_id)
+    .bind(status.as_str())
+    .bind(reason)
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Templates Meta is still reviewing, last looked at before `checked_before`: (name,
+/// language).
+pub async fn whatsapp_pending(db: &Db, checked_before: i64, limit: i64) -> Result<Vec<(String, String)>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT name, language FROM whatsapp_templates WHERE status = 'pending' AND updated_at < $1 ORDER BY updated_at LIMIT $2",
+    )
+    .bind(checked_before)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// Meta's word on a template (its review, a pause, a new category), found by its name and
+/// language; answers whether Starling knows the template. A status Meta reports again
+/// only refreshes when it was looked at.
+pub async fn record_whatsapp_status(
+    db: &Db,
+    name: &str,
+    language: &str,
+    status: Option<crate::common::whatsapp::MetaStatus>,
+    reason: &str,
+    category: Option<&str>,
+    now: i64,
+) -> Result<bool, AppError> {
+    let result = sqlx::query(
+        "UPDATE whatsapp_templates SET status = COALESCE($1, status), reason = CASE WHEN $1 IS NULL THEN reason ELSE $2 END, \
+           category = COALESCE($3, category), updated_at = $4 WHERE name = $5 AND language = $6",
+    )
+    .bind(status.map(|s| s.as_str()))
+    .bind(reason)
+    .bind(category)
+    .bind(now)
+    .bind(name)
+    .bind(language)
+    .execute(&db.pool)
+    .await?;
+    Ok(result.rows_affected() > 0)
 }

@@ -288,13 +288,20 @@ fn Editor(data: EditorData, client_id: i64, reload: RwSignal<u32>) -> impl IntoV
     let html = RwSignal::new(data.version.html.clone());
     let text = RwSignal::new(data.version.text.clone());
     let sms = RwSignal::new(data.version.sms.clone());
-    let saved =
-        RwSignal::new((data.version.subject.clone(), data.version.html.clone(), data.version.text.clone(), data.version.sms.clone()));
-    let dirty = Signal::derive(move || saved.get() != (subject.get(), html.get(), text.get(), sms.get()));
+    let whatsapp = RwSignal::new(data.version.whatsapp.clone());
+    let whatsapp_category = RwSignal::new(data.version.whatsapp_category.clone());
+    let phone = move || Phone { sms: sms.get(), whatsapp: whatsapp.get(), whatsapp_category: whatsapp_category.get() };
+    let phone_untracked = move || Phone {
+        sms: sms.get_untracked(),
+        whatsapp: whatsapp.get_untracked(),
+        whatsapp_category: whatsapp_category.get_untracked(),
+    };
+    let saved = RwSignal::new((data.version.subject.clone(), data.version.html.clone(), data.version.text.clone(), data.version.phone()));
+    let dirty = Signal::derive(move || saved.get() != (subject.get(), html.get(), text.get(), phone()));
     let data = StoredValue::new(data);
     // The lint and the preview run in the browser on every keystroke: the same Rust code
     // the server runs on save, submit and approve.
-    let findings = Memo::new(move |_| data.with_value(|d| lint(&d.lint_input(&subject.get(), &html.get(), &text.get(), &sms.get()))));
+    let findings = Memo::new(move |_| data.with_value(|d| lint(&d.lint_input(&subject.get(), &html.get(), &text.get(), &phone()))));
     let preview = Memo::new(move |_| data.with_value(|d| render(&subject.get(), &html.get(), &text.get(), &d.sample)));
     // The text as the sample buyer would get it, and what it costs in parts (counted on
     // the rendered text: variables change its length).
@@ -303,6 +310,9 @@ fn Editor(data: EditorData, client_id: i64, reload: RwSignal<u32>) -> impl IntoV
         let rendered = sms_preview.get().unwrap_or_else(|_| sms.get());
         crate::common::segments::count(&rendered)
     });
+    // The WhatsApp message as the sample buyer would get it.
+    let whatsapp_preview =
+        Memo::new(move |_| data.with_value(|d| render("", "", &whatsapp.get(), &d.sample).map(|r| r.text.trim().to_string())));
     let blocking = Signal::derive(move || findings.with(|f| f.iter().filter(|f| f.blocks()).count()));
     let warnings = Signal::derive(move || findings.with(|f| f.len()) - blocking.get());
 
@@ -326,7 +336,7 @@ fn Editor(data: EditorData, client_id: i64, reload: RwSignal<u32>) -> impl IntoV
     );
     Effect::new(move |_| {
         if let Some(Ok(_)) = save_value.get() {
-            saved.set((subject.get_untracked(), html.get_untracked(), text.get_untracked(), sms.get_untracked()));
+            saved.set((subject.get_untracked(), html.get_untracked(), text.get_untracked(), phone_untracked()));
             reload.update(|n| *n += 1);
         }
     });
@@ -366,6 +376,8 @@ fn Editor(data: EditorData, client_id: i64, reload: RwSignal<u32>) -> impl IntoV
                     html: html.get_untracked(),
                     text: text.get_untracked(),
                     sms: sms.get_untracked(),
+                    whatsapp: whatsapp.get_untracked(),
+                    whatsapp_category: whatsapp_category.get_untracked(),
                 });
             }>
                 <div class="field" class:invalid=move || field_error(save_value, "subject").get().is_some()>
@@ -399,6 +411,30 @@ fn Editor(data: EditorData, client_id: i64, reload: RwSignal<u32>) -> impl IntoV
                     <small class="error" role="alert">{move || field_error(save_value, "sms").get()}</small>
                     <Marked part=Part::Sms source=sms findings=findings/>
                 </div>
+                <div class="field" class:invalid=move || field_error(save_value, "whatsapp").get().is_some()>
+                    <label for="field-whatsapp">"WhatsApp part " <span class="muted">"(optional: submitted to Meta as a template once this version is approved)"</span></label>
+                    <textarea id="field-whatsapp" name="whatsapp" rows="4" maxlength="1024" readonly=!editable bind:value=whatsapp aria-describedby="whatsapp-count"></textarea>
+                    <small id="whatsapp-count" class="muted" aria-live="polite">{move || {
+                        let n = whatsapp.with(|w| w.chars().count());
+                        if n == 0 {
+                            "No WhatsApp part: this version sends no WhatsApp messages.".to_string()
+                        } else {
+                            match crate::common::whatsapp::meta_body(&whatsapp.get()) {
+                                Ok(body) => format!("{n} of 1,024 characters; Meta sees it as: {}", body.text),
+                                Err(_) => format!("{n} of 1,024 characters"),
+                            }
+                        }
+                    }}</small>
+                    <small class="error" role="alert">{move || field_error(save_value, "whatsapp").get()}</small>
+                    <Marked part=Part::Whatsapp source=whatsapp findings=findings/>
+                </div>
+                <SelectField label="WhatsApp category (Meta's)" name="whatsapp_category" value=whatsapp_category
+                    error=field_error(save_value, "whatsapp_category")
+                    choices=Signal::derive(|| vec![
+                        (String::new(), "— none —".to_string()),
+                        ("MARKETING".to_string(), "Marketing: review requests, offers, surveys".to_string()),
+                        ("UTILITY".to_string(), "Utility: about the order itself (care)".to_string()),
+                    ])/>
                 {editable.then(|| view! {
                     <div class="actions">
                         <span class="muted" aria-live="polite">{move || if dirty.get() { "Unsaved changes" } else { "Saved" }}</span>
@@ -448,6 +484,24 @@ fn Editor(data: EditorData, client_id: i64, reload: RwSignal<u32>) -> impl IntoV
                         Ok(_) => ().into_any(),
                         Err(e) => view! { <p class="notice error" role="alert">{format!("The SMS part can't be rendered: {}", e.message)}</p> }.into_any(),
                     }}
+                    {move || match whatsapp_preview.get() {
+                        Ok(t) if !t.is_empty() => view! { <h3>"WhatsApp"</h3><pre class="preview-whatsapp">{t}</pre> }.into_any(),
+                        Ok(_) => ().into_any(),
+                        Err(e) => view! { <p class="notice error" role="alert">{format!("The WhatsApp part can't be rendered: {}", e.message)}</p> }.into_any(),
+                    }}
+                    {d.whatsapp_meta.clone().map(|meta| {
+                        use crate::common::whatsapp::MetaStatus;
+                        let class = match meta.status {
+                            MetaStatus::Approved => "badge on",
+                            MetaStatus::Pending => "badge",
+                            _ => "badge off",
+                        };
+                        let reason = (!meta.reason.is_empty()).then(|| format!(": {}", meta.reason)).unwrap_or_default();
+                        view! {
+                            <p id="whatsapp-meta" class="meta-status">"Meta template "<code>{meta.name.clone()}</code>" ("{meta.language.clone()}", "{meta.category.to_lowercase()}"): "
+                                <span class=class>{meta.status.as_str()}</span>{reason}</p>
+                        }
+                    })}
                 </section>
                 <section class="workflow" aria-label="Review">
                     <h2>"Review"</h2>

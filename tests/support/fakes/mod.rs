@@ -13,11 +13,13 @@ pub mod amazon;
 pub mod ebay;
 pub mod shopify;
 pub mod twilio;
+pub mod whatsapp;
 
 pub use amazon::{AmazonItem, AmazonOrder, FakeAmazon, Operation};
 pub use ebay::{EbayLineItem, EbayOrder, FakeEbay};
 pub use shopify::{FakeShopify, ShopifyCustomer, ShopifyFulfillment, ShopifyLineItem, ShopifyOrder};
 pub use twilio::FakeTwilio;
+pub use whatsapp::FakeWhatsapp;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -103,6 +103,7 @@ fn order(c: &Columns, group: &Group, m: &Mapping) -> Item {
         items,
         accepts_marketing: None,
         sms_consent: None,
+        whatsapp_consent: None,
         earliest_delivery_at: None,
         latest_delivery_at: None,
     })

@@ -66,6 +66,7 @@ fn order(c: &Columns, group: &Group) -> Item {
             _ => None,
         },
         sms_consent: None,
+        whatsapp_consent: None,
         earliest_delivery_at: None,
         latest_delivery_at: None,
     })

@@ -256,9 +256,16 @@ fn consenting(prepared: &[Prepared]) -> Vec<&Prepared> {
     buyers(prepared).into_iter().filter(|p| p.order.accepts_marketing == Some(true)).collect()
 }
 
-/// The batch's buyers who agreed to marketing texts, with the words they were shown.
-fn consenting_to_texts(prepared: &[Prepared]) -> Vec<(&Prepared, &str)> {
-    buyers(prepared).into_iter().filter_map(|p| p.order.sms_consent.as_deref().filter(|w| !w.trim().is_empty()).map(|w| (p, w))).collect()
+/// The batch's buyers who agreed to marketing texts (`sms`) or WhatsApp messages
+/// (`whatsapp`), with the words they were shown.
+fn consenting_by_phone<'a>(prepared: &'a [Prepared], channel: &str) -> Vec<(&'a Prepared, &'a str)> {
+    buyers(prepared)
+        .into_iter()
+        .filter_map(|p| {
+            let given = if channel == "whatsapp" { &p.order.whatsapp_consent } else { &p.order.sms_consent };
+            given.as_deref().filter(|w| !w.trim().is_empty()).map(|w| (p, w))
+        })
+        .collect()
 }
 
 fn consent_source(source: &str) -> String {

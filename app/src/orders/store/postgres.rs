@@ -7,7 +7,7 @@
 //! same orders concurrently: rows it won are found again and treated as known ones.
 
 use super::{
-    buyers, consent_source, consenting, consenting_to_texts, fingerprints, forget_erased, sort_out, BuyerKey, Outcome, Prepared, Target,
+    buyers, consent_source, consenting, consenting_by_phone, fingerprints, forget_erased, sort_out, BuyerKey, Outcome, Prepared, Target,
 };
 use crate::common::fingerprint::Salt;
 use crate::db::now_millis;
@@ -301,25 +301,28 @@ async fn record_consents(tx: &mut Tx<'_>, target: &Target, prepared: &[Prepared]
             .execute(&mut **tx)
             .await?;
     }
-    let mut texts = consenting_to_texts(prepared);
-    texts.sort_by_key(|(p, _)| p.key_kind());
-    for group in texts.chunk_by(|x, y| x.0.key_kind() == y.0.key_kind()) {
-        let rows: Vec<Value> =
-            group.iter().map(|(p, wording)| json!({ "buyer": p.key_value(), "given_at": p.placed_at, "wording": wording })).collect();
-        let sql = format!(
-            "INSERT INTO consents (customer_id, channel, source, given_at, recorded_at, scope, wording) \
-             SELECT c.id, 'sms', $2, v.given_at, $3, 'marketing', v.wording \
+    for channel in ["sms", "whatsapp"] {
+        let mut texts = consenting_by_phone(prepared, channel);
+        texts.sort_by_key(|(p, _)| p.key_kind());
+        for group in texts.chunk_by(|x, y| x.0.key_kind() == y.0.key_kind()) {
+            let rows: Vec<Value> =
+                group.iter().map(|(p, wording)| json!({ "buyer": p.key_value(), "given_at": p.placed_at, "wording": wording })).collect();
+            let sql = format!(
+                "INSERT INTO consents (customer_id, channel, source, given_at, recorded_at, scope, wording) \
+             SELECT c.id, $5, $2, v.given_at, $3, 'marketing', v.wording \
              FROM json_to_recordset($4::json) AS v(buyer TEXT, given_at BIGINT, wording TEXT) {} \
              WHERE c.id IS NOT NULL ON CONFLICT DO NOTHING",
-            customer_join(group[0].0.key.as_ref())
-        );
-        sqlx::query(&sql)
-            .bind(target.brand_id)
-            .bind(label.as_str())
-            .bind(now)
-            .bind(Value::Array(rows).to_string())
-            .execute(&mut **tx)
-            .await?;
+                customer_join(group[0].0.key.as_ref())
+            );
+            sqlx::query(&sql)
+                .bind(target.brand_id)
+                .bind(label.as_str())
+                .bind(now)
+                .bind(Value::Array(rows).to_string())
+                .bind(channel)
+                .execute(&mut **tx)
+                .await?;
+        }
     }
     Ok(())
 }

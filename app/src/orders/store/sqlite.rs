@@ -13,7 +13,7 @@
 //! prepared again by SQLite every time that parameter changes.
 
 use super::{
-    buyers, consent_source, consenting, consenting_to_texts, fingerprints, forget_erased, sort_out, BuyerKey, Outcome, Prepared, Target,
+    buyers, consent_source, consenting, consenting_by_phone, fingerprints, forget_erased, sort_out, BuyerKey, Outcome, Prepared, Target,
 };
 use crate::common::fingerprint::Salt;
 use crate::db::{now_millis, SQLITE_BULK_CACHE_SIZE, SQLITE_PRAGMAS};
@@ -207,11 +207,13 @@ fn record_consents(
     }
     let mut texts = tx.prepare_cached(
         "INSERT INTO consents (customer_id, channel, source, given_at, recorded_at, scope, wording) \
-         VALUES (?1, 'sms', ?2, ?3, ?4, 'marketing', ?5) ON CONFLICT DO NOTHING",
+         VALUES (?1, ?6, ?2, ?3, ?4, 'marketing', ?5) ON CONFLICT DO NOTHING",
     )?;
-    for (p, wording) in consenting_to_texts(prepared) {
-        if let Some(id) = p.key.as_ref().and_then(|k| customers.get(k)) {
-            texts.execute(params![id, label, p.placed_at, now, wording])?;
+    for channel in ["sms", "whatsapp"] {
+        for (p, wording) in consenting_by_phone(prepared, channel) {
+            if let Some(id) = p.key.as_ref().and_then(|k| customers.get(k)) {
+                texts.execute(params![id, label, p.placed_at, now, wording, channel])?;
+            }
         }
     }
     Ok(())

@@ -84,7 +84,9 @@ pub async fn load_events(db: &Db, client_id: i64, window: Window, events: &mut E
         // channel).
         let kind = if kind == EventKind::Requested.as_str() {
             EventKind::Sent.as_str()
-        } else if kind == EventKind::Failed.as_str() && channel == crate::outbox::model::Channel::Sms.as_str() {
+        } else if kind == EventKind::Failed.as_str()
+            && crate::outbox::model::Channel::parse(&channel).is_some_and(crate::outbox::model::Channel::is_phone)
+        {
             EventKind::Bounced.as_str()
         } else {
             kind.as_str()
