@@ -35,6 +35,7 @@ fn customer(country: &str, locale: &str) -> CustomerFacts {
         email_consent: false,
         phone: String::new(),
         sms_consent: false,
+        whatsapp_consent: false,
     }
 }
 
@@ -51,6 +52,8 @@ fn rules(purpose: Purpose) -> Rules {
         channel: Channel::Email,
         channels: Vec::new(),
         sms_locales: vec!["de".into()],
+        whatsapp_locales: Vec::new(),
+        whatsapp_marketing: Vec::new(),
     }
 }
 
@@ -432,6 +435,41 @@ fn each_buyer_gets_the_first_channel_that_reaches_them() {
     // One message per (order, purpose) across channels.
     let asked = History { order_purposes: vec![Purpose::ReviewRequest], ..History::default() };
     assert_eq!(decide(&o, Some(&texter("+447700900001", true)), &asked, &r, NOON), Decision::Exclude(Exclusion::AlreadyAsked));
+}
+
+#[test]
+fn whatsapp_goes_first_where_meta_and_the_buyer_allow_it() {
+    let o = order("shopify", "GB", Some(7));
+    let r = Rules {
+        channels: vec![Channel::Whatsapp, Channel::Sms, Channel::Email],
+        whatsapp_locales: vec!["de".into()],
+        whatsapp_marketing: vec!["de".into()],
+        ..texts_then_email(Purpose::ReviewRequest)
+    };
+    let opted_in = |phone: &str| CustomerFacts { whatsapp_consent: true, ..texter(phone, true) };
+    let channel = |c: &CustomerFacts, r: &Rules| match decide_now(&o, c, r) {
+        Decision::Send { channel, .. } => Some(channel),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(channel(&opted_in("+447700900001"), &r), Some(Channel::Whatsapp));
+    assert_eq!(channel(&texter("+447700900001", true), &r), Some(Channel::Sms), "no WhatsApp opt-in: a text");
+    assert_eq!(channel(&opted_in("+12125550100"), &r), Some(Channel::Sms), "no marketing templates to +1 numbers");
+    // A utility template (care) reaches +1 numbers.
+    let utility = Rules { whatsapp_marketing: Vec::new(), ..r.clone() };
+    assert_eq!(channel(&opted_in("+12125550100"), &utility), Some(Channel::Whatsapp));
+    // Until Meta approves a template nobody gets WhatsApp; WhatsApp alone then names why.
+    let only = Rules { channels: vec![Channel::Whatsapp], ..r.clone() };
+    let pending = Rules { whatsapp_locales: Vec::new(), ..only.clone() };
+    assert!(matches!(decide_now(&o, &opted_in("+447700900001"), &pending), Decision::Exclude(Exclusion::NoWhatsappTemplate { .. })));
+    assert_eq!(decide_now(&o, &texter("+447700900001", true), &only), Decision::Exclude(Exclusion::NoWhatsappConsent));
+    assert_eq!(decide_now(&o, &opted_in("+12125550100"), &only), Decision::Exclude(Exclusion::WhatsappMarketingUs));
+    assert_eq!(decide_now(&order("amazon", "GB", Some(7)), &opted_in("+447700900001"), &only), Decision::Exclude(Exclusion::AmazonTexts));
+    // Quiet hours hold for WhatsApp as for texts.
+    let late = NOON + 10 * 3_600_000; // 22:00 in London
+    match decide(&o, Some(&opted_in("+447700900001")), &History::default(), &r, late) {
+        Decision::Send { at, channel: Channel::Whatsapp, .. } => assert!(at > late, "held until 08:00"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

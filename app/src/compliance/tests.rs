@@ -13,6 +13,8 @@ fn email(locale: &str, platform: &str, subject: &str, html: &str, text: &str) ->
         html: html.into(),
         text: text.into(),
         sms: String::new(),
+        whatsapp: String::new(),
+        whatsapp_category: String::new(),
     }
 }
 
@@ -134,6 +136,8 @@ fn corpus_precision_and_recall_are_at_least_0_9() {
             html: example.html.clone(),
             text: example.text.clone(),
             sms: String::new(),
+            whatsapp: String::new(),
+            whatsapp_category: String::new(),
         };
         let found = categories(&lint(&input));
         for category in found.iter().chain(example.expect.iter()) {
@@ -212,4 +216,34 @@ fn a_text_must_name_the_brand_and_how_to_stop_and_stay_short() {
     assert_eq!(sms_categories(&with(good, "en", "amazon")).first().map(String::as_str), Some("amazon-texts"));
     // No SMS part, no SMS finding.
     assert!(sms_categories(&with("", "en", "shopify")).is_empty());
+}
+
+#[test]
+fn a_whatsapp_part_must_be_a_template_meta_accepts_in_the_right_category() {
+    let good = "Hi {{ customer.first_name }}, how do you like your order from {{ brand.name }}? {{ review_url }} Thank you!";
+    let with = |body: &str, category: &str, purpose: &str| LintInput {
+        whatsapp: body.into(),
+        whatsapp_category: category.into(),
+        purpose: purpose.into(),
+        ..email("en", "shopify", "Hi", "", "")
+    };
+    let categories =
+        |input: &LintInput| -> Vec<String> { lint(input).into_iter().filter(|f| f.part == Part::Whatsapp).map(|f| f.category).collect() };
+    assert!(categories(&with(good, "MARKETING", "review_request")).is_empty(), "{:?}", lint(&with(good, "MARKETING", "review_request")));
+    assert_eq!(categories(&with(good, "UTILITY", "review_request")), vec!["whatsapp-category"], "a review request is marketing");
+    assert!(categories(&with(good, "UTILITY", "care")).is_empty(), "care is utility");
+    assert_eq!(categories(&with(good, "", "care")), vec!["whatsapp-category"], "a category is chosen");
+    let edges = with("{{ customer.first_name }}, how is it from {{ brand.name }}? {{ review_url }}", "MARKETING", "review_request");
+    let findings: Vec<Finding> = lint(&edges).into_iter().filter(|f| f.category == "whatsapp-template").collect();
+    assert_eq!(findings.len(), 2, "begins and ends with a variable: {findings:?}");
+    assert!(findings.iter().all(|f| f.blocks() && f.source.contains("developers.facebook.com")));
+    assert!(
+        categories(&with("Hi, how is it? {{ review_url }} Thanks", "MARKETING", "review_request")).contains(&"whatsapp-sender".to_string())
+    );
+    // Incentives are caught in WhatsApp as everywhere; Amazon buyers get no WhatsApp.
+    let paid = with("Hi from {{ brand.name }}: leave a 5-star review and get a gift card! Thanks", "MARKETING", "review_request");
+    assert!(has_blocking(&lint(&paid)));
+    let amazon = LintInput { platform: "amazon".into(), ..with(good, "MARKETING", "review_request") };
+    assert!(categories(&amazon).contains(&"amazon-texts".to_string()));
+    assert!(categories(&with("", "", "review_request")).is_empty(), "no WhatsApp part, no finding");
 }

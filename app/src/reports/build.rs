@@ -63,6 +63,20 @@ pub async fn report(db: &Db, data_dir: Option<&Path>, client_id: i64, client: St
     })
     .await?;
     let mut report = assemble(client_id, client, from, until, &counts, &locales, &names);
+    // What each channel cost: the messages' own prices (the provider's, else the
+    // contract's), summed per currency.
+    let usage = crate::outbox::store::usage(db, client_id, from_ms, until_ms).await?;
+    if let Some(grouping) = report.groupings.iter_mut().find(|g| g.name == "channel") {
+        for row in &mut grouping.rows {
+            let channel = engine::CHANNELS.get(row.key as usize).map(|c| c.as_str());
+            row.cost = usage
+                .iter()
+                .filter(|t| Some(t.channel.as_str()) == channel && t.cost_micros > 0)
+                .map(|t| format!("{} {}", super::rules::amount(t.cost_micros), t.currency))
+                .collect::<Vec<_>>()
+                .join(" + ");
+        }
+    }
     report.reviews = summary
         .into_iter()
         .map(|(brand, reviews, average_rating, negative)| ReviewSummary {
@@ -91,7 +105,13 @@ pub fn assemble(
         let Some(index) = GROUP_KEYS.iter().position(|(g, _, _)| *g == name) else { continue };
         let mut rows: Vec<ReportRow> = counts[index]
             .iter()
-            .map(|(&(key, key2), figures)| ReportRow { key, key2, label: row_label(name, key, key2, locales, names), figures: *figures })
+            .map(|(&(key, key2), figures)| ReportRow {
+                key,
+                key2,
+                label: row_label(name, key, key2, locales, names),
+                figures: *figures,
+                cost: String::new(),
+            })
             .collect();
         if name == "day" {
             rows.sort_by_key(|r| r.key);
@@ -186,12 +206,14 @@ pub fn table(report: &Report) -> PolarsResult<DataFrame> {
     let mut key = Vec::new();
     let mut columns: [Vec<i64>; 9] = Default::default();
     let mut average = Vec::new();
-    let mut rows = vec![("total".to_string(), "all".to_string(), report.totals)];
+    let mut cost = Vec::new();
+    let mut rows = vec![("total".to_string(), "all".to_string(), report.totals, String::new())];
     for g in &report.groupings {
-        rows.extend(g.rows.iter().map(|r| (g.name.clone(), r.label.clone(), r.figures)));
+        rows.extend(g.rows.iter().map(|r| (g.name.clone(), r.label.clone(), r.figures, r.cost.clone())));
     }
-    for (g, label, f) in rows {
+    for (g, label, f, c) in rows {
         grouping.push(g);
+        cost.push(c);
         key.push(crate::orders::export::cell(&label).into_owned());
         for (i, v) in [f.sent, f.delivered(), f.bounced, f.opened, f.clicked, f.unsubscribed, f.complained, f.reviews, f.rating_sum]
             .into_iter()
@@ -208,6 +230,7 @@ pub fn table(report: &Report) -> PolarsResult<DataFrame> {
         cols.push(Column::new((*name).into(), values));
     }
     cols.push(Column::new("average_rating".into(), average));
+    cols.push(Column::new("cost".into(), cost));
     let mut frame = DataFrame::new(height, cols)?;
     // Rates with their denominators in the column name (empty when nothing to divide by).
     let ratio = |part: &str, whole: &str, name: &str| {

@@ -47,6 +47,10 @@ pub struct ReportRow {
     pub key2: i64,
     pub label: String,
     pub figures: Figures,
+    /// What the row's messages cost (the channel grouping only: "0.05 USD", currencies
+    /// joined by " + "; empty when nothing was priced).
+    #[serde(default)]
+    pub cost: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -230,6 +230,7 @@ fn GroupingTable(groupings: Vec<Grouping>, query: Signal<ListQuery>) -> impl Int
                             <SortHeader label="Complaints" column="complained" query=query numeric=true/>
                             <SortHeader label="Reviews" column="reviews" query=query numeric=true/>
                             <SortHeader label="Average rating" column="rating" query=query numeric=true/>
+                            {(view_of() == "channel").then(|| view! { <th scope="col" class="num">"Cost"</th> })}
                         </tr></thead>
                         <tbody>
                             {page.rows.iter().map(|r| {
@@ -246,6 +247,10 @@ fn GroupingTable(groupings: Vec<Grouping>, query: Signal<ListQuery>) -> impl Int
                                         <td data-label="Complaints" class="num">{format!("{} ({})", f.complained, rate_cell(&f, Rate::Complaint))}</td>
                                         <td data-label="Reviews" class="num">{f.reviews}</td>
                                         <td data-label="Average rating" class="num">{f.average_rating().map(|a| format!("{a:.2} ★")).unwrap_or_else(|| "–".into())}</td>
+                                        {(view_of() == "channel").then(|| {
+                                            let cost = if r.cost.is_empty() { "–".to_string() } else { r.cost.clone() };
+                                            view! { <td data-label="Cost" class="num">{cost}</td> }
+                                        })}
                                     </tr>
                                 }
                             }).collect_view()}
