@@ -273,7 +273,7 @@ async fn whatsapp_goes_first_where_meta_and_the_buyer_allow_it_and_texts_take_th
     let report = app::reports::build::report(&app.db, None, client, "Nordlicht".into(), today - 1, today + 1).await.unwrap();
     let rows = &report.groupings.iter().find(|g| g.name == "channel").expect("the channel table").rows;
     let cost_of = |label: &str| rows.iter().find(|r| r.label == label).map(|r| r.cost.clone()).unwrap_or_default();
-    assert_eq!((cost_of("WhatsApp").as_str(), cost_of("SMS").as_str()), ("0.1 USD", ""), "the texts have no price yet: {rows:?}");
+    assert_eq!((cost_of("WhatsApp").as_str(), cost_of("SMS").as_str()), ("0.10 USD", ""), "the texts have no price yet: {rows:?}");
     let usage = am.rpc("usage_statement", json!({ "client_id": client, "month": "" })).await;
     assert_eq!(usage.status, 200, "{}", usage.body);
     let line = usage.json()["rows"].as_array().unwrap().iter().find(|r| r["channel"] == "WhatsApp").cloned().expect("a WhatsApp line");
