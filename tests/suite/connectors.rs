@@ -63,14 +63,16 @@ pub(crate) fn row(list: &Value, store_id: i64) -> Option<Value> {
 }
 
 /// Waits until the store's connection is in `state` with a successful pull after `after`
-/// (for healthy) and answers its row.
+/// (for healthy) or its alert raised (for needs re-authorization) and answers its row.
 pub(crate) async fn wait_for(client: &Client, store_id: i64, state: ConnectionState, after: i64, seconds: u64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     loop {
         let list = connections(client).await;
         if let Some(r) = row(&list, store_id) {
             let fresh = state != ConnectionState::Healthy || r["last_success_at"].as_i64().is_some_and(|at| at > after);
-            if r["state"] == json!(state) && fresh {
+            // The alert is raised just after the state is written: wait for both.
+            let alerted = state != ConnectionState::NeedsReauth || !r["alert"].is_null();
+            if r["state"] == json!(state) && fresh && alerted {
                 return r;
             }
             assert!(Instant::now() < deadline, "the connection did not become {state:?}: {r}");
