@@ -310,6 +310,23 @@ fn phone_worker(
     }
 }
 
+/// Every two seconds, gives the C library's freed heap memory back to the system. SQLite
+/// allocates with the C library's malloc (Rust's allocator is mimalloc), and glibc keeps
+/// what SQLite frees (page caches shrunk after a planning pass, finished statements) in its
+/// heap until trimmed: a sending SQLite server held about 40 MB more than the same server on
+/// PostgreSQL. A trim takes well under a millisecond when there is nothing to give back.
+async fn trim_c_heap() {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only releases free memory of glibc's arenas; it takes the
+        // arenas' locks itself and touches no memory still allocated.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+}
+
 /// Base URL for links in e-mails.
 pub fn public_url(config: &Config, addr: SocketAddr) -> String {
     if config.public_url.is_empty() {
@@ -371,6 +388,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     tokio::spawn(app::orders::jobs::work(db.clone(), config.data_dir.clone()));
     tokio::spawn(orders::retention_loop(db.clone()));
     tokio::spawn(app::campaigns::monitor::work(db.clone()));
+    if db.backend == app::db::Backend::Sqlite {
+        tokio::spawn(trim_c_heap());
+    }
     // Hourly: SLA breaches of every client, and last month's report e-mails once a month.
     tokio::spawn(app::reports::monthly::work(
         db.clone(),
