@@ -678,13 +678,8 @@ async fn a_manager_sends_whatsapp_first_then_texts_and_reads_the_usage() {
     let (fake, wa) = (twilio::FakeTwilio::start(), cloud_api::FakeWhatsapp::start());
     let (base, wa_base) = (fake.base.clone(), wa.base.clone());
     let app = TestApp::spawn_with(|c| {
-        c.sms_url = base;
-        c.sms_account = twilio::ACCOUNT_SID.into();
-        c.sms_token = Some(secrecy::SecretString::from(twilio::AUTH_TOKEN.to_string()));
-        c.whatsapp_url = wa_base;
-        c.whatsapp_account = cloud_api::ACCOUNT_ID.into();
-        c.whatsapp_token = Some(secrecy::SecretString::from(cloud_api::TOKEN.to_string()));
-        c.whatsapp_app_secret = Some(secrecy::SecretString::from(cloud_api::APP_SECRET.to_string()));
+        twilio::configure(c, &base);
+        cloud_api::configure(c, &wa_base);
     })
     .await;
     wa.webhook(&app.url("/webhooks/whatsapp"));

@@ -43,12 +43,7 @@ pub(crate) fn order(id: &str, email: &str, phone: &str, country: &str, sms_conse
 /// its approved version; answers (client, brand, template).
 async fn set_up(fake: &FakeTwilio) -> (TestApp, i64, i64, i64) {
     let base = fake.base.clone();
-    let app = TestApp::spawn_with(|c| {
-        c.sms_url = base;
-        c.sms_account = twilio::ACCOUNT_SID.into();
-        c.sms_token = Some(secrecy::SecretString::from(twilio::AUTH_TOKEN.to_string()));
-    })
-    .await;
+    let app = TestApp::spawn_with(|c| twilio::configure(c, &base)).await;
     let (template, client, brand) = approved_template(&app).await;
     sqlx::query("UPDATE brands SET sms_sender = $1 WHERE id = $2").bind(SENDER).bind(brand).execute(&app.db.pool).await.unwrap();
     sqlx::query("UPDATE template_versions SET sms_body = $1 WHERE template_id = $2 AND status = 'approved'")

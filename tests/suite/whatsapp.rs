@@ -28,14 +28,8 @@ Tell others: {{ review_url }} Thank you!";
 async fn set_up(sms: &FakeTwilio, wa: &FakeWhatsapp) -> (TestApp, i64, i64, i64) {
     let (sms_base, wa_base) = (sms.base.clone(), wa.base.clone());
     let app = TestApp::spawn_with(|c| {
-        c.sms_url = sms_base;
-        c.sms_account = twilio::ACCOUNT_SID.into();
-        c.sms_token = Some(secrecy::SecretString::from(twilio::AUTH_TOKEN.to_string()));
-        c.whatsapp_url = wa_base;
-        c.whatsapp_account = cloud_api::ACCOUNT_ID.into();
-        c.whatsapp_token = Some(secrecy::SecretString::from(cloud_api::TOKEN.to_string()));
-        c.whatsapp_app_secret = Some(secrecy::SecretString::from(cloud_api::APP_SECRET.to_string()));
-        c.whatsapp_verify_token = Some(secrecy::SecretString::from(cloud_api::VERIFY_TOKEN.to_string()));
+        twilio::configure(c, &sms_base);
+        cloud_api::configure(c, &wa_base);
     })
     .await;
     wa.webhook(&app.url("/webhooks/whatsapp"));

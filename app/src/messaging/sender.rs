@@ -320,7 +320,7 @@ impl TextSender {
             outbox::finish_attempt(db, attempt, now, AttemptOutcome::Retry, &why).await?;
             outbox::requeue(db, m.id, now + backoff_ms(self.retry, m.attempts, rand::random::<f64>()), &why).await?;
             if matches!(f.failure, Failure::Unauthorized(_)) {
-                tracing::error!(reason = %why, "the SMS provider refused Starling's credentials; texts wait");
+                tracing::error!(reason = %why, provider = self.provider.name(), "the provider refused Starling's credentials; messages wait");
             }
             return Ok(true);
         }

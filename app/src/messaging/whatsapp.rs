@@ -108,10 +108,10 @@ impl WhatsappCloud {
     /// name filter matches parts of names) up to ten pages.
     pub async fn lookup(&self, name: &str, language: &str) -> Result<Option<TemplateState>, Failure> {
         let mut url = self.url(&format!("{}/message_templates", self.account_id));
-        let mut query = vec![
-            ("name", name.to_string()),
-            ("fields", "id,name,language,status,category,rejected_reason".into()),
-            ("limit", "100".into()),
+        let mut query: Vec<(String, String)> = vec![
+            ("name".into(), name.to_string()),
+            ("fields".into(), "id,name,language,status,category,rejected_reason".into()),
+            ("limit".into(), "100".into()),
         ];
         for _ in 0..10 {
             let response = self
@@ -140,10 +140,15 @@ impl WhatsappCloud {
                 }));
             }
             match page.pointer("/paging/next").and_then(Value::as_str).filter(|n| !n.is_empty()) {
-                // Meta's next link is absolute; a test server's may be too.
+                // Meta's next link is absolute and repeats the access token in its query:
+                // the token goes in the header only, never in a URL.
                 Some(next) => {
-                    url = next.to_string();
-                    query.clear();
+                    let mut link = reqwest::Url::parse(next).map_err(|_| Failure::Transient("paging.next is not a URL".into()))?;
+                    let kept: Vec<(String, String)> =
+                        link.query_pairs().filter(|(k, _)| k != "access_token").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+                    link.set_query(None);
+                    url = link.to_string();
+                    query = kept;
                 }
                 None => return Ok(None),
             }

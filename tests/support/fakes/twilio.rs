@@ -87,6 +87,13 @@ fn error(status: StatusCode, code: u32, message: &str) -> Response {
     )
 }
 
+/// Points a Starling configuration at the fake at `base`, with its account and token.
+pub fn configure(c: &mut server::config::Config, base: &str) {
+    c.sms_url = base.to_string();
+    c.sms_account = ACCOUNT_SID.into();
+    c.sms_token = Some(secrecy::SecretString::from(AUTH_TOKEN.to_string()));
+}
+
 impl FakeTwilio {
     pub fn start() -> FakeTwilio {
         let (listener, base) = Server::bind(0);

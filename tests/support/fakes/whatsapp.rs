@@ -108,6 +108,16 @@ fn error(status: StatusCode, code: i64, message: &str, details: &str) -> Respons
     )
 }
 
+/// Points a Starling configuration at the fake at `base`, with its account, token, app
+/// secret and verify token.
+pub fn configure(c: &mut server::config::Config, base: &str) {
+    c.whatsapp_url = base.to_string();
+    c.whatsapp_account = ACCOUNT_ID.into();
+    c.whatsapp_token = Some(secrecy::SecretString::from(TOKEN.to_string()));
+    c.whatsapp_app_secret = Some(secrecy::SecretString::from(APP_SECRET.to_string()));
+    c.whatsapp_verify_token = Some(secrecy::SecretString::from(VERIFY_TOKEN.to_string()));
+}
+
 impl FakeWhatsapp {
     pub fn start() -> FakeWhatsapp {
         let (listener, base) = Server::bind(0);
@@ -372,6 +382,9 @@ async fn list_templates(
     if let Some(refusal) = refused(&shared, &headers) {
         return refusal;
     }
+    if query.iter().any(|(n, _)| n == "access_token") {
+        return error(StatusCode::BAD_REQUEST, 100, "Invalid parameter", "The access token travelled in the URL.");
+    }
     let get = |name: &str| query.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let filter = get("name").unwrap_or_default();
     let after: usize = get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
@@ -389,8 +402,10 @@ async fn list_templates(
     let mut answer = json!({ "data": page, "paging": { "cursors": { "before": "MAZDZD", "after": "MjQZD" } } });
     if after + 2 < matching.len() {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-        answer["paging"]["next"] =
-            json!(format!("http://{host}/{VERSION}/{account}/message_templates?name={filter}&limit=2&after={}", after + 2));
+        answer["paging"]["next"] = json!(format!(
+            "http://{host}/{VERSION}/{account}/message_templates?access_token={TOKEN}&name={filter}&limit=2&after={}",
+            after + 2
+        ));
     }
     json(StatusCode::OK, answer)
 }
